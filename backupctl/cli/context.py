@@ -1,0 +1,46 @@
+"""What every command shares: the config path, the state directory, who is acting."""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+import pathlib
+import socket
+
+DEFAULT_CONFIG = pathlib.Path("/etc/backupctl/backupctl.toml")
+DEFAULT_STATE_DIR = pathlib.Path("/var/lib/backupctl")
+
+
+@dataclasses.dataclass
+class AppContext:
+    """Given the global options, lazily load what a command needs."""
+
+    config_path: pathlib.Path
+    _config: object | None = None
+
+    def config(self):
+        """Return the validated config; raise ConfigError when it is missing or malformed."""
+        if self._config is None:
+            from backupctl import config as config_module
+
+            self._config = config_module.load(self.config_path)
+        return self._config
+
+    def state_dir(self) -> pathlib.Path:
+        """Return the state directory: from the config when there is one, else the environment."""
+        if self.config_path.exists():
+            return self.config().state_dir
+        return pathlib.Path(os.environ.get("BACKUPCTL_STATE_DIR", DEFAULT_STATE_DIR))
+
+    def state_db(self) -> pathlib.Path:
+        return self.state_dir() / "state.db"
+
+
+def actor() -> str:
+    """Return who is acting: the login behind sudo when there is one, else the current user."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def host() -> str:
+    return socket.gethostname()

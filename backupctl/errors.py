@@ -1,0 +1,40 @@
+"""Errors of the orchestration layer and the exit codes the CLI maps them to.
+
+Every expected failure in the project is an exception with an ``exit_code`` class attribute;
+the CLI prints its message (never a traceback) and exits with that code. Lower packages
+(recovery, targets, policies) define their own base classes with the same attribute, since they
+may not import backupctl.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """The documented exit codes of every backupctl command (docs/exit-codes.md)."""
+
+    OK = 0
+    PARTIAL = 1  # some locations (or items) failed, the others succeeded
+    USAGE = 2  # bad arguments, malformed config or input file
+    FAILED = 3  # the operation failed everywhere, or could not start
+    REFUSED = 4  # refused for safety or policy (system device, out-of-EEA location, ...)
+    INTERRUPTED = 130
+
+
+class BackupctlError(Exception):
+    """An expected failure, told to the user as one clear message."""
+
+    exit_code: int = ExitCode.FAILED
+
+
+class ConfigError(BackupctlError):
+    """The configuration is malformed or inconsistent; the message names the key path."""
+
+    exit_code = ExitCode.USAGE
+
+
+class RefusedError(BackupctlError):
+    """The request is refused by a safety or policy rule."""
+
+    exit_code = ExitCode.REFUSED

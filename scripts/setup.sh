@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install every system and Python package backupctl needs, on a fresh Debian 12 as root.
+# Idempotent: a second run only checks. `--test` adds the test and benchmark dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+APT_PACKAGES=(
+  restic python3 python3-venv python3-dev ca-certificates
+  openssh-client openssh-server
+  udev fuse3 libfuse3-3 gddrescue
+  util-linux e2fsprogs dosfstools parted kmod sqlite3
+)
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: installing packages needs root (run as root, or install: ${missing[*]})" >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+VENV="${VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating virtual environment $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+fi
+stamp="$VENV/.installed-$want_test-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  if [ "$want_test" = 1 ]; then
+    "$VENV/bin/pip" install -q -e '.[test]'
+  else
+    "$VENV/bin/pip" install -q -e .
+  fi
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+fi

@@ -1,0 +1,1 @@
+"""Storage locations: one module per kind (local, sftp, s3). The only place that imports boto3."""

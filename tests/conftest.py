@@ -1,0 +1,4 @@
+"""Test session set-up. Fixture modules live in tests/fixtures/ and are listed here."""
+
+pytest_plugins = [
+]
