@@ -38,3 +38,10 @@ class RefusedError(BackupctlError):
     """The request is refused by a safety or policy rule."""
 
     exit_code = ExitCode.REFUSED
+
+
+def exit_code_for(outcomes: list[bool]) -> ExitCode:
+    """Given each location's (or item's) success, return OK, PARTIAL or FAILED; nothing is OK."""
+    if all(outcomes):
+        return ExitCode.OK
+    return ExitCode.PARTIAL if any(outcomes) else ExitCode.FAILED

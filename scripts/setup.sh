@@ -10,7 +10,7 @@ APT_PACKAGES=(
   restic python3 python3-venv python3-dev ca-certificates
   openssh-client openssh-server
   udev fuse3 libfuse3-3 gddrescue
-  util-linux e2fsprogs dosfstools parted kmod sqlite3
+  util-linux fdisk e2fsprogs dosfstools parted kmod sqlite3
 )
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

@@ -1,4 +1,9 @@
 """Test session set-up. Fixture modules live in tests/fixtures/ and are listed here."""
 
 pytest_plugins = [
+    "tests.fixtures.udev",
+    "tests.fixtures.loopdev",
+    "tests.fixtures.faulty_disk",
+    "tests.fixtures.sshd",
+    "tests.fixtures.s3server",
 ]

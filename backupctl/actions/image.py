@@ -1,0 +1,255 @@
+"""Image a customer's medium for a repair job, and verify the image later.
+
+The "what": check the job and the medium, plan the run (recovery.imaging), refuse what is unsafe,
+record custody events (image.started, image.finished, image.interrupted, image.failed,
+image.refused, image.verified) and run the plan (recovery.image_run, which drives ddrescue).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+from collections.abc import Callable
+
+from recovery import (
+    blockdev,
+    custody,
+    ddrescue,
+    errors,
+    image_hash,
+    image_run,
+    imaging,
+    udev_source,
+)
+from recovery import mapfile as mapfile_module
+from recovery.devices import BlockDevice
+from recovery.jobs import Job, JobStore, Medium
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    job_id: str
+    device: str
+    out_dir: pathlib.Path | None = None
+    retries: int = 1
+    direct: bool = False
+    force_system: bool = False
+    binary: str = ddrescue.DEFAULT_BINARY
+
+
+@dataclasses.dataclass(frozen=True)
+class Who:
+    actor: str
+    host: str
+    state_paths: tuple[str, ...] = ()
+
+
+def _record(store: JobStore, job_id: str, kind: str, who: Who, details: dict):
+    return store.record_event(job_id, kind=kind, actor=who.actor, host=who.host, details=details)
+
+
+def _check_medium(store: JobStore, job: Job, device: BlockDevice, who: Who) -> None:
+    """Refuse a device that is not the job's medium; attach it when the job has none yet."""
+    if job.medium is not None and job.medium.differences(device):
+        raise errors.RefusedError(
+            f"{device.node} is not the medium of job {job.job_id}: "
+            + "; ".join(job.medium.differences(device))
+        )
+    if job.medium is None or job.medium.node != device.node:
+        store.attach(
+            job.job_id,
+            Medium.from_device(device),
+            actor=who.actor,
+            host=who.host,
+            details={"by": "media image"},
+        )
+
+
+def _previous_paths(store: JobStore, job_id: str) -> imaging.ImagePaths | None:
+    for event in reversed(store.events(job_id)):
+        if event.kind == "image.started":
+            image = pathlib.Path(event.details["paths"]["image"])
+            return imaging.ImagePaths.in_folder(image.parent, job_id)
+    return None
+
+
+def _existing_mapfile(path: pathlib.Path) -> mapfile_module.Mapfile | None:
+    """A damaged mapfile is an error, never a silent restart from nothing."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with open(path) as stream:
+        return mapfile_module.parse(stream)
+
+
+def _safety(device: BlockDevice, paths: imaging.ImagePaths, request: Request) -> tuple[str, ...]:
+    folder = paths.image.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stacked = blockdev.stacked_numbers(blockdev.device_number(device.node))
+    existing = paths.image.stat().st_blocks * 512 if paths.image.exists() else 0
+    return (
+        imaging.output_on_source_reasons(
+            device,
+            output_dir=folder,
+            output_number=blockdev.filesystem_number(folder),
+            stacked=stacked,
+        )
+        + imaging.system_reasons(device, force_system=request.force_system)
+        + imaging.space_reasons(
+            size_bytes=device.size_bytes,
+            existing_image_bytes=existing,
+            free_bytes=blockdev.free_bytes(folder),
+        )
+    )
+
+
+def plan(store: JobStore, request: Request, who: Who) -> tuple[imaging.ImagePlan, BlockDevice]:
+    """Given a request, return the plan and the device; raise RefusedError when it is unsafe."""
+    job = store.get(request.job_id)
+    if job.status != "open":
+        raise errors.JobClosedError(f"job {job.job_id} is closed; open a new job to image again")
+    device = udev_source.describe(request.device, state_paths=who.state_paths)
+    _check_medium(store, job, device, who)
+    previous = _previous_paths(store, job.job_id)
+    if request.out_dir is not None:
+        paths = imaging.ImagePaths.in_folder(request.out_dir.resolve(), job.job_id)
+    else:
+        paths = previous or imaging.ImagePaths.in_folder(job.folder, job.job_id)
+    reasons = _safety(device, paths, request)
+    if reasons:
+        _record(
+            store,
+            job.job_id,
+            "image.refused",
+            who,
+            {"device": device.node, "reasons": list(reasons)},
+        )
+        imaging.check_or_refuse(reasons)
+    current = _existing_mapfile(paths.mapfile)
+    phases, why = imaging.choose_phases(current, retries=request.retries)
+    options = ddrescue.RescueOptions(
+        sector_size=device.logical_sector_size or 512,
+        retries=request.retries,
+        direct=request.direct,
+    )
+    return imaging.ImagePlan(
+        device.node,
+        paths,
+        device.size_bytes,
+        options,
+        phases,
+        resume=current is not None,
+        reasons=(why,),
+    ), device
+
+
+def _totals_details(totals: mapfile_module.Totals, areas) -> dict:
+    return {
+        **dataclasses.asdict(totals),
+        "bad_area_list": [[area.position, area.size] for area in areas[:1000]],
+    }
+
+
+def image(
+    store: JobStore,
+    request: Request,
+    who: Who,
+    *,
+    on_progress: Callable[[image_run.Progress], None] | None = None,
+) -> dict:
+    """Image the medium of a job; return the details recorded in the image.finished event."""
+    version = ".".join(map(str, ddrescue.version(request.binary)))
+    image_plan, device = plan(store, request, who)
+    started_at = custody.utc_now()
+    argvs = [
+        list(
+            ddrescue.phase_argv(
+                phase,
+                image_plan.source,
+                str(image_plan.paths.image),
+                str(image_plan.paths.mapfile),
+                options=image_plan.options,
+                binary=request.binary,
+            )
+        )
+        for phase in image_plan.phases
+    ]
+    _record(
+        store,
+        request.job_id,
+        "image.started",
+        who,
+        {
+            "device": device.node,
+            "serial": device.serial,
+            "size_bytes": device.size_bytes,
+            "paths": image_plan.paths.to_dict(),
+            "resume": image_plan.resume,
+            "runs": list(image_plan.phases),
+            "why": list(image_plan.reasons),
+            "ddrescue_version": version,
+            "command_lines": argvs,
+            "force_system_device": request.force_system,
+            "started_at": started_at,
+        },
+    )
+    try:
+        result = image_run.execute(image_plan, on_progress=on_progress, binary=request.binary)
+    except (ddrescue.DdrescueInterrupted, ddrescue.DdrescueError) as error:
+        kind = (
+            "image.interrupted"
+            if isinstance(error, ddrescue.DdrescueInterrupted)
+            else "image.failed"
+        )
+        current = image_hash.read_mapfile(image_plan.paths.mapfile)
+        details = {"reason": str(error), "at": custody.utc_now()}
+        if current is not None:
+            details["totals"] = _totals_details(current.totals(), current.bad_areas())
+        _record(store, request.job_id, kind, who, details)
+        raise
+    details = {
+        "paths": image_plan.paths.to_dict(),
+        **result.digests.to_dict(),
+        "totals": _totals_details(result.totals, result.bad_areas),
+        "ddrescue_version": version,
+        "command_lines": [list(argv) for argv in result.argvs],
+        "started_at": started_at,
+        "finished_at": custody.utc_now(),
+        "read_only_enforced": result.read_only.enforced,
+        "read_only_note": result.read_only.reason,
+    }
+    _record(store, request.job_id, "image.finished", who, details)
+    return details
+
+
+def verify(store: JobStore, job_id: str, who: Who) -> dict:
+    """Re-hash the job's image and compare with the image.finished record; raise on a mismatch."""
+    finished = [event for event in store.events(job_id) if event.kind == "image.finished"]
+    if not finished:
+        raise imaging.NoImageError(f"job {job_id} has no finished image to verify")
+    expected = finished[-1].details
+    image_path = pathlib.Path(expected["paths"]["image"])
+    if not image_path.exists():
+        actual = {"size": None, "md5": None, "sha256": None}
+    else:
+        actual = image_hash.hash_file(image_path).to_dict()
+    differences = imaging.compare_digests(expected, actual)
+    details = {
+        "image": str(image_path),
+        "match": not differences,
+        "differences": list(differences),
+        **actual,
+    }
+    if store.get(job_id).status == "open":
+        _record(store, job_id, "image.verified", who, details)
+    else:
+        logger.warning(
+            "job %s is closed: the verification is not added to its custody record", job_id
+        )
+    if differences:
+        raise imaging.ImageMismatchError(
+            f"image of job {job_id} does not match: " + "; ".join(differences)
+        )
+    return details

@@ -1,0 +1,76 @@
+"""Repair jobs: open one with consent, attach the customer's medium, show, list and close.
+
+The logic between the CLI and ``recovery.jobs``: the store lives in the state database, job
+folders under ``<state dir>/jobs``, and attaching a system device needs an explicit flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+
+from recovery import errors, udev_source
+from recovery.jobs import CustodyEvent, Job, JobStore, Medium
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class JobReport:
+    """A job with its custody events and whether their chain verifies."""
+
+    job: Job
+    events: tuple[CustodyEvent, ...]
+    verifies: bool
+    explanation: str
+
+    def to_dict(self) -> dict:
+        return {
+            **self.job.to_dict(),
+            "events": [event.to_dict() for event in self.events],
+            "chain": {"verifies": self.verifies, "explanation": self.explanation},
+        }
+
+
+def store(*, state_dir: pathlib.Path, state_db: pathlib.Path) -> JobStore:
+    """Return the job store in the state database; job folders go under ``<state dir>/jobs``."""
+    return JobStore(state_db, state_dir / "jobs")
+
+
+def attach_device(
+    job_store: JobStore, job_id: str, node: str, *, state_dir: pathlib.Path, allow_system: bool,
+    actor: str, host: str,
+) -> Job:
+    """Describe the device at ``node`` and record its identity on the job.
+
+    Raise RefusedError for a system device (mounted, swap, the toolkit's state) unless
+    ``allow_system``; the custody event records the reasons and that the technician insisted.
+    """
+    job_store.get(job_id)  # an unknown job fails before the device is looked at
+    device = udev_source.describe(node, state_paths=(str(state_dir),))
+    if device.is_system and not allow_system:
+        raise errors.RefusedError(
+            f"{device.node} is a system device ({'; '.join(device.system_reasons)}); "
+            "repair jobs take customer media only (use --allow-system-device to insist)"
+        )
+    if device.is_system:
+        logger.warning("attaching system device %s at the technician's insistence", device.node)
+    details = {
+        "bus": device.bus, "vendor": device.vendor, "removable": device.removable,
+        "read_only": device.read_only, "system_device": device.is_system,
+        "system_reasons": list(device.system_reasons), "allowed_system_device": allow_system and device.is_system,
+    }
+    return job_store.attach(job_id, Medium.from_device(device), actor=actor, host=host, details=details)
+
+
+def report(job_store: JobStore, job_id: str) -> JobReport:
+    """Return the job, its events and the verdict on its custody chain."""
+    job = job_store.get(job_id)
+    verifies, explanation = job_store.verify_chain(job_id)
+    return JobReport(job, tuple(job_store.events(job_id)), verifies, explanation)
+
+
+def waiting_for_medium(job_store: JobStore) -> list[Job]:
+    """Return the open jobs that have no medium attached yet."""
+    return [job for job in job_store.list(open_only=True) if job.medium is None]

@@ -1,0 +1,151 @@
+"""`backupctl media image` and `backupctl media verify`: added to the media group by media_commands."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import time
+
+import click
+
+from backupctl.actions import image as image_action
+from backupctl.cli import context
+from backupctl.cli.options import json_option, quiet_option
+from recovery.jobs import JobStore
+
+
+def _store(obj: context.AppContext) -> JobStore:
+    return JobStore(obj.state_db(), obj.state_dir() / "jobs")
+
+
+def _who(obj: context.AppContext) -> image_action.Who:
+    return image_action.Who(context.actor(), context.host(), state_paths=(str(obj.state_dir()),))
+
+
+class _JsonProgress:
+    """Progress as JSON lines on stdout, at most one a second."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, progress) -> None:
+        now = time.monotonic()
+        if now - self.last >= 1.0:
+            self.last = now
+            click.echo(json.dumps({"event": "progress", **progress.to_dict()}))
+
+    def close(self) -> None:
+        pass
+
+
+class _BarProgress:
+    """A tqdm bar of rescued bytes with the pass, bad areas, rate and time since the last good read."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            unit="B", unit_scale=True, unit_divisor=1024, desc="rescued", file=sys.stderr
+        )
+
+    def __call__(self, progress) -> None:
+        self.bar.total = progress.domain_size
+        self.bar.n = progress.rescued
+        since = "-" if progress.since_last_read is None else f"{progress.since_last_read}s"
+        rate = "-" if progress.current_rate is None else f"{progress.current_rate / 1e6:.1f}MB/s"
+        self.bar.set_postfix_str(
+            f"{progress.percent_rescued:.2f}% {progress.pass_message or progress.run}, "
+            f"bad areas {progress.bad_areas} ({progress.bad_sector} B), rate {rate}, "
+            f"last good read {since} ago",
+            refresh=True,
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress(as_json: bool, quiet: bool):
+    if as_json:
+        return _JsonProgress()
+    if quiet or not sys.stderr.isatty():
+        return None
+    return _BarProgress()
+
+
+@click.command("image")
+@click.argument("device")
+@click.option("--job", "job_id", required=True, help="The repair job the image belongs to.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    help="Directory for the image and mapfile (default: the job's folder). Never on the medium.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Retry passes over bad sectors after scraping (ddrescue --retry-passes).",
+)
+@click.option(
+    "--direct",
+    is_flag=True,
+    help="Read the medium with direct disc access, bypassing the kernel cache (ddrescue --idirect).",
+)
+@click.option(
+    "--force-system-device",
+    "force_system",
+    is_flag=True,
+    help="Image a system or mounted device anyway (still read-only).",
+)
+@json_option
+@quiet_option
+@click.pass_obj
+def image(obj, device, job_id, out_dir, retries, direct, force_system, as_json, quiet):
+    """Image DEVICE read-only into the job's folder with GNU ddrescue, resumably, and hash it.
+
+    A second run on the same job continues from the mapfile without rereading what was rescued.
+    """
+    request = image_action.Request(
+        job_id=job_id,
+        device=device,
+        out_dir=out_dir,
+        retries=retries,
+        direct=direct,
+        force_system=force_system,
+    )
+    progress = _progress(as_json, quiet)
+    try:
+        details = image_action.image(_store(obj), request, _who(obj), on_progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    if as_json:
+        click.echo(json.dumps({"event": "result", **details}))
+        return
+    totals = details["totals"]
+    click.echo(f"image:    {details['paths']['image']}\nmapfile:  {details['paths']['mapfile']}")
+    click.echo(
+        f"rescued:  {totals['rescued']} of {totals['domain_size']} bytes"
+        f" ({100.0 * totals['rescued'] / max(totals['domain_size'], 1):.2f}%),"
+        f" bad: {totals['bad_sector']} bytes in {totals['bad_areas']} areas"
+    )
+    click.echo(f"md5:      {details['md5']}\nsha256:   {details['sha256']}")
+
+
+@click.command("verify")
+@click.argument("job_id")
+@json_option
+@click.pass_obj
+def verify(obj, job_id, as_json):
+    """Re-hash the image of JOB_ID and compare with the digests recorded when imaging finished."""
+    details = image_action.verify(_store(obj), job_id, _who(obj))
+    if as_json:
+        click.echo(json.dumps(details))
+    else:
+        click.echo(f"{details['image']}: OK (md5 {details['md5']}, sha256 {details['sha256']})")
+
+
+media_subcommands = [image, verify]

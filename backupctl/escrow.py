@@ -1,0 +1,160 @@
+"""The escrow: the keystore's entries encrypted to an offline X25519 recovery public key.
+
+Hybrid encryption: a fresh ephemeral X25519 key pair per escrow, the shared secret with the
+recipient's public key through HKDF-SHA256 (salt = ephemeral public || recipient public), then
+AES-256-GCM with the whole header as associated data. The file is a :mod:`backupctl.sealed`
+container with magic ``BCTLESCR``. It holds the entries, never the master secret; only the
+holder of the recovery private key (kept offline) can open it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from typing import BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from backupctl import sealed
+from backupctl.errors import BackupctlError, ExitCode
+from backupctl.secret import Secret
+
+KEM_ID = "X25519-HKDF-SHA256"
+HKDF_INFO = b"backupctl escrow v1"
+_RAW = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+class EscrowError(BackupctlError):
+    """An escrow or recovery key cannot be used; the message names the file."""
+
+    exit_code = ExitCode.FAILED
+
+
+def fingerprint(public_key: X25519PublicKey) -> str:
+    """Return ``sha256:<hex>`` of the raw public key, to match escrows with recovery keys."""
+    return "sha256:" + hashlib.sha256(public_key.public_bytes(*_RAW)).hexdigest()
+
+
+def generate_recovery_key(passphrase: Secret | None) -> tuple[bytes, bytes]:
+    """Return (private PEM, public PEM) of a new recovery key; the private PEM is encrypted
+    with ``passphrase`` when one is given."""
+    private_key = X25519PrivateKey.generate()
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase.reveal().encode("utf-8"))
+        if passphrase else serialization.NoEncryption()
+    )
+    private_pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    public_pem = private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private_pem, public_pem
+
+
+def load_public_key(data: bytes, *, where: str) -> X25519PublicKey:
+    """Given PEM bytes, return the recovery public key; raise EscrowError when it is not one."""
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise EscrowError(f"{where} is not a PEM public key") from None
+    if not isinstance(key, X25519PublicKey):
+        raise EscrowError(f"{where} is not an X25519 recovery public key")
+    return key
+
+
+def load_private_key(data: bytes, *, where: str,
+                     passphrase: Callable[[], Secret] | None) -> X25519PrivateKey:
+    """Given PEM bytes, return the recovery private key, calling ``passphrase()`` only when the
+    key is encrypted; raise EscrowError when it is not one or the passphrase is wrong."""
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:  # encrypted
+        if passphrase is None:
+            raise EscrowError(f"{where} is passphrase-protected; give the passphrase") from None
+        try:
+            key = serialization.load_pem_private_key(data, password=passphrase().reveal().encode("utf-8"))
+        except (ValueError, TypeError):
+            raise EscrowError(f"{where}: wrong passphrase, or the key file is damaged") from None
+    except ValueError:
+        raise EscrowError(f"{where} is not a PEM private key") from None
+    if not isinstance(key, X25519PrivateKey):
+        raise EscrowError(f"{where} is not an X25519 recovery private key")
+    return key
+
+
+def _derive(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=HKDF_INFO).derive(shared)
+
+
+def seal_entries(entries: Mapping[str, Secret], recipient: X25519PublicKey, *, created: str) -> bytes:
+    """Given entries and the recovery public key, return the escrow file bytes."""
+    ephemeral = X25519PrivateKey.generate()
+    ephemeral_raw = ephemeral.public_key().public_bytes(*_RAW)
+    key = _derive(ephemeral.exchange(recipient), ephemeral_raw, recipient.public_bytes(*_RAW))
+    nonce = os.urandom(12)
+    payload = json.dumps(
+        {"entries": {name: value.reveal() for name, value in entries.items()}, "format": 1},
+        sort_keys=True,
+    ).encode("ascii")
+    header = {
+        "kind": "escrow", "kem": KEM_ID, "created": created, "entry_count": len(entries),
+        "recipient": fingerprint(recipient), "ephemeral_public": sealed.b64encode(ephemeral_raw),
+        "aead": {"id": "AES-256-GCM", "nonce": sealed.b64encode(nonce)},
+    }
+    return sealed.seal(
+        magic=sealed.ESCROW_MAGIC, header=header,
+        encrypt=lambda associated: AESGCM(key).encrypt(nonce, payload, associated),
+    )
+
+
+def read_header(stream: BinaryIO, *, where: str) -> sealed.Container:
+    """Given an escrow file object, return its parsed container; raise EscrowError."""
+    try:
+        container = sealed.parse(stream, magic=sealed.ESCROW_MAGIC)
+        if sealed.header_field(container.header, "kind") != "escrow":
+            raise sealed.DamagedContainer("header kind is not escrow")
+        if sealed.header_field(container.header, "kem") != KEM_ID:
+            raise sealed.DamagedContainer("unsupported key agreement")
+        if sealed.header_field(container.header, "aead", "id") != "AES-256-GCM":
+            raise sealed.DamagedContainer("unsupported cipher")
+    except sealed.NotThisFormat:
+        raise EscrowError(f"{where} is not a backupctl escrow file") from None
+    except sealed.DamagedContainer as error:
+        raise EscrowError(f"escrow {where} is damaged or from a newer backupctl ({error})") from None
+    return container
+
+
+def open_entries(stream: BinaryIO, private_key: X25519PrivateKey, *, where: str) -> dict[str, Secret]:
+    """Given an escrow file object and the recovery private key, return the entries; raise
+    EscrowError when the key is not the one the escrow was made for, or the file is damaged."""
+    container = read_header(stream, where=where)
+    header = container.header
+    recipient_raw = private_key.public_key().public_bytes(*_RAW)
+    ours = fingerprint(private_key.public_key())
+    if header.get("recipient") != ours:
+        raise EscrowError(
+            f"escrow {where} was made for recovery key {header.get('recipient')}, but the private "
+            f"key given is {ours}: wrong recovery private key"
+        )
+    try:
+        ephemeral_raw = sealed.header_bytes_field(header, "ephemeral_public", size_range=(32, 32))
+        nonce = sealed.header_bytes_field(header, "aead", "nonce", size_range=(12, 12))
+        shared = private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_raw))
+        key = _derive(shared, ephemeral_raw, recipient_raw)
+        payload = AESGCM(key).decrypt(nonce, container.ciphertext, container.associated_data)
+        entries = json.loads(payload.decode("ascii"))["entries"]
+    except (sealed.DamagedContainer, InvalidTag, ValueError, KeyError, TypeError):
+        raise EscrowError(f"escrow {where} cannot be decrypted: the file is damaged") from None
+    if not isinstance(entries, dict) or not all(
+        isinstance(name, str) and isinstance(value, str) for name, value in entries.items()
+    ):
+        raise EscrowError(f"escrow {where} decrypted, but its content is malformed")
+    return {name: Secret(value) for name, value in entries.items()}
+

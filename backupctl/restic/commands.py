@@ -1,0 +1,56 @@
+"""argv builders for the restic subcommands backupctl runs; each returns a tuple, nothing runs here."""
+
+from __future__ import annotations
+
+import pathlib
+
+from backupctl.restic import feature, flags
+from backupctl.restic.flags import Repository, Restic
+
+
+def version_argv(binary: str) -> tuple[str, ...]:
+    return (binary, "version")
+
+
+def init_argv(restic: Restic, repository: Repository) -> tuple[str, ...]:
+    return flags.command(restic, repository, "init")
+
+
+def backup_argv(
+    restic: Restic,
+    repository: Repository,
+    *,
+    paths: tuple[pathlib.Path, ...],
+    excludes: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
+    host: str | None = None,
+) -> tuple[str, ...]:
+    """Given what to back up, return `restic backup --json ...` with the given tags and excludes."""
+    return flags.command(
+        restic, repository, "backup", "--json",
+        *flags.repeated("--exclude", excludes),
+        *flags.repeated("--tag", tags),
+        *(("--host", host) if host else ()),
+        *lock_retry(restic),
+        "--", *(str(path) for path in paths),
+    )
+
+
+def snapshots_argv(restic: Restic, repository: Repository) -> tuple[str, ...]:
+    return flags.command(restic, repository, "snapshots", "--json", "--no-lock")
+
+
+def check_argv(restic: Restic, repository: Repository, *, read_data_subset: str | None = None):
+    subset = ("--read-data-subset", read_data_subset) if read_data_subset else ()
+    return flags.command(restic, repository, "check", *subset, *lock_retry(restic))
+
+
+def restore_argv(restic: Restic, repository: Repository, snapshot: str, target: pathlib.Path):
+    return flags.command(restic, repository, "restore", snapshot, "--target", str(target))
+
+
+def lock_retry(restic: Restic, wait: str = "5m") -> tuple[str, ...]:
+    """Wait for a stale or concurrent lock where restic can (>= 0.16); older ones fail at once."""
+    if feature.available(feature.Feature.RETRY_LOCK, restic.version):
+        return ("--retry-lock", wait)
+    return ()

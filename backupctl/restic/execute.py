@@ -1,0 +1,163 @@
+"""The one place that runs restic: password through a pipe, output streamed, signals forwarded.
+
+Given an argv (a tuple, never a shell string), this runs restic in its own process group, hands it
+the repository password through an inherited pipe (``--password-file /dev/fd/N``, so the secret is
+in neither argv nor the environment), streams stdout lines to a callback, keeps stderr for the
+reason, forwards SIGINT/SIGTERM to restic so it can unlock the repository, applies a timeout, and
+classifies the exit code through ``exitcodes``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import threading
+from typing import Callable, Iterator, Mapping
+
+from backupctl.restic import exitcodes
+from backupctl.secret import Secret
+
+logger = logging.getLogger(__name__)
+
+# Only these variables of our own environment reach restic; RESTIC_* from the caller never does.
+PASSED_ENVIRONMENT = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "SSH_AUTH_SOCK")
+STDERR_LIMIT = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    returncode: int
+    outcome: exitcodes.Outcome
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (exitcodes.Outcome.OK, exitcodes.Outcome.INCOMPLETE)
+
+    def reason(self) -> str:
+        return exitcodes.reason(self.outcome, self.stderr)
+
+
+def build_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """Given the location's variables, return restic's whole environment."""
+    environment = {name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ}
+    environment.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    environment.update(extra)
+    return environment
+
+
+def run(
+    argv: tuple[str, ...],
+    *,
+    password: Secret | None,
+    environment: Mapping[str, str] = {},
+    on_line: Callable[[str], None] | None = None,
+    timeout: float | None = None,
+) -> Result:
+    """Run restic; return its Result. stdout is kept only when no ``on_line`` callback is given."""
+    with _password_pipe(password) as password_fd:
+        full_argv = with_password_file(argv, password_fd)
+        logger.debug("running %s", " ".join(full_argv))
+        process = subprocess.Popen(
+            full_argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=build_environment(environment), pass_fds=(password_fd,) if password_fd else (),
+            start_new_session=True, text=True, errors="replace",
+        )
+    stderr_chunks: list[str] = []
+    reader = threading.Thread(target=_drain, args=(process.stderr, stderr_chunks), daemon=True)
+    reader.start()
+    timed_out = threading.Event()
+    timer = threading.Timer(timeout, _time_out, args=(process, timed_out)) if timeout else None
+    if timer:
+        timer.start()
+    stdout_lines: list[str] = []
+    try:
+        with _forward_signals(process):
+            for line in process.stdout:
+                if on_line is not None:
+                    on_line(line.rstrip("\n"))
+                else:
+                    stdout_lines.append(line)
+            process.wait()
+    finally:
+        if timer:
+            timer.cancel()
+        if process.poll() is None:
+            _kill_group(process)
+            process.wait()
+        reader.join(timeout=5)
+    stderr = "".join(stderr_chunks)
+    outcome = exitcodes.classify(process.returncode, stderr)
+    if timed_out.is_set():
+        stderr += f"\nfatal: restic did not finish within {timeout:.0f}s and was stopped"
+    return Result(process.returncode, outcome, "".join(stdout_lines), stderr)
+
+
+def with_password_file(argv: tuple[str, ...], password_fd: int | None) -> tuple[str, ...]:
+    """Given restic's argv, return it with ``--password-file /dev/fd/N`` right after the subcommand
+    (before any ``--``, after which everything is a path)."""
+    if password_fd is None:
+        return argv
+    return (*argv[:2], "--password-file", f"/dev/fd/{password_fd}", *argv[2:])
+
+
+@contextlib.contextmanager
+def _password_pipe(password: Secret | None) -> Iterator[int | None]:
+    """Yield the read end of a pipe that holds the password; the parent's copy closes afterwards."""
+    if password is None:
+        yield None
+        return
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, password.reveal().encode() + b"\n")
+    finally:
+        os.close(write_fd)
+    try:
+        yield read_fd
+    finally:
+        os.close(read_fd)
+
+
+def _drain(stream, chunks: list[str]) -> None:
+    size = 0
+    for line in stream:
+        if size < STDERR_LIMIT:
+            chunks.append(line)
+            size += len(line)
+
+
+def _time_out(process: subprocess.Popen, timed_out: threading.Event) -> None:
+    timed_out.set()
+    _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+@contextlib.contextmanager
+def _forward_signals(process: subprocess.Popen) -> Iterator[None]:
+    """While restic runs, pass SIGINT/SIGTERM on to it so it can remove its lock, then re-raise."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def forward(signum, _frame):
+        received.append(signum)
+        _kill_group(process, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt

@@ -1,0 +1,107 @@
+"""Parse the JSON lines restic prints with --json (backup status/summary/error, snapshots)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Status:
+    percent_done: float
+    total_files: int
+    files_done: int
+    total_bytes: int
+    bytes_done: int
+    seconds_elapsed: float
+    seconds_remaining: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    snapshot_id: str | None
+    files_new: int
+    files_changed: int
+    files_unmodified: int
+    data_added: int
+    total_files_processed: int
+    total_bytes_processed: int
+    total_duration: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemError:
+    item: str
+    during: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    id: str
+    short_id: str
+    time: str
+    hostname: str
+    paths: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+def parse_backup_line(line: str) -> Status | Summary | ItemError | None:
+    """Given one stdout line of `restic backup --json`, return its message, or None for others."""
+    try:
+        message = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    kind = message.get("message_type")
+    if kind == "status":
+        return Status(
+            percent_done=float(message.get("percent_done", 0.0)),
+            total_files=int(message.get("total_files", 0)),
+            files_done=int(message.get("files_done", 0)),
+            total_bytes=int(message.get("total_bytes", 0)),
+            bytes_done=int(message.get("bytes_done", 0)),
+            seconds_elapsed=float(message.get("seconds_elapsed", 0)),
+            seconds_remaining=_optional_float(message.get("seconds_remaining")),
+        )
+    if kind == "summary":
+        return _summary(message)
+    if kind == "error":
+        error = message.get("error")
+        text = error.get("message", "") if isinstance(error, dict) else str(error or "")
+        return ItemError(item=str(message.get("item", "")), during=str(message.get("during", "")),
+                         message=text)
+    return None
+
+
+def _optional_float(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _summary(message: dict[str, Any]) -> Summary:
+    return Summary(
+        snapshot_id=message.get("snapshot_id"),
+        files_new=int(message.get("files_new", 0)),
+        files_changed=int(message.get("files_changed", 0)),
+        files_unmodified=int(message.get("files_unmodified", 0)),
+        data_added=int(message.get("data_added", 0)),
+        total_files_processed=int(message.get("total_files_processed", 0)),
+        total_bytes_processed=int(message.get("total_bytes_processed", 0)),
+        total_duration=float(message.get("total_duration", 0.0)),
+    )
+
+
+def parse_snapshots(text: str) -> list[Snapshot]:
+    """Given the stdout of `restic snapshots --json`, return the snapshots, oldest first."""
+    entries = json.loads(text or "[]") or []
+    snapshots = [
+        Snapshot(
+            id=entry["id"], short_id=entry.get("short_id", entry["id"][:8]), time=entry["time"],
+            hostname=entry.get("hostname", ""), paths=tuple(entry.get("paths") or ()),
+            tags=tuple(entry.get("tags") or ()),
+        )
+        for entry in entries
+    ]
+    return sorted(snapshots, key=lambda snapshot: snapshot.time)

@@ -1,0 +1,82 @@
+"""Run the restic subcommands backupctl needs and turn their output into values."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import shutil
+import subprocess
+from typing import Callable
+
+from backupctl.errors import BackupctlError
+from backupctl.restic import commands, execute, feature, messages
+from backupctl.restic.flags import Repository, Restic
+from backupctl.secret import Secret
+
+
+class ResticError(BackupctlError):
+    """restic failed; the message says where and why (never the password)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BackupOutcome:
+    result: execute.Result
+    summary: messages.Summary | None
+    item_errors: tuple[messages.ItemError, ...]
+
+
+def detect(binary: str, cache_dir: pathlib.Path) -> Restic:
+    """Given the restic binary, return it with its version; raise ResticError when it cannot run."""
+    path = shutil.which(binary)
+    if path is None:
+        raise ResticError(f"restic binary {binary!r} not found (install the restic package)")
+    try:
+        output = subprocess.run(
+            commands.version_argv(path), capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        raise ResticError(f"cannot run {path} version: {error}") from None
+    return Restic(binary=path, version=feature.parse_version(output), cache_dir=cache_dir)
+
+
+def init(restic: Restic, repository: Repository, password: Secret) -> execute.Result:
+    return execute.run(commands.init_argv(restic, repository), password=password,
+                       environment=repository.environment, timeout=600)
+
+
+def backup(
+    restic: Restic,
+    repository: Repository,
+    password: Secret,
+    *,
+    paths: tuple[pathlib.Path, ...],
+    excludes: tuple[str, ...],
+    tags: tuple[str, ...],
+    on_status: Callable[[messages.Status], None] | None = None,
+) -> BackupOutcome:
+    """Back paths up; return the result with restic's summary and per-file errors."""
+    summaries: list[messages.Summary] = []
+    item_errors: list[messages.ItemError] = []
+
+    def on_line(line: str) -> None:
+        message = messages.parse_backup_line(line)
+        if isinstance(message, messages.Status) and on_status is not None:
+            on_status(message)
+        elif isinstance(message, messages.Summary):
+            summaries.append(message)
+        elif isinstance(message, messages.ItemError):
+            item_errors.append(message)
+
+    argv = commands.backup_argv(restic, repository, paths=paths, excludes=excludes, tags=tags)
+    result = execute.run(argv, password=password, environment=repository.environment,
+                         on_line=on_line)
+    return BackupOutcome(result, summaries[-1] if summaries else None, tuple(item_errors))
+
+
+def snapshots(restic: Restic, repository: Repository, password: Secret) -> list[messages.Snapshot]:
+    """Return the repository's snapshots, oldest first; raise ResticError when restic fails."""
+    result = execute.run(commands.snapshots_argv(restic, repository), password=password,
+                         environment=repository.environment, timeout=600)
+    if not result.ok:
+        raise ResticError(f"snapshots of {repository.url}: {result.reason()}")
+    return messages.parse_snapshots(result.stdout)

@@ -1,0 +1,102 @@
+"""A restic repository under a key prefix in an S3 bucket (AWS or an S3-compatible service)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from targets import s3_client, store
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Spec:
+    """Where an S3 repository lives; ``prefix`` is the per-source key prefix inside the bucket."""
+
+    name: str
+    endpoint: str
+    bucket: str
+    prefix: str
+    region: str
+    access_key_id: str
+    secret_access_key: str = dataclasses.field(repr=False)
+    verify_tls: bool = True
+
+
+class S3Store(store.ClosingMixin):
+    """Store API over S3: whole-object gets and puts (a put is atomic on S3), paginated listing."""
+
+    def __init__(self, spec: S3Spec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.prefix = spec.prefix.strip("/")
+        self._client = None
+
+    def restic_repository(self) -> str:
+        """Return ``s3:<endpoint>/<bucket>/<prefix>``."""
+        parts = [self.spec.endpoint.rstrip("/"), self.spec.bucket] + ([self.prefix] if self.prefix else [])
+        return "s3:" + "/".join(parts)
+
+    def restic_options(self) -> tuple[str, ...]:
+        """Return the region and bucket lookup style for restic (and --insecure-tls if asked)."""
+        lookup = "path" if s3_client.addressing_style(self.spec.endpoint) == "path" else "auto"
+        options = ("-o", f"s3.region={self.spec.region}", "-o", f"s3.bucket-lookup={lookup}")
+        return options + (() if self.spec.verify_tls else ("--insecure-tls",))
+
+    def restic_environment(self) -> dict[str, str]:
+        """Return the credentials and region restic reads from its environment."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.spec.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.spec.secret_access_key,
+            "AWS_DEFAULT_REGION": self.spec.region,
+        }
+
+    def list_files(self) -> dict[str, int]:
+        """Return relative path -> size of every repository object; {} when the prefix is empty."""
+        key_prefix = self._key("")
+        found: dict[str, int] = {}
+        with s3_client.translate_errors(self.spec, "list", key_prefix or "/"):
+            paginator = self._s3().get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.spec.bucket, Prefix=key_prefix):
+                for item in page.get("Contents", ()):
+                    relative = item["Key"][len(key_prefix):]
+                    if store.is_repository_file(relative):
+                        found[relative] = int(item["Size"])
+        return found
+
+    def read(self, relative_path: str) -> bytes:
+        """Return one object's content; raise FileMissing when it does not exist."""
+        key = self._key(store.check_relative_path(self.name, relative_path))
+        with s3_client.translate_errors(self.spec, "read", relative_path):
+            response = self._s3().get_object(Bucket=self.spec.bucket, Key=key)
+            with response["Body"] as body:
+                return body.read()
+
+    def write(self, relative_path: str, data: bytes) -> None:
+        """Put one object; S3 makes it visible whole or not at all."""
+        key = self._key(store.check_relative_path(self.name, relative_path))
+        with s3_client.translate_errors(self.spec, "write", relative_path):
+            self._s3().put_object(Bucket=self.spec.bucket, Key=key, Body=data)
+
+    def delete(self, relative_path: str) -> None:
+        """Delete one object (a versioned bucket keeps a noncurrent version until it expires)."""
+        key = self._key(store.check_relative_path(self.name, relative_path))
+        with s3_client.translate_errors(self.spec, "delete", relative_path):
+            self._s3().delete_object(Bucket=self.spec.bucket, Key=key)
+
+    def ping(self) -> None:
+        """Raise LocationUnavailable unless the bucket exists and the credentials may use it."""
+        with s3_client.translate_errors(self.spec, "reach", "the bucket"):
+            self._s3().head_bucket(Bucket=self.spec.bucket)
+
+    def close(self) -> None:
+        """Close the client's connection pool."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _s3(self):
+        if self._client is None:
+            self._client = s3_client.make_client(self.spec)
+        return self._client
+
+    def _key(self, relative_path: str) -> str:
+        return f"{self.prefix}/{relative_path}" if self.prefix else relative_path

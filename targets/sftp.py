@@ -1,0 +1,204 @@
+"""A restic repository in a directory on an SFTP server (paramiko here, OpenSSH for restic)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import pathlib
+import posixpath
+import secrets
+import stat
+
+import paramiko
+
+from targets import errors, sftp_connect, ssh_command, store
+
+LISTING_CHANNELS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class SftpSpec:
+    """Where an SFTP repository lives; ``path`` is the absolute repository directory on the server."""
+
+    name: str
+    host: str
+    port: int
+    user: str
+    path: str
+    identity_file: pathlib.Path
+    known_hosts: pathlib.Path
+    connect_timeout: float = 10.0
+
+
+class SftpStore(store.ClosingMixin):
+    """Store API over SFTP. Connects on first use; writes go to a hidden temporary name and are
+    renamed into place with the ``posix-rename@openssh.com`` extension."""
+
+    def __init__(self, spec: SftpSpec) -> None:
+        if not spec.path.startswith("/"):
+            raise errors.TargetError(f"location {spec.name}: sftp path {spec.path!r} is not absolute")
+        self.spec = spec
+        self.name = spec.name
+        self.root = posixpath.normpath(spec.path)
+        self._connection: sftp_connect.Connection | None = None
+        self._known_directories: set[str] = set()
+
+    def restic_repository(self) -> str:
+        """Return ``sftp:user@host:/path``; the port travels in the ssh command."""
+        return f"sftp:{self.spec.user}@{self.spec.host}:{self.root}"
+
+    def restic_options(self) -> tuple[str, ...]:
+        """Return ``-o sftp.command=ssh ...`` pinning key, port and known_hosts."""
+        argv = ssh_command.ssh_argv(
+            host=self.spec.host,
+            port=self.spec.port,
+            user=self.spec.user,
+            identity_file=self.spec.identity_file,
+            known_hosts=self.spec.known_hosts,
+            connect_timeout=self.spec.connect_timeout,
+        )
+        return ("-o", "sftp.command=" + ssh_command.sftp_command_option(self.name, argv))
+
+    def restic_environment(self) -> dict[str, str]:
+        """Return environment variables restic needs: none, the key file does the work."""
+        return {}
+
+    def list_files(self) -> dict[str, int]:
+        """Return relative path -> size of every repository file; {} when there is no repository.
+        The ``data/xx`` directories are listed over several SFTP channels at once."""
+        with self._errors("list", self.root):
+            client = self._client()
+            if _stat_or_none(client, self.root) is None:
+                return {}
+            found: dict[str, int] = {}
+            config = _stat_or_none(client, self._remote("config"))
+            if config is not None and stat.S_ISREG(config.st_mode or 0):
+                found["config"] = config.st_size or 0
+            for directory in ("keys", "index", "snapshots"):
+                found.update(_list_regular(client, self.root, directory))
+            data_directories = [
+                f"data/{entry.filename}"
+                for entry in _list_or_empty(client, self._remote("data"))
+                if stat.S_ISDIR(entry.st_mode or 0)
+            ]
+            found.update(self._list_parallel(data_directories))
+        return {path: size for path, size in found.items() if store.is_repository_file(path)}
+
+    def read(self, relative_path: str) -> bytes:
+        """Return the content of one file; raise FileMissing when it does not exist."""
+        remote = self._remote(store.check_relative_path(self.name, relative_path))
+        with self._errors("read", relative_path):
+            with self._client().open(remote, "rb") as handle:
+                handle.prefetch()
+                return handle.read()
+
+    def write(self, relative_path: str, data: bytes) -> None:
+        """Write one file: temporary hidden name, then rename over the final name."""
+        remote = self._remote(store.check_relative_path(self.name, relative_path))
+        directory, base = posixpath.split(remote)
+        temporary = posixpath.join(directory, store.temporary_name(base, secrets.token_hex(8)))
+        with self._errors("write", relative_path):
+            client = self._client()
+            self._ensure_directory(client, directory)
+            try:
+                with client.open(temporary, "wb") as handle:
+                    handle.set_pipelined(True)
+                    handle.write(data)
+                client.posix_rename(temporary, remote)
+            except BaseException:
+                _remove_quietly(client, temporary)
+                raise
+
+    def delete(self, relative_path: str) -> None:
+        """Remove one file; a file already gone is not an error."""
+        remote = self._remote(store.check_relative_path(self.name, relative_path))
+        with self._errors("delete", relative_path):
+            try:
+                self._client().remove(remote)
+            except FileNotFoundError:
+                pass
+
+    def ping(self) -> None:
+        """Connect and stat the repository directory's parent; raise LocationUnavailable when not."""
+        with self._errors("stat", posixpath.dirname(self.root)):
+            self._client().stat(posixpath.dirname(self.root))
+
+    def close(self) -> None:
+        """Close the SSH connection, if one is open."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _client(self) -> paramiko.SFTPClient:
+        if self._connection is None:
+            self._connection = sftp_connect.connect(self.spec)
+        return self._connection.client
+
+    def _remote(self, relative_path: str) -> str:
+        return posixpath.join(self.root, relative_path)
+
+    def _errors(self, operation: str, relative_path: str):
+        return sftp_connect.translate_errors(self, operation, relative_path)
+
+    def _ensure_directory(self, client: paramiko.SFTPClient, directory: str) -> None:
+        if directory in self._known_directories or directory == "/":
+            return
+        if _stat_or_none(client, directory) is None:
+            self._ensure_directory(client, posixpath.dirname(directory))
+            try:
+                client.mkdir(directory)
+            except OSError:
+                if _stat_or_none(client, directory) is None:  # not made by a racing writer
+                    raise
+        self._known_directories.add(directory)
+
+    def _list_parallel(self, directories: list[str]) -> dict[str, int]:
+        if not directories:
+            return {}
+        channels = min(LISTING_CHANNELS, len(directories))
+        chunks = [directories[index::channels] for index in range(channels)]
+        transport = self._client().get_channel().get_transport()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=channels) as pool:
+            parts = pool.map(lambda chunk: _list_chunk(transport, self.root, chunk), chunks)
+            return {path: size for part in parts for path, size in part.items()}
+
+
+def _list_chunk(transport: paramiko.Transport, root: str, directories: list[str]) -> dict[str, int]:
+    client = paramiko.SFTPClient.from_transport(transport)
+    try:
+        found: dict[str, int] = {}
+        for directory in directories:
+            found.update(_list_regular(client, root, directory))
+        return found
+    finally:
+        client.close()
+
+
+def _list_regular(client: paramiko.SFTPClient, root: str, directory: str) -> dict[str, int]:
+    entries = _list_or_empty(client, posixpath.join(root, directory))
+    return {
+        f"{directory}/{entry.filename}": entry.st_size or 0
+        for entry in entries
+        if stat.S_ISREG(entry.st_mode or 0)
+    }
+
+
+def _list_or_empty(client: paramiko.SFTPClient, remote: str) -> list[paramiko.SFTPAttributes]:
+    try:
+        return client.listdir_attr(remote)
+    except FileNotFoundError:
+        return []
+
+
+def _stat_or_none(client: paramiko.SFTPClient, remote: str) -> paramiko.SFTPAttributes | None:
+    try:
+        return client.stat(remote)
+    except FileNotFoundError:
+        return None
+
+
+def _remove_quietly(client: paramiko.SFTPClient, remote: str) -> None:
+    try:
+        client.remove(remote)
+    except (OSError, paramiko.SSHException, EOFError):
+        pass

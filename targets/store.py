@@ -1,0 +1,110 @@
+"""The uniform store API every location kind implements, and the rules all kinds share.
+
+A store is one restic repository at one location. ``list_files`` reports only the files restic
+keeps for good (``config``, ``keys/``, ``data/xx/``, ``index/``, ``snapshots/``): never
+``locks/`` and never temporary files, so a replicator can trust every name it sees.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+
+from targets import errors
+
+REPOSITORY_DIRECTORIES = ("keys", "data", "index", "snapshots")
+_CONTENT_NAME = re.compile(r"^[0-9a-f]{64}$")
+TEMPORARY_MARKER = ".tmp-"
+
+
+class RepositoryStore(typing.Protocol):
+    """One restic repository at one location (local directory, SFTP host or S3 bucket)."""
+
+    name: str
+
+    def restic_repository(self) -> str: ...
+
+    def restic_options(self) -> tuple[str, ...]: ...
+
+    def restic_environment(self) -> dict[str, str]: ...
+
+    def list_files(self) -> dict[str, int]: ...
+
+    def read(self, relative_path: str) -> bytes: ...
+
+    def write(self, relative_path: str, data: bytes) -> None: ...
+
+    def delete(self, relative_path: str) -> None: ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "RepositoryStore": ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+class ClosingMixin:
+    """Give a store ``with`` support on top of its ``close``."""
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        """Release the store's connections."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def is_repository_file(relative_path: str) -> bool:
+    """Given a repository-relative path, return whether it is a file restic keeps for good.
+
+    ``config``; ``keys/``, ``index/``, ``snapshots/`` followed by a SHA-256 name; and
+    ``data/xx/<sha256>`` where ``xx`` is the first two characters of the name.
+    """
+    parts = relative_path.split("/")
+    if parts == ["config"]:
+        return True
+    if len(parts) == 2 and parts[0] in ("keys", "index", "snapshots"):
+        return bool(_CONTENT_NAME.match(parts[1]))
+    if len(parts) == 3 and parts[0] == "data":
+        return bool(_CONTENT_NAME.match(parts[2])) and parts[2][:2] == parts[1]
+    return False
+
+
+def check_relative_path(location: str, relative_path: str) -> str:
+    """Given a path inside a repository, return it unchanged; raise InvalidPath when it is empty,
+    absolute, has empty or dot segments, or contains a backslash or NUL."""
+    parts = relative_path.split("/")
+    bad = (
+        not relative_path
+        or relative_path.startswith("/")
+        or "\\" in relative_path
+        or "\0" in relative_path
+        or any(part in ("", ".", "..") for part in parts)
+        or TEMPORARY_MARKER in parts[-1]
+    )
+    if bad:
+        raise errors.InvalidPath(f"location {location}: invalid repository path {relative_path!r}")
+    return relative_path
+
+
+def temporary_name(final_name: str, token: str) -> str:
+    """Given a file name and a random token, return the hidden name a write uses before renaming."""
+    return f".{final_name}{TEMPORARY_MARKER}{token}"
+
+
+def open_store(spec: object) -> RepositoryStore:
+    """Given a location spec (LocalSpec, SftpSpec or S3Spec), return its store; raise TargetError
+    for any other type. No connection is made until the first operation."""
+    from targets import local, s3, sftp  # noqa: PLC0415 - the kind modules import this one
+
+    if isinstance(spec, local.LocalSpec):
+        return local.LocalStore(spec)
+    if isinstance(spec, sftp.SftpSpec):
+        return sftp.SftpStore(spec)
+    if isinstance(spec, s3.S3Spec):
+        return s3.S3Store(spec)
+    raise errors.TargetError(f"unknown location spec type {type(spec).__name__}")

@@ -1,0 +1,274 @@
+"""The keystore: round trip, refusals that leave the file byte for byte, atomic private saves."""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backupctl import keystore, sealed, securefile
+from backupctl.keystore import Keystore, KeystoreError, KeystoreMissing, KeystoreUnreadable
+from backupctl.secret import Secret
+
+MASTER = Secret("master-secret-for-tests")
+VALUE = "restic-password-VALUE-1234"
+FAST_KDF = keystore.KdfParams(n=2**10, r=8, p=1)
+
+
+@pytest.fixture(autouse=True)
+def fast_kdf(monkeypatch):
+    """scrypt at its default cost takes 0.15 s; tests that do not check the cost use less."""
+    monkeypatch.setattr(keystore, "DEFAULT_KDF", FAST_KDF)
+
+
+@pytest.fixture
+def store_path(tmp_path) -> pathlib.Path:
+    path = tmp_path / "keystore.bin"
+    store = Keystore.create(path, MASTER)
+    store.set("repo/web", Secret(VALUE))
+    store.set("location/s3/secret_access_key", Secret("s3-secret-VALUE"))
+    store.save()
+    return path
+
+
+def test_round_trip(store_path):
+    store = Keystore.open(store_path, MASTER)
+    assert store.names() == ["location/s3/secret_access_key", "repo/web"]
+    assert store.get("repo/web") == Secret(VALUE)
+    assert store.get("location/s3/secret_access_key").reveal() == "s3-secret-VALUE"
+
+
+def test_plaintext_never_in_file_repr_or_errors(store_path):
+    data = store_path.read_bytes()
+    assert VALUE.encode() not in data and b"repo/web" not in data
+    store = Keystore.open(store_path, MASTER)
+    assert VALUE not in repr(store)
+    with pytest.raises(KeystoreError) as caught:
+        store.get("repo/missing")
+    assert "repo/missing" in str(caught.value) and VALUE not in str(caught.value)
+
+
+def test_create_refuses_an_existing_file(store_path):
+    before = store_path.read_bytes()
+    with pytest.raises(KeystoreError, match="already exists"):
+        Keystore.create(store_path, MASTER)
+    assert store_path.read_bytes() == before
+
+
+def test_missing_keystore_tells_how_to_create_it(tmp_path):
+    path = tmp_path / "none.bin"
+    with pytest.raises(KeystoreMissing) as caught:
+        Keystore.open(path, MASTER)
+    assert str(path) in str(caught.value) and "backupctl keys init" in str(caught.value)
+    assert not path.exists()
+
+
+def test_open_or_create(tmp_path):
+    path = tmp_path / "ks.bin"
+    Keystore.open_or_create(path, MASTER).ensure_random("repo/a")
+    assert Keystore.open_or_create(path, MASTER).names() == ["repo/a"]
+
+
+def test_wrong_master_secret_is_told_and_file_untouched(store_path):
+    before = store_path.read_bytes()
+    with pytest.raises(KeystoreUnreadable) as caught:
+        Keystore.open(store_path, Secret("not-the-master"))
+    assert "master secret is wrong" in str(caught.value) and str(store_path) in str(caught.value)
+    assert store_path.read_bytes() == before
+
+
+def test_not_a_keystore_is_told_apart(tmp_path):
+    path = tmp_path / "other.bin"
+    path.write_bytes(b"[backupctl]\nthis is a config file\n")
+    with pytest.raises(KeystoreUnreadable, match="is not a backupctl keystore"):
+        Keystore.open(path, MASTER)
+    assert path.read_bytes() == b"[backupctl]\nthis is a config file\n"
+
+
+def _flip(data: bytes, position: int) -> bytes:
+    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1:]
+
+
+@pytest.mark.parametrize("where", ["magic", "version", "header", "ciphertext", "tag"])
+def test_bit_flip_anywhere_is_refused_and_never_overwritten(store_path, where):
+    data = store_path.read_bytes()
+    container = sealed.parse(io.BytesIO(data), magic=sealed.KEYSTORE_MAGIC)
+    position = {"magic": 0, "version": 8, "header": len(container.associated_data) - 2,
+                "ciphertext": len(container.associated_data) + 1, "tag": len(data) - 1}[where]
+    damaged = _flip(data, position)
+    store_path.write_bytes(damaged)
+    with pytest.raises(KeystoreUnreadable) as caught:
+        Keystore.open(store_path, MASTER)
+    assert str(store_path) in str(caught.value)
+    expected = "not a backupctl keystore" if where == "magic" else "untouched"
+    assert expected in str(caught.value)
+    assert store_path.read_bytes() == damaged
+
+
+@pytest.mark.parametrize("keep", [0, 4, 8, 12, 40, -17, -1])
+def test_truncated_file_is_refused_and_never_overwritten(store_path, keep):
+    data = store_path.read_bytes()
+    truncated = data[:keep]
+    store_path.write_bytes(truncated)
+    with pytest.raises(KeystoreUnreadable):
+        Keystore.open(store_path, MASTER)
+    assert store_path.read_bytes() == truncated
+
+
+def test_authenticated_header_change_is_refused(store_path):
+    """A well-formed header with one changed value (the scrypt cost) no longer authenticates."""
+    container = sealed.parse(io.BytesIO(store_path.read_bytes()), magic=sealed.KEYSTORE_MAGIC)
+    header = dict(container.header, kdf=dict(container.header["kdf"], n=2**11))
+    store_path.write_bytes(sealed.seal(magic=sealed.KEYSTORE_MAGIC, header=header,
+                                       encrypt=lambda _: container.ciphertext))
+    with pytest.raises(KeystoreUnreadable, match="master secret is wrong or the file is damaged"):
+        Keystore.open(store_path, MASTER)
+
+
+def test_failed_save_leaves_a_damaged_file_untouched(store_path):
+    store = Keystore.open(store_path, MASTER)
+    damaged = _flip(store_path.read_bytes(), len(store_path.read_bytes()) - 5)
+    store_path.write_bytes(damaged)  # someone damages it while we hold it open
+    store.set("repo/new", Secret("x"))
+    with pytest.raises(KeystoreUnreadable):
+        store.save()
+    with pytest.raises(KeystoreUnreadable):
+        store.ensure_random("repo/other")
+    assert store_path.read_bytes() == damaged
+
+
+def test_saved_file_is_mode_0600_whatever_the_umask_and_old_mode(store_path):
+    os.chmod(store_path, 0o644)
+    store = Keystore.open(store_path, MASTER)
+    old_umask = os.umask(0)
+    try:
+        store.set("repo/x", Secret("y"))
+        store.save()
+    finally:
+        os.umask(old_umask)
+    assert store_path.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in store_path.parent.iterdir()) == ["keystore.bin", "keystore.bin.lock"]
+
+
+def test_failed_rename_keeps_the_old_file_and_no_temp(store_path, monkeypatch):
+    before = store_path.read_bytes()
+    store = Keystore.open(store_path, MASTER)
+    store.set("repo/web", Secret("changed"))
+
+    def crash(source, destination):
+        raise OSError(5, "simulated I/O error")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeystoreError, match="could not be saved"):
+        store.save()
+    assert store_path.read_bytes() == before
+    assert not [p for p in store_path.parent.iterdir() if ".tmp-" in p.name]
+
+
+def test_crash_between_temp_write_and_rename_keeps_the_old_keystore(store_path):
+    """A real process dies (os._exit) right after the temp file is written, before the rename."""
+    before = store_path.read_bytes()
+    program = f"""
+import os, pathlib
+from backupctl import keystore
+from backupctl.secret import Secret
+store = keystore.Keystore.open(pathlib.Path({str(store_path)!r}), Secret({MASTER.reveal()!r}))
+store.set("repo/web", Secret("changed"))
+os.replace = lambda source, destination: os._exit(9)
+store.save()
+"""
+    completed = subprocess.run([sys.executable, "-c", program], check=False)
+    assert completed.returncode == 9
+    assert store_path.read_bytes() == before
+    leftovers = [p for p in store_path.parent.iterdir() if ".tmp-" in p.name]
+    assert len(leftovers) == 1 and leftovers[0].stat().st_mode & 0o777 == 0o600
+    assert Keystore.open(store_path, MASTER).get("repo/web").reveal() == VALUE
+
+
+def test_concurrent_writers_merge_instead_of_losing_updates(store_path):
+    first = Keystore.open(store_path, MASTER)
+    second = Keystore.open(store_path, MASTER)
+    first.set("repo/a", Secret("a"))
+    first.save()
+    second.set("repo/b", Secret("b"))
+    second.delete("repo/web")
+    second.save()
+    final = Keystore.open(store_path, MASTER)
+    assert final.names() == ["location/s3/secret_access_key", "repo/a", "repo/b"]
+
+
+def test_ensure_random_is_saved_at_once_and_agreed_between_processes(store_path):
+    first = Keystore.open(store_path, MASTER)
+    second = Keystore.open(store_path, MASTER)
+    generated = first.ensure_random("repo/db")
+    assert len(generated.reveal()) >= 43 and set(generated.reveal()) <= set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert Keystore.open(store_path, MASTER).get("repo/db") == generated
+    assert second.ensure_random("repo/db") == generated  # adopts the stored one
+    assert first.ensure_random("repo/db") == generated
+    assert first.ensure_random("repo/other") != generated
+
+
+def test_save_waits_for_the_lock_and_then_gives_up_clearly(store_path, monkeypatch):
+    monkeypatch.setattr(keystore, "LOCK_TIMEOUT_SECONDS", 0.2)
+    store = Keystore.open(store_path, MASTER)
+    store.set("repo/x", Secret("y"))
+    with securefile.locked(store_path):
+        with pytest.raises(KeystoreError, match="held by another process"):
+            store.save()
+    store.save()
+    assert "repo/x" in Keystore.open(store_path, MASTER).names()
+
+
+def test_header_is_self_describing_with_default_cost(tmp_path, monkeypatch):
+    monkeypatch.setattr(keystore, "DEFAULT_KDF", keystore.KdfParams())
+    path = tmp_path / "ks.bin"
+    store = Keystore.create(path, MASTER)
+    first = sealed.parse(io.BytesIO(path.read_bytes()), magic=sealed.KEYSTORE_MAGIC).header
+    store.set("repo/a", Secret("a"))
+    store.save()
+    second = sealed.parse(io.BytesIO(path.read_bytes()), magic=sealed.KEYSTORE_MAGIC).header
+    assert first["kind"] == "keystore"
+    assert first["kdf"]["id"] == "scrypt" and (first["kdf"]["n"], first["kdf"]["r"], first["kdf"]["p"]) == (2**15, 8, 1)
+    assert first["aead"]["id"] == "AES-256-GCM"
+    assert first["kdf"]["salt"] == second["kdf"]["salt"]
+    assert first["aead"]["nonce"] != second["aead"]["nonce"]  # a fresh nonce on every save
+
+
+@pytest.mark.parametrize("name", ["", "a\nb", "x" * 513, "tab\there"])
+def test_bad_entry_names_are_refused(store_path, name):
+    with pytest.raises(KeystoreError):
+        Keystore.open(store_path, MASTER).set(name, Secret("v"))
+
+
+def test_values_must_be_secrets(store_path):
+    with pytest.raises(TypeError):
+        Keystore.open(store_path, MASTER).set("repo/x", "plain")  # type: ignore[arg-type]
+
+
+names = st.text(
+    alphabet=st.characters(min_codepoint=32, blacklist_categories=("Cs",), blacklist_characters="\x7f"),
+    min_size=1, max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(names, st.text(max_size=80), max_size=8))
+def test_round_trip_of_arbitrary_names_and_values(entries):
+    assert keystore.DEFAULT_KDF == FAST_KDF  # the autouse fixture holds for every example
+    with tempfile.TemporaryDirectory() as directory:
+        path = pathlib.Path(directory) / "ks.bin"
+        store = Keystore.create(path, MASTER)
+        for name, value in entries.items():
+            store.set(name, Secret(value))
+        store.save()
+        reopened = Keystore.open(path, MASTER)
+        assert reopened.names() == sorted(entries)
+        assert {name: reopened.get(name).reveal() for name in reopened.names()} == entries
