@@ -102,27 +102,41 @@ class ReadOnlyGuard:
 def read_only(node: str, *, state_file: pathlib.Path) -> Iterator[ReadOnlyGuard]:
     """Hold ``node`` read-only in the kernel for the block, then put the previous flag back.
 
-    The previous flag is also written to ``state_file`` first: if backupctl is killed before it
-    can restore the flag, the next run finds the true original there instead of its own "1".
+    A device that is read-only already is left alone: BLKROSET sets the block device's own
+    policy flag, which outlives the medium (a loop device keeps it across re-attachment), so
+    "restoring" a read-only state inherited from elsewhere would leave the device stuck.
+    The original flag is written to ``state_file`` before it changes: if backupctl is killed
+    before it can restore the flag, the next run finds the true original there, not its own "1".
     Where the kernel refuses the ioctl, the block runs anyway and the guard says why.
     """
+    guard = _take(node, state_file)
     try:
-        previous = _original_flag(node, state_file)
+        yield guard
+    finally:
+        if guard.enforced and guard.previous is False:
+            _restore(node, state_file)
+
+
+def _take(node: str, state_file: pathlib.Path) -> ReadOnlyGuard:
+    try:
+        if _original_flag(node, state_file):
+            state_file.unlink(missing_ok=True)
+            return ReadOnlyGuard(enforced=True, previous=True, reason="already read-only")
         set_read_only(node, True)
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)
         logger.warning("%s: cannot set the kernel read-only flag: %s", node, reason)
-        yield ReadOnlyGuard(enforced=False, previous=None, reason=reason)
-        return
+        return ReadOnlyGuard(enforced=False, previous=None, reason=reason)
+    return ReadOnlyGuard(enforced=True, previous=False, reason=None)
+
+
+def _restore(node: str, state_file: pathlib.Path) -> None:
     try:
-        yield ReadOnlyGuard(enforced=True, previous=previous, reason=None)
-    finally:
-        try:
-            set_read_only(node, previous)
-            state_file.unlink(missing_ok=True)
-        except OSError as error:
-            if error.errno != errno.ENOENT:  # a medium pulled out has no flag to restore
-                logger.warning("%s: cannot restore the read-only flag: %s", node, error.strerror)
+        set_read_only(node, False)
+        state_file.unlink(missing_ok=True)
+    except OSError as error:
+        if error.errno != errno.ENOENT:  # a medium pulled out has no flag to restore
+            logger.warning("%s: cannot restore the read-only flag: %s", node, error.strerror)
 
 
 def _original_flag(node: str, state_file: pathlib.Path) -> bool:

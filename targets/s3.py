@@ -84,7 +84,7 @@ class S3Store(store.ClosingMixin):
 
     def ping(self) -> None:
         """Raise LocationUnavailable unless the bucket exists and the credentials may use it."""
-        with s3_client.translate_errors(self.spec, "reach", "the bucket"):
+        with s3_client.translate_errors(self.spec, "reach", None):
             self._s3().head_bucket(Bucket=self.spec.bucket)
 
     def close(self) -> None:

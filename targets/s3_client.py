@@ -65,11 +65,12 @@ def error_code(error: botocore.exceptions.ClientError) -> str:
 
 
 @contextlib.contextmanager
-def translate_errors(spec: S3Spec, operation: str, subject: str):
+def translate_errors(spec: S3Spec, operation: str, subject: str | None):
     """Run a block of S3 calls; a missing key becomes FileMissing, an unreachable endpoint, a
     missing bucket or refused credentials become LocationUnavailable, anything else TargetError.
     Messages carry the location, bucket and error code, never credentials."""
-    where = f"location {spec.name}: cannot {operation} {subject} in bucket {spec.bucket}"
+    target = f"bucket {spec.bucket}" if subject is None else f"{subject} in bucket {spec.bucket}"
+    where = f"location {spec.name}: cannot {operation} {target}"
     try:
         yield
     except botocore.exceptions.ClientError as error:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
+import re
 from typing import Any
 
 
@@ -104,4 +106,14 @@ def parse_snapshots(text: str) -> list[Snapshot]:
         )
         for entry in entries
     ]
-    return sorted(snapshots, key=lambda snapshot: snapshot.time)
+    return sorted(snapshots, key=lambda snapshot: parse_time(snapshot.time))
+
+
+def parse_time(text: str) -> datetime.datetime:
+    """Given a restic timestamp (nanoseconds, any offset), return an aware datetime."""
+    match = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$", text)
+    if not match:
+        raise ValueError(f"not a restic timestamp: {text!r}")
+    fraction = (match.group(2) or ".0")[:7]
+    offset = match.group(3) or "+00:00"
+    return datetime.datetime.fromisoformat(match.group(1) + fraction + offset.replace("Z", "+00:00"))

@@ -1,0 +1,105 @@
+"""`backupctl status` and `backupctl snapshots`: what each location holds, and what is wrong."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+
+import click
+
+from backupctl import keyaccess
+from backupctl.actions import backup as backup_action
+from backupctl.actions import status as status_action
+from backupctl.cli.options import json_option
+from backupctl.cli.report import human_bytes
+from backupctl.errors import ExitCode
+from backupctl.restic import messages, operations
+
+
+def _gather(app, sources):
+    config = app.config()
+    keystore = keyaccess.open_keystore(config)
+    restic = operations.detect(config.restic_binary, config.restic_cache_dir)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    chosen = backup_action.select_sources(config, sources)
+    return now, [status_action.source_status(config, keystore, restic, source, now=now)
+                 for source in chosen]
+
+
+def _age(now, moment) -> str:
+    if moment is None:
+        return "-"
+    hours = (now - moment).total_seconds() / 3600
+    return f"{hours:.1f}h" if hours < 48 else f"{hours / 24:.1f}d"
+
+
+def _location_dict(now, location) -> dict:
+    return {
+        "location": location.name, "offsite": location.offsite, "reachable": location.reachable,
+        "reason": location.reason, "count": len(location.snapshot_ids),
+        "newest": location.newest.isoformat() if location.newest else None,
+        "oldest": location.oldest.isoformat() if location.oldest else None,
+        "newest_age_seconds": (now - location.newest).total_seconds() if location.newest else None,
+        "oldest_age_seconds": (now - location.oldest).total_seconds() if location.oldest else None,
+        "size_bytes": location.size_bytes,
+    }
+
+
+@click.command()
+@click.argument("sources", nargs=-1)
+@json_option
+@click.pass_obj
+def status(app, sources: tuple[str, ...], as_json: bool) -> None:
+    """Per SOURCE (default: all) and location: snapshot count, newest and oldest with their ages,
+    size, and warnings (fewer than two healthy locations, none off-site, backup overdue).
+
+    Exit code 1 when there is any warning, 0 when all is well.
+    """
+    now, statuses = _gather(app, sources)
+    if as_json:
+        click.echo(json.dumps({"sources": [
+            {"source": s.source, "tenant": s.tenant, "warnings": list(s.warnings),
+             "locations": [_location_dict(now, loc) for loc in s.locations]} for s in statuses
+        ]}, indent=2))
+    else:
+        for entry in statuses:
+            click.echo(f"{entry.source} (tenant {entry.tenant})")
+            click.echo(f"  {'location':<16} {'site':<8} {'count':>5} {'newest':>8} {'oldest':>8} "
+                       f"{'size':>10}")
+            for loc in entry.locations:
+                if not loc.reachable:
+                    click.echo(f"  {loc.name:<16} UNREACHABLE: {loc.reason}")
+                    continue
+                site = "offsite" if loc.offsite else "onsite"
+                click.echo(f"  {loc.name:<16} {site:<8} {len(loc.snapshot_ids):>5} "
+                           f"{_age(now, loc.newest):>8} {_age(now, loc.oldest):>8} "
+                           f"{human_bytes(loc.size_bytes):>10}")
+            for warning in entry.warnings:
+                click.echo(f"  warning: {warning}")
+    sys.exit(ExitCode.PARTIAL if any(s.warnings for s in statuses) else ExitCode.OK)
+
+
+@click.command()
+@click.argument("sources", nargs=-1)
+@json_option
+@click.pass_obj
+def snapshots(app, sources: tuple[str, ...], as_json: bool) -> None:
+    """List the snapshots of each SOURCE (default: all) and which locations hold each."""
+    now, statuses = _gather(app, sources)
+    if as_json:
+        click.echo(json.dumps({"sources": [{"source": s.source, "snapshots": [
+            {"id": snap.id, "time": snap.time, "tags": list(snap.tags), "paths": list(snap.paths),
+             "locations": [loc.name for loc in s.locations if snap.id in loc.snapshot_ids]}
+            for snap in s.snapshots]} for s in statuses]}, indent=2))
+        return
+    for entry in statuses:
+        click.echo(f"{entry.source}: {len(entry.snapshots)} snapshot(s)")
+        for snap in entry.snapshots:
+            held = ",".join(loc.name for loc in entry.locations if snap.id in loc.snapshot_ids)
+            when = messages.parse_time(snap.time)
+            click.echo(f"  {snap.short_id}  {when:%Y-%m-%d %H:%M}  {_age(now, when):>7}  "
+                       f"[{held}]  {','.join(snap.tags)}")
+
+
+commands = [status, snapshots]
