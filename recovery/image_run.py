@@ -121,20 +121,20 @@ def execute(
     with blockdev.read_only(plan.source, state_file=plan.paths.read_only_state) as guard:
         monitor.start()
         try:
-            for phase, argv in zip(plan.phases, argvs):
+            for phase, argv in zip(plan.phases, argvs, strict=True):
                 monitor.run_name = phase
                 monitor.status = ddrescue_status.StatusParser()
                 ddrescue.run(argv, on_output=lambda text: monitor.status.feed(text))
         finally:
             monitor.stopping.set()
             monitor.join()
-    if monitor.error is not None:
-        raise monitor.error
+        if monitor.error is not None:
+            raise monitor.error
+        monitor.tick()  # the last progress report, with the medium still read-only
     final = image_hash.read_mapfile(plan.paths.mapfile)
     if final is None:
         raise ddrescue.DdrescueError(f"ddrescue left no readable mapfile at {plan.paths.mapfile}")
     _extend_to(plan.paths.image, plan.size_bytes)
-    monitor.tick()  # the last progress report, and the hash catches up with the final map
     digests = hasher.finish()
     return ImageResult(digests, final.totals(), final.bad_areas(), argvs, guard)
 

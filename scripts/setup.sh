@@ -33,13 +33,16 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
 fi
-stamp="$VENV/.installed-$want_test-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
-  if [ "$want_test" = 1 ]; then
-    "$VENV/bin/pip" install -q -e '.[test]'
-  else
-    "$VENV/bin/pip" install -q -e .
-  fi
-  rm -f "$VENV"/.installed-*
-  touch "$stamp"
+hash="$(sha256sum pyproject.toml | cut -c1-16)"
+if [ "$want_test" = 1 ]; then wanted=("$VENV/.installed-test-$hash"); else
+  wanted=("$VENV/.installed-base-$hash" "$VENV/.installed-test-$hash"); fi
+for stamp in "${wanted[@]}"; do [ -f "$stamp" ] && exit 0; done
+extra=""; [ "$want_test" = 1 ] && extra="[test]"
+echo "setup: installing backupctl$extra into $VENV"
+if ! "$VENV/bin/pip" install -q -e ".$extra" > "$VENV/pip-install.log" 2>&1; then
+  cat "$VENV/pip-install.log" >&2
+  echo "setup: pip install failed (log above, also in $VENV/pip-install.log)" >&2
+  exit 1
 fi
+rm -f "$VENV"/.installed-*
+touch "${wanted[0]}"

@@ -84,9 +84,14 @@ def _existing_mapfile(path: pathlib.Path) -> mapfile_module.Mapfile | None:
         return mapfile_module.parse(stream)
 
 
+def _existing_ancestor(folder: pathlib.Path) -> pathlib.Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
 def _safety(device: BlockDevice, paths: imaging.ImagePaths, request: Request) -> tuple[str, ...]:
-    folder = paths.image.parent
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = _existing_ancestor(paths.image.parent)  # nothing is created before the checks pass
     stacked = blockdev.stacked_numbers(blockdev.device_number(device.node))
     existing = paths.image.stat().st_blocks * 512 if paths.image.exists() else 0
     return (
@@ -127,6 +132,7 @@ def plan(store: JobStore, request: Request, who: Who) -> tuple[imaging.ImagePlan
             {"device": device.node, "reasons": list(reasons)},
         )
         imaging.check_or_refuse(reasons)
+    paths.image.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     current = _existing_mapfile(paths.mapfile)
     phases, why = imaging.choose_phases(current, retries=request.retries)
     options = ddrescue.RescueOptions(

@@ -1,4 +1,4 @@
-"""`backupctl media image` and `backupctl media verify`: added to the media group by media_commands."""
+"""`backupctl media image` and `backupctl media verify`, added to the media group."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _who(obj: context.AppContext) -> image_action.Who:
 
 
 class _JsonProgress:
-    """Progress as JSON lines on stdout, at most one a second."""
+    """Progress as JSON lines on stderr (like the backup progress), at most one a second."""
 
     def __init__(self) -> None:
         self.last = 0.0
@@ -33,7 +33,8 @@ class _JsonProgress:
         now = time.monotonic()
         if now - self.last >= 1.0:
             self.last = now
-            click.echo(json.dumps({"event": "progress", **progress.to_dict()}))
+            sys.stderr.write(json.dumps({"event": "image-progress", **progress.to_dict()}) + "\n")
+            sys.stderr.flush()
 
     def close(self) -> None:
         pass
@@ -123,7 +124,7 @@ def image(obj, device, job_id, out_dir, retries, direct, force_system, as_json, 
         if progress is not None:
             progress.close()
     if as_json:
-        click.echo(json.dumps({"event": "result", **details}))
+        click.echo(json.dumps(details))
         return
     totals = details["totals"]
     click.echo(f"image:    {details['paths']['image']}\nmapfile:  {details['paths']['mapfile']}")

@@ -1,0 +1,31 @@
+"""Provision and audit a location's storage (S3 buckets: region, public access, encryption, versioning)."""
+
+from __future__ import annotations
+
+from backupctl import locations
+from backupctl.config import Config
+from backupctl.errors import ConfigError
+from targets import s3_audit, s3_bucket
+
+
+def s3_location(config: Config, name: str):
+    if name not in config.locations:
+        raise ConfigError(f"unknown location {name!r} (configured: "
+                          f"{', '.join(sorted(config.locations)) or 'none'})")
+    location = config.locations[name]
+    if location.kind != "s3":
+        raise ConfigError(f"location {name} is {location.kind}; provision and audit are for s3 "
+                          "locations (a local or SFTP location needs no bucket settings)")
+    return location
+
+
+def provision(config: Config, keystore, name: str) -> list[s3_audit.Finding]:
+    """Create the bucket in its declared region with the safe settings; return what changed."""
+    location = s3_location(config, name)
+    return s3_bucket.provision(locations.spec_for(location, None, keystore))
+
+
+def audit(config: Config, keystore, name: str) -> s3_audit.AuditReport:
+    """Report each safety setting of the bucket; the report fails on a public or out-of-region one."""
+    location = s3_location(config, name)
+    return s3_bucket.audit(locations.spec_for(location, None, keystore))

@@ -1,0 +1,124 @@
+"""The documented recovery procedure (docs/keystore.md), run step by step with the installed CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+from backupctl.keystore import Keystore
+from backupctl.master_secret import load_master_secret
+from backupctl.secret import Secret
+
+BACKUPCTL = pathlib.Path("/work/main/.venv/bin/backupctl")
+PASSPHRASE = "correct horse battery staple offline"
+ENTRIES = {
+    "repo/web": "web-restic-password-VALUE",
+    "location/offsite/access_key_id": "AKIA-VALUE-1",
+    "location/offsite/secret_access_key": "s3-secret-VALUE-2",
+}
+
+pytestmark = pytest.mark.skipif(not BACKUPCTL.exists(), reason="the installed backupctl is missing")
+
+
+@pytest.fixture
+def host(tmp_path):
+    """A backup host: config file, master key, keystore with ENTRIES, and an escrow made with the
+    offline recovery key; returns (run, paths)."""
+    paths = {name: tmp_path / name for name in
+             ("backupctl.toml", "keystore.bin", "master.key", "recovery.pub", "escrow.bin")}
+    paths["offline"] = tmp_path / "offline"
+    paths["offline"].mkdir()
+    paths["backupctl.toml"].write_text(
+        f'[backupctl]\nstate_dir = "{tmp_path / "state"}"\nkeystore = "{paths["keystore.bin"]}"\n'
+        f'master_key_file = "{paths["master.key"]}"\n'
+    )
+    outputs: list[str] = []
+
+    def run(*argv: str, stdin: str = "", expect: int = 0, config: bool = True, json_out: bool = False):
+        """Run backupctl; return its parsed stdout (json_out) or its stdout and stderr together."""
+        env = dict(os.environ, BACKUPCTL_CONFIG=str(paths["backupctl.toml"] if config else tmp_path / "none.toml"))
+        completed = subprocess.run((str(BACKUPCTL), *argv), input=stdin, capture_output=True, text=True,
+                                   env=env, timeout=60, check=False)
+        outputs.append(completed.stdout + completed.stderr)
+        assert completed.returncode == expect, (argv, completed.stdout, completed.stderr)
+        return json.loads(completed.stdout) if json_out else completed.stdout + completed.stderr
+
+    run("keys", "master-keygen")
+    run("keys", "init")
+    store = Keystore.open(paths["keystore.bin"], _master(paths))
+    for name, value in ENTRIES.items():
+        store.set(name, Secret(value))
+    store.save()
+    # On the offline machine: no config file is needed there.
+    run("keys", "recovery-keygen", "--out-private", str(paths["offline"] / "recovery.pem"),
+        "--out-public", str(paths["recovery.pub"]), "--passphrase-stdin", stdin=PASSPHRASE + "\n", config=False)
+    result = run("keys", "escrow", "--recovery-public-key", str(paths["recovery.pub"]),
+                 "--out", str(paths["escrow.bin"]), "--json", json_out=True)
+    assert result["entries"] == 3
+    yield run, paths
+    everything = "\n".join(outputs)
+    for secret in [*ENTRIES.values(), PASSPHRASE, _master_text(paths)]:
+        assert secret not in everything
+
+
+def _master(paths) -> Secret:
+    return load_master_secret(key_file=paths["master.key"], key_command=None)
+
+
+def _master_text(paths) -> str:
+    return paths["master.key"].read_text().strip() if paths["master.key"].exists() else "\0"
+
+
+def _plain(paths) -> dict[str, str]:
+    store = Keystore.open(paths["keystore.bin"], _master(paths))
+    return {name: store.get(name).reveal() for name in store.names()}
+
+
+def test_recovery_after_losing_keystore_and_master_key(host):
+    run, paths = host
+    old_master = _master_text(paths)
+    paths["keystore.bin"].unlink()
+    paths["master.key"].unlink()
+    assert "master-keygen" in run("keys", "check", expect=3)
+    run("keys", "master-keygen")
+    assert _master_text(paths) != old_master
+    result = run("keys", "recover", "--escrow", str(paths["escrow.bin"]),
+                 "--recovery-private-key", str(paths["offline"] / "recovery.pem"),
+                 "--passphrase-stdin", "--json", stdin=PASSPHRASE + "\n", json_out=True)
+    assert result == {"keystore": str(paths["keystore.bin"]), "entries": 3, "kept_previous": None}
+    assert run("keys", "check", "--json", json_out=True)["entries"] == 3
+    assert run("keys", "list", "--json", json_out=True)["names"] == sorted(ENTRIES)
+    assert _plain(paths) == ENTRIES
+
+
+def test_damaged_keystore_is_refused_then_moved_aside_with_force(host):
+    run, paths = host
+    damaged = paths["keystore.bin"].read_bytes()[:-1]
+    paths["keystore.bin"].write_bytes(damaged)
+    assert "cannot be decrypted" in run("keys", "check", expect=3)
+    recover = ("keys", "recover", "--escrow", str(paths["escrow.bin"]),
+               "--recovery-private-key", str(paths["offline"] / "recovery.pem"), "--passphrase-stdin")
+    assert "--force" in run(*recover, stdin=PASSPHRASE + "\n", expect=4)
+    assert paths["keystore.bin"].read_bytes() == damaged
+    output = run(*recover, "--force", stdin=PASSPHRASE + "\n")
+    kept = list(paths["keystore.bin"].parent.glob("keystore.bin.damaged-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == damaged and str(kept[0]) in output
+    assert _plain(paths) == ENTRIES
+
+
+def test_wrong_passphrase_or_recovery_key_fails_clearly(host):
+    run, paths = host
+    paths["keystore.bin"].unlink()
+    recover = ("keys", "recover", "--escrow", str(paths["escrow.bin"]), "--passphrase-stdin")
+    output = run(*recover, "--recovery-private-key", str(paths["offline"] / "recovery.pem"),
+                 stdin="wrong passphrase\n", expect=3)
+    assert "wrong passphrase" in output
+    run("keys", "recovery-keygen", "--out-private", str(paths["offline"] / "other.pem"),
+        "--out-public", str(paths["offline"] / "other.pub"), "--no-passphrase")
+    output = run(*recover, "--recovery-private-key", str(paths["offline"] / "other.pem"), expect=3)
+    assert "wrong recovery private key" in output
+    assert not paths["keystore.bin"].exists()
