@@ -133,8 +133,11 @@ def _parse_locations(raw: Any, errors: list[str]) -> dict[str, Location]:
     locations = {}
     for name, table in _named_tables(raw, "locations", errors).items():
         where = f"locations.{name}"
-        kind = table.get("kind") if isinstance(table, dict) else None
-        if kind not in schema.LOCATION_KIND_KEYS:
+        if not isinstance(table, dict):
+            errors.append(f"{where}: expected a table")
+            continue
+        kind = table.get("kind")
+        if not isinstance(kind, str) or kind not in schema.LOCATION_KIND_KEYS:
             errors.append(f"{where}.kind: expected one of local, sftp, s3, got {kind!r}")
             continue
         keys = schema.LOCATION_COMMON_KEYS + schema.LOCATION_KIND_KEYS[kind]

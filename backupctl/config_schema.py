@@ -39,6 +39,13 @@ def _country(value: str) -> str | None:
     return None if re.fullmatch(r"[A-Za-z]{2}", value) else "must be a two-letter ISO 3166 country code"
 
 
+def _bucket(value: str) -> str | None:
+    valid = re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value) and ".." not in value
+    return None if valid else (
+        "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', "
+        "starting and ending with a letter or digit")
+
+
 def _schedule(value: str) -> str | None:
     return None if parse_interval_hours(value) is not None else (
         'must be "hourly", "daily", "weekly" or a number of hours like "36h"'
@@ -97,7 +104,7 @@ LOCATION_KIND_KEYS = {
     "s3": (
         Key("endpoint", "str", required=True,
             help='S3 endpoint URL, e.g. "https://s3.eu-central-1.amazonaws.com".'),
-        Key("bucket", "str", required=True, help="Bucket name."),
+        Key("bucket", "str", required=True, check=_bucket, help="Bucket name."),
         Key("prefix", "str", default="", help="Key prefix inside the bucket."),
         Key("region", "str", required=True, help="The bucket's region."),
         Key("verify_tls", "bool", default=True, help="Verify the endpoint's TLS certificate."),

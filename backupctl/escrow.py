@@ -47,7 +47,8 @@ def generate_recovery_key(passphrase: Secret | None) -> tuple[bytes, bytes]:
     private_key = X25519PrivateKey.generate()
     encryption = (
         serialization.BestAvailableEncryption(passphrase.reveal().encode("utf-8"))
-        if passphrase else serialization.NoEncryption()
+        if passphrase
+        else serialization.NoEncryption()
     )
     private_pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
@@ -69,8 +70,9 @@ def load_public_key(data: bytes, *, where: str) -> X25519PublicKey:
     return key
 
 
-def load_private_key(data: bytes, *, where: str,
-                     passphrase: Callable[[], Secret] | None) -> X25519PrivateKey:
+def load_private_key(
+    data: bytes, *, where: str, passphrase: Callable[[], Secret] | None
+) -> X25519PrivateKey:
     """Given PEM bytes, return the recovery private key, calling ``passphrase()`` only when the
     key is encrypted; raise EscrowError when it is not one or the passphrase is wrong."""
     try:
@@ -79,7 +81,9 @@ def load_private_key(data: bytes, *, where: str,
         if passphrase is None:
             raise EscrowError(f"{where} is passphrase-protected; give the passphrase") from None
         try:
-            key = serialization.load_pem_private_key(data, password=passphrase().reveal().encode("utf-8"))
+            key = serialization.load_pem_private_key(
+                data, password=passphrase().reveal().encode("utf-8")
+            )
         except (ValueError, TypeError):
             raise EscrowError(f"{where}: wrong passphrase, or the key file is damaged") from None
     except ValueError:
@@ -90,10 +94,14 @@ def load_private_key(data: bytes, *, where: str,
 
 
 def _derive(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=HKDF_INFO).derive(shared)
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=HKDF_INFO
+    ).derive(shared)
 
 
-def seal_entries(entries: Mapping[str, Secret], recipient: X25519PublicKey, *, created: str) -> bytes:
+def seal_entries(
+    entries: Mapping[str, Secret], recipient: X25519PublicKey, *, created: str
+) -> bytes:
     """Given entries and the recovery public key, return the escrow file bytes."""
     ephemeral = X25519PrivateKey.generate()
     ephemeral_raw = ephemeral.public_key().public_bytes(*_RAW)
@@ -104,12 +112,17 @@ def seal_entries(entries: Mapping[str, Secret], recipient: X25519PublicKey, *, c
         sort_keys=True,
     ).encode("ascii")
     header = {
-        "kind": "escrow", "kem": KEM_ID, "created": created, "entry_count": len(entries),
-        "recipient": fingerprint(recipient), "ephemeral_public": sealed.b64encode(ephemeral_raw),
+        "kind": "escrow",
+        "kem": KEM_ID,
+        "created": created,
+        "entry_count": len(entries),
+        "recipient": fingerprint(recipient),
+        "ephemeral_public": sealed.b64encode(ephemeral_raw),
         "aead": {"id": "AES-256-GCM", "nonce": sealed.b64encode(nonce)},
     }
     return sealed.seal(
-        magic=sealed.ESCROW_MAGIC, header=header,
+        magic=sealed.ESCROW_MAGIC,
+        header=header,
         encrypt=lambda associated: AESGCM(key).encrypt(nonce, payload, associated),
     )
 
@@ -127,11 +140,15 @@ def read_header(stream: BinaryIO, *, where: str) -> sealed.Container:
     except sealed.NotThisFormat:
         raise EscrowError(f"{where} is not a backupctl escrow file") from None
     except sealed.DamagedContainer as error:
-        raise EscrowError(f"escrow {where} is damaged or from a newer backupctl ({error})") from None
+        raise EscrowError(
+            f"escrow {where} is damaged or from a newer backupctl ({error})"
+        ) from None
     return container
 
 
-def open_entries(stream: BinaryIO, private_key: X25519PrivateKey, *, where: str) -> dict[str, Secret]:
+def open_entries(
+    stream: BinaryIO, private_key: X25519PrivateKey, *, where: str
+) -> dict[str, Secret]:
     """Given an escrow file object and the recovery private key, return the entries; raise
     EscrowError when the key is not the one the escrow was made for, or the file is damaged."""
     container = read_header(stream, where=where)
@@ -157,4 +174,3 @@ def open_entries(stream: BinaryIO, private_key: X25519PrivateKey, *, where: str)
     ):
         raise EscrowError(f"escrow {where} decrypted, but its content is malformed")
     return {name: Secret(value) for name, value in entries.items()}
-

@@ -72,7 +72,9 @@ class _Cipher:
 
 
 def _derive(master: Secret, *, salt: bytes, kdf: KdfParams) -> _Cipher:
-    key = Scrypt(salt=salt, length=32, n=kdf.n, r=kdf.r, p=kdf.p).derive(master.reveal().encode("utf-8"))
+    key = Scrypt(salt=salt, length=32, n=kdf.n, r=kdf.r, p=kdf.p).derive(
+        master.reveal().encode("utf-8")
+    )
     return _Cipher(key=key, salt=salt, kdf=kdf)
 
 
@@ -82,18 +84,25 @@ def encode(entries: Mapping[str, str], cipher: _Cipher) -> bytes:
     nonce = os.urandom(12)
     header = {
         "kind": "keystore",
-        "kdf": {"id": "scrypt", "n": cipher.kdf.n, "r": cipher.kdf.r, "p": cipher.kdf.p,
-                "salt": sealed.b64encode(cipher.salt)},
+        "kdf": {
+            "id": "scrypt",
+            "n": cipher.kdf.n,
+            "r": cipher.kdf.r,
+            "p": cipher.kdf.p,
+            "salt": sealed.b64encode(cipher.salt),
+        },
         "aead": {"id": "AES-256-GCM", "nonce": sealed.b64encode(nonce)},
     }
     return sealed.seal(
-        magic=sealed.KEYSTORE_MAGIC, header=header,
+        magic=sealed.KEYSTORE_MAGIC,
+        header=header,
         encrypt=lambda associated: AESGCM(cipher.key).encrypt(nonce, payload, associated),
     )
 
 
-def decode(stream: BinaryIO, master: Secret, *, where: str,
-           known: _Cipher | None = None) -> tuple[dict[str, str], _Cipher]:
+def decode(
+    stream: BinaryIO, master: Secret, *, where: str, known: _Cipher | None = None
+) -> tuple[dict[str, str], _Cipher]:
     """Given a keystore file object, return its entries and cipher; raise KeystoreUnreadable
     saying whether it is not a keystore, damaged, or not opened by this master secret."""
     try:
@@ -108,7 +117,11 @@ def decode(stream: BinaryIO, master: Secret, *, where: str,
             f"keystore {where} is damaged or from a newer backupctl ({error}); it was left "
             f"untouched; {RECOVERY_HINT}"
         ) from None
-    cipher = known if known and (known.salt, known.kdf) == (salt, kdf) else _derive(master, salt=salt, kdf=kdf)
+    cipher = (
+        known
+        if known and (known.salt, known.kdf) == (salt, kdf)
+        else _derive(master, salt=salt, kdf=kdf)
+    )
     try:
         payload = AESGCM(cipher.key).decrypt(nonce, container.ciphertext, container.associated_data)
     except InvalidTag:
@@ -135,7 +148,9 @@ def _header_parameters(header: dict) -> tuple[KdfParams, bytes, bytes]:
 
 
 def _kdf_is_sane(kdf: KdfParams) -> bool:
-    if not all(isinstance(value, int) and not isinstance(value, bool) for value in dataclasses.astuple(kdf)):
+    if not all(
+        isinstance(value, int) and not isinstance(value, bool) for value in dataclasses.astuple(kdf)
+    ):
         return False
     power_of_two = kdf.n > 1 and kdf.n & (kdf.n - 1) == 0
     return power_of_two and 2**10 <= kdf.n <= 2**18 and 1 <= kdf.r <= 32 and 1 <= kdf.p <= 16
@@ -149,7 +164,9 @@ def _entries_from_payload(payload: bytes, *, where: str) -> dict[str, str]:
     if not isinstance(entries, dict) or not all(
         isinstance(name, str) and isinstance(value, str) for name, value in entries.items()
     ):
-        raise KeystoreUnreadable(f"keystore {where} decrypted, but its content is malformed; {RECOVERY_HINT}")
+        raise KeystoreUnreadable(
+            f"keystore {where} decrypted, but its content is malformed; {RECOVERY_HINT}"
+        )
     return entries
 
 
@@ -182,8 +199,15 @@ def _read(path: pathlib.Path) -> bytes:
 class Keystore:
     """Named secrets in one encrypted file. Construct with create, open or open_or_create."""
 
-    def __init__(self, *, path: pathlib.Path, master: Secret, cipher: _Cipher,
-                 entries: dict[str, str], disk_digest: bytes) -> None:
+    def __init__(
+        self,
+        *,
+        path: pathlib.Path,
+        master: Secret,
+        cipher: _Cipher,
+        entries: dict[str, str],
+        disk_digest: bytes,
+    ) -> None:
         self._path = path
         self._master = master
         self._cipher = cipher
@@ -199,9 +223,14 @@ class Keystore:
         return f"Keystore(path={str(self._path)!r}, entries={len(self.names())})"
 
     @classmethod
-    def create(cls, path: pathlib.Path, master: Secret, *,
-               entries: Mapping[str, Secret] | None = None,
-               replace_existing: bool = False) -> "Keystore":
+    def create(
+        cls,
+        path: pathlib.Path,
+        master: Secret,
+        *,
+        entries: Mapping[str, Secret] | None = None,
+        replace_existing: bool = False,
+    ) -> Keystore:
         """Given a path that does not exist, write a new keystore (with ``entries``) and return it;
         raise KeystoreError when the path exists (never overwrites). Only recovery passes
         ``replace_existing``, after it has kept a copy of the file it replaces."""
@@ -215,21 +244,27 @@ class Keystore:
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:
-            raise KeystoreError(f"keystore directory {path.parent} cannot be created: {error.strerror}") from None
+            raise KeystoreError(
+                f"keystore directory {path.parent} cannot be created: {error.strerror}"
+            ) from None
         cipher = _derive(master, salt=os.urandom(16), kdf=DEFAULT_KDF)
         data = encode(plain, cipher)
         try:
             with _locked(path):
                 (securefile.write_atomic if replace_existing else securefile.write_new)(path, data)
         except FileExistsError:
-            raise KeystoreError(f"keystore {path} already exists; refusing to overwrite it") from None
+            raise KeystoreError(
+                f"keystore {path} already exists; refusing to overwrite it"
+            ) from None
         except OSError as error:
             raise KeystoreError(f"keystore {path} could not be written: {error.strerror}") from None
         logger.info("created keystore %s with %d entries", path, len(plain))
-        return cls(path=path, master=master, cipher=cipher, entries=plain, disk_digest=_digest(data))
+        return cls(
+            path=path, master=master, cipher=cipher, entries=plain, disk_digest=_digest(data)
+        )
 
     @classmethod
-    def open(cls, path: pathlib.Path, master: Secret) -> "Keystore":
+    def open(cls, path: pathlib.Path, master: Secret) -> Keystore:
         """Given the path of an existing keystore, return it opened; raise KeystoreMissing or
         KeystoreUnreadable (the file is left untouched)."""
         path = pathlib.Path(path)
@@ -237,10 +272,12 @@ class Keystore:
         entries, cipher = decode(io.BytesIO(data), master, where=str(path))
         if path.stat().st_mode & 0o077:
             logger.warning("keystore %s is accessible to group or other; chmod 600 it", path)
-        return cls(path=path, master=master, cipher=cipher, entries=entries, disk_digest=_digest(data))
+        return cls(
+            path=path, master=master, cipher=cipher, entries=entries, disk_digest=_digest(data)
+        )
 
     @classmethod
-    def open_or_create(cls, path: pathlib.Path, master: Secret) -> "Keystore":
+    def open_or_create(cls, path: pathlib.Path, master: Secret) -> Keystore:
         """Open the keystore at ``path``, creating an empty one when there is none."""
         try:
             return cls.open(path, master)
@@ -311,7 +348,9 @@ class Keystore:
             try:
                 securefile.write_atomic(self._path, data)
             except OSError as error:
-                raise KeystoreError(f"keystore {self._path} could not be saved: {error.strerror}") from None
+                raise KeystoreError(
+                    f"keystore {self._path} could not be saved: {error.strerror}"
+                ) from None
         self._base, self._pending, self._disk_digest = base, {}, _digest(data)
         logger.info("saved keystore %s (%d entries)", self._path, len(base))
 
@@ -320,12 +359,16 @@ class Keystore:
         try:
             data = self._path.read_bytes()
         except FileNotFoundError:
-            logger.warning("keystore %s disappeared since it was opened; writing it again", self._path)
+            logger.warning(
+                "keystore %s disappeared since it was opened; writing it again", self._path
+            )
             return dict(self._base)
         if _digest(data) == self._disk_digest:
             return dict(self._base)
         logger.info("keystore %s changed on disk since it was opened; merging", self._path)
-        entries, _ = decode(io.BytesIO(data), self._master, where=str(self._path), known=self._cipher)
+        entries, _ = decode(
+            io.BytesIO(data), self._master, where=str(self._path), known=self._cipher
+        )
         return entries
 
 

@@ -82,8 +82,12 @@ def _run_key_command(command: str) -> Secret:
     logger.debug("running master_key_command %s", argv[0])
     try:
         completed = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None,
-            timeout=COMMAND_TIMEOUT_SECONDS, check=False,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
         )
     except FileNotFoundError:
         raise KeystoreError(f"master_key_command: program {argv[0]!r} not found") from None
@@ -122,4 +126,6 @@ def generate_master_key_file(path: pathlib.Path) -> None:
     try:
         securefile.write_new(path, text, mode=0o600)
     except FileExistsError:
-        raise KeystoreError(f"master key file {path} already exists; refusing to overwrite it") from None
+        raise KeystoreError(
+            f"master key file {path} already exists; refusing to overwrite it"
+        ) from None

@@ -66,7 +66,9 @@ def parse(stream: BinaryIO, *, magic: bytes) -> Container:
         raise DamagedContainer("truncated before the header")
     _, version, header_len = _PREFIX.unpack(prefix)
     if version != VERSION:
-        raise DamagedContainer(f"unsupported format version {version} (this backupctl reads {VERSION})")
+        raise DamagedContainer(
+            f"unsupported format version {version} (this backupctl reads {VERSION})"
+        )
     if header_len > MAX_HEADER:
         raise DamagedContainer("header length out of range")
     header_bytes = stream.read(header_len)

@@ -50,8 +50,8 @@ class Secret:
     def __reduce__(self):
         raise TypeError("a Secret is not picklable; reveal it explicitly at a process boundary")
 
-    def __copy__(self) -> "Secret":
+    def __copy__(self) -> Secret:
         return self
 
-    def __deepcopy__(self, memo: dict) -> "Secret":
+    def __deepcopy__(self, memo: dict) -> Secret:
         return self

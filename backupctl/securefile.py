@@ -81,7 +81,9 @@ def locked(path: pathlib.Path, *, timeout: float = 30.0) -> Iterator[None]:
                 if error.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 if time.monotonic() > deadline:
-                    raise LockTimeout(errno.EAGAIN, f"{lock_path} is held by another process") from None
+                    raise LockTimeout(
+                        errno.EAGAIN, f"{lock_path} is held by another process"
+                    ) from None
                 time.sleep(0.05)
         yield
     finally:

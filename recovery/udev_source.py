@@ -14,7 +14,7 @@ import pathlib
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyudev
 
@@ -250,14 +250,16 @@ def _settled(context: pyudev.Context, node: str, known: dict[str, BlockDevice],
 
 
 def watch(
-    *, timeout: float | None = None, state_paths: tuple[str, ...] = (), settle: float = 0.5
+    *, timeout: float | None = None, state_paths: tuple[str, ...] = (), settle: float = 0.5,
+    on_ready: Callable[[], None] | None = None,
 ) -> Iterator[tuple[str, BlockDevice]]:
     """Yield (action, device) as media appear, change and disappear, until ``timeout`` seconds pass.
 
     Actions are "appeared" (a disk, a medium in a reader, an attached loop device), "changed"
     (its partitions or mounts changed) and "removed". A device is described once its udev events
     have been quiet for ``settle`` seconds, so its partitions and filesystems are known. Media
-    present when the watch starts are not reported. Stop early by closing the iterator.
+    present when the watch starts are not reported; ``on_ready`` is called once udev events are
+    being received. Stop early by closing the iterator.
     """
     context = pyudev.Context()
     monitor = pyudev.Monitor.from_netlink(context)
@@ -267,6 +269,8 @@ def watch(
     known = {device.node: device for device in list_devices(state_paths=state_paths) if _has_medium(device)}
     pending: dict[str, float] = {}  # node -> monotonic time of its last event
     deadline = None if timeout is None else time.monotonic() + timeout
+    if on_ready is not None:
+        on_ready()
     while True:
         now = time.monotonic()
         for node in [node for node, last in pending.items() if now - last >= settle]:

@@ -14,7 +14,7 @@ class TargetError(Exception):
 
 
 class LocationUnavailable(TargetError):
-    """The location is down: it cannot be reached, refused the credentials, or its bucket is missing."""
+    """The location is down: unreachable, credentials refused, or its bucket is missing."""
 
 
 class FileMissing(TargetError):

@@ -45,7 +45,9 @@ class LocalStore(store.ClosingMixin):
         if not self.root.exists():
             return {}
         if not self.root.is_dir():
-            raise errors.LocationUnavailable(f"location {self.name}: {self.root} is not a directory")
+            raise errors.LocationUnavailable(
+                f"location {self.name}: {self.root} is not a directory"
+            )
         found: dict[str, int] = {}
         for path in _walk_files(self.root, self.name):
             relative = path.relative_to(self.root).as_posix()
@@ -59,7 +61,9 @@ class LocalStore(store.ClosingMixin):
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise errors.FileMissing(f"location {self.name}: {relative_path} does not exist") from None
+            raise errors.FileMissing(
+                f"location {self.name}: {relative_path} does not exist"
+            ) from None
         except OSError as error:
             raise errors.TargetError(_describe(self.name, "read", relative_path, error)) from None
 

@@ -32,7 +32,9 @@ class S3Store(store.ClosingMixin):
 
     def restic_repository(self) -> str:
         """Return ``s3:<endpoint>/<bucket>/<prefix>``."""
-        parts = [self.spec.endpoint.rstrip("/"), self.spec.bucket] + ([self.prefix] if self.prefix else [])
+        parts = [self.spec.endpoint.rstrip("/"), self.spec.bucket] + (
+            [self.prefix] if self.prefix else []
+        )
         return "s3:" + "/".join(parts)
 
     def restic_options(self) -> tuple[str, ...]:
@@ -57,7 +59,7 @@ class S3Store(store.ClosingMixin):
             paginator = self._s3().get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.spec.bucket, Prefix=key_prefix):
                 for item in page.get("Contents", ()):
-                    relative = item["Key"][len(key_prefix):]
+                    relative = item["Key"][len(key_prefix) :]
                     if store.is_repository_file(relative):
                         found[relative] = int(item["Size"])
         return found

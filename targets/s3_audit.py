@@ -10,14 +10,28 @@ from __future__ import annotations
 import dataclasses
 import json
 
-PUBLIC_ACCESS_BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+PUBLIC_ACCESS_BLOCK_FLAGS = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
 ACCEPTED_ENCRYPTION = ("AES256", "aws:kms", "aws:kms:dsse")
-PUBLIC_GROUPS = ("http://acs.amazonaws.com/groups/global/AllUsers",
-                 "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")  # fmt: skip
+PUBLIC_GROUPS = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
 RESTRICTING_CONDITION_KEYS = frozenset(
-    {"aws:principalorgid", "aws:principalaccount", "aws:sourceaccount", "aws:sourcearn",
-     "aws:sourcevpc", "aws:sourcevpce", "aws:principalarn"}
-)  # fmt: skip
+    {
+        "aws:principalorgid",
+        "aws:principalaccount",
+        "aws:sourceaccount",
+        "aws:sourcearn",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:principalarn",
+    }
+)
 DEFAULT_NONCURRENT_DAYS = 30
 
 
@@ -111,9 +125,11 @@ def policy_is_public(policy: str | None) -> tuple[bool, str]:
     except (ValueError, AttributeError):
         return True, "bucket policy cannot be parsed; treated as public"
     for index, statement in enumerate(statements if isinstance(statements, list) else [statements]):
-        if statement.get("Effect") == "Allow" and _any_principal(statement.get("Principal")):
-            if not _restricting_condition(statement.get("Condition")):
-                return True, f"policy statement {statement.get('Sid', index)} allows any principal"
+        allows_anyone = statement.get("Effect") == "Allow" and _any_principal(
+            statement.get("Principal")
+        )
+        if allows_anyone and not _restricting_condition(statement.get("Condition")):
+            return True, f"policy statement {statement.get('Sid', index)} allows any principal"
     return False, "no policy statement allows anonymous access"
 
 
@@ -129,7 +145,12 @@ def _any_principal(principal: object) -> bool:
 def _restricting_condition(condition: object) -> bool:
     if not isinstance(condition, dict):
         return False
-    keys = {key.lower() for operator in condition.values() if isinstance(operator, dict) for key in operator}
+    keys = {
+        key.lower()
+        for operator in condition.values()
+        if isinstance(operator, dict)
+        for key in operator
+    }
     return bool(keys & RESTRICTING_CONDITION_KEYS)
 
 
@@ -172,7 +193,11 @@ def check_noncurrent_expiry(versioning: str | None, days: int | None, *, max_day
     if days is None:
         return Check("noncurrent_expiry", False, "no lifecycle rule expires noncurrent versions")
     if days > max_days:
-        return Check("noncurrent_expiry", False, f"noncurrent versions expire after {days} days (> {max_days})")
+        return Check(
+            "noncurrent_expiry",
+            False,
+            f"noncurrent versions expire after {days} days (> {max_days})",
+        )
     return Check("noncurrent_expiry", True, f"noncurrent versions expire after {days} days")
 
 
@@ -181,8 +206,13 @@ def check_object_lock(description: str | None) -> Check:
     return Check("object_lock", True, description or "object lock is not enabled")
 
 
-def decide(facts: BucketFacts, *, location: str, declared_region: str,
-           max_noncurrent_days: int = DEFAULT_NONCURRENT_DAYS) -> AuditReport:  # fmt: skip
+def decide(
+    facts: BucketFacts,
+    *,
+    location: str,
+    declared_region: str,
+    max_noncurrent_days: int = DEFAULT_NONCURRENT_DAYS,
+) -> AuditReport:
     """Given the facts about a bucket, return the audit report with one check per setting; any
     setting that could not be read fails with the S3 error code as its reason."""
     checks = [
@@ -192,10 +222,16 @@ def decide(facts: BucketFacts, *, location: str, declared_region: str,
         check_acl(facts.acl_grantee_uris),
         check_encryption(facts.encryption),
         check_versioning(facts.versioning),
-        check_noncurrent_expiry(facts.versioning, facts.noncurrent_expiration_days, max_days=max_noncurrent_days),
+        check_noncurrent_expiry(
+            facts.versioning, facts.noncurrent_expiration_days, max_days=max_noncurrent_days
+        ),
         check_object_lock(facts.object_lock),
     ]
     unreadable = dict(facts.unreadable)
-    checks = [Check(c.setting, False, f"could not be read: {unreadable[c.setting]}")
-              if c.setting in unreadable else c for c in checks]  # fmt: skip
+    checks = [
+        Check(c.setting, False, f"could not be read: {unreadable[c.setting]}")
+        if c.setting in unreadable
+        else c
+        for c in checks
+    ]
     return AuditReport(location=location, bucket=facts.bucket, checks=tuple(checks))

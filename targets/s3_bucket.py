@@ -12,13 +12,20 @@ from targets.s3 import S3Spec
 
 logger = logging.getLogger(__name__)
 LIFECYCLE_RULE_ID = "backupctl-expire-noncurrent-versions"
-_NOT_CONFIGURED = frozenset({
-    "NoSuchPublicAccessBlockConfiguration", "NoSuchBucketPolicy", "NoSuchLifecycleConfiguration",
-    "ServerSideEncryptionConfigurationNotFoundError", "ObjectLockConfigurationNotFoundError",
-})  # fmt: skip
+_NOT_CONFIGURED = frozenset(
+    {
+        "NoSuchPublicAccessBlockConfiguration",
+        "NoSuchBucketPolicy",
+        "NoSuchLifecycleConfiguration",
+        "ServerSideEncryptionConfigurationNotFoundError",
+        "ObjectLockConfigurationNotFoundError",
+    }
+)
 
 
-def audit(spec: S3Spec, *, max_noncurrent_days: int = s3_audit.DEFAULT_NONCURRENT_DAYS) -> s3_audit.AuditReport:
+def audit(
+    spec: S3Spec, *, max_noncurrent_days: int = s3_audit.DEFAULT_NONCURRENT_DAYS
+) -> s3_audit.AuditReport:
     """Given an S3 location, return the audit report of its bucket; raise LocationUnavailable when
     the bucket is missing or unreachable."""
     client = s3_client.make_client(spec)
@@ -26,10 +33,20 @@ def audit(spec: S3Spec, *, max_noncurrent_days: int = s3_audit.DEFAULT_NONCURREN
         facts = gather_facts(spec, client)
     finally:
         client.close()
-    report = s3_audit.decide(facts, location=spec.name, declared_region=spec.region,
-                             max_noncurrent_days=max_noncurrent_days)  # fmt: skip
+    report = s3_audit.decide(
+        facts,
+        location=spec.name,
+        declared_region=spec.region,
+        max_noncurrent_days=max_noncurrent_days,
+    )
     for failure in report.failures:
-        logger.warning("location %s: bucket %s: %s: %s", spec.name, spec.bucket, failure.setting, failure.reason)
+        logger.warning(
+            "location %s: bucket %s: %s: %s",
+            spec.name,
+            spec.bucket,
+            failure.setting,
+            failure.reason,
+        )
     return report
 
 
@@ -50,8 +67,11 @@ def gather_facts(spec: S3Spec, client) -> s3_audit.BucketFacts:
                 unreadable.append((setting, code))
             return None
 
-    pab = read("public_access_block", client.get_public_access_block,
-               lambda r: tuple(r["PublicAccessBlockConfiguration"].items()))  # fmt: skip
+    pab = read(
+        "public_access_block",
+        client.get_public_access_block,
+        lambda r: tuple(r["PublicAccessBlockConfiguration"].items()),
+    )
     return s3_audit.BucketFacts(
         bucket=bucket,
         region=s3_audit.normalize_region(location),
@@ -62,8 +82,9 @@ def gather_facts(spec: S3Spec, client) -> s3_audit.BucketFacts:
         encryption=read("encryption", client.get_bucket_encryption, _algorithms) or (),
         versioning=read("versioning", client.get_bucket_versioning, lambda r: r.get("Status")),
         object_lock=read("object_lock", client.get_object_lock_configuration, _describe_lock),
-        noncurrent_expiration_days=read("noncurrent_expiry", client.get_bucket_lifecycle_configuration,
-                                        _noncurrent_days),  # fmt: skip
+        noncurrent_expiration_days=read(
+            "noncurrent_expiry", client.get_bucket_lifecycle_configuration, _noncurrent_days
+        ),
         unreadable=tuple(unreadable),
     )
 
@@ -82,8 +103,11 @@ def _grantee_uris(response: dict) -> tuple[str, ...]:
 
 def _algorithms(response: dict) -> tuple[str, ...]:
     rules = response["ServerSideEncryptionConfiguration"].get("Rules", ())
-    return tuple(rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] for rule in rules
-                 if "ApplyServerSideEncryptionByDefault" in rule)  # fmt: skip
+    return tuple(
+        rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        for rule in rules
+        if "ApplyServerSideEncryptionByDefault" in rule
+    )
 
 
 def _describe_lock(response: dict) -> str | None:
@@ -93,15 +117,21 @@ def _describe_lock(response: dict) -> str | None:
     retention = configuration.get("Rule", {}).get("DefaultRetention")
     if not retention:
         return "object lock enabled, no default retention"
-    period = f"{retention['Days']} days" if "Days" in retention else f"{retention.get('Years')} years"
+    period = (
+        f"{retention['Days']} days" if "Days" in retention else f"{retention.get('Years')} years"
+    )
     return f"object lock enabled, default retention {retention.get('Mode')} {period}"
 
 
 def _noncurrent_days(response: dict) -> int | None:
     """The shortest noncurrent-version expiry of an enabled rule that covers the whole bucket."""
-    days = [rule["NoncurrentVersionExpiration"]["NoncurrentDays"] for rule in response.get("Rules", ())
-            if rule.get("Status") == "Enabled" and _covers_bucket(rule)
-            and "NoncurrentDays" in rule.get("NoncurrentVersionExpiration", {})]  # fmt: skip
+    days = [
+        rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        for rule in response.get("Rules", ())
+        if rule.get("Status") == "Enabled"
+        and _covers_bucket(rule)
+        and "NoncurrentDays" in rule.get("NoncurrentVersionExpiration", {})
+    ]
     return min(days) if days else None
 
 
@@ -112,7 +142,9 @@ def _covers_bucket(rule: dict) -> bool:
     return not rule_filter or rule_filter == {"Prefix": ""}
 
 
-def provision(spec: S3Spec, *, noncurrent_days: int = s3_audit.DEFAULT_NONCURRENT_DAYS) -> list[s3_audit.Finding]:
+def provision(
+    spec: S3Spec, *, noncurrent_days: int = s3_audit.DEFAULT_NONCURRENT_DAYS
+) -> list[s3_audit.Finding]:
     """Given an S3 location, create its bucket in the declared region if missing and turn on what
     the audit requires (public access block, default encryption, versioning, expiry of noncurrent
     versions); return one finding per setting. Idempotent: settings already right stay untouched.
@@ -128,7 +160,13 @@ def provision(spec: S3Spec, *, noncurrent_days: int = s3_audit.DEFAULT_NONCURREN
     finally:
         client.close()
     for finding in findings:
-        logger.info("location %s: bucket %s: %s: %s", spec.name, spec.bucket, finding.setting, finding.detail)
+        logger.info(
+            "location %s: bucket %s: %s: %s",
+            spec.name,
+            spec.bucket,
+            finding.setting,
+            finding.detail,
+        )
     return findings
 
 
@@ -151,17 +189,37 @@ def _create_bucket(spec: S3Spec, client) -> s3_audit.Finding:
 def _apply_missing(spec: S3Spec, client, facts: s3_audit.BucketFacts, noncurrent_days: int):
     bucket = spec.bucket
     steps = (
-        (s3_audit.check_public_access_block(facts.public_access_block),
-         lambda: client.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-             flag: True for flag in s3_audit.PUBLIC_ACCESS_BLOCK_FLAGS})),
-        (s3_audit.check_encryption(facts.encryption),
-         lambda: client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})),
-        (s3_audit.check_versioning(facts.versioning),
-         lambda: client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})),
-        (s3_audit.check_noncurrent_expiry("Enabled", facts.noncurrent_expiration_days, max_days=noncurrent_days),
-         lambda: _put_lifecycle(client, bucket, noncurrent_days)),
-    )  # fmt: skip
+        (
+            s3_audit.check_public_access_block(facts.public_access_block),
+            lambda: client.put_public_access_block(
+                Bucket=bucket,
+                PublicAccessBlockConfiguration={
+                    flag: True for flag in s3_audit.PUBLIC_ACCESS_BLOCK_FLAGS
+                },
+            ),
+        ),
+        (
+            s3_audit.check_encryption(facts.encryption),
+            lambda: client.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            ),
+        ),
+        (
+            s3_audit.check_versioning(facts.versioning),
+            lambda: client.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+            ),
+        ),
+        (
+            s3_audit.check_noncurrent_expiry(
+                "Enabled", facts.noncurrent_expiration_days, max_days=noncurrent_days
+            ),
+            lambda: _put_lifecycle(client, bucket, noncurrent_days),
+        ),
+    )
     findings = []
     for check, apply in steps:
         if check.ok:
@@ -182,11 +240,15 @@ def _put_lifecycle(client, bucket: str, noncurrent_days: int) -> None:
             raise
         rules = []
     rules = [rule for rule in rules if rule.get("ID") != LIFECYCLE_RULE_ID]
-    rules.append({
-        "ID": LIFECYCLE_RULE_ID,
-        "Status": "Enabled",
-        "Filter": {"Prefix": ""},
-        "NoncurrentVersionExpiration": {"NoncurrentDays": noncurrent_days},
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
-    })  # fmt: skip
-    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    rules.append(
+        {
+            "ID": LIFECYCLE_RULE_ID,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": noncurrent_days},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        }
+    )
+    client.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": rules}
+    )

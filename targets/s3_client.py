@@ -6,7 +6,9 @@ This module and its siblings in ``targets`` are the only place in the project th
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
+import threading
 import typing
 import urllib.parse
 
@@ -22,10 +24,21 @@ if typing.TYPE_CHECKING:
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 120
 _UNAVAILABLE_CODES = frozenset(
-    {"NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403",
-     "AllAccessDisabled", "InvalidToken", "ExpiredToken", "PermanentRedirect", "301"}
-)  # fmt: skip
+    {
+        "NoSuchBucket",
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "403",
+        "AllAccessDisabled",
+        "InvalidToken",
+        "ExpiredToken",
+        "PermanentRedirect",
+        "301",
+    }
+)
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_SESSION_LOCK = threading.Lock()
 
 
 def addressing_style(endpoint: str) -> str:
@@ -51,12 +64,23 @@ def make_client(spec: S3Spec):
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    session = boto3.session.Session(
-        aws_access_key_id=spec.access_key_id,
-        aws_secret_access_key=spec.secret_access_key,
-        region_name=spec.region,
-    )
-    return session.client("s3", endpoint_url=spec.endpoint, verify=spec.verify_tls, config=config)
+    with (
+        _SESSION_LOCK
+    ):  # one shared session keeps loaded service models; creation is not thread-safe
+        return _shared_session().client(
+            "s3",
+            endpoint_url=spec.endpoint,
+            region_name=spec.region,
+            aws_access_key_id=spec.access_key_id,
+            aws_secret_access_key=spec.secret_access_key,
+            verify=spec.verify_tls,
+            config=config,
+        )
+
+
+@functools.cache
+def _shared_session() -> boto3.session.Session:
+    return boto3.session.Session()
 
 
 def error_code(error: botocore.exceptions.ClientError) -> str:
@@ -80,9 +104,13 @@ def translate_errors(spec: S3Spec, operation: str, subject: str | None):
         if code in _UNAVAILABLE_CODES or code in _MISSING_CODES:
             raise errors.LocationUnavailable(f"{where}: {_describe_code(code)}") from None
         raise errors.TargetError(f"{where}: S3 error {code}") from None
-    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
-            botocore.exceptions.ConnectionClosedError, botocore.exceptions.ReadTimeoutError,
-            botocore.exceptions.SSLError) as error:  # fmt: skip
+    except (
+        botocore.exceptions.EndpointConnectionError,
+        botocore.exceptions.ConnectTimeoutError,
+        botocore.exceptions.ConnectionClosedError,
+        botocore.exceptions.ReadTimeoutError,
+        botocore.exceptions.SSLError,
+    ) as error:
         raise errors.LocationUnavailable(
             f"{where}: cannot reach {spec.endpoint} ({type(error).__name__})"
         ) from None

@@ -18,7 +18,7 @@ LISTING_CHANNELS = 4
 
 @dataclasses.dataclass(frozen=True)
 class SftpSpec:
-    """Where an SFTP repository lives; ``path`` is the absolute repository directory on the server."""
+    """Where an SFTP repository lives; ``path`` is the absolute repository directory."""
 
     name: str
     host: str
@@ -36,7 +36,9 @@ class SftpStore(store.ClosingMixin):
 
     def __init__(self, spec: SftpSpec) -> None:
         if not spec.path.startswith("/"):
-            raise errors.TargetError(f"location {spec.name}: sftp path {spec.path!r} is not absolute")
+            raise errors.TargetError(
+                f"location {spec.name}: sftp path {spec.path!r} is not absolute"
+            )
         self.spec = spec
         self.name = spec.name
         self.root = posixpath.normpath(spec.path)
@@ -87,10 +89,9 @@ class SftpStore(store.ClosingMixin):
     def read(self, relative_path: str) -> bytes:
         """Return the content of one file; raise FileMissing when it does not exist."""
         remote = self._remote(store.check_relative_path(self.name, relative_path))
-        with self._errors("read", relative_path):
-            with self._client().open(remote, "rb") as handle:
-                handle.prefetch()
-                return handle.read()
+        with self._errors("read", relative_path), self._client().open(remote, "rb") as handle:
+            handle.prefetch()
+            return handle.read()
 
     def write(self, relative_path: str, data: bytes) -> None:
         """Write one file: temporary hidden name, then rename over the final name."""
@@ -119,7 +120,7 @@ class SftpStore(store.ClosingMixin):
                 pass
 
     def ping(self) -> None:
-        """Connect and stat the repository directory's parent; raise LocationUnavailable when not."""
+        """Connect and stat the repository's parent directory; raise LocationUnavailable if not."""
         with self._errors("stat", posixpath.dirname(self.root)):
             self._client().stat(posixpath.dirname(self.root))
 

@@ -1,4 +1,4 @@
-"""Opening paramiko connections to an SFTP location, and turning their failures into TargetErrors."""
+"""Opening paramiko connections to an SFTP location; turning their failures into TargetErrors."""
 
 from __future__ import annotations
 
@@ -98,9 +98,11 @@ def translate_errors(store: SftpStore, operation: str, relative_path: str):
         raise
     except FileNotFoundError:
         raise errors.FileMissing(f"location {store.name}: {relative_path} does not exist") from None
-    except (paramiko.SSHException, EOFError, ConnectionError, TimeoutError, socket.timeout) as error:
+    except (paramiko.SSHException, EOFError, ConnectionError, TimeoutError) as error:
         with contextlib.suppress(Exception):
             store.close()
-        raise errors.LocationUnavailable(f"{prefix}: connection lost ({type(error).__name__})") from None
+        raise errors.LocationUnavailable(
+            f"{prefix}: connection lost ({type(error).__name__})"
+        ) from None
     except OSError as error:
         raise errors.TargetError(f"{prefix}: {error.strerror or error}") from None

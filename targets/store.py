@@ -40,7 +40,7 @@ class RepositoryStore(typing.Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "RepositoryStore": ...
+    def __enter__(self) -> typing.Self: ...
 
     def __exit__(self, *exc_info: object) -> None: ...
 
@@ -99,7 +99,7 @@ def temporary_name(final_name: str, token: str) -> str:
 def open_store(spec: object) -> RepositoryStore:
     """Given a location spec (LocalSpec, SftpSpec or S3Spec), return its store; raise TargetError
     for any other type. No connection is made until the first operation."""
-    from targets import local, s3, sftp  # noqa: PLC0415 - the kind modules import this one
+    from targets import local, s3, sftp
 
     if isinstance(spec, local.LocalSpec):
         return local.LocalStore(spec)

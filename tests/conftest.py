@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.faulty_disk",
     "tests.fixtures.sshd",
     "tests.fixtures.s3server",
+    "tests.fixtures.backup_env",
 ]

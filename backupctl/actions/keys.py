@@ -67,8 +67,9 @@ def generate_master_key(*, path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def generate_recovery_key(*, private_out: pathlib.Path, public_out: pathlib.Path,
-                          passphrase: Secret | None) -> RecoveryKeyFiles:
+def generate_recovery_key(
+    *, private_out: pathlib.Path, public_out: pathlib.Path, passphrase: Secret | None
+) -> RecoveryKeyFiles:
     """Write a new recovery key pair (private 0600, public 0644); refuse existing files."""
     for path in (private_out, public_out):
         if path.exists() or path.is_symlink():
@@ -77,28 +78,48 @@ def generate_recovery_key(*, private_out: pathlib.Path, public_out: pathlib.Path
     _write(securefile.write_new, private_out, private_pem, mode=0o600)
     _write(securefile.write_new, public_out, public_pem, mode=0o644)
     public_key = escrow.load_public_key(public_pem, where=str(public_out))
-    return RecoveryKeyFiles(private_out, public_out, escrow.fingerprint(public_key), bool(passphrase))
+    return RecoveryKeyFiles(
+        private_out, public_out, escrow.fingerprint(public_key), bool(passphrase)
+    )
 
 
-def write_escrow(*, keystore_path: pathlib.Path, master: Secret, public_key_file: pathlib.Path,
-                 out: pathlib.Path, force: bool = False,
-                 now: datetime.datetime | None = None) -> EscrowResult:
+def write_escrow(
+    *,
+    keystore_path: pathlib.Path,
+    master: Secret,
+    public_key_file: pathlib.Path,
+    out: pathlib.Path,
+    force: bool = False,
+    now: datetime.datetime | None = None,
+) -> EscrowResult:
     """Encrypt the keystore's entries to the recovery public key and write them to ``out``
     atomically (0600); refuse to replace ``out`` unless ``force``."""
     recipient = escrow.load_public_key(_read(public_key_file), where=str(public_key_file))
     store = Keystore.open(keystore_path, master)
     if (out.exists() or out.is_symlink()) and not force:
         raise RefusedError(f"escrow file {out} already exists; use --force to replace it")
-    created = (now or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec="seconds")
+    created = (now or datetime.datetime.now(datetime.UTC)).isoformat(timespec="seconds")
     entries = store.entries()
-    _write(securefile.write_atomic, out, escrow.seal_entries(entries, recipient, created=created), mode=0o600)
+    _write(
+        securefile.write_atomic,
+        out,
+        escrow.seal_entries(entries, recipient, created=created),
+        mode=0o600,
+    )
     logger.info("wrote escrow %s with %d entries", out, len(entries))
     return EscrowResult(out, len(entries), escrow.fingerprint(recipient))
 
 
-def recover(*, keystore_path: pathlib.Path, master: Secret, escrow_file: pathlib.Path,
-            private_key_file: pathlib.Path, passphrase: Callable[[], Secret] | None,
-            force: bool = False, now: datetime.datetime | None = None) -> RecoverResult:
+def recover(
+    *,
+    keystore_path: pathlib.Path,
+    master: Secret,
+    escrow_file: pathlib.Path,
+    private_key_file: pathlib.Path,
+    passphrase: Callable[[], Secret] | None,
+    force: bool = False,
+    now: datetime.datetime | None = None,
+) -> RecoverResult:
     """Write a keystore at ``keystore_path`` with the escrow's entries, encrypted with ``master``.
 
     The escrow is decrypted before anything is touched. An existing keystore is replaced only
@@ -108,7 +129,9 @@ def recover(*, keystore_path: pathlib.Path, master: Secret, escrow_file: pathlib
     private_key = escrow.load_private_key(
         _read(private_key_file), where=str(private_key_file), passphrase=passphrase
     )
-    entries = escrow.open_entries(io.BytesIO(_read(escrow_file)), private_key, where=str(escrow_file))
+    entries = escrow.open_entries(
+        io.BytesIO(_read(escrow_file)), private_key, where=str(escrow_file)
+    )
     kept = None
     if keystore_path.exists() or keystore_path.is_symlink():
         kept = _keep_existing(keystore_path, master, force=force, now=now)
@@ -116,25 +139,34 @@ def recover(*, keystore_path: pathlib.Path, master: Secret, escrow_file: pathlib
     reopened = Keystore.open(keystore_path, master)
     if reopened.names() != sorted(entries):  # pragma: no cover - a defect, not an expected failure
         raise RuntimeError("the recovered keystore does not hold the escrow's entries")
-    logger.warning("recovered keystore %s from escrow %s (%d entries)", keystore_path, escrow_file, len(entries))
+    logger.warning(
+        "recovered keystore %s from escrow %s (%d entries)",
+        keystore_path,
+        escrow_file,
+        len(entries),
+    )
     return RecoverResult(keystore_path, len(entries), kept)
 
 
-def _keep_existing(path: pathlib.Path, master: Secret, *, force: bool,
-                   now: datetime.datetime | None) -> pathlib.Path:
+def _keep_existing(
+    path: pathlib.Path, master: Secret, *, force: bool, now: datetime.datetime | None
+) -> pathlib.Path:
     """Given an existing keystore, refuse without ``force``; else hard-link it aside and return
     the new name (the original stays in place until the atomic replacement)."""
     try:
         Keystore.open(path, master)
         state, problem = "replaced", "exists and opens with the current master secret"
     except KeystoreUnreadable:
-        state, problem = "damaged", "exists but cannot be opened (damaged, or not for this master secret)"
+        state, problem = (
+            "damaged",
+            "exists but cannot be opened (damaged, or not for this master secret)",
+        )
     if not force:
         raise RefusedError(
             f"keystore {path} {problem}; refusing to overwrite it. With --force it is kept as "
             f"{path.name}.{state}-<time> and replaced by the recovered keystore"
         )
-    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.datetime.now(datetime.UTC)).strftime("%Y%m%dT%H%M%SZ")
     for attempt in range(100):
         suffix = f"-{attempt}" if attempt else ""
         kept = path.with_name(f"{path.name}.{state}-{stamp}{suffix}")

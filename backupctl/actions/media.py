@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from backupctl.actions import jobs as job_actions
@@ -56,6 +56,7 @@ def list_media(*, state_dir: pathlib.Path, include_empty: bool = False) -> list[
 def watch_media(
     *, state_dir: pathlib.Path, job_store: JobStore, timeout: float | None, count: int | None,
     attach_to: str | None, mediator: AttachMediator, actor: str, host: str,
+    on_ready: Callable[[], None] | None = None,
 ) -> Iterator[WatchEvent]:
     """Yield media events until ``timeout`` passes or ``count`` events were shown.
 
@@ -65,7 +66,7 @@ def watch_media(
     if attach_to is not None:
         job_store.get(attach_to)  # fail at once for an unknown job, not after the medium appears
     shown = 0
-    for action, device in udev_source.watch(timeout=timeout, state_paths=(str(state_dir),)):
+    for action, device in udev_source.watch(timeout=timeout, state_paths=(str(state_dir),), on_ready=on_ready):
         yield WatchEvent(action, device)
         shown += 1
         if action == udev_source.APPEARED:

@@ -16,13 +16,16 @@ from backupctl.secret import Secret
 FILE = click.Path(dir_okay=False, path_type=pathlib.Path)
 EXISTING_FILE = click.Path(dir_okay=False, exists=True, path_type=pathlib.Path)
 passphrase_stdin_option = click.option(
-    "--passphrase-stdin", is_flag=True,
+    "--passphrase-stdin",
+    is_flag=True,
     help="Read the recovery key's passphrase from the first line of stdin instead of a prompt.",
 )
 
 
 def _master(config) -> Secret:
-    return load_master_secret(key_file=config.master_key_file, key_command=config.master_key_command)
+    return load_master_secret(
+        key_file=config.master_key_file, key_command=config.master_key_command
+    )
 
 
 def _passphrase(from_stdin: bool, *, confirm: bool) -> Secret:
@@ -30,8 +33,9 @@ def _passphrase(from_stdin: bool, *, confirm: bool) -> Secret:
     if from_stdin:
         text = sys.stdin.readline().rstrip("\r\n")
     else:
-        text = click.prompt("Recovery key passphrase", hide_input=True,
-                            confirmation_prompt=confirm, err=True)
+        text = click.prompt(
+            "Recovery key passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+        )
     if not text:
         raise click.UsageError("the passphrase is empty")
     return Secret(text)
@@ -53,11 +57,15 @@ def init_command(app, as_json: bool) -> None:
     """Create an empty keystore at the configured path (refuses an existing one)."""
     config = app.config()
     summary = actions.init_keystore(keystore_path=config.keystore_path, master=_master(config))
-    _emit(as_json, {"keystore": str(summary.path), "entries": 0}, f"created keystore {summary.path}")
+    _emit(
+        as_json, {"keystore": str(summary.path), "entries": 0}, f"created keystore {summary.path}"
+    )
 
 
 @keys.command("master-keygen")
-@click.option("--out", type=FILE, help="Where to write it; default: master_key_file from the config.")
+@click.option(
+    "--out", type=FILE, help="Where to write it; default: master_key_file from the config."
+)
 @click.pass_obj
 def master_keygen_command(app, out: pathlib.Path | None) -> None:
     """Generate a random master key file (mode 0600); never overwrites one."""
@@ -65,7 +73,9 @@ def master_keygen_command(app, out: pathlib.Path | None) -> None:
     if path is None:
         raise click.UsageError("give --out, or set master_key_file in the config")
     actions.generate_master_key(path=path)
-    click.echo(f"wrote master key file {path} (mode 0600); keep a copy offline, apart from the escrow")
+    click.echo(
+        f"wrote master key file {path} (mode 0600); keep a copy offline, apart from the escrow"
+    )
 
 
 @keys.command("list")
@@ -85,25 +95,51 @@ def check_command(app, as_json: bool) -> None:
     """Open the keystore with the master secret and report how many entries it holds."""
     config = app.config()
     summary = actions.check_keystore(keystore_path=config.keystore_path, master=_master(config))
-    _emit(as_json, {"keystore": str(summary.path), "entries": summary.entry_count, "ok": True},
-          f"keystore {summary.path}: ok, {summary.entry_count} entries")
+    _emit(
+        as_json,
+        {"keystore": str(summary.path), "entries": summary.entry_count, "ok": True},
+        f"keystore {summary.path}: ok, {summary.entry_count} entries",
+    )
 
 
 @keys.command("recovery-keygen")
-@click.option("--out-private", required=True, type=FILE, help="Private key file to write (0600); keep it offline.")
-@click.option("--out-public", required=True, type=FILE, help="Public key file to write; copy it to the backup hosts.")
-@click.option("--no-passphrase", is_flag=True, help="Do not protect the private key with a passphrase.")
+@click.option(
+    "--out-private",
+    required=True,
+    type=FILE,
+    help="Private key file to write (0600); keep it offline.",
+)
+@click.option(
+    "--out-public",
+    required=True,
+    type=FILE,
+    help="Public key file to write; copy it to the backup hosts.",
+)
+@click.option(
+    "--no-passphrase", is_flag=True, help="Do not protect the private key with a passphrase."
+)
 @passphrase_stdin_option
-def recovery_keygen_command(out_private, out_public, no_passphrase: bool, passphrase_stdin: bool) -> None:
+def recovery_keygen_command(
+    out_private, out_public, no_passphrase: bool, passphrase_stdin: bool
+) -> None:
     """Generate the offline recovery key pair (X25519). Run on the offline machine; needs no config."""
     passphrase = None if no_passphrase else _passphrase(passphrase_stdin, confirm=True)
-    result = actions.generate_recovery_key(private_out=out_private, public_out=out_public, passphrase=passphrase)
-    click.echo(f"wrote {result.private_key} (private, keep offline) and {result.public_key} (public)")
+    result = actions.generate_recovery_key(
+        private_out=out_private, public_out=out_public, passphrase=passphrase
+    )
+    click.echo(
+        f"wrote {result.private_key} (private, keep offline) and {result.public_key} (public)"
+    )
     click.echo(f"fingerprint {result.fingerprint}")
 
 
 @keys.command("escrow")
-@click.option("--recovery-public-key", required=True, type=EXISTING_FILE, help="The recovery public key (PEM).")
+@click.option(
+    "--recovery-public-key",
+    required=True,
+    type=EXISTING_FILE,
+    help="The recovery public key (PEM).",
+)
 @click.option("--out", required=True, type=FILE, help="The escrow file to write (mode 0600).")
 @click.option("--force", is_flag=True, help="Replace an existing escrow file.")
 @json_option
@@ -111,33 +147,60 @@ def recovery_keygen_command(out_private, out_public, no_passphrase: bool, passph
 def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) -> None:
     """Write the keystore's entries encrypted to the recovery public key; store it off-site."""
     config = app.config()
-    result = actions.write_escrow(keystore_path=config.keystore_path, master=_master(config),
-                                  public_key_file=recovery_public_key, out=out, force=force)
-    _emit(as_json, {"escrow": str(result.out), "entries": result.entry_count, "recipient": result.recipient},
-          f"wrote escrow {result.out}: {result.entry_count} entries for recovery key {result.recipient}")
+    result = actions.write_escrow(
+        keystore_path=config.keystore_path,
+        master=_master(config),
+        public_key_file=recovery_public_key,
+        out=out,
+        force=force,
+    )
+    _emit(
+        as_json,
+        {"escrow": str(result.out), "entries": result.entry_count, "recipient": result.recipient},
+        f"wrote escrow {result.out}: {result.entry_count} entries for recovery key {result.recipient}",
+    )
 
 
 @keys.command("recover")
 @click.option("--escrow", "escrow_file", required=True, type=EXISTING_FILE, help="The escrow file.")
-@click.option("--recovery-private-key", required=True, type=EXISTING_FILE, help="The recovery private key (PEM).")
-@click.option("--force", is_flag=True,
-              help="Replace an existing keystore, keeping it as <path>.replaced-/.damaged-<time>.")
+@click.option(
+    "--recovery-private-key",
+    required=True,
+    type=EXISTING_FILE,
+    help="The recovery private key (PEM).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing keystore, keeping it as <path>.replaced-/.damaged-<time>.",
+)
 @passphrase_stdin_option
 @json_option
 @click.pass_obj
-def recover_command(app, escrow_file, recovery_private_key, force: bool, passphrase_stdin: bool,
-                    as_json: bool) -> None:
+def recover_command(
+    app, escrow_file, recovery_private_key, force: bool, passphrase_stdin: bool, as_json: bool
+) -> None:
     """Write a new keystore at the configured path from the escrow, under the current master secret."""
     config = app.config()
     result = actions.recover(
-        keystore_path=config.keystore_path, master=_master(config), escrow_file=escrow_file,
-        private_key_file=recovery_private_key, force=force,
+        keystore_path=config.keystore_path,
+        master=_master(config),
+        escrow_file=escrow_file,
+        private_key_file=recovery_private_key,
+        force=force,
         passphrase=lambda: _passphrase(passphrase_stdin, confirm=False),
     )
     kept = str(result.kept_previous) if result.kept_previous else None
     text = f"recovered keystore {result.keystore_path}: {result.entry_count} entries"
-    _emit(as_json, {"keystore": str(result.keystore_path), "entries": result.entry_count, "kept_previous": kept},
-          text + (f"; the previous file is kept as {kept}" if kept else ""))
+    _emit(
+        as_json,
+        {
+            "keystore": str(result.keystore_path),
+            "entries": result.entry_count,
+            "kept_previous": kept,
+        },
+        text + (f"; the previous file is kept as {kept}" if kept else ""),
+    )
 
 
 commands = [keys]

@@ -107,11 +107,10 @@ def watch_command(app: context.AppContext, as_json: bool, timeout: float | None,
     """
     mediator = PromptMediator() if sys.stdin.isatty() and not as_json else media_actions.NoMediator()
     job_store = job_actions.store(state_dir=app.state_dir(), state_db=app.state_db())
-    if not as_json:
-        click.echo("watching for media (Ctrl-C to stop)", err=True)
     events = media_actions.watch_media(
         state_dir=app.state_dir(), job_store=job_store, timeout=timeout, count=count,
         attach_to=attach_to, mediator=mediator, actor=context.actor(), host=context.host(),
+        on_ready=lambda: click.echo("watching for media (Ctrl-C to stop)", err=True),
     )
     for event in events:
         _print_event(event, as_json)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 
 import pytest
@@ -24,42 +25,98 @@ ENTRIES = {
 pytestmark = pytest.mark.skipif(not BACKUPCTL.exists(), reason="the installed backupctl is missing")
 
 
-@pytest.fixture
-def host(tmp_path):
-    """A backup host: config file, master key, keystore with ENTRIES, and an escrow made with the
-    offline recovery key; returns (run, paths)."""
-    paths = {name: tmp_path / name for name in
-             ("backupctl.toml", "keystore.bin", "master.key", "recovery.pub", "escrow.bin")}
-    paths["offline"] = tmp_path / "offline"
-    paths["offline"].mkdir()
+NAMES = ("backupctl.toml", "keystore.bin", "master.key", "recovery.pub", "escrow.bin", "offline")
+
+
+def _paths(root: pathlib.Path) -> dict[str, pathlib.Path]:
+    return {name: root / name for name in NAMES}
+
+
+def _write_config(paths) -> None:
+    root = paths["keystore.bin"].parent
     paths["backupctl.toml"].write_text(
-        f'[backupctl]\nstate_dir = "{tmp_path / "state"}"\nkeystore = "{paths["keystore.bin"]}"\n'
+        f'[backupctl]\nstate_dir = "{root / "state"}"\nkeystore = "{paths["keystore.bin"]}"\n'
         f'master_key_file = "{paths["master.key"]}"\n'
     )
-    outputs: list[str] = []
 
-    def run(*argv: str, stdin: str = "", expect: int = 0, config: bool = True, json_out: bool = False):
+
+def _runner(paths, outputs: list[str]):
+    def run(
+        *argv: str, stdin: str = "", expect: int = 0, config: bool = True, json_out: bool = False
+    ):
         """Run backupctl; return its parsed stdout (json_out) or its stdout and stderr together."""
-        env = dict(os.environ, BACKUPCTL_CONFIG=str(paths["backupctl.toml"] if config else tmp_path / "none.toml"))
-        completed = subprocess.run((str(BACKUPCTL), *argv), input=stdin, capture_output=True, text=True,
-                                   env=env, timeout=60, check=False)
+        config_path = paths["backupctl.toml"] if config else paths["offline"] / "no-config.toml"
+        env = dict(os.environ, BACKUPCTL_CONFIG=str(config_path))
+        completed = subprocess.run(
+            (str(BACKUPCTL), *argv),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
         outputs.append(completed.stdout + completed.stderr)
         assert completed.returncode == expect, (argv, completed.stdout, completed.stderr)
         return json.loads(completed.stdout) if json_out else completed.stdout + completed.stderr
 
+    return run
+
+
+@pytest.fixture(scope="module")
+def prepared_host(tmp_path_factory):
+    """Steps 1-3 of the procedure, once: master key, keystore with ENTRIES (set through the API,
+    as `backupctl init` would), the offline recovery key pair (made without any config), escrow."""
+    paths = _paths(tmp_path_factory.mktemp("host"))
+    paths["offline"].mkdir()
+    _write_config(paths)
+    outputs: list[str] = []
+    run = _runner(paths, outputs)
     run("keys", "master-keygen")
     run("keys", "init")
     store = Keystore.open(paths["keystore.bin"], _master(paths))
     for name, value in ENTRIES.items():
         store.set(name, Secret(value))
     store.save()
-    # On the offline machine: no config file is needed there.
-    run("keys", "recovery-keygen", "--out-private", str(paths["offline"] / "recovery.pem"),
-        "--out-public", str(paths["recovery.pub"]), "--passphrase-stdin", stdin=PASSPHRASE + "\n", config=False)
-    result = run("keys", "escrow", "--recovery-public-key", str(paths["recovery.pub"]),
-                 "--out", str(paths["escrow.bin"]), "--json", json_out=True)
+    run(
+        "keys",
+        "recovery-keygen",
+        "--out-private",
+        str(paths["offline"] / "recovery.pem"),
+        "--out-public",
+        str(paths["recovery.pub"]),
+        "--passphrase-stdin",
+        stdin=PASSPHRASE + "\n",
+        config=False,
+    )
+    result = run(
+        "keys",
+        "escrow",
+        "--recovery-public-key",
+        str(paths["recovery.pub"]),
+        "--out",
+        str(paths["escrow.bin"]),
+        "--json",
+        json_out=True,
+    )
     assert result["entries"] == 3
-    yield run, paths
+    _assert_no_secret(outputs, paths)
+    return paths["keystore.bin"].parent
+
+
+@pytest.fixture
+def host(prepared_host, tmp_path):
+    """A private copy of the prepared host for one test; returns (run, paths)."""
+    root = tmp_path / "host"
+    shutil.copytree(prepared_host, root)  # copy2 keeps the 0600 modes
+    paths = _paths(root)
+    _write_config(paths)
+    outputs: list[str] = []
+    yield _runner(paths, outputs), paths
+    _assert_no_secret(outputs, paths)
+
+
+def _assert_no_secret(outputs: list[str], paths) -> None:
     everything = "\n".join(outputs)
     for secret in [*ENTRIES.values(), PASSPHRASE, _master_text(paths)]:
         assert secret not in everything
@@ -86,9 +143,18 @@ def test_recovery_after_losing_keystore_and_master_key(host):
     assert "master-keygen" in run("keys", "check", expect=3)
     run("keys", "master-keygen")
     assert _master_text(paths) != old_master
-    result = run("keys", "recover", "--escrow", str(paths["escrow.bin"]),
-                 "--recovery-private-key", str(paths["offline"] / "recovery.pem"),
-                 "--passphrase-stdin", "--json", stdin=PASSPHRASE + "\n", json_out=True)
+    result = run(
+        "keys",
+        "recover",
+        "--escrow",
+        str(paths["escrow.bin"]),
+        "--recovery-private-key",
+        str(paths["offline"] / "recovery.pem"),
+        "--passphrase-stdin",
+        "--json",
+        stdin=PASSPHRASE + "\n",
+        json_out=True,
+    )
     assert result == {"keystore": str(paths["keystore.bin"]), "entries": 3, "kept_previous": None}
     assert run("keys", "check", "--json", json_out=True)["entries"] == 3
     assert run("keys", "list", "--json", json_out=True)["names"] == sorted(ENTRIES)
@@ -100,8 +166,15 @@ def test_damaged_keystore_is_refused_then_moved_aside_with_force(host):
     damaged = paths["keystore.bin"].read_bytes()[:-1]
     paths["keystore.bin"].write_bytes(damaged)
     assert "cannot be decrypted" in run("keys", "check", expect=3)
-    recover = ("keys", "recover", "--escrow", str(paths["escrow.bin"]),
-               "--recovery-private-key", str(paths["offline"] / "recovery.pem"), "--passphrase-stdin")
+    recover = (
+        "keys",
+        "recover",
+        "--escrow",
+        str(paths["escrow.bin"]),
+        "--recovery-private-key",
+        str(paths["offline"] / "recovery.pem"),
+        "--passphrase-stdin",
+    )
     assert "--force" in run(*recover, stdin=PASSPHRASE + "\n", expect=4)
     assert paths["keystore.bin"].read_bytes() == damaged
     output = run(*recover, "--force", stdin=PASSPHRASE + "\n")
@@ -114,11 +187,23 @@ def test_wrong_passphrase_or_recovery_key_fails_clearly(host):
     run, paths = host
     paths["keystore.bin"].unlink()
     recover = ("keys", "recover", "--escrow", str(paths["escrow.bin"]), "--passphrase-stdin")
-    output = run(*recover, "--recovery-private-key", str(paths["offline"] / "recovery.pem"),
-                 stdin="wrong passphrase\n", expect=3)
+    output = run(
+        *recover,
+        "--recovery-private-key",
+        str(paths["offline"] / "recovery.pem"),
+        stdin="wrong passphrase\n",
+        expect=3,
+    )
     assert "wrong passphrase" in output
-    run("keys", "recovery-keygen", "--out-private", str(paths["offline"] / "other.pem"),
-        "--out-public", str(paths["offline"] / "other.pub"), "--no-passphrase")
+    run(
+        "keys",
+        "recovery-keygen",
+        "--out-private",
+        str(paths["offline"] / "other.pem"),
+        "--out-public",
+        str(paths["offline"] / "other.pub"),
+        "--no-passphrase",
+    )
     output = run(*recover, "--recovery-private-key", str(paths["offline"] / "other.pem"), expect=3)
     assert "wrong recovery private key" in output
     assert not paths["keystore.bin"].exists()

@@ -35,20 +35,31 @@ def setup(tmp_path):
     Keystore.create(keystore_path, MASTER, entries={k: Secret(v) for k, v in ENTRIES.items()})
     offline = tmp_path / "offline"
     offline.mkdir()
-    pair = actions.generate_recovery_key(private_out=offline / "recovery.pem",
-                                         public_out=tmp_path / "recovery.pub", passphrase=Secret(PASSPHRASE))
+    pair = actions.generate_recovery_key(
+        private_out=offline / "recovery.pem",
+        public_out=tmp_path / "recovery.pub",
+        passphrase=Secret(PASSPHRASE),
+    )
     escrow_file = tmp_path / "escrow.bin"
-    result = actions.write_escrow(keystore_path=keystore_path, master=MASTER,
-                                  public_key_file=pair.public_key, out=escrow_file)
+    result = actions.write_escrow(
+        keystore_path=keystore_path, master=MASTER, public_key_file=pair.public_key, out=escrow_file
+    )
     assert result.entry_count == 3 and result.recipient == pair.fingerprint
     return keystore_path, pair, escrow_file
 
 
-def _recover(keystore_path, pair, escrow_file, *, master=MASTER, force=False, passphrase=PASSPHRASE,
-             now=None):
-    return actions.recover(keystore_path=keystore_path, master=master, escrow_file=escrow_file,
-                           private_key_file=pair.private_key, passphrase=lambda: Secret(passphrase),
-                           force=force, now=now)
+def _recover(
+    keystore_path, pair, escrow_file, *, master=MASTER, force=False, passphrase=PASSPHRASE, now=None
+):
+    return actions.recover(
+        keystore_path=keystore_path,
+        master=master,
+        escrow_file=escrow_file,
+        private_key_file=pair.private_key,
+        passphrase=lambda: Secret(passphrase),
+        force=force,
+        now=now,
+    )
 
 
 def _plain(path: pathlib.Path, master: Secret = MASTER) -> dict[str, str]:
@@ -78,7 +89,7 @@ def test_recover_under_a_new_master_secret_when_the_old_one_is_lost_too(setup):
 
 
 def test_files_are_private_and_hold_no_plaintext(setup):
-    keystore_path, pair, escrow_file = setup
+    _, pair, escrow_file = setup
     assert pair.private_key.stat().st_mode & 0o777 == 0o600
     assert escrow_file.stat().st_mode & 0o777 == 0o600
     data = escrow_file.read_bytes()
@@ -92,11 +103,14 @@ def test_files_are_private_and_hold_no_plaintext(setup):
 def test_wrong_private_key_fails_clearly_and_touches_nothing(setup, tmp_path):
     keystore_path, _, escrow_file = setup
     keystore_path.unlink()
-    other = actions.generate_recovery_key(private_out=tmp_path / "other.pem",
-                                          public_out=tmp_path / "other.pub", passphrase=None)
+    other = actions.generate_recovery_key(
+        private_out=tmp_path / "other.pem", public_out=tmp_path / "other.pub", passphrase=None
+    )
     with pytest.raises(escrow.EscrowError) as caught:
         _recover(keystore_path, other, escrow_file)
-    assert "wrong recovery private key" in str(caught.value) and str(escrow_file) in str(caught.value)
+    assert "wrong recovery private key" in str(caught.value) and str(escrow_file) in str(
+        caught.value
+    )
     assert not keystore_path.exists()
 
 
@@ -110,8 +124,9 @@ def test_wrong_passphrase_fails_clearly(setup):
 
 
 def test_passphrase_is_asked_only_for_an_encrypted_key(tmp_path):
-    pair = actions.generate_recovery_key(private_out=tmp_path / "p.pem", public_out=tmp_path / "p.pub",
-                                         passphrase=None)
+    pair = actions.generate_recovery_key(
+        private_out=tmp_path / "p.pem", public_out=tmp_path / "p.pub", passphrase=None
+    )
 
     def never():
         raise AssertionError("asked for a passphrase")
@@ -127,10 +142,12 @@ def test_damaged_escrow_fails_clearly(setup, where):
     container = sealed.parse(io.BytesIO(data), magic=sealed.ESCROW_MAGIC)
     if where == "header":  # a well-formed header with a changed, authenticated field
         header = dict(container.header, entry_count=99)
-        data = sealed.seal(magic=sealed.ESCROW_MAGIC, header=header, encrypt=lambda _: container.ciphertext)
+        data = sealed.seal(
+            magic=sealed.ESCROW_MAGIC, header=header, encrypt=lambda _: container.ciphertext
+        )
     else:
         position = len(container.associated_data) + 2 if where == "ciphertext" else len(data) - 1
-        data = data[:position] + bytes([data[position] ^ 0x80]) + data[position + 1:]
+        data = data[:position] + bytes([data[position] ^ 0x80]) + data[position + 1 :]
     escrow_file.write_bytes(data)
     keystore_path.unlink()
     with pytest.raises(escrow.EscrowError, match="damaged"):
@@ -166,7 +183,7 @@ def test_damaged_keystore_is_moved_aside_only_with_force(setup):
         _recover(keystore_path, pair, escrow_file)
     assert "--force" in str(caught.value)
     assert keystore_path.read_bytes() == damaged
-    now = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
     result = _recover(keystore_path, pair, escrow_file, force=True, now=now)
     assert result.kept_previous.name == "keystore.bin.damaged-20250102T030405Z"
     assert result.kept_previous.read_bytes() == damaged
@@ -182,11 +199,20 @@ def test_escrow_refuses_to_replace_its_output_without_force(setup):
     keystore_path, pair, escrow_file = setup
     before = escrow_file.read_bytes()
     with pytest.raises(RefusedError, match="already exists"):
-        actions.write_escrow(keystore_path=keystore_path, master=MASTER,
-                             public_key_file=pair.public_key, out=escrow_file)
+        actions.write_escrow(
+            keystore_path=keystore_path,
+            master=MASTER,
+            public_key_file=pair.public_key,
+            out=escrow_file,
+        )
     assert escrow_file.read_bytes() == before
-    actions.write_escrow(keystore_path=keystore_path, master=MASTER,
-                         public_key_file=pair.public_key, out=escrow_file, force=True)
+    actions.write_escrow(
+        keystore_path=keystore_path,
+        master=MASTER,
+        public_key_file=pair.public_key,
+        out=escrow_file,
+        force=True,
+    )
     assert escrow_file.read_bytes() != before
 
 
@@ -194,12 +220,18 @@ def test_recovery_keygen_refuses_existing_files(setup):
     _, pair, _ = setup
     before = pair.private_key.read_bytes()
     with pytest.raises(RefusedError):
-        actions.generate_recovery_key(private_out=pair.private_key, public_out=pair.public_key, passphrase=None)
+        actions.generate_recovery_key(
+            private_out=pair.private_key, public_out=pair.public_key, passphrase=None
+        )
     assert pair.private_key.read_bytes() == before
 
 
 def test_private_key_is_not_a_public_key(setup):
     keystore_path, pair, _ = setup
     with pytest.raises(escrow.EscrowError, match="not a PEM public key"):
-        actions.write_escrow(keystore_path=keystore_path, master=MASTER,
-                             public_key_file=pair.private_key, out=keystore_path.parent / "e2.bin")
+        actions.write_escrow(
+            keystore_path=keystore_path,
+            master=MASTER,
+            public_key_file=pair.private_key,
+            out=keystore_path.parent / "e2.bin",
+        )

@@ -93,15 +93,20 @@ def test_not_a_keystore_is_told_apart(tmp_path):
 
 
 def _flip(data: bytes, position: int) -> bytes:
-    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1:]
+    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :]
 
 
 @pytest.mark.parametrize("where", ["magic", "version", "header", "ciphertext", "tag"])
 def test_bit_flip_anywhere_is_refused_and_never_overwritten(store_path, where):
     data = store_path.read_bytes()
     container = sealed.parse(io.BytesIO(data), magic=sealed.KEYSTORE_MAGIC)
-    position = {"magic": 0, "version": 8, "header": len(container.associated_data) - 2,
-                "ciphertext": len(container.associated_data) + 1, "tag": len(data) - 1}[where]
+    position = {
+        "magic": 0,
+        "version": 8,
+        "header": len(container.associated_data) - 2,
+        "ciphertext": len(container.associated_data) + 1,
+        "tag": len(data) - 1,
+    }[where]
     damaged = _flip(data, position)
     store_path.write_bytes(damaged)
     with pytest.raises(KeystoreUnreadable) as caught:
@@ -126,8 +131,11 @@ def test_authenticated_header_change_is_refused(store_path):
     """A well-formed header with one changed value (the scrypt cost) no longer authenticates."""
     container = sealed.parse(io.BytesIO(store_path.read_bytes()), magic=sealed.KEYSTORE_MAGIC)
     header = dict(container.header, kdf=dict(container.header["kdf"], n=2**11))
-    store_path.write_bytes(sealed.seal(magic=sealed.KEYSTORE_MAGIC, header=header,
-                                       encrypt=lambda _: container.ciphertext))
+    store_path.write_bytes(
+        sealed.seal(
+            magic=sealed.KEYSTORE_MAGIC, header=header, encrypt=lambda _: container.ciphertext
+        )
+    )
     with pytest.raises(KeystoreUnreadable, match="master secret is wrong or the file is damaged"):
         Keystore.open(store_path, MASTER)
 
@@ -154,7 +162,10 @@ def test_saved_file_is_mode_0600_whatever_the_umask_and_old_mode(store_path):
     finally:
         os.umask(old_umask)
     assert store_path.stat().st_mode & 0o777 == 0o600
-    assert sorted(p.name for p in store_path.parent.iterdir()) == ["keystore.bin", "keystore.bin.lock"]
+    assert sorted(p.name for p in store_path.parent.iterdir()) == [
+        "keystore.bin",
+        "keystore.bin.lock",
+    ]
 
 
 def test_failed_rename_keeps_the_old_file_and_no_temp(store_path, monkeypatch):
@@ -209,7 +220,8 @@ def test_ensure_random_is_saved_at_once_and_agreed_between_processes(store_path)
     second = Keystore.open(store_path, MASTER)
     generated = first.ensure_random("repo/db")
     assert len(generated.reveal()) >= 43 and set(generated.reveal()) <= set(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    )
     assert Keystore.open(store_path, MASTER).get("repo/db") == generated
     assert second.ensure_random("repo/db") == generated  # adopts the stored one
     assert first.ensure_random("repo/db") == generated
@@ -220,9 +232,11 @@ def test_save_waits_for_the_lock_and_then_gives_up_clearly(store_path, monkeypat
     monkeypatch.setattr(keystore, "LOCK_TIMEOUT_SECONDS", 0.2)
     store = Keystore.open(store_path, MASTER)
     store.set("repo/x", Secret("y"))
-    with securefile.locked(store_path):
-        with pytest.raises(KeystoreError, match="held by another process"):
-            store.save()
+    with (
+        securefile.locked(store_path),
+        pytest.raises(KeystoreError, match="held by another process"),
+    ):
+        store.save()
     store.save()
     assert "repo/x" in Keystore.open(store_path, MASTER).names()
 
@@ -236,7 +250,11 @@ def test_header_is_self_describing_with_default_cost(tmp_path, monkeypatch):
     store.save()
     second = sealed.parse(io.BytesIO(path.read_bytes()), magic=sealed.KEYSTORE_MAGIC).header
     assert first["kind"] == "keystore"
-    assert first["kdf"]["id"] == "scrypt" and (first["kdf"]["n"], first["kdf"]["r"], first["kdf"]["p"]) == (2**15, 8, 1)
+    assert first["kdf"]["id"] == "scrypt" and (
+        first["kdf"]["n"],
+        first["kdf"]["r"],
+        first["kdf"]["p"],
+    ) == (2**15, 8, 1)
     assert first["aead"]["id"] == "AES-256-GCM"
     assert first["kdf"]["salt"] == second["kdf"]["salt"]
     assert first["aead"]["nonce"] != second["aead"]["nonce"]  # a fresh nonce on every save
@@ -254,8 +272,11 @@ def test_values_must_be_secrets(store_path):
 
 
 names = st.text(
-    alphabet=st.characters(min_codepoint=32, blacklist_categories=("Cs",), blacklist_characters="\x7f"),
-    min_size=1, max_size=40,
+    alphabet=st.characters(
+        min_codepoint=32, blacklist_categories=("Cs",), blacklist_characters="\x7f"
+    ),
+    min_size=1,
+    max_size=40,
 )
 
 

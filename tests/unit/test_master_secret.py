@@ -17,7 +17,9 @@ from backupctl.keystore import KeystoreError
 CONTENT = "TOP-SECRET-master-value"
 
 
-def _key_file(tmp_path: pathlib.Path, mode: int = 0o600, content: str = CONTENT + "\n") -> pathlib.Path:
+def _key_file(
+    tmp_path: pathlib.Path, mode: int = 0o600, content: str = CONTENT + "\n"
+) -> pathlib.Path:
     path = tmp_path / "master.key"
     path.write_text(content)
     os.chmod(path, mode)
@@ -94,7 +96,9 @@ def test_command_not_found_and_empty_output():
 def test_command_timeout(monkeypatch):
     monkeypatch.setattr(master_secret, "COMMAND_TIMEOUT_SECONDS", 0.3)
     with pytest.raises(KeystoreError, match="did not finish"):
-        master_secret.load_master_secret(key_file=None, key_command=f"{sys.executable} -c 'import time; time.sleep(5)'")
+        master_secret.load_master_secret(
+            key_file=None, key_command=f"{sys.executable} -c 'import time; time.sleep(5)'"
+        )
 
 
 def test_exactly_one_source_is_required(tmp_path):
@@ -117,7 +121,10 @@ def test_generated_key_file_is_private_random_and_never_overwritten(tmp_path):
     with pytest.raises(KeystoreError, match="refusing to overwrite"):
         master_secret.generate_master_key_file(path)
     assert path.read_bytes() == before
-    assert master_secret.load_master_secret(key_file=path, key_command=None).reveal() == before.decode().strip()
+    assert (
+        master_secret.load_master_secret(key_file=path, key_command=None).reveal()
+        == before.decode().strip()
+    )
     other = tmp_path / "other.key"
     master_secret.generate_master_key_file(other)
     assert other.read_bytes() != before

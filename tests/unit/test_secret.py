@@ -21,9 +21,19 @@ def test_reveal_returns_the_value():
 
 @pytest.mark.parametrize(
     "render",
-    [repr, str, format, lambda s: f"{s}", lambda s: f"{s!r}", lambda s: f"{s:>40}",
-     lambda s: "%s %r" % (s, s), lambda s: "{}".format(s), lambda s: repr([s, {"k": s}]),
-     lambda s: str(ValueError(s)), lambda s: repr(ValueError(s))],
+    [
+        repr,
+        str,
+        format,
+        lambda s: f"{s}",
+        lambda s: f"{s!r}",
+        lambda s: f"{s:>40}",
+        lambda s: "%s %r" % (s, s),  # noqa: UP031 - %-formatting is what this case tests
+        lambda s: "{}".format(s),  # noqa: UP032 - so is str.format
+        lambda s: repr([s, {"k": s}]),
+        lambda s: str(ValueError(s)),
+        lambda s: repr(ValueError(s)),
+    ],
 )
 def test_every_rendering_is_redacted(render):
     text = render(Secret(VALUE))
@@ -68,5 +78,5 @@ def test_only_str_is_accepted():
 def test_no_rendering_contains_any_value(value):
     assume(value not in REDACTED)
     secret = Secret(value)
-    for text in (repr(secret), str(secret), f"{secret}", f"{secret!r:^30}", "%s" % secret):
+    for text in (repr(secret), str(secret), f"{secret}", f"{secret!r:^30}", "%s" % secret):  # noqa: UP031
         assert value not in text

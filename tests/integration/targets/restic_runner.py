@@ -11,23 +11,46 @@ import subprocess
 RESTIC = "/usr/bin/restic"
 
 
-def run_restic(store, *arguments: str, password: str, home: pathlib.Path) -> subprocess.CompletedProcess:
+def run_restic(
+    store, *arguments: str, password: str, home: pathlib.Path
+) -> subprocess.CompletedProcess:
     """Run ``restic -r <repo> <options> --password-file /dev/fd/N --no-cache <arguments>`` with
     the password written into a pipe whose read end is fd N in restic (pass_fds);
     raise AssertionError with restic's stderr when it fails."""
     read_end, write_end = os.pipe()
-    argv = (RESTIC, "-r", store.restic_repository(), *store.restic_options(),
-            "--password-file", f"/dev/fd/{read_end}", "--no-cache", *arguments)  # fmt: skip
-    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-                   **store.restic_environment()}  # fmt: skip
+    argv = (
+        RESTIC,
+        "-r",
+        store.restic_repository(),
+        *store.restic_options(),
+        "--password-file",
+        f"/dev/fd/{read_end}",
+        "--no-cache",
+        *arguments,
+    )
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        **store.restic_environment(),
+    }
     try:
         os.write(write_end, password.encode() + b"\n")
         os.close(write_end)
-        result = subprocess.run(argv, env=environment, pass_fds=(read_end,), capture_output=True,
-                                text=True, timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
+        result = subprocess.run(
+            argv,
+            check=False,
+            env=environment,
+            pass_fds=(read_end,),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
     finally:
         os.close(read_end)
-    assert result.returncode == 0, f"restic {arguments[0]} failed ({result.returncode}): {result.stderr}"
+    assert result.returncode == 0, (
+        f"restic {arguments[0]} failed ({result.returncode}): {result.stderr}"
+    )
     return result
 
 

@@ -30,8 +30,12 @@ def test_provision_creates_a_bucket_that_passes_the_audit(s3_server):
     spec = s3_server.make_spec("offsite", f"fresh-{next(_counter)}", "src1")
     findings = s3_bucket.provision(spec)
     assert [(f.setting, f.changed) for f in findings] == [
-        ("bucket", True), ("public_access_block", True), ("encryption", True), ("versioning", True),
-        ("noncurrent_expiry", True)]  # fmt: skip
+        ("bucket", True),
+        ("public_access_block", True),
+        ("encryption", True),
+        ("versioning", True),
+        ("noncurrent_expiry", True),
+    ]
     location = s3_server.client().get_bucket_location(Bucket=spec.bucket)["LocationConstraint"]
     assert location == "eu-central-1"
     report = s3_bucket.audit(spec)
@@ -50,16 +54,33 @@ def test_provision_in_us_east_1_needs_no_location_constraint(s3_server):
 
 def test_provision_keeps_existing_lifecycle_rules(s3_server):
     bucket = s3_server.create_bucket(f"rules-{next(_counter)}")
-    rule = {"ID": "theirs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 7}}
-    s3_server.client().put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
+    rule = {
+        "ID": "theirs",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "logs/"},
+        "Expiration": {"Days": 7},
+    }
+    s3_server.client().put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": [rule]}
+    )
     s3_bucket.provision(s3_server.make_spec("offsite", bucket, "p"))
     rules = s3_server.client().get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert {r["ID"] for r in rules} == {"theirs", s3_bucket.LIFECYCLE_RULE_ID}
 
 
 def test_public_policy_fails_the_audit(s3_server, provisioned):
-    document = {"Version": "2012-10-17", "Statement": [{"Sid": "world", "Effect": "Allow", "Principal": "*",
-                "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{provisioned.bucket}/*"}]}  # fmt: skip
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "world",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{provisioned.bucket}/*",
+            }
+        ],
+    }
     s3_server.client().put_bucket_policy(Bucket=provisioned.bucket, Policy=json.dumps(document))
     report = s3_bucket.audit(provisioned)
     assert not report.ok
@@ -73,8 +94,15 @@ def test_public_acl_fails_the_audit(s3_server, provisioned):
 
 
 def test_public_access_block_off_fails_the_audit(s3_server, provisioned):
-    s3_server.client().put_public_access_block(Bucket=provisioned.bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+    s3_server.client().put_public_access_block(
+        Bucket=provisioned.bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": False,
+        },
+    )
     assert failed_settings(provisioned) == {"public_access_block"}
     s3_server.client().delete_public_access_block(Bucket=provisioned.bucket)
     assert failed_settings(provisioned) == {"public_access_block"}
@@ -90,16 +118,26 @@ def test_out_of_region_bucket_fails_the_audit_and_provision_refuses_it(s3_server
 
 def test_unversioned_unencrypted_bucket_fails_the_audit(s3_server):
     bucket = s3_server.create_bucket(f"bare-{next(_counter)}")
-    assert {"versioning", "public_access_block"} <= failed_settings(s3_server.make_spec("o", bucket, "p"))
+    assert {"versioning", "public_access_block"} <= failed_settings(
+        s3_server.make_spec("o", bucket, "p")
+    )
 
 
 def test_object_lock_is_reported(s3_server):
     bucket = f"locked-{next(_counter)}"
     client = s3_server.client()
-    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": s3_server.region},
-                         ObjectLockEnabledForBucket=True)  # fmt: skip
-    client.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
-        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}}})
+    client.create_bucket(
+        Bucket=bucket,
+        CreateBucketConfiguration={"LocationConstraint": s3_server.region},
+        ObjectLockEnabledForBucket=True,
+    )
+    client.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}},
+        },
+    )
     spec = s3_server.make_spec("offsite", bucket, "p")
     s3_bucket.provision(spec)
     report = s3_bucket.audit(spec)

@@ -50,25 +50,32 @@ def s3_bucket_name(s3_server):
 def location(request, tmp_path) -> Location:
     """A fresh, empty repository location of each kind for every test."""
     if request.param == "local":
-        return Location("local",
-                        lambda name: local.LocalSpec(name=name, path=tmp_path / f"repo{next(_counter)}"),
-                        lambda name: local.LocalSpec(name=name, path=tmp_path / "not-mounted" / "repo"),
-                        lambda spec: _local_names(spec.path))  # fmt: skip
+        return Location(
+            "local",
+            lambda name: local.LocalSpec(name=name, path=tmp_path / f"repo{next(_counter)}"),
+            lambda name: local.LocalSpec(name=name, path=tmp_path / "not-mounted" / "repo"),
+            lambda spec: _local_names(spec.path),
+        )
     if request.param == "sftp":
         server = request.getfixturevalue("sshd_server")
-        return Location("sftp",
-                        lambda name: server.make_spec(name, tmp_path / f"repo{next(_counter)}"),
-                        lambda name: server.make_down_spec(name, tmp_path / "repo"),
-                        lambda spec: _local_names(pathlib.Path(spec.path)))  # fmt: skip
+        return Location(
+            "sftp",
+            lambda name: server.make_spec(name, tmp_path / f"repo{next(_counter)}"),
+            lambda name: server.make_down_spec(name, tmp_path / "repo"),
+            lambda spec: _local_names(pathlib.Path(spec.path)),
+        )
     server = request.getfixturevalue("s3_server")
     bucket = request.getfixturevalue("s3_bucket_name")
     test_prefix = f"t{next(_counter)}"
-    return Location("s3",
-                    lambda name: server.make_spec(name, bucket, f"{test_prefix}/{name}"),
-                    lambda name: dataclasses.replace(server.make_spec(name, bucket, "p"),
-                                                     endpoint=_closed_endpoint()),
-                    lambda spec: _s3_names(server, spec),
-                    secret=server.secret_access_key)  # fmt: skip
+    return Location(
+        "s3",
+        lambda name: server.make_spec(name, bucket, f"{test_prefix}/{name}"),
+        lambda name: dataclasses.replace(
+            server.make_spec(name, bucket, "p"), endpoint=_closed_endpoint()
+        ),
+        lambda spec: _s3_names(server, spec),
+        secret=server.secret_access_key,
+    )
 
 
 def _closed_endpoint() -> str:
@@ -78,12 +85,22 @@ def _closed_endpoint() -> str:
 
 
 def _local_names(root: pathlib.Path) -> list[str]:
-    return [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()] if root.exists() else []
+    return (
+        [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+        if root.exists()
+        else []
+    )
 
 
 def _s3_names(server, spec) -> list[str]:
-    pages = server.client().get_paginator("list_objects_v2").paginate(Bucket=spec.bucket, Prefix=spec.prefix + "/")
-    return [item["Key"][len(spec.prefix) + 1:] for page in pages for item in page.get("Contents", ())]
+    pages = (
+        server.client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=spec.bucket, Prefix=spec.prefix + "/")
+    )
+    return [
+        item["Key"][len(spec.prefix) + 1 :] for page in pages for item in page.get("Contents", ())
+    ]
 
 
 @pytest.fixture
@@ -131,7 +148,9 @@ def test_reader_never_sees_a_partial_file(opened):
     path = f"snapshots/{content_name(b'atomic')}"
     opened.write(path, versions[0])
     with store.open_store(opened.spec) as writer:
-        thread = threading.Thread(target=lambda: [writer.write(path, versions[i % 2]) for i in range(6)])
+        thread = threading.Thread(
+            target=lambda: [writer.write(path, versions[i % 2]) for i in range(6)]
+        )
         thread.start()
         seen = [opened.read(path) for _ in range(6)]
         thread.join()
@@ -165,9 +184,8 @@ def test_invalid_paths_are_refused(opened, bad):
 
 def test_down_location_raises_location_unavailable_naming_it(location):
     spec = location.make_down_spec("offsite-down")
-    with store.open_store(spec) as repository:
-        with pytest.raises(errors.LocationUnavailable) as raised:
-            repository.list_files()
+    with store.open_store(spec) as repository, pytest.raises(errors.LocationUnavailable) as raised:
+        repository.list_files()
     message = str(raised.value)
     assert "offsite-down" in message
     assert location.secret is None or location.secret not in message

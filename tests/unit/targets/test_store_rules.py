@@ -13,17 +13,31 @@ from targets import errors, s3, s3_client, sftp, ssh_command, store
 HASH = "ab" + "0" * 62
 
 
-@pytest.mark.parametrize(("path", "kept"), [
-    ("config", True), (f"keys/{HASH}", True), (f"index/{HASH}", True), (f"snapshots/{HASH}", True),
-    (f"data/ab/{HASH}", True), (f"data/cd/{HASH}", False), (f"data/{HASH}", False),
-    (f"locks/{HASH}", False), ("keys/short", False), (f"keys/{HASH}-tmp-123", False),
-    (f"keys/.{HASH}.tmp-1", False), (f"index/{HASH.upper()}", False), ("config.bak", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("path", "kept"),
+    [
+        ("config", True),
+        (f"keys/{HASH}", True),
+        (f"index/{HASH}", True),
+        (f"snapshots/{HASH}", True),
+        (f"data/ab/{HASH}", True),
+        (f"data/cd/{HASH}", False),
+        (f"data/{HASH}", False),
+        (f"locks/{HASH}", False),
+        ("keys/short", False),
+        (f"keys/{HASH}-tmp-123", False),
+        (f"keys/.{HASH}.tmp-1", False),
+        (f"index/{HASH.upper()}", False),
+        ("config.bak", False),
+    ],
+)
 def test_is_repository_file(path, kept):
     assert store.is_repository_file(path) is kept
 
 
-@pytest.mark.parametrize("bad", ["", "/abs", "a//b", "../x", "a/./b", "a\\b", "x\0", "data/.f.tmp-abc"])
+@pytest.mark.parametrize(
+    "bad", ["", "/abs", "a//b", "../x", "a/./b", "a\\b", "x\0", "data/.f.tmp-abc"]
+)
 def test_check_relative_path_refuses(bad):
     with pytest.raises(errors.InvalidPath, match="loc"):
         store.check_relative_path("loc", bad)
@@ -35,9 +49,15 @@ def test_open_store_refuses_unknown_spec():
 
 
 def test_sftp_restic_options_split_back_to_the_ssh_argv():
-    spec = sftp.SftpSpec(name="n", host="192.0.2.1", port=2222, user="backup", path="/srv/b/src1",
-                         identity_file=pathlib.Path("/etc/backupctl/id key"),
-                         known_hosts=pathlib.Path("/etc/backupctl/known_hosts"))  # fmt: skip
+    spec = sftp.SftpSpec(
+        name="n",
+        host="192.0.2.1",
+        port=2222,
+        user="backup",
+        path="/srv/b/src1",
+        identity_file=pathlib.Path("/etc/backupctl/id key"),
+        known_hosts=pathlib.Path("/etc/backupctl/known_hosts"),
+    )
     opened = store.open_store(spec)
     assert opened.restic_repository() == "sftp:backup@192.0.2.1:/srv/b/src1"
     flag, value = opened.restic_options()
@@ -57,21 +77,43 @@ def test_quote_for_restic_refuses_ambiguous_arguments(bad):
 
 def test_sftp_spec_needs_an_absolute_path():
     with pytest.raises(errors.TargetError, match="not absolute"):
-        sftp.SftpStore(sftp.SftpSpec(name="n", host="h", port=22, user="u", path="rel",
-                                     identity_file=pathlib.Path("k"), known_hosts=pathlib.Path("kh")))  # fmt: skip
+        sftp.SftpStore(
+            sftp.SftpSpec(
+                name="n",
+                host="h",
+                port=22,
+                user="u",
+                path="rel",
+                identity_file=pathlib.Path("k"),
+                known_hosts=pathlib.Path("kh"),
+            )
+        )
 
 
-@pytest.mark.parametrize(("endpoint", "style"), [
-    ("http://127.0.0.1:9000", "path"), ("http://localhost:9000", "path"), ("http://[::1]:9000", "path"),
-    ("https://s3.eu-central-1.amazonaws.com", "virtual"), ("https://fsn1.your-objectstorage.com", "virtual"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("endpoint", "style"),
+    [
+        ("http://127.0.0.1:9000", "path"),
+        ("http://localhost:9000", "path"),
+        ("http://[::1]:9000", "path"),
+        ("https://s3.eu-central-1.amazonaws.com", "virtual"),
+        ("https://fsn1.your-objectstorage.com", "virtual"),
+    ],
+)
 def test_addressing_style(endpoint, style):
     assert s3_client.addressing_style(endpoint) == style
 
 
 def test_s3_secrets_only_in_environment():
-    spec = s3.S3Spec(name="n", endpoint="https://s3.eu-central-1.amazonaws.com", bucket="bk", prefix="/p/src1/",
-                     region="eu-central-1", access_key_id="AKIAEXAMPLE", secret_access_key="SECRETVALUE")  # fmt: skip
+    spec = s3.S3Spec(
+        name="n",
+        endpoint="https://s3.eu-central-1.amazonaws.com",
+        bucket="bk",
+        prefix="/p/src1/",
+        region="eu-central-1",
+        access_key_id="AKIAEXAMPLE",
+        secret_access_key="SECRETVALUE",
+    )
     opened = store.open_store(spec)
     assert opened.restic_repository() == "s3:https://s3.eu-central-1.amazonaws.com/bk/p/src1"
     assert "SECRETVALUE" not in " ".join(opened.restic_options()) + repr(spec)
