@@ -159,7 +159,25 @@ def _parse_locations(raw: Any, errors: list[str]) -> dict[str, Location]:
             provider=values["provider"], allow_outside_eea=values["allow_outside_eea"],
             settings={k: v for k, v in values.items() if k not in common},
         )
+    _check_distinct_places(locations, errors)
     return locations
+
+
+# The settings that say where a location's repositories live; two locations with the same place
+# are one copy, not two (clause 10.12).
+PLACE_KEYS = {"local": ("path",), "sftp": ("host", "port", "path"),
+              "s3": ("endpoint", "bucket", "prefix")}
+
+
+def _check_distinct_places(locations: dict[str, Location], errors: list[str]) -> None:
+    seen: dict[tuple, str] = {}
+    for name, location in locations.items():
+        place = (location.kind, *(str(location.settings.get(key)).rstrip("/")
+                                  for key in PLACE_KEYS[location.kind]))
+        if place in seen:
+            errors.append(f"locations.{name}: stores in the same place as locations.{seen[place]}; "
+                          "two names for one place are one copy, not two")
+        seen.setdefault(place, name)
 
 
 def _parse_sources(raw, locations, policies, errors) -> dict[str, Source]:

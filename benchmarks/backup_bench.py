@@ -29,6 +29,7 @@ import os
 import pathlib
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -175,7 +176,8 @@ def copy_argv(restic, base: pathlib.Path) -> list[str]:
 # ---------------------------------------------------------------- timing
 
 def run_checked(argv: list[str]) -> subprocess.CompletedProcess:
-    result = subprocess.run(argv, capture_output=True, text=True, env=execute.build_environment({}))
+    result = subprocess.run(argv, check=False, capture_output=True, text=True,
+                            env=execute.build_environment({}))
     if result.returncode != 0:
         raise SystemExit(f"benchmark: {argv[0]} {argv[1]} failed ({result.returncode}):\n"
                          f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
@@ -188,12 +190,17 @@ def drop_caches(enabled: bool) -> None:
         pathlib.Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
-def timed(argv: list[str], drop: bool) -> tuple[float, subprocess.CompletedProcess]:
-    """Drop the page cache (when allowed), then run argv; return its wall time and result."""
+def timed(argv: list[str], drop: bool) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Drop the page cache (when allowed), then run argv; return its wall time, the CPU time
+    (user + system) of it and its children, and its result."""
     drop_caches(drop)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = run_checked(argv)
-    return time.perf_counter() - start, result
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, result
 
 
 def repository_files(root: pathlib.Path) -> dict[str, int]:
@@ -216,20 +223,24 @@ def summary_of(output: str) -> dict:
 
 
 def measure_phase(run_dir: pathlib.Path, configs: dict, restic, tree: pathlib.Path,
-                  order: tuple[str, ...], drop: bool) -> dict[str, float]:
-    """Time every variant once (in ``order``), then ``restic copy``; return name -> seconds."""
-    times: dict[str, float] = {}
-    for variant in order:
+                  order: tuple[str, ...], drop: bool) -> dict:
+    """Time every variant once (in ``order``), then ``restic copy``; return wall and CPU seconds
+    by name, and the bytes restic added."""
+    phase: dict = {"wall": {}, "cpu": {}}
+    for variant in order + ("restic-copy",):
         if variant == "restic":
-            seconds, result = timed(plain_backup_argv(restic, run_dir / "plain", tree), drop)
-            times["restic_data_added"] = summary_of(result.stdout).get("data_added", 0)
+            argv = plain_backup_argv(restic, run_dir / "plain", tree)
+        elif variant == "restic-copy":
+            argv = copy_argv(restic, run_dir / "plain")
         else:
             argv = [str(BACKUPCTL), "--config", str(configs[variant]), "backup", "--quiet"]
-            seconds, _ = timed(argv, drop)
-        times[variant] = seconds
-    times["restic-copy"], _ = timed(copy_argv(restic, run_dir / "plain"), drop)
+        phase["wall"][variant], phase["cpu"][variant], result = timed(argv, drop)
+        if variant == "restic":
+            phase["restic_data_added"] = summary_of(result.stdout).get("data_added", 0)
+        print(f"  {variant}: {phase['wall'][variant]:.2f}s wall, "
+              f"{phase['cpu'][variant]:.2f}s CPU", flush=True)
     check_replicated(run_dir / "backupctl-3")
-    return times
+    return phase
 
 
 def one_run(index: int, workdir: pathlib.Path, tree: pathlib.Path, changed, seed: int,
@@ -242,8 +253,10 @@ def one_run(index: int, workdir: pathlib.Path, tree: pathlib.Path, changed, seed
                for count in (1, 3)}
     order = VARIANTS[index % 3:] + VARIANTS[:index % 3]
     try:
+        print(f"run {index + 1}, full backup:", flush=True)
         full = measure_phase(run_dir, configs, restic, tree, order, drop)
         rewrite(tree, changed, seed, version=index + 1)
+        print(f"run {index + 1}, incremental backup:", flush=True)
         incremental = measure_phase(run_dir, configs, restic, tree, order, drop)
     finally:
         rewrite(tree, changed, seed, version=0)
@@ -255,58 +268,59 @@ def one_run(index: int, workdir: pathlib.Path, tree: pathlib.Path, changed, seed
 
 # ---------------------------------------------------------------- reporting
 
-def medians(runs: list[dict], phase: str) -> dict[str, float]:
-    keys = runs[0][phase].keys()
-    return {key: statistics.median(run[phase][key] for run in runs) for key in keys}
+def medians(runs: list[dict], phase: str, metric: str) -> dict[str, float]:
+    keys = runs[0][phase][metric].keys()
+    return {key: statistics.median(run[phase][metric][key] for run in runs) for key in keys}
 
 
-def ratios(median: dict[str, float]) -> dict[str, float]:
-    """Return the goal ratios of one phase from its medians (and per-run, from each run's times)."""
+def ratios(median: dict[str, float], full_restic: float) -> dict[str, float]:
+    """Given one phase's medians and the full restic backup's, return the ratios the goals name."""
     extra = median["backupctl-3"] - median["backupctl-1"]
     return {
         "backupctl_1_over_restic": median["backupctl-1"] / median["restic"],
         "extra_2_locations_seconds": extra,
-        "extra_2_locations_over_full_restic": None,  # filled by the caller, needs the full phase
-        "restic_copy_over_full_restic": None,
-        "extra_2_locations_over_2_restic_copies": extra / (2 * median["restic-copy"]),
+        "extra_2_locations_over_full_restic": extra / full_restic,
+        "extra_2_locations_over_restic": extra / median["restic"],  # same phase's restic backup
+        "restic_copy_over_full_restic": median["restic-copy"] / full_restic,
+        "extra_location_over_restic_copy": extra / 2 / median["restic-copy"],
     }
 
 
 def summarise(runs: list[dict]) -> dict:
-    result = {}
-    full_restic = medians(runs, "full")["restic"]
-    for phase in ("full", "incremental"):
-        median = medians(runs, phase)
-        goal = ratios(median)
-        goal["extra_2_locations_over_full_restic"] = goal["extra_2_locations_seconds"] / full_restic
-        goal["restic_copy_over_full_restic"] = median["restic-copy"] / full_restic
-        per_run = [run[phase]["backupctl-1"] / run[phase]["restic"] for run in runs]
-        goal["backupctl_1_over_restic_per_run"] = per_run
-        result[phase] = {"medians_seconds": median, "ratios": goal}
+    """Return, per metric (wall, cpu) and phase, the medians and the goal ratios."""
+    result: dict = {}
+    for metric in ("wall", "cpu"):
+        full_restic = medians(runs, "full", metric)["restic"]
+        for phase in ("full", "incremental"):
+            median = medians(runs, phase, metric)
+            goal = ratios(median, full_restic)
+            goal["backupctl_1_over_restic_per_run"] = [
+                run[phase][metric]["backupctl-1"] / run[phase][metric]["restic"] for run in runs]
+            result.setdefault(metric, {})[phase] = {"medians_seconds": median, "ratios": goal}
     return result
 
 
-def print_table(summary: dict, runs: list[dict]) -> None:
+def print_table(summary: dict) -> None:
+    print(f"\n{'metric':<6} {'phase':<12} {'restic':>8} {'ctl 1 loc':>10} {'ctl 3 loc':>10} "
+          f"{'+2 locs':>8} {'restic copy':>12} {'ctl1/restic':>12} {'+2 locs/full':>13}")
+    for metric in ("wall", "cpu"):
+        for phase in ("full", "incremental"):
+            median = summary[metric][phase]["medians_seconds"]
+            goal = summary[metric][phase]["ratios"]
+            print(f"{metric:<6} {phase:<12} {median['restic']:>7.2f}s {median['backupctl-1']:>9.2f}s "
+                  f"{median['backupctl-3']:>9.2f}s {goal['extra_2_locations_seconds']:>7.2f}s "
+                  f"{median['restic-copy']:>11.2f}s {goal['backupctl_1_over_restic']:>11.3f}x "
+                  f"{goal['extra_2_locations_over_full_restic']:>12.3f}x")
     print()
-    print(f"{'phase':<12} {'restic':>8} {'ctl 1 loc':>10} {'ctl 3 loc':>10} {'+2 locs':>8} "
-          f"{'restic copy':>12} {'ctl1/restic':>12} {'+2 locs/full':>13}")
     for phase in ("full", "incremental"):
-        median, goal = summary[phase]["medians_seconds"], summary[phase]["ratios"]
-        print(f"{phase:<12} {median['restic']:>7.2f}s {median['backupctl-1']:>9.2f}s "
-              f"{median['backupctl-3']:>9.2f}s {goal['extra_2_locations_seconds']:>7.2f}s "
-              f"{median['restic-copy']:>11.2f}s {goal['backupctl_1_over_restic']:>11.3f}x "
-              f"{goal['extra_2_locations_over_full_restic']:>12.3f}x")
-    print()
-    for phase in ("full", "incremental"):
-        goal = summary[phase]["ratios"]
+        goal = summary["wall"][phase]["ratios"]
         slower = (goal["backupctl_1_over_restic"] - 1) * 100
-        print(f"{phase}: backupctl (1 location) is {slower:+.1f}% against restic "
-              f"(goal <= +3%: {'met' if slower <= 3 else 'NOT met'}); 2nd+3rd locations cost "
-              f"{goal['extra_2_locations_over_full_restic']:.2f} of a full restic backup "
-              f"(goal < 1: {'met' if goal['extra_2_locations_over_full_restic'] < 1 else 'NOT met'}); "
-              f"per extra location {goal['extra_2_locations_over_2_restic_copies']:.2f}x "
-              f"a restic copy")
-    print(f"per-run times (s): {json.dumps([{p: r[p] for p in ('full', 'incremental')} for r in runs])}")
+        extra = goal["extra_2_locations_over_full_restic"]
+        print(f"{phase} (wall): backupctl with 1 location {slower:+.1f}% against restic "
+              f"(goal <= +3%: {'met' if slower <= 3 else 'NOT met'}); the 2nd and 3rd locations "
+              f"cost {extra:.2f} of a full restic backup (goal < 1: {'met' if extra < 1 else 'NOT met'});"
+              f" {goal['extra_2_locations_over_restic']:.2f} of a restic backup of this phase;"
+              f" one extra location costs {goal['extra_location_over_restic_copy']:.2f} of a restic copy")
 
 
 def machine() -> dict:
@@ -349,12 +363,10 @@ def main() -> None:
     runs = []
     for index in range(args.runs):
         runs.append(one_run(index, workdir, tree, changed, args.seed, restic, drop))
-        print(f"run {index + 1}/{args.runs}: full {runs[-1]['full']}, "
-              f"incremental {runs[-1]['incremental']}", flush=True)
     summary = summarise(runs)
-    print_table(summary, runs)
+    print_table(summary)
     record = {
-        "benchmark": "backup", "when": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "benchmark": "backup", "when": datetime.datetime.now(datetime.UTC).isoformat(),
         "command": " ".join([pathlib.Path(sys.executable).name, *sys.argv]),
         "parameters": {"size_mib": args.size_mib, "files": len(entries), "runs": args.runs,
                        "seed": args.seed, "changed_files": len(changed),

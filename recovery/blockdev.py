@@ -40,8 +40,8 @@ def stacked_numbers(
     number: tuple[int, int], *, sys_root: pathlib.Path = SYS_DEV_BLOCK
 ) -> frozenset:
     """Given a device number, return it with those of its partitions and of everything built on
-    them (device-mapper, md, loop over a partition is not followed): a file system on any of
-    these lives on the source medium.
+    them (device-mapper, md and LVM, through sysfs ``holders``): a file system on any of these
+    lives on the source medium. (A loop device over a file on the medium is not followed.)
     """
     found: set[tuple[int, int]] = set()
     pending = [sys_root / f"{number[0]}:{number[1]}"]

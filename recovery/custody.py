@@ -40,7 +40,7 @@ class CustodyEvent:
 
 def utc_now() -> str:
     """Return the current time as ISO-8601 UTC with second precision."""
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def canonical_content(
@@ -48,8 +48,13 @@ def canonical_content(
 ) -> str:
     """Given an event's fields, return its canonical JSON text (sorted keys, no spaces)."""
     content = {
-        "job_id": job_id, "sequence": sequence, "kind": kind,
-        "actor": actor, "host": host, "at": at, "details": details,
+        "job_id": job_id,
+        "sequence": sequence,
+        "kind": kind,
+        "actor": actor,
+        "host": host,
+        "at": at,
+        "details": details,
     }
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -62,8 +67,13 @@ def chain_digest(previous_digest: str, content: str) -> str:
 def digest_of(event: CustodyEvent, previous_digest: str) -> str:
     """Given an event and the digest before it, return the digest the event should carry."""
     content = canonical_content(
-        job_id=event.job_id, sequence=event.sequence, kind=event.kind,
-        actor=event.actor, host=event.host, at=event.at, details=event.details,
+        job_id=event.job_id,
+        sequence=event.sequence,
+        kind=event.kind,
+        actor=event.actor,
+        host=event.host,
+        at=event.at,
+        details=event.details,
     )
     return chain_digest(previous_digest, content)
 
@@ -80,10 +90,16 @@ def verify(events: Sequence[CustodyEvent], *, head_digest: str | None = None) ->
         if event.sequence != expected_sequence:
             return False, f"event {expected_sequence} is missing (found {event.sequence})"
         if digest_of(event, previous) != event.digest:
-            return False, f"event {event.sequence} ({event.kind}) does not match its digest: it was altered"
+            return (
+                False,
+                f"event {event.sequence} ({event.kind}) does not match its digest: it was altered",
+            )
         previous = event.digest
     if not events:
         return False, "the job has no custody events"
     if head_digest is not None and head_digest != previous:
-        return False, "the last event does not match the job's head digest: events were removed or added"
+        return (
+            False,
+            "the last event does not match the job's head digest: events were removed or added",
+        )
     return True, f"custody chain of {len(events)} events verifies"

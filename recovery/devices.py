@@ -12,7 +12,16 @@ import dataclasses
 from collections.abc import Callable, Collection, Mapping
 
 KINDS = (
-    "hdd", "ssd", "nvme", "usb-stick", "usb-disk", "sd-card", "optical", "loop", "tape", "virtual",
+    "hdd",
+    "ssd",
+    "nvme",
+    "usb-stick",
+    "usb-disk",
+    "sd-card",
+    "optical",
+    "loop",
+    "tape",
+    "virtual",
 )
 
 
@@ -71,13 +80,31 @@ def _flag(properties: Mapping[str, str], key: str) -> bool:
 # Each predicate receives (name, subsystem, properties, removable, rotational).
 _Predicate = Callable[[str, str, Mapping[str, str], bool, bool], bool]
 KIND_RULES: tuple[tuple[str, _Predicate], ...] = (
-    ("tape", lambda name, sub, props, rem, rot: sub == "scsi_tape" or props.get("ID_TYPE") == "tape"),
+    (
+        "tape",
+        lambda name, sub, props, rem, rot: sub == "scsi_tape" or props.get("ID_TYPE") == "tape",
+    ),
     ("loop", lambda name, sub, props, rem, rot: name.startswith("loop")),
-    ("virtual", lambda name, sub, props, rem, rot: name.startswith(("zram", "ram", "dm-", "md", "nbd"))),
-    ("optical", lambda name, sub, props, rem, rot: name.startswith("sr") or _flag(props, "ID_CDROM")),
-    ("nvme", lambda name, sub, props, rem, rot: name.startswith("nvme") or props.get("ID_BUS") == "nvme"),
-    ("sd-card", lambda name, sub, props, rem, rot: name.startswith("mmcblk")
-        or _flag(props, "ID_DRIVE_FLASH_SD") or _flag(props, "ID_DRIVE_MEDIA_FLASH_SD")),
+    (
+        "virtual",
+        lambda name, sub, props, rem, rot: name.startswith(("zram", "ram", "dm-", "md", "nbd")),
+    ),
+    (
+        "optical",
+        lambda name, sub, props, rem, rot: name.startswith("sr") or _flag(props, "ID_CDROM"),
+    ),
+    (
+        "nvme",
+        lambda name, sub, props, rem, rot: name.startswith("nvme") or props.get("ID_BUS") == "nvme",
+    ),
+    (
+        "sd-card",
+        lambda name, sub, props, rem, rot: (
+            name.startswith("mmcblk")
+            or _flag(props, "ID_DRIVE_FLASH_SD")
+            or _flag(props, "ID_DRIVE_MEDIA_FLASH_SD")
+        ),
+    ),
     ("usb-stick", lambda name, sub, props, rem, rot: props.get("ID_BUS") == "usb" and rem),
     ("usb-disk", lambda name, sub, props, rem, rot: props.get("ID_BUS") == "usb"),
     ("hdd", lambda name, sub, props, rem, rot: rot),
@@ -131,7 +158,9 @@ def is_system_device(
             reasons.append(f"{label} is used as swap")
         if member in state:
             reasons.append(f"{label} holds the toolkit's state ({state[member]})")
-    reasons += [f"device {node} is in use by {holder} (device-mapper, RAID or LVM)" for holder in holders]
+    reasons += [
+        f"device {node} is in use by {holder} (device-mapper, RAID or LVM)" for holder in holders
+    ]
     return bool(reasons), tuple(reasons)
 
 

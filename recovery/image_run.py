@@ -4,15 +4,17 @@ for progress and the overlapped hash, and return what the custody record needs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from recovery import blockdev, ddrescue, ddrescue_status, image_hash
+from recovery import blockdev, ddrescue, ddrescue_status, errors, image_hash
 from recovery import mapfile as mapfile_module
-from recovery.imaging import ImagePlan
+from recovery.imaging import ImagePaths, ImagePlan
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -91,6 +93,19 @@ class _Monitor(threading.Thread):
             since_last_read=screen.since_last_read,
             hashed=self.hasher.position,
         )
+
+
+@contextlib.contextmanager
+def exclusive(paths: ImagePaths) -> Iterator[None]:
+    """Hold the job's imaging lock; raise RefusedError when another run holds it."""
+    with open(paths.lock, "a") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise errors.RefusedError(
+                f"another media image run is writing {paths.image}; wait for it or stop it"
+            ) from None
+        yield
 
 
 def execute(

@@ -28,10 +28,16 @@ class ImagePaths:
     image: pathlib.Path
     mapfile: pathlib.Path
     read_only_state: pathlib.Path
+    lock: pathlib.Path
 
     @classmethod
     def in_folder(cls, folder: pathlib.Path, name: str) -> ImagePaths:
-        return cls(folder / f"{name}.img", folder / f"{name}.map", folder / f".{name}.read-only")
+        return cls(
+            folder / f"{name}.img",
+            folder / f"{name}.map",
+            folder / f".{name}.read-only",
+            folder / f".{name}.lock",
+        )
 
     def to_dict(self) -> dict:
         return {"image": str(self.image), "mapfile": str(self.mapfile)}

@@ -15,28 +15,11 @@ import pathlib
 import sqlite3
 from collections.abc import Callable, Iterator
 
-from recovery import custody, errors
+from recovery import custody, errors, job_sql
 from recovery.custody import CustodyEvent  # re-exported: callers use jobs.CustodyEvent
 from recovery.devices import BlockDevice
 
 __all__ = ["CustodyEvent", "Job", "JobStore", "Medium"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS recovery_jobs (
-    job_id TEXT PRIMARY KEY, customer TEXT NOT NULL, consent_ref TEXT NOT NULL,
-    ticket TEXT, note TEXT, status TEXT NOT NULL, opened_at TEXT NOT NULL, closed_at TEXT,
-    medium TEXT, head_digest TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS recovery_custody_events (
-    job_id TEXT NOT NULL REFERENCES recovery_jobs(job_id), sequence INTEGER NOT NULL,
-    kind TEXT NOT NULL, actor TEXT NOT NULL, host TEXT NOT NULL, at TEXT NOT NULL,
-    details TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (job_id, sequence)
-);
-CREATE TRIGGER IF NOT EXISTS recovery_custody_no_update BEFORE UPDATE ON recovery_custody_events
-BEGIN SELECT RAISE(ABORT, 'custody events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS recovery_custody_no_delete BEFORE DELETE ON recovery_custody_events
-BEGIN SELECT RAISE(ABORT, 'custody events are append-only'); END;
-"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +37,12 @@ class Medium:
     @classmethod
     def from_device(cls, device: BlockDevice) -> Medium:
         return cls(
-            node=device.node, kind=device.kind, model=device.model, serial=device.serial,
-            size_bytes=device.size_bytes, logical_sector_size=device.logical_sector_size,
+            node=device.node,
+            kind=device.kind,
+            model=device.model,
+            serial=device.serial,
+            size_bytes=device.size_bytes,
+            logical_sector_size=device.logical_sector_size,
             physical_sector_size=device.physical_sector_size,
         )
 
@@ -96,14 +83,18 @@ class JobStore:
     """Given the SQLite state file and the jobs folder root, keep repair jobs and custody events."""
 
     def __init__(
-        self, db_path: pathlib.Path, jobs_root: pathlib.Path, *, clock: Callable[[], str] = custody.utc_now
+        self,
+        db_path: pathlib.Path,
+        jobs_root: pathlib.Path,
+        *,
+        clock: Callable[[], str] = custody.utc_now,
     ) -> None:
         self.db_path = pathlib.Path(db_path)
         self.jobs_root = pathlib.Path(jobs_root)
         self._clock = clock
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
-            connection.executescript(SCHEMA)
+            connection.executescript(job_sql.SCHEMA)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -128,28 +119,52 @@ class JobStore:
     # -- jobs -------------------------------------------------------------------------------
 
     def open_job(
-        self, *, customer: str, consent_ref: str, ticket: str | None, note: str | None, actor: str, host: str
+        self,
+        *,
+        customer: str,
+        consent_ref: str,
+        ticket: str | None,
+        note: str | None,
+        actor: str,
+        host: str,
     ) -> Job:
         """Open a job for a customer with their consent reference; refuse without consent."""
         if not customer.strip():
             raise errors.InvalidRequest("a job needs the customer's name or number")
         if not consent_ref.strip():
-            raise errors.RefusedError("no consent reference: a job needs the customer's recorded consent")
+            raise errors.RefusedError(
+                "no consent reference: a job needs the customer's recorded consent"
+            )
         at = self._clock()
         with self._write() as connection:
-            job_id = _next_job_id(connection, at)
+            job_id = job_sql.next_job_id(connection, at)
             connection.execute(
                 "INSERT INTO recovery_jobs (job_id, customer, consent_ref, ticket, note, status,"
                 " opened_at, head_digest) VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
                 (job_id, customer, consent_ref, ticket, note, at, custody.GENESIS),
             )
-            details = {"customer": customer, "consent_ref": consent_ref, "ticket": ticket, "note": note}
-            self._append(connection, job_id, kind=custody.JOB_OPENED, actor=actor, host=host, at=at, details=details)
+            details = {
+                "customer": customer,
+                "consent_ref": consent_ref,
+                "ticket": ticket,
+                "note": note,
+            }
+            self._append(
+                connection,
+                job_id,
+                kind=custody.JOB_OPENED,
+                actor=actor,
+                host=host,
+                at=at,
+                details=details,
+            )
         folder = self.jobs_root / job_id
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.get(job_id)
 
-    def attach(self, job_id: str, medium: Medium, *, actor: str, host: str, details: dict | None = None) -> Job:
+    def attach(
+        self, job_id: str, medium: Medium, *, actor: str, host: str, details: dict | None = None
+    ) -> Job:
         """Record the medium's identity on an open job; refuse a different medium than the one attached.
 
         Attaching the same medium again (same model, serial, size, sectors) records its new node,
@@ -165,11 +180,23 @@ class JobStore:
                     f" serial {job.medium.serial or 'unknown'}); open a new job for another medium"
                 )
             connection.execute(
-                "UPDATE recovery_jobs SET medium = ? WHERE job_id = ?", (json.dumps(medium.to_dict()), job_id)
+                "UPDATE recovery_jobs SET medium = ? WHERE job_id = ?",
+                (json.dumps(medium.to_dict()), job_id),
             )
-            event_details = {"medium": medium.to_dict(), "reattached": reattached, **(details or {})}
-            self._append(connection, job_id, kind=custody.MEDIUM_ATTACHED, actor=actor, host=host,
-                         at=self._clock(), details=event_details)
+            event_details = {
+                "medium": medium.to_dict(),
+                "reattached": reattached,
+                **(details or {}),
+            }
+            self._append(
+                connection,
+                job_id,
+                kind=custody.MEDIUM_ATTACHED,
+                actor=actor,
+                host=host,
+                at=self._clock(),
+                details=event_details,
+            )
         return self.get(job_id)
 
     def close(self, job_id: str, *, actor: str, host: str) -> Job:
@@ -178,9 +205,18 @@ class JobStore:
         with self._write() as connection:
             _require_open(self._job_row(connection, job_id))
             connection.execute(
-                "UPDATE recovery_jobs SET status = 'closed', closed_at = ? WHERE job_id = ?", (at, job_id)
+                "UPDATE recovery_jobs SET status = 'closed', closed_at = ? WHERE job_id = ?",
+                (at, job_id),
             )
-            self._append(connection, job_id, kind=custody.JOB_CLOSED, actor=actor, host=host, at=at, details={})
+            self._append(
+                connection,
+                job_id,
+                kind=custody.JOB_CLOSED,
+                actor=actor,
+                host=host,
+                at=at,
+                details={},
+            )
         return self.get(job_id)
 
     def get(self, job_id: str) -> Job:
@@ -198,21 +234,31 @@ class JobStore:
 
     # -- custody ----------------------------------------------------------------------------
 
-    def record_event(self, job_id: str, *, kind: str, actor: str, host: str, details: dict) -> CustodyEvent:
+    def record_event(
+        self, job_id: str, *, kind: str, actor: str, host: str, details: dict
+    ) -> CustodyEvent:
         """Append a custody event to an open job and return it; raise JobClosedError when closed."""
         with self._write() as connection:
             _require_open(self._job_row(connection, job_id))
-            return self._append(connection, job_id, kind=kind, actor=actor, host=host,
-                                at=self._clock(), details=details)
+            return self._append(
+                connection,
+                job_id,
+                kind=kind,
+                actor=actor,
+                host=host,
+                at=self._clock(),
+                details=details,
+            )
 
     def events(self, job_id: str) -> list[CustodyEvent]:
         """Return the job's custody events in order; raise JobNotFound for an unknown job."""
         with self._connect() as connection:
             self._job_row(connection, job_id)
             rows = connection.execute(
-                "SELECT * FROM recovery_custody_events WHERE job_id = ? ORDER BY sequence", (job_id,)
+                "SELECT * FROM recovery_custody_events WHERE job_id = ? ORDER BY sequence",
+                (job_id,),
             ).fetchall()
-        return [_event_from_row(row) for row in rows]
+        return [job_sql.event_from_row(row) for row in rows]
 
     def verify_chain(self, job_id: str) -> tuple[bool, str]:
         """Return (verifies, explanation) for the job's custody chain and the job record itself."""
@@ -229,27 +275,47 @@ class JobStore:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _append(self, connection: sqlite3.Connection, job_id: str, *, kind: str, actor: str, host: str,
-                at: str, details: dict) -> CustodyEvent:
+    def _append(
+        self,
+        connection: sqlite3.Connection,
+        job_id: str,
+        *,
+        kind: str,
+        actor: str,
+        host: str,
+        at: str,
+        details: dict,
+    ) -> CustodyEvent:
         row = connection.execute(
             "SELECT sequence, digest FROM recovery_custody_events WHERE job_id = ?"
-            " ORDER BY sequence DESC LIMIT 1", (job_id,)
+            " ORDER BY sequence DESC LIMIT 1",
+            (job_id,),
         ).fetchone()
         sequence, previous = (row["sequence"] + 1, row["digest"]) if row else (1, custody.GENESIS)
         details = json.loads(json.dumps(details))  # the stored form, so digests recompute exactly
         content = custody.canonical_content(
-            job_id=job_id, sequence=sequence, kind=kind, actor=actor, host=host, at=at, details=details
+            job_id=job_id,
+            sequence=sequence,
+            kind=kind,
+            actor=actor,
+            host=host,
+            at=at,
+            details=details,
         )
         digest = custody.chain_digest(previous, content)
         connection.execute(
             "INSERT INTO recovery_custody_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (job_id, sequence, kind, actor, host, at, json.dumps(details, sort_keys=True), digest),
         )
-        connection.execute("UPDATE recovery_jobs SET head_digest = ? WHERE job_id = ?", (digest, job_id))
+        connection.execute(
+            "UPDATE recovery_jobs SET head_digest = ? WHERE job_id = ?", (digest, job_id)
+        )
         return CustodyEvent(sequence, job_id, kind, actor, host, at, details, digest)
 
     def _job_row(self, connection: sqlite3.Connection, job_id: str) -> Job:
-        row = connection.execute("SELECT * FROM recovery_jobs WHERE job_id = ?", (job_id,)).fetchone()
+        row = connection.execute(
+            "SELECT * FROM recovery_jobs WHERE job_id = ?", (job_id,)
+        ).fetchone()
         if row is None:
             raise errors.JobNotFound(f"no repair job {job_id!r} (see: backupctl job list)")
         return self._job_from_row(row)
@@ -257,31 +323,24 @@ class JobStore:
     def _job_from_row(self, row: sqlite3.Row) -> Job:
         medium = Medium(**json.loads(row["medium"])) if row["medium"] else None
         return Job(
-            job_id=row["job_id"], customer=row["customer"], consent_ref=row["consent_ref"],
-            ticket=row["ticket"], note=row["note"], status=row["status"], opened_at=row["opened_at"],
-            medium=medium, folder=self.jobs_root / row["job_id"], closed_at=row["closed_at"],
+            job_id=row["job_id"],
+            customer=row["customer"],
+            consent_ref=row["consent_ref"],
+            ticket=row["ticket"],
+            note=row["note"],
+            status=row["status"],
+            opened_at=row["opened_at"],
+            medium=medium,
+            folder=self.jobs_root / row["job_id"],
+            closed_at=row["closed_at"],
         )
 
 
 def _require_open(job: Job) -> None:
     if job.status != "open":
-        raise errors.JobClosedError(f"job {job.job_id} is closed; its custody record takes no more events")
-
-
-def _next_job_id(connection: sqlite3.Connection, at: str) -> str:
-    """Given the opening time, return the next id of the day: J-YYYYMMDD-NNN."""
-    prefix = "J-" + at[:10].replace("-", "") + "-"
-    count = connection.execute(
-        "SELECT COUNT(*) FROM recovery_jobs WHERE job_id LIKE ?", (prefix + "%",)
-    ).fetchone()[0]
-    return f"{prefix}{count + 1:03d}"
-
-
-def _event_from_row(row: sqlite3.Row) -> CustodyEvent:
-    return CustodyEvent(
-        sequence=row["sequence"], job_id=row["job_id"], kind=row["kind"], actor=row["actor"],
-        host=row["host"], at=row["at"], details=json.loads(row["details"]), digest=row["digest"],
-    )
+        raise errors.JobClosedError(
+            f"job {job.job_id} is closed; its custody record takes no more events"
+        )
 
 
 def _record_mismatch(job: Job, events: list[CustodyEvent]) -> str | None:
@@ -290,7 +349,9 @@ def _record_mismatch(job: Job, events: list[CustodyEvent]) -> str | None:
     for name in ("customer", "consent_ref", "ticket", "note"):
         if opened.get(name) != getattr(job, name):
             return f"the job record's {name} differs from the custody record: it was altered"
-    attached = [event.details["medium"] for event in events if event.kind == custody.MEDIUM_ATTACHED]
+    attached = [
+        event.details["medium"] for event in events if event.kind == custody.MEDIUM_ATTACHED
+    ]
     recorded = job.medium.to_dict() if job.medium else None
     if (attached[-1] if attached else None) != recorded:
         return "the job record's medium differs from the custody record: it was altered"

@@ -40,8 +40,15 @@ def parse_mountinfo(file: TextIO) -> tuple[Mount, ...]:
         if len(fields) < separator + 3:
             continue
         major, minor = (int(part) for part in fields[2].split(":", 1))
-        mounts.append(Mount(major, minor, _unescape(fields[4]), fields[separator + 1],
-                            _unescape(fields[separator + 2])))
+        mounts.append(
+            Mount(
+                major,
+                minor,
+                _unescape(fields[4]),
+                fields[separator + 1],
+                _unescape(fields[separator + 2]),
+            )
+        )
     return tuple(mounts)
 
 

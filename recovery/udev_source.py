@@ -68,7 +68,9 @@ def host_usage(state_paths: tuple[str, ...] = ()) -> HostUsage:
         swap_names = mounts.parse_swaps(file)
     swap = set()
     for name in swap_names:
-        swap.add(_block_devnum(name) or (_devnum(os.stat(name).st_dev) if os.path.exists(name) else None))
+        swap.add(
+            _block_devnum(name) or (_devnum(os.stat(name).st_dev) if os.path.exists(name) else None)
+        )
     state = {}
     for path in state_paths:
         number = _state_devnum(pathlib.Path(path).absolute(), mount_table)
@@ -77,7 +79,9 @@ def host_usage(state_paths: tuple[str, ...] = ()) -> HostUsage:
     return HostUsage(points, frozenset(swap - {None}), state)
 
 
-def _state_devnum(path: pathlib.Path, mount_table: tuple[mounts.Mount, ...]) -> tuple[int, int] | None:
+def _state_devnum(
+    path: pathlib.Path, mount_table: tuple[mounts.Mount, ...]
+) -> tuple[int, int] | None:
     """Given a state path (perhaps not created yet), return the block device that will hold it."""
     existing = next((candidate for candidate in (path, *path.parents) if candidate.exists()), path)
     number = _devnum(os.stat(existing).st_dev)
@@ -97,7 +101,9 @@ def _decode(value: str | None) -> str | None:
 
 def _sysfs(device: pyudev.Device, name: str) -> str | None:
     try:
-        return (pathlib.Path(device.sys_path) / name).read_text(encoding="utf-8", errors="replace").strip() or None
+        return (pathlib.Path(device.sys_path) / name).read_text(
+            encoding="utf-8", errors="replace"
+        ).strip() or None
     except OSError:
         return None
 
@@ -109,8 +115,16 @@ def _sysfs_int(device: pyudev.Device, name: str, default: int = 0) -> int:
 
 def _bus(device: pyudev.Device) -> str | None:
     name = device.sys_name
-    known = (("nvme", "nvme"), ("mmcblk", "mmc"), ("loop", "virtual"), ("zram", "virtual"), ("vd", "virtio"))
-    return device.properties.get("ID_BUS") or next((bus for prefix, bus in known if name.startswith(prefix)), None)
+    known = (
+        ("nvme", "nvme"),
+        ("mmcblk", "mmc"),
+        ("loop", "virtual"),
+        ("zram", "virtual"),
+        ("vd", "virtio"),
+    )
+    return device.properties.get("ID_BUS") or next(
+        (bus for prefix, bus in known if name.startswith(prefix)), None
+    )
 
 
 def _identity(device: pyudev.Device) -> tuple[str | None, str | None, str | None]:
@@ -119,18 +133,24 @@ def _identity(device: pyudev.Device) -> tuple[str | None, str | None, str | None
     sysfs_vendor = _sysfs(device, "device/vendor")  # virtio and nvme give a PCI id ("0x1af4") here
     sysfs_vendor = None if sysfs_vendor and sysfs_vendor.startswith("0x") else sysfs_vendor
     vendor = _decode(props.get("ID_VENDOR_ENC")) or props.get("ID_VENDOR") or sysfs_vendor
-    model = (_decode(props.get("ID_MODEL_ENC")) or props.get("ID_MODEL") or _sysfs(device, "device/model")
-             or _sysfs(device, "device/name"))
+    model = (
+        _decode(props.get("ID_MODEL_ENC"))
+        or props.get("ID_MODEL")
+        or _sysfs(device, "device/model")
+        or _sysfs(device, "device/name")
+    )
     serial = props.get("ID_SERIAL_SHORT") or _sysfs(device, "device/serial")
     return vendor, model, serial
 
 
 def _partition(device: pyudev.Device, usage: HostUsage) -> Partition:
     return Partition(
-        node=device.device_node, number=_sysfs_int(device, "partition"),
+        node=device.device_node,
+        number=_sysfs_int(device, "partition"),
         size_bytes=_sysfs_int(device, "size") * 512,
         filesystem=device.properties.get("ID_FS_TYPE") or None,
-        label=_decode(device.properties.get("ID_FS_LABEL_ENC")) or device.properties.get("ID_FS_LABEL"),
+        label=_decode(device.properties.get("ID_FS_LABEL_ENC"))
+        or device.properties.get("ID_FS_LABEL"),
         mountpoints=usage.mountpoints.get(_devnum(device.device_number), ()),
     )
 
@@ -144,33 +164,62 @@ def _holders(device: pyudev.Device) -> tuple[str, ...]:
 
 def _disk(device: pyudev.Device, usage: HostUsage) -> BlockDevice:
     """Given a pyudev disk (or tape drive) and the host's usage, return its plain description."""
-    children = [child for child in device.children if child.device_type == "partition" and child.device_node]
-    partitions = tuple(sorted((_partition(child, usage) for child in children), key=lambda p: p.number))
+    children = [
+        child for child in device.children if child.device_type == "partition" and child.device_node
+    ]
+    partitions = tuple(
+        sorted((_partition(child, usage) for child in children), key=lambda p: p.number)
+    )
     number = _devnum(device.device_number)
     removable = _sysfs(device, "removable") == "1" or device.subsystem == "scsi_tape"
     kind = devices.classify_kind(
-        name=device.sys_name, subsystem=device.subsystem, properties=dict(device.properties),
-        removable=removable, rotational=_sysfs(device, "queue/rotational") == "1",
+        name=device.sys_name,
+        subsystem=device.subsystem,
+        properties=dict(device.properties),
+        removable=removable,
+        rotational=_sysfs(device, "queue/rotational") == "1",
     )
-    state_nodes = {node: usage.state[_devnum(item.device_number)]
-                   for node, item in [(device.device_node, device)] + [(c.device_node, c) for c in children]
-                   if _devnum(item.device_number) in usage.state}
-    swap_nodes = [item.device_node for item in [device, *children] if _devnum(item.device_number) in usage.swap]
+    state_nodes = {
+        node: usage.state[_devnum(item.device_number)]
+        for node, item in [(device.device_node, device)] + [(c.device_node, c) for c in children]
+        if _devnum(item.device_number) in usage.state
+    }
+    swap_nodes = [
+        item.device_node
+        for item in [device, *children]
+        if _devnum(item.device_number) in usage.swap
+    ]
     holders = _holders(device) + tuple(holder for child in children for holder in _holders(child))
     is_system, reasons = devices.is_system_device(
-        node=device.device_node, mountpoints=usage.mountpoints.get(number, ()), partitions=partitions,
-        swap_nodes=swap_nodes, state_nodes=state_nodes, holders=holders,
+        node=device.device_node,
+        mountpoints=usage.mountpoints.get(number, ()),
+        partitions=partitions,
+        swap_nodes=swap_nodes,
+        state_nodes=state_nodes,
+        holders=holders,
     )
     vendor, model, serial = _identity(device)
     return BlockDevice(
-        node=device.device_node, kind=kind, bus=_bus(device), vendor=vendor, model=model, serial=serial,
+        node=device.device_node,
+        kind=kind,
+        bus=_bus(device),
+        vendor=vendor,
+        model=model,
+        serial=serial,
         size_bytes=_sysfs_int(device, "size") * 512,
-        logical_sector_size=_sysfs_int(device, "queue/logical_block_size", 512 if device.subsystem == "block" else 0),
-        physical_sector_size=_sysfs_int(device, "queue/physical_block_size", 512 if device.subsystem == "block" else 0),
-        removable=removable, read_only=_sysfs(device, "ro") == "1",
+        logical_sector_size=_sysfs_int(
+            device, "queue/logical_block_size", 512 if device.subsystem == "block" else 0
+        ),
+        physical_sector_size=_sysfs_int(
+            device, "queue/physical_block_size", 512 if device.subsystem == "block" else 0
+        ),
+        removable=removable,
+        read_only=_sysfs(device, "ro") == "1",
         filesystem=device.properties.get("ID_FS_TYPE") or None,
-        mountpoints=usage.mountpoints.get(number, ()), partitions=partitions,
-        is_system=is_system, system_reasons=reasons,
+        mountpoints=usage.mountpoints.get(number, ()),
+        partitions=partitions,
+        is_system=is_system,
+        system_reasons=reasons,
     )
 
 
@@ -185,23 +234,35 @@ def _is_worth_showing(device: BlockDevice) -> bool:
     return device.size_bytes > 0 or device.removable or device.kind == "tape"
 
 
-def list_devices(*, state_paths: tuple[str, ...] = (), include_empty: bool = False) -> list[BlockDevice]:
+def list_devices(
+    *, state_paths: tuple[str, ...] = (), include_empty: bool = False
+) -> list[BlockDevice]:
     """Return every disk and tape drive, sorted by node; skip empty fixed devices unless asked."""
     context = pyudev.Context()
     usage = host_usage(state_paths)
-    found = [_disk(device, usage) for subsystem in ("block", "scsi_tape")
-             for device in context.list_devices(subsystem=subsystem) if _is_listed(device)]
-    return sorted((device for device in found if include_empty or _is_worth_showing(device)),
-                  key=lambda device: device.node)
+    found = [
+        _disk(device, usage)
+        for subsystem in ("block", "scsi_tape")
+        for device in context.list_devices(subsystem=subsystem)
+        if _is_listed(device)
+    ]
+    return sorted(
+        (device for device in found if include_empty or _is_worth_showing(device)),
+        key=lambda device: device.node,
+    )
 
 
 def _find(context: pyudev.Context, node: str) -> pyudev.Device:
     try:
         device = pyudev.Devices.from_device_file(context, node)
     except (pyudev.DeviceNotFoundError, OSError, ValueError) as error:
-        raise errors.DeviceNotFound(f"no block device or tape drive {node!r} (see: backupctl media list)") from error
+        raise errors.DeviceNotFound(
+            f"no block device or tape drive {node!r} (see: backupctl media list)"
+        ) from error
     if device.device_type == "partition":
-        raise errors.DeviceNotFound(f"{node} is a partition; name the whole device ({device.parent.device_node})")
+        raise errors.DeviceNotFound(
+            f"{node} is a partition; name the whole device ({device.parent.device_node})"
+        )
     if not _is_listed(device):
         raise errors.DeviceNotFound(f"{node} is not a disk or a tape drive")
     return device
@@ -230,8 +291,9 @@ def _event_node(device: pyudev.Device) -> str | None:
     return None
 
 
-def _settled(context: pyudev.Context, node: str, known: dict[str, BlockDevice],
-             state_paths: tuple[str, ...]) -> Iterator[tuple[str, BlockDevice]]:
+def _settled(
+    context: pyudev.Context, node: str, known: dict[str, BlockDevice], state_paths: tuple[str, ...]
+) -> Iterator[tuple[str, BlockDevice]]:
     """Given a node whose events have settled, yield what changed for the technician."""
     try:
         current: BlockDevice | None = _disk(_find(context, node), host_usage(state_paths))
@@ -250,7 +312,10 @@ def _settled(context: pyudev.Context, node: str, known: dict[str, BlockDevice],
 
 
 def watch(
-    *, timeout: float | None = None, state_paths: tuple[str, ...] = (), settle: float = 0.5,
+    *,
+    timeout: float | None = None,
+    state_paths: tuple[str, ...] = (),
+    settle: float = 0.5,
     on_ready: Callable[[], None] | None = None,
 ) -> Iterator[tuple[str, BlockDevice]]:
     """Yield (action, device) as media appear, change and disappear, until ``timeout`` seconds pass.
@@ -266,7 +331,11 @@ def watch(
     monitor.filter_by("block")
     monitor.filter_by("scsi_tape")
     monitor.start()
-    known = {device.node: device for device in list_devices(state_paths=state_paths) if _has_medium(device)}
+    known = {
+        device.node: device
+        for device in list_devices(state_paths=state_paths)
+        if _has_medium(device)
+    }
     pending: dict[str, float] = {}  # node -> monotonic time of its last event
     deadline = None if timeout is None else time.monotonic() + timeout
     if on_ready is not None:

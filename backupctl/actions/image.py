@@ -51,13 +51,17 @@ def _record(store: JobStore, job_id: str, kind: str, who: Who, details: dict):
     return store.record_event(job_id, kind=kind, actor=who.actor, host=who.host, details=details)
 
 
-def _check_medium(store: JobStore, job: Job, device: BlockDevice, who: Who) -> None:
-    """Refuse a device that is not the job's medium; attach it when the job has none yet."""
+def _check_medium(job: Job, device: BlockDevice) -> None:
+    """Refuse a device that is not the job's medium (when the job has one recorded)."""
     if job.medium is not None and job.medium.differences(device):
         raise errors.RefusedError(
             f"{device.node} is not the medium of job {job.job_id}: "
             + "; ".join(job.medium.differences(device))
         )
+
+
+def _attach_medium(store: JobStore, job: Job, device: BlockDevice, who: Who) -> None:
+    """Record the device as the job's medium when it has none, or under its new node."""
     if job.medium is None or job.medium.node != device.node:
         store.attach(
             job.job_id,
@@ -116,7 +120,7 @@ def plan(store: JobStore, request: Request, who: Who) -> tuple[imaging.ImagePlan
     if job.status != "open":
         raise errors.JobClosedError(f"job {job.job_id} is closed; open a new job to image again")
     device = udev_source.describe(request.device, state_paths=who.state_paths)
-    _check_medium(store, job, device, who)
+    _check_medium(job, device)
     previous = _previous_paths(store, job.job_id)
     if request.out_dir is not None:
         paths = imaging.ImagePaths.in_folder(request.out_dir.resolve(), job.job_id)
@@ -132,6 +136,7 @@ def plan(store: JobStore, request: Request, who: Who) -> tuple[imaging.ImagePlan
             {"device": device.node, "reasons": list(reasons)},
         )
         imaging.check_or_refuse(reasons)
+    _attach_medium(store, job, device, who)
     paths.image.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     current = _existing_mapfile(paths.mapfile)
     phases, why = imaging.choose_phases(current, retries=request.retries)
@@ -152,23 +157,13 @@ def plan(store: JobStore, request: Request, who: Who) -> tuple[imaging.ImagePlan
 
 
 def _totals_details(totals: mapfile_module.Totals, areas) -> dict:
-    return {
-        **dataclasses.asdict(totals),
-        "bad_area_list": [[area.position, area.size] for area in areas[:1000]],
-    }
+    bad_area_list = [[area.position, area.size] for area in areas[:1000]]
+    return {**dataclasses.asdict(totals), "bad_area_list": bad_area_list}
 
 
-def image(
-    store: JobStore,
-    request: Request,
-    who: Who,
-    *,
-    on_progress: Callable[[image_run.Progress], None] | None = None,
+def _started_details(
+    image_plan: imaging.ImagePlan, device: BlockDevice, request: Request, version: str
 ) -> dict:
-    """Image the medium of a job; return the details recorded in the image.finished event."""
-    version = ".".join(map(str, ddrescue.version(request.binary)))
-    image_plan, device = plan(store, request, who)
-    started_at = custody.utc_now()
     argvs = [
         list(
             ddrescue.phase_argv(
@@ -182,46 +177,63 @@ def image(
         )
         for phase in image_plan.phases
     ]
-    _record(
-        store,
-        request.job_id,
-        "image.started",
-        who,
-        {
-            "device": device.node,
-            "serial": device.serial,
-            "size_bytes": device.size_bytes,
-            "paths": image_plan.paths.to_dict(),
-            "resume": image_plan.resume,
-            "runs": list(image_plan.phases),
-            "why": list(image_plan.reasons),
-            "ddrescue_version": version,
-            "command_lines": argvs,
-            "force_system_device": request.force_system,
-            "started_at": started_at,
-        },
+    return {
+        "device": device.node,
+        "serial": device.serial,
+        "size_bytes": device.size_bytes,
+        "paths": image_plan.paths.to_dict(),
+        "resume": image_plan.resume,
+        "runs": list(image_plan.phases),
+        "why": list(image_plan.reasons),
+        "ddrescue_version": version,
+        "command_lines": argvs,
+        "force_system_device": request.force_system,
+        "started_at": custody.utc_now(),
+    }
+
+
+def _record_stop(
+    store: JobStore, job_id: str, who: Who, paths: imaging.ImagePaths, error: Exception
+) -> None:
+    """Record image.interrupted or image.failed with the totals the mapfile holds so far."""
+    kind = (
+        "image.interrupted" if isinstance(error, ddrescue.DdrescueInterrupted) else "image.failed"
     )
-    try:
-        result = image_run.execute(image_plan, on_progress=on_progress, binary=request.binary)
-    except (ddrescue.DdrescueInterrupted, ddrescue.DdrescueError) as error:
-        kind = (
-            "image.interrupted"
-            if isinstance(error, ddrescue.DdrescueInterrupted)
-            else "image.failed"
-        )
-        current = image_hash.read_mapfile(image_plan.paths.mapfile)
-        details = {"reason": str(error), "at": custody.utc_now()}
-        if current is not None:
-            details["totals"] = _totals_details(current.totals(), current.bad_areas())
-        _record(store, request.job_id, kind, who, details)
-        raise
+    current = image_hash.read_mapfile(paths.mapfile)
+    details = {"reason": str(error), "at": custody.utc_now()}
+    if current is not None:
+        details["totals"] = _totals_details(current.totals(), current.bad_areas())
+    _record(store, job_id, kind, who, details)
+
+
+def image(
+    store: JobStore,
+    request: Request,
+    who: Who,
+    *,
+    on_progress: Callable[[image_run.Progress], None] | None = None,
+) -> dict:
+    """Image the medium of a job; return the details recorded in the image.finished event.
+
+    Raise RefusedError when unsafe, DdrescueInterrupted (resumable) on a signal, DdrescueError.
+    """
+    version = ".".join(map(str, ddrescue.version(request.binary)))
+    image_plan, device = plan(store, request, who)
+    with image_run.exclusive(image_plan.paths):
+        started = _started_details(image_plan, device, request, version)
+        _record(store, request.job_id, "image.started", who, started)
+        try:
+            result = image_run.execute(image_plan, on_progress=on_progress, binary=request.binary)
+        except (ddrescue.DdrescueInterrupted, ddrescue.DdrescueError) as error:
+            _record_stop(store, request.job_id, who, image_plan.paths, error)
+            raise
     details = {
         "paths": image_plan.paths.to_dict(),
         **result.digests.to_dict(),
         "totals": _totals_details(result.totals, result.bad_areas),
         "ddrescue_version": version,
         "command_lines": [list(argv) for argv in result.argvs],
-        "started_at": started_at,
+        "started_at": started["started_at"],
         "finished_at": custody.utc_now(),
         "read_only_enforced": result.read_only.enforced,
         "read_only_note": result.read_only.reason,

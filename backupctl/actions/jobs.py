@@ -39,8 +39,14 @@ def store(*, state_dir: pathlib.Path, state_db: pathlib.Path) -> JobStore:
 
 
 def attach_device(
-    job_store: JobStore, job_id: str, node: str, *, state_dir: pathlib.Path, allow_system: bool,
-    actor: str, host: str,
+    job_store: JobStore,
+    job_id: str,
+    node: str,
+    *,
+    state_dir: pathlib.Path,
+    allow_system: bool,
+    actor: str,
+    host: str,
 ) -> Job:
     """Describe the device at ``node`` and record its identity on the job.
 
@@ -57,11 +63,17 @@ def attach_device(
     if device.is_system:
         logger.warning("attaching system device %s at the technician's insistence", device.node)
     details = {
-        "bus": device.bus, "vendor": device.vendor, "removable": device.removable,
-        "read_only": device.read_only, "system_device": device.is_system,
-        "system_reasons": list(device.system_reasons), "allowed_system_device": allow_system and device.is_system,
+        "bus": device.bus,
+        "vendor": device.vendor,
+        "removable": device.removable,
+        "read_only": device.read_only,
+        "system_device": device.is_system,
+        "system_reasons": list(device.system_reasons),
+        "allowed_system_device": allow_system and device.is_system,
     }
-    return job_store.attach(job_id, Medium.from_device(device), actor=actor, host=host, details=details)
+    return job_store.attach(
+        job_id, Medium.from_device(device), actor=actor, host=host, details=details
+    )
 
 
 def report(job_store: JobStore, job_id: str) -> JobReport:

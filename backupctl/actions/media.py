@@ -43,8 +43,10 @@ class WatchEvent:
 
     def to_dict(self) -> dict:
         return {
-            "action": self.action, "device": self.device.to_dict(),
-            "job_id": self.job.job_id if self.job else None, "refused": self.refused,
+            "action": self.action,
+            "device": self.device.to_dict(),
+            "job_id": self.job.job_id if self.job else None,
+            "refused": self.refused,
         }
 
 
@@ -54,8 +56,15 @@ def list_media(*, state_dir: pathlib.Path, include_empty: bool = False) -> list[
 
 
 def watch_media(
-    *, state_dir: pathlib.Path, job_store: JobStore, timeout: float | None, count: int | None,
-    attach_to: str | None, mediator: AttachMediator, actor: str, host: str,
+    *,
+    state_dir: pathlib.Path,
+    job_store: JobStore,
+    timeout: float | None,
+    count: int | None,
+    attach_to: str | None,
+    mediator: AttachMediator,
+    actor: str,
+    host: str,
     on_ready: Callable[[], None] | None = None,
 ) -> Iterator[WatchEvent]:
     """Yield media events until ``timeout`` passes or ``count`` events were shown.
@@ -65,13 +74,19 @@ def watch_media(
     """
     if attach_to is not None:
         job_store.get(attach_to)  # fail at once for an unknown job, not after the medium appears
-    shown = 0
-    for action, device in udev_source.watch(timeout=timeout, state_paths=(str(state_dir),), on_ready=on_ready):
+    changes = udev_source.watch(timeout=timeout, state_paths=(str(state_dir),), on_ready=on_ready)
+    for shown, (action, device) in enumerate(changes, start=1):
         yield WatchEvent(action, device)
-        shown += 1
         if action == udev_source.APPEARED:
-            attached = _attach(job_store, device, attach_to=attach_to, mediator=mediator,
-                               state_dir=state_dir, actor=actor, host=host)
+            attached = _attach(
+                job_store,
+                device,
+                attach_to=attach_to,
+                mediator=mediator,
+                state_dir=state_dir,
+                actor=actor,
+                host=host,
+            )
             if attached is not None:
                 yield attached
                 if attach_to is not None and attached.job is not None:
@@ -80,11 +95,23 @@ def watch_media(
             return
 
 
-def _attach(job_store: JobStore, device: BlockDevice, *, attach_to: str | None, mediator: AttachMediator,
-            state_dir: pathlib.Path, actor: str, host: str) -> WatchEvent | None:
+def _attach(
+    job_store: JobStore,
+    device: BlockDevice,
+    *,
+    attach_to: str | None,
+    mediator: AttachMediator,
+    state_dir: pathlib.Path,
+    actor: str,
+    host: str,
+) -> WatchEvent | None:
     """Attach a medium that just appeared to the named or chosen job; return what happened."""
     if device.is_system:
-        return WatchEvent("refused", device, refused="; ".join(device.system_reasons)) if attach_to else None
+        return (
+            WatchEvent("refused", device, refused="; ".join(device.system_reasons))
+            if attach_to
+            else None
+        )
     job_id = attach_to
     if job_id is None:
         waiting = job_actions.waiting_for_medium(job_store)
@@ -92,8 +119,15 @@ def _attach(job_store: JobStore, device: BlockDevice, *, attach_to: str | None, 
     if job_id is None:
         return None
     try:
-        job = job_actions.attach_device(job_store, job_id, device.node, state_dir=state_dir,
-                                        allow_system=False, actor=actor, host=host)
+        job = job_actions.attach_device(
+            job_store,
+            job_id,
+            device.node,
+            state_dir=state_dir,
+            allow_system=False,
+            actor=actor,
+            host=host,
+        )
     except errors.RefusedError as error:
         return WatchEvent("refused", device, refused=str(error))
     return WatchEvent("attached", device, job=job)

@@ -22,20 +22,30 @@ def _text(value: object) -> str:
 
 def device_line(device: BlockDevice) -> str:
     """Given a device, return its one-line summary for the human table."""
-    flags = [flag for flag, on in (("removable", device.removable), ("read-only", device.read_only)) if on]
+    flags = [
+        flag
+        for flag, on in (("removable", device.removable), ("read-only", device.read_only))
+        if on
+    ]
     system = "SYSTEM (" + "; ".join(device.system_reasons) + ")" if device.is_system else ""
-    return (f"{device.node:<14} {device.kind:<9} {_text(device.bus):<8} {describe_size(device.size_bytes):>10}  "
-            f"{_text(device.vendor)} {_text(device.model)}  serial {_text(device.serial)}  "
-            f"sectors {device.logical_sector_size}/{device.physical_sector_size}  {' '.join(flags)}  {system}").rstrip()
+    return (
+        f"{device.node:<14} {device.kind:<9} {_text(device.bus):<8} {describe_size(device.size_bytes):>10}  "
+        f"{_text(device.vendor)} {_text(device.model)}  serial {_text(device.serial)}  "
+        f"sectors {device.logical_sector_size}/{device.physical_sector_size}  {' '.join(flags)}  {system}"
+    ).rstrip()
 
 
 def _print_device(device: BlockDevice) -> None:
     click.echo(device_line(device))
     if device.filesystem or device.mountpoints:
-        click.echo(f"    (whole device) {_text(device.filesystem)}  mounted at {', '.join(device.mountpoints) or '-'}")
+        click.echo(
+            f"    (whole device) {_text(device.filesystem)}  mounted at {', '.join(device.mountpoints) or '-'}"
+        )
     for partition in device.partitions:
-        click.echo(f"    {partition.node:<16} {_text(partition.filesystem):<8} {_text(partition.label):<12} "
-                   f"{describe_size(partition.size_bytes):>10}  mounted at {', '.join(partition.mountpoints) or '-'}")
+        click.echo(
+            f"    {partition.node:<16} {_text(partition.filesystem):<8} {_text(partition.label):<12} "
+            f"{describe_size(partition.size_bytes):>10}  mounted at {', '.join(partition.mountpoints) or '-'}"
+        )
 
 
 @click.group()
@@ -49,7 +59,12 @@ def media() -> None:
 
 @media.command("list")
 @json_option
-@click.option("--all", "include_empty", is_flag=True, help="Also list empty devices (unattached loop devices).")
+@click.option(
+    "--all",
+    "include_empty",
+    is_flag=True,
+    help="Also list empty devices (unattached loop devices).",
+)
 @click.pass_obj
 def list_command(app: context.AppContext, as_json: bool, include_empty: bool) -> None:
     """List every disk, stick, card, optical and tape drive with its identity and system status."""
@@ -69,8 +84,12 @@ class PromptMediator:
     def choose_job(self, device: BlockDevice, waiting: list[Job]) -> str | None:
         click.echo(f"{device.node} appeared; jobs waiting for a medium:", err=True)
         for index, job in enumerate(waiting, start=1):
-            click.echo(f"  {index}) {job.job_id}  {job.customer}  ticket {_text(job.ticket)}", err=True)
-        answer = click.prompt("attach to (number, or Enter to skip)", default="", show_default=False, err=True)
+            click.echo(
+                f"  {index}) {job.job_id}  {job.customer}  ticket {_text(job.ticket)}", err=True
+            )
+        answer = click.prompt(
+            "attach to (number, or Enter to skip)", default="", show_default=False, err=True
+        )
         if answer.strip().isdigit() and 1 <= int(answer) <= len(waiting):
             return waiting[int(answer) - 1].job_id
         return None
@@ -86,30 +105,57 @@ def _print_event(event: media_actions.WatchEvent, as_json: bool) -> None:
     else:
         click.echo(f"{event.action:<8} " + device_line(event.device))
         for partition in event.device.partitions if event.action != "removed" else ():
-            click.echo(f"         {partition.node:<16} {_text(partition.filesystem):<8} {_text(partition.label)}")
+            click.echo(
+                f"         {partition.node:<16} {_text(partition.filesystem):<8} {_text(partition.label)}"
+            )
 
 
 @media.command("watch")
 @json_option
-@click.option("--timeout", type=click.FloatRange(min=0), default=None,
-              help="Stop after this many seconds (default: until Ctrl-C).")
-@click.option("--count", type=click.IntRange(min=1), default=None,
-              help="Stop after this many media events (appeared, changed, removed).")
-@click.option("--attach-to", "attach_to", metavar="JOB",
-              help="Attach the first customer medium that appears to this job, then stop.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop after this many seconds (default: until Ctrl-C).",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many media events (appeared, changed, removed).",
+)
+@click.option(
+    "--attach-to",
+    "attach_to",
+    metavar="JOB",
+    help="Attach the first customer medium that appears to this job, then stop.",
+)
 @click.pass_obj
-def watch_command(app: context.AppContext, as_json: bool, timeout: float | None, count: int | None,
-                  attach_to: str | None) -> None:
+def watch_command(
+    app: context.AppContext,
+    as_json: bool,
+    timeout: float | None,
+    count: int | None,
+    attach_to: str | None,
+) -> None:
     """Show media as they are plugged in and removed; attach a new medium to a waiting job.
 
     On a terminal, when open jobs wait for a medium, asks which one a new medium belongs to.
     Stop with Ctrl-C.
     """
-    mediator = PromptMediator() if sys.stdin.isatty() and not as_json else media_actions.NoMediator()
+    mediator = (
+        PromptMediator() if sys.stdin.isatty() and not as_json else media_actions.NoMediator()
+    )
     job_store = job_actions.store(state_dir=app.state_dir(), state_db=app.state_db())
     events = media_actions.watch_media(
-        state_dir=app.state_dir(), job_store=job_store, timeout=timeout, count=count,
-        attach_to=attach_to, mediator=mediator, actor=context.actor(), host=context.host(),
+        state_dir=app.state_dir(),
+        job_store=job_store,
+        timeout=timeout,
+        count=count,
+        attach_to=attach_to,
+        mediator=mediator,
+        actor=context.actor(),
+        host=context.host(),
         on_ready=lambda: click.echo("watching for media (Ctrl-C to stop)", err=True),
     )
     for event in events:

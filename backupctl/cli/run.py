@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
@@ -17,7 +18,13 @@ def _is_expected(error: BaseException) -> bool:
     return isinstance(error, Exception) and isinstance(getattr(type(error), "exit_code", None), int)
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (systemd stopping a unit, kill) stops a run like Ctrl-C: cleanly, recorded."""
+    raise KeyboardInterrupt
+
+
 def main(group: click.Group) -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         group.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -3,7 +3,8 @@
 Each destination gets its own writer thread, so a slow or failing location never holds up the
 others; a destination whose write fails gets nothing more in this run (so it never receives a
 snapshot whose data did not arrive), and catches up on the next run. A file that fails its
-content check on one origin is read from the next; a damaged file is never copied anywhere.
+content check on one origin is read from the next; a damaged file is never copied anywhere, and
+the damaged copy is replaced by the verified one.
 """
 
 from __future__ import annotations
@@ -73,11 +74,15 @@ def sync(
     pending: collections.deque = collections.deque()
     try:
         for transfer in transfers:
-            data = _read_verified(stores, transfer, reports, damaged)
+            data, bad_origins = _read_verified(stores, transfer)
+            damaged.extend(f"{origin}:{transfer.path}" for origin in bad_origins)
             if data is None:
                 unrecoverable.append(transfer.path)
                 continue
-            for name in planning.destinations(transfer, len(data)):
+            targets = planning.destinations(transfer, len(data))
+            # a copy of the right size that failed its content check is replaced too
+            targets += tuple(name for name in bad_origins if name not in targets)
+            for name in targets:
                 if reports[name].error is None:
                     future = writers[name].submit(_write, stores[name], reports[name], transfer, data)
                     pending.append((name, transfer, len(data), future))
@@ -91,7 +96,10 @@ def sync(
     return SyncReport(reports, tuple(damaged), tuple(unrecoverable))
 
 
-def _read_verified(stores, transfer, reports, damaged) -> bytes | None:
+def _read_verified(stores, transfer) -> tuple[bytes | None, tuple[str, ...]]:
+    """Return the first origin's content that matches its name (or None), and the origins whose
+    copy did not match."""
+    damaged: list[str] = []
     for origin in transfer.origins:
         try:
             data = stores[origin].read(transfer.path)
@@ -99,11 +107,11 @@ def _read_verified(stores, transfer, reports, damaged) -> bytes | None:
             logger.warning("location %s: cannot read %s: %s", origin, transfer.path, error)
             continue
         if verify.content_name_matches(transfer.path, data):
-            return data
-        damaged.append(f"{origin}:{transfer.path}")
+            return data, tuple(damaged)
+        damaged.append(origin)
         logger.error("location %s: %s does not match its content hash; not copied from there",
                      origin, transfer.path)
-    return None
+    return None, tuple(damaged)
 
 
 class _Skipped(Exception):

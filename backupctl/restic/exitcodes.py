@@ -31,16 +31,18 @@ EXIT_CODES = {
     130: Outcome.INTERRUPTED,
 }
 
-# For exit code 1 (all a restic < 0.17 says), the stderr patterns that tell the cause.
+# For exit code 1 (all a restic < 0.17 says), the stderr patterns that tell the cause, first match
+# wins. Network failures come before "no repository": restic 0.14 adds "Is there a repository at
+# the following location?" to any failure to open the config file, including a refused connection.
 STDERR_PATTERNS = (
     (re.compile(r"wrong password|no key found", re.I), Outcome.WRONG_PASSWORD),
     (re.compile(r"repository is already locked|unable to create lock", re.I), Outcome.LOCKED),
-    (re.compile(r"Is there a repository at the following location|unable to open config file"
-                r"|repository does not exist|config file does not exist", re.I), Outcome.NO_REPOSITORY),
     (re.compile(r"connection refused|no route to host|ssh command exited|dial tcp|i/o timeout"
-                r"|subprocess ssh|Host key verification failed|Permission denied \(publickey"
+                r"|unable to start the sftp session|Could not resolve hostname|Host key verification failed|Permission denied \(publickey"
                 r"|NoSuchBucket|The specified bucket does not exist|connection reset", re.I),
      Outcome.UNREACHABLE),
+    (re.compile(r"Is there a repository at the following location|unable to open config file"
+                r"|repository does not exist|config file does not exist", re.I), Outcome.NO_REPOSITORY),
 )
 
 
@@ -49,7 +51,7 @@ def classify(returncode: int, stderr: str) -> Outcome:
     if returncode < 0:  # killed by a signal
         return Outcome.INTERRUPTED
     outcome = EXIT_CODES.get(returncode, Outcome.FAILED)
-    if outcome is Outcome.FAILED:
+    if returncode == 1:  # an unknown code is a failure whatever stderr says (e.g. a Go panic)
         for pattern, cause in STDERR_PATTERNS:
             if pattern.search(stderr):
                 return cause

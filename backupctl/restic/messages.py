@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import os
 import re
 from typing import Any
 
@@ -57,6 +58,13 @@ def parse_backup_line(line: str) -> Status | Summary | ItemError | None:
         return None
     if not isinstance(message, dict):
         return None
+    try:
+        return _backup_message(message)
+    except (TypeError, ValueError):  # a known message type with fields of the wrong type
+        return None
+
+
+def _backup_message(message: dict[str, Any]) -> Status | Summary | ItemError | None:
     kind = message.get("message_type")
     if kind == "status":
         return Status(
@@ -71,11 +79,20 @@ def parse_backup_line(line: str) -> Status | Summary | ItemError | None:
     if kind == "summary":
         return _summary(message)
     if kind == "error":
-        error = message.get("error")
-        text = error.get("message", "") if isinstance(error, dict) else str(error or "")
         return ItemError(item=str(message.get("item", "")), during=str(message.get("during", "")),
-                         message=text)
+                         message=_error_text(message.get("error")))
     return None
+
+
+def _error_text(error: Any) -> str:
+    """restic >= 0.15 sends {"message": ...}; 0.14 sends Go's *PathError as {"Op", "Path", "Err"}."""
+    if not isinstance(error, dict):
+        return str(error or "")
+    if "message" in error:
+        return str(error["message"])
+    if isinstance(error.get("Err"), int):
+        return f"{error.get('Op', '')} {error.get('Path', '')}: {os.strerror(error['Err'])}".strip()
+    return json.dumps(error, sort_keys=True)
 
 
 def _optional_float(value: Any) -> float | None:
@@ -97,7 +114,7 @@ def _summary(message: dict[str, Any]) -> Summary:
 
 def parse_snapshots(text: str) -> list[Snapshot]:
     """Given the stdout of `restic snapshots --json`, return the snapshots, oldest first."""
-    entries = json.loads(text or "[]") or []
+    entries = json.loads(text.strip() or "[]") or []
     snapshots = [
         Snapshot(
             id=entry["id"], short_id=entry.get("short_id", entry["id"][:8]), time=entry["time"],

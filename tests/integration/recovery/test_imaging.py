@@ -18,7 +18,7 @@ import time
 import pytest
 
 from backupctl.actions import image as image_action
-from recovery import blockdev, errors, image_hash, imaging
+from recovery import blockdev, errors, image_hash, image_run, imaging
 from recovery import mapfile as mapfile_module
 from recovery.jobs import JobStore
 from tests.fixtures.faulty_disk import Region
@@ -34,7 +34,12 @@ def state(tmp_path):
     state_dir = tmp_path / "state"
     store = JobStore(state_dir / "state.db", state_dir / "jobs")
     job = store.open_job(
-        customer="C-1001", consent_ref="CONSENT-7", ticket="T-1", note=None, actor="tech", host="bench"
+        customer="C-1001",
+        consent_ref="CONSENT-7",
+        ticket="T-1",
+        note=None,
+        actor="tech",
+        host="bench",
     )
     return store, job, state_dir
 
@@ -99,7 +104,10 @@ def test_source_is_read_only_while_imaging_and_restored_after(faulty_disk, state
     seen = []
     request = image_action.Request(job.job_id, disk.node, direct=True)
     details = image_action.image(
-        store, request, who(state_dir), on_progress=lambda _: seen.append(blockdev.get_read_only(disk.node))
+        store,
+        request,
+        who(state_dir),
+        on_progress=lambda _: seen.append(blockdev.get_read_only(disk.node)),
     )
     assert seen and all(seen)
     assert details["read_only_enforced"] is True
@@ -117,7 +125,9 @@ def test_refuses_output_on_the_source_medium_even_when_forced(tmp_path, make_loo
     subprocess.run(("mount", node, str(mountpoint)), check=True)
     try:
         for force in (False, True):
-            request = image_action.Request(job.job_id, node, out_dir=mountpoint / "out", force_system=force)
+            request = image_action.Request(
+                job.job_id, node, out_dir=mountpoint / "out", force_system=force
+            )
             with pytest.raises(errors.RefusedError) as caught:
                 image_action.image(store, request, who(state_dir))
             assert "is on device" in str(caught.value) and caught.value.exit_code == 4
@@ -126,6 +136,7 @@ def test_refuses_output_on_the_source_medium_even_when_forced(tmp_path, make_loo
     finally:
         subprocess.run(("umount", str(mountpoint)), check=True)
     assert kinds(store, job.job_id).count("image.refused") == 2
+    assert store.get(job.job_id).medium is None  # a refused device is not recorded as the medium
     assert "image.started" not in kinds(store, job.job_id)
 
 
@@ -152,9 +163,25 @@ def test_refuses_a_different_medium_than_the_jobs(faulty_disk, state):
         image_action.image(store, image_action.Request(job.job_id, other.node), who(state_dir))
 
 
+def test_a_second_run_on_the_same_job_is_refused_while_one_is_running(faulty_disk, state):
+    store, job, state_dir = state
+    disk = faulty_disk(size=4 * MIB)
+    paths = imaging.ImagePaths.in_folder(job.folder, job.job_id)
+    refused = pytest.raises(errors.RefusedError, match="another media image run")
+    with image_run.exclusive(paths), refused:  # the lock a running `media image` holds
+        image_action.image(store, image_action.Request(job.job_id, disk.node), who(state_dir))
+    assert "image.started" not in kinds(store, job.job_id)
+
+
 def _cli(state_dir, *arguments, **popen) -> subprocess.Popen:
-    environment = {**os.environ, "BACKUPCTL_STATE_DIR": str(state_dir), "BACKUPCTL_CONFIG": "/nonexistent"}
-    return subprocess.Popen((str(BACKUPCTL), *arguments), env=environment, cwd=ROOT, text=True, **popen)
+    environment = {
+        **os.environ,
+        "BACKUPCTL_STATE_DIR": str(state_dir),
+        "BACKUPCTL_CONFIG": "/nonexistent",
+    }
+    return subprocess.Popen(
+        (str(BACKUPCTL), *arguments), env=environment, cwd=ROOT, text=True, **popen
+    )
 
 
 def _wait_for_progress(mapfile: pathlib.Path, process: subprocess.Popen, *, rescued: int) -> None:
@@ -171,7 +198,9 @@ def _wait_for_progress(mapfile: pathlib.Path, process: subprocess.Popen, *, resc
 def test_interrupted_run_resumes_without_rereading_rescued_areas(faulty_disk, state, stop):
     store, job, state_dir = state
     # Each 64 KiB read after the first 2 MiB takes 15 ms: the whole copy would take about 3.5 s.
-    disk = faulty_disk(size=16 * MIB, bad=(Region(12 * MIB, 4096),), slow=(Region(2 * MIB, 14 * MIB, 0.015),))
+    disk = faulty_disk(
+        size=16 * MIB, bad=(Region(12 * MIB, 4096),), slow=(Region(2 * MIB, 14 * MIB, 0.015),)
+    )
     mapfile = state_dir / "jobs" / job.job_id / f"{job.job_id}.map"
     arguments = ("media", "image", disk.node, "--job", job.job_id, "--direct", "--json")
     first = _cli(state_dir, *arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -181,12 +210,17 @@ def test_interrupted_run_resumes_without_rereading_rescued_areas(faulty_disk, st
     assert first.returncode == (130 if stop == signal.SIGINT else -signal.SIGKILL), stderr
     time.sleep(0.5)  # after SIGKILL, ddrescue gets SIGTERM from the kernel and saves its map
     interrupted = read_map(mapfile)
-    rescued_blocks = [b for b in interrupted.blocks if b.status is mapfile_module.BlockStatus.FINISHED]
+    rescued_blocks = [
+        b for b in interrupted.blocks if b.status is mapfile_module.BlockStatus.FINISHED
+    ]
     assert 0 < interrupted.totals().rescued < 16 * MIB - 4096
     if stop == signal.SIGINT:
         assert "image.interrupted" in kinds(store, job.job_id)
-        assert any(json.loads(line)["event"] == "image-progress" for line in stderr.splitlines()
-                   if line.startswith("{"))
+        assert any(
+            json.loads(line)["event"] == "image-progress"
+            for line in stderr.splitlines()
+            if line.startswith("{")
+        )
     disk.clear_reads()
     second = _cli(state_dir, *arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stdout, stderr = second.communicate(timeout=120)
@@ -212,7 +246,9 @@ def test_verify_passes_then_detects_a_changed_image(faulty_disk, state):
         byte = image_file.read(1)
         image_file.seek(MIB)
         image_file.write(bytes([byte[0] ^ 0xFF]))
-    verified = _cli(state_dir, "media", "verify", job.job_id, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    verified = _cli(
+        state_dir, "media", "verify", job.job_id, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     _, stderr = verified.communicate(timeout=60)
     assert verified.returncode == imaging.ImageMismatchError.exit_code
     assert "does not match" in stderr and "Traceback" not in stderr
@@ -221,12 +257,20 @@ def test_verify_passes_then_detects_a_changed_image(faulty_disk, state):
 
 
 def test_damaged_mapfile_stops_with_its_line_number_not_a_traceback(faulty_disk, state):
-    store, job, state_dir = state
+    _, job, state_dir = state
     disk = faulty_disk(size=4 * MIB)
     folder = state_dir / "jobs" / job.job_id
     (folder / f"{job.job_id}.map").write_text("0 ? 1\n0 0x100000 +\n0x200000 0x100 ?\n")
-    process = _cli(state_dir, "media", "image", disk.node, "--job", job.job_id,
-                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = _cli(
+        state_dir,
+        "media",
+        "image",
+        disk.node,
+        "--job",
+        job.job_id,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "mapfile line 3" in stderr and "Traceback" not in stderr

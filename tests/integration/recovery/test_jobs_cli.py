@@ -18,14 +18,32 @@ BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 
 
 def run_cli(state_dir: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BACKUPCTL_STATE_DIR": str(state_dir),
-           "BACKUPCTL_CONFIG": str(state_dir / "absent.toml"), "SUDO_USER": "tech-anna"}
-    return subprocess.run((str(BACKUPCTL), *args), capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        **os.environ,
+        "BACKUPCTL_STATE_DIR": str(state_dir),
+        "BACKUPCTL_CONFIG": str(state_dir / "absent.toml"),
+        "SUDO_USER": "tech-anna",
+    }
+    return subprocess.run(
+        (str(BACKUPCTL), *args), check=False, capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def open_job(state_dir: pathlib.Path) -> str:
-    result = run_cli(state_dir, "job", "open", "--customer", "ACME", "--consent", "CF-9",
-                     "--ticket", "T-1", "--note", "USB stick, dropped", "--json")
+    result = run_cli(
+        state_dir,
+        "job",
+        "open",
+        "--customer",
+        "ACME",
+        "--consent",
+        "CF-9",
+        "--ticket",
+        "T-1",
+        "--note",
+        "USB stick, dropped",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["job_id"]
 
@@ -73,10 +91,13 @@ def test_open_without_consent_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "--consent" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (("job", "show", "J-19990101-001"), 2, "no repair job"),
-    (("job", "attach", "J-19990101-001", "/dev/null"), 2, "no repair job"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("job", "show", "J-19990101-001"), 2, "no repair job"),
+        (("job", "attach", "J-19990101-001", "/dev/null"), 2, "no repair job"),
+    ],
+)
 def test_unknown_job(tmp_path, args, code, message):
     result = run_cli(tmp_path, *args)
     assert result.returncode == code and message in result.stderr
@@ -89,7 +110,11 @@ def test_attach_unknown_device_is_not_found(tmp_path):
 
 
 def test_attach_system_device_is_refused(tmp_path):
-    system = [device for device in udev_source.list_devices(state_paths=(str(tmp_path),)) if device.is_system]
+    system = [
+        device
+        for device in udev_source.list_devices(state_paths=(str(tmp_path),))
+        if device.is_system
+    ]
     if not system:
         pytest.skip("no system block device visible on this host")
     job_id = open_job(tmp_path)
@@ -100,12 +125,21 @@ def test_attach_system_device_is_refused(tmp_path):
 
 @loopdev.needs_loop
 def test_attach_loop_device_records_identity(tmp_path, make_loop):
-    node = make_loop(loopdev.build_blank_image(tmp_path / "stick.img", size_mib=4), sector_size=4096)
+    node = make_loop(
+        loopdev.build_blank_image(tmp_path / "stick.img", size_mib=4), sector_size=4096
+    )
     job_id = open_job(tmp_path)
     result = run_cli(tmp_path, "job", "attach", job_id, node, "--json")
     assert result.returncode == 0, result.stderr
     medium = json.loads(result.stdout)["medium"]
-    assert medium == {"node": node, "kind": "loop", "model": None, "serial": None,
-                      "size_bytes": 4 * 1024 * 1024, "logical_sector_size": 4096, "physical_sector_size": 4096}
+    assert medium == {
+        "node": node,
+        "kind": "loop",
+        "model": None,
+        "serial": None,
+        "size_bytes": 4 * 1024 * 1024,
+        "logical_sector_size": 4096,
+        "physical_sector_size": 4096,
+    }
     events = json.loads(run_cli(tmp_path, "job", "show", job_id, "--json").stdout)["events"]
     assert events[-1]["kind"] == "medium.attached" and events[-1]["details"]["medium"] == medium

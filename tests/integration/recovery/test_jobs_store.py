@@ -11,8 +11,15 @@ from recovery import errors
 from recovery.jobs import JobStore, Medium
 
 WHO = {"actor": "alice", "host": "bench1"}
-STICK = Medium(node="/dev/sdb", kind="usb-stick", model="DataTraveler", serial="ABC123",
-               size_bytes=8 * 1024**3, logical_sector_size=512, physical_sector_size=512)
+STICK = Medium(
+    node="/dev/sdb",
+    kind="usb-stick",
+    model="DataTraveler",
+    serial="ABC123",
+    size_bytes=8 * 1024**3,
+    logical_sector_size=512,
+    physical_sector_size=512,
+)
 
 
 @pytest.fixture
@@ -22,16 +29,28 @@ def store(tmp_path) -> JobStore:
 
 @pytest.fixture
 def job(store):
-    return store.open_job(customer="ACME B.V.", consent_ref="CF-2025-17", ticket="T-42", note="clicks", **WHO)
+    return store.open_job(
+        customer="ACME B.V.", consent_ref="CF-2025-17", ticket="T-42", note="clicks", **WHO
+    )
 
 
 def test_open_job_records_consent_and_creates_folder(store, job):
     assert re.fullmatch(r"J-\d{8}-001", job.job_id)
     assert (job.status, job.customer, job.consent_ref, job.ticket, job.medium) == (
-        "open", "ACME B.V.", "CF-2025-17", "T-42", None)
+        "open",
+        "ACME B.V.",
+        "CF-2025-17",
+        "T-42",
+        None,
+    )
     assert job.folder == store.jobs_root / job.job_id and job.folder.is_dir()
     [event] = store.events(job.job_id)
-    assert (event.sequence, event.kind, event.actor, event.host) == (1, "job.opened", "alice", "bench1")
+    assert (event.sequence, event.kind, event.actor, event.host) == (
+        1,
+        "job.opened",
+        "alice",
+        "bench1",
+    )
     assert event.details["consent_ref"] == "CF-2025-17"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", event.at)
 
@@ -86,10 +105,17 @@ def test_record_event_chains_and_close_ends_the_record(store, job):
     assert event.sequence == 2 and len(event.digest) == 64
     closed = store.close(job.job_id, **WHO)
     assert closed.status == "closed" and closed.closed_at
-    assert [item.kind for item in store.events(job.job_id)] == ["job.opened", "image.started", "job.closed"]
+    assert [item.kind for item in store.events(job.job_id)] == [
+        "job.opened",
+        "image.started",
+        "job.closed",
+    ]
     assert store.verify_chain(job.job_id) == (True, "custody chain of 3 events verifies")
-    for attempt in (lambda: store.close(job.job_id, **WHO), lambda: store.attach(job.job_id, STICK, **WHO),
-                    lambda: store.record_event(job.job_id, kind="note.added", details={}, **WHO)):
+    for attempt in (
+        lambda: store.close(job.job_id, **WHO),
+        lambda: store.attach(job.job_id, STICK, **WHO),
+        lambda: store.record_event(job.job_id, kind="note.added", details={}, **WHO),
+    ):
         with pytest.raises(errors.JobClosedError):
             attempt()
 
@@ -107,7 +133,10 @@ def test_store_shares_the_state_file_with_other_tables(tmp_path):
     store = JobStore(tmp_path / "state.db", tmp_path / "jobs")
     store.open_job(customer="A", consent_ref="C", ticket=None, note=None, **WHO)
     with sqlite3.connect(tmp_path / "state.db") as connection:
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
     assert {"snapshots", "recovery_jobs", "recovery_custody_events"} <= tables
 
 
@@ -119,29 +148,43 @@ def _sql(store: JobStore, *statements: str) -> None:
     connection.close()
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE recovery_custody_events SET actor = 'mallory'",
-    "DELETE FROM recovery_custody_events",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE recovery_custody_events SET actor = 'mallory'",
+        "DELETE FROM recovery_custody_events",
+    ],
+)
 def test_events_are_append_only(store, job, statement):
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         _sql(store, statement)
     assert store.verify_chain(job.job_id)[0] is True
 
 
-DROP_TRIGGERS = ("DROP TRIGGER recovery_custody_no_update", "DROP TRIGGER recovery_custody_no_delete")
+DROP_TRIGGERS = (
+    "DROP TRIGGER recovery_custody_no_update",
+    "DROP TRIGGER recovery_custody_no_delete",
+)
 
 
-@pytest.mark.parametrize(("tamper", "explanation"), [
-    ("UPDATE recovery_custody_events SET details = '{\"consent_ref\": \"forged\"}' WHERE sequence = 1",
-     "event 1 (job.opened) does not match its digest"),
-    ("UPDATE recovery_custody_events SET actor = 'mallory' WHERE sequence = 2", "event 2 (medium.attached)"),
-    ("DELETE FROM recovery_custody_events WHERE sequence = 2", "removed"),
-    ("DELETE FROM recovery_custody_events WHERE sequence = 1", "event 1 is missing"),
-    ("UPDATE recovery_jobs SET customer = 'Someone else'", "customer differs"),
-    ("UPDATE recovery_jobs SET medium = NULL", "medium differs"),
-    ("UPDATE recovery_jobs SET status = 'closed'", "status differs"),
-])
+@pytest.mark.parametrize(
+    ("tamper", "explanation"),
+    [
+        (
+            'UPDATE recovery_custody_events SET details = \'{"consent_ref": "forged"}\' WHERE sequence = 1',
+            "event 1 (job.opened) does not match its digest",
+        ),
+        (
+            "UPDATE recovery_custody_events SET actor = 'mallory' WHERE sequence = 2",
+            "event 2 (medium.attached)",
+        ),
+        ("DELETE FROM recovery_custody_events WHERE sequence = 2", "removed"),
+        ("DELETE FROM recovery_custody_events WHERE sequence = 1", "event 1 is missing"),
+        ("UPDATE recovery_jobs SET customer = 'Someone else'", "customer differs"),
+        ("UPDATE recovery_jobs SET medium = NULL", "medium differs"),
+        ("UPDATE recovery_jobs SET status = 'closed'", "status differs"),
+    ],
+)
 def test_tampering_is_detected(store, job, tamper, explanation):
     store.attach(job.job_id, STICK, **WHO)
     assert store.verify_chain(job.job_id)[0] is True

@@ -23,9 +23,19 @@ BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 
 
 def start_cli(state_dir: pathlib.Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "BACKUPCTL_STATE_DIR": str(state_dir), "BACKUPCTL_CONFIG": str(state_dir / "absent.toml")}
-    return subprocess.Popen((str(BACKUPCTL), *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True, env=env)
+    env = {
+        **os.environ,
+        "BACKUPCTL_STATE_DIR": str(state_dir),
+        "BACKUPCTL_CONFIG": str(state_dir / "absent.toml"),
+    }
+    return subprocess.Popen(
+        (str(BACKUPCTL), *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
 
 
 def wait_for_line(process: subprocess.Popen, text: str, timeout: float = 15) -> None:
@@ -44,18 +54,25 @@ class Collector(threading.Thread):
     def __init__(self, timeout: float) -> None:
         super().__init__(daemon=True)
         self.timeout, self.events, self.ready = timeout, [], threading.Event()
+        self.node: str | None = None  # stop once this node was removed
 
     def run(self) -> None:
-        self.events.extend(udev_source.watch(timeout=self.timeout, settle=0.3, on_ready=self.ready.set))
+        for action, device in udev_source.watch(
+            timeout=self.timeout, settle=0.3, on_ready=self.ready.set
+        ):
+            self.events.append((action, device))
+            if action == udev_source.REMOVED and device.node == self.node:
+                return
 
 
 def test_watch_reports_appear_and_remove(tmp_path, make_loop, udevd):
     image = loopdev.build_partitioned_image(tmp_path / "disk.img")
-    collector = Collector(timeout=6)
+    collector = Collector(timeout=15)
     collector.start()
     assert collector.ready.wait(timeout=15)
     node = make_loop(image, partscan=True)
-    time.sleep(2.0)
+    collector.node = node
+    time.sleep(1.5)
     loopdev.detach_loop(node)
     collector.join(timeout=20)
     mine = [(action, device) for action, device in collector.events if device.node == node]
@@ -77,12 +94,17 @@ def test_cli_watch_json_shows_appear_and_remove(tmp_path, make_loop, udevd):
         process.kill()
     assert process.returncode == 0, stderr
     events = [json.loads(line) for line in stdout.splitlines()]
-    assert [(event["action"], event["device"]["node"]) for event in events] == [("appeared", node), ("removed", node)]
+    assert [(event["action"], event["device"]["node"]) for event in events] == [
+        ("appeared", node),
+        ("removed", node),
+    ]
 
 
 def test_cli_watch_attaches_first_medium_to_job(tmp_path, make_loop, udevd):
     store = JobStore(tmp_path / "state.db", tmp_path / "jobs")
-    job = store.open_job(customer="ACME", consent_ref="CF-1", ticket=None, note=None, actor="t", host="h")
+    job = store.open_job(
+        customer="ACME", consent_ref="CF-1", ticket=None, note=None, actor="t", host="h"
+    )
     image = loopdev.build_blank_image(tmp_path / "stick.img", size_mib=4)
     process = start_cli(tmp_path, "media", "watch", "--attach-to", job.job_id, "--timeout", "20")
     try:
@@ -102,7 +124,7 @@ def test_cli_watch_stops_cleanly_on_ctrl_c(tmp_path, udevd):
     try:
         wait_for_line(process, "watching")
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=15)
+        _, stderr = process.communicate(timeout=15)
     finally:
         process.kill()
     assert process.returncode == 130
@@ -110,8 +132,10 @@ def test_cli_watch_stops_cleanly_on_ctrl_c(tmp_path, udevd):
 
 
 def test_cli_watch_unknown_job_fails_at_once(tmp_path, udevd):
-    process = start_cli(tmp_path, "media", "watch", "--attach-to", "J-19990101-001", "--timeout", "30")
-    stdout, stderr = process.communicate(timeout=15)
+    process = start_cli(
+        tmp_path, "media", "watch", "--attach-to", "J-19990101-001", "--timeout", "30"
+    )
+    _, stderr = process.communicate(timeout=15)
     assert process.returncode == 2 and "no repair job" in stderr
 
 
@@ -128,12 +152,22 @@ class ChooseFirst:
 
 def test_mediator_chooses_a_waiting_job(tmp_path, make_loop, udevd):
     store = JobStore(tmp_path / "state.db", tmp_path / "jobs")
-    job = store.open_job(customer="ACME", consent_ref="CF-1", ticket=None, note=None, actor="t", host="h")
+    job = store.open_job(
+        customer="ACME", consent_ref="CF-1", ticket=None, note=None, actor="t", host="h"
+    )
     mediator = ChooseFirst()
     ready = threading.Event()
-    events = media_actions.watch_media(state_dir=tmp_path, job_store=store, timeout=10, count=None,
-                                       attach_to=None, mediator=mediator, actor="t", host="h",
-                                       on_ready=ready.set)
+    events = media_actions.watch_media(
+        state_dir=tmp_path,
+        job_store=store,
+        timeout=10,
+        count=None,
+        attach_to=None,
+        mediator=mediator,
+        actor="t",
+        host="h",
+        on_ready=ready.set,
+    )
     results = []
 
     def consume():

@@ -224,6 +224,28 @@ def test_unknown_s3_region_is_accepted_as_declared():
     assert config.parse(raw, PATH).locations["bucket"].settings["region"] == "nl-ams"
 
 
+@pytest.mark.parametrize(("name", "table", "twin"), [
+    ("nas-again", {"kind": "local", "country": "NL", "offsite": True, "path": "/mnt/nas/"}, "nas"),
+    ("remote-again", dict(GOOD["locations"]["remote"], known_hosts="/other"), "remote"),
+    ("bucket-again", dict(GOOD["locations"]["bucket"], provider="other"), "bucket"),
+])  # fmt: skip
+def test_two_names_for_one_place_are_refused(name, table, twin):
+    raw = good()
+    raw["locations"][name] = table
+    assert (f"locations.{name}: stores in the same place as locations.{twin}"
+            in problems_of(raw))
+
+
+@pytest.mark.parametrize(("location", "key", "value"), [
+    ("nas", "path", "/mnt/nas2"), ("remote", "port", 2222), ("remote", "host", "other.example"),
+    ("bucket", "prefix", "second/"), ("bucket", "bucket", "other-bucket"),
+])  # fmt: skip
+def test_locations_differing_in_place_are_accepted(location, key, value):
+    raw = good()
+    raw["locations"]["twin"] = dict(GOOD["locations"][location], **{key: value})
+    assert "twin" in config.parse(raw, PATH).locations
+
+
 def test_master_key_command_alone_is_accepted():
     raw = good()
     del raw["backupctl"]["master_key_file"]
@@ -272,6 +294,12 @@ def test_load_reports_the_line_of_invalid_toml(tmp_path):
     with pytest.raises(ConfigError, match=r"not valid TOML: .*line 3") as caught:
         config.load(path)
     assert str(path) in str(caught.value)
+
+
+def test_load_reports_a_location_defined_twice_with_its_line(tmp_path):
+    path = write(tmp_path, '[locations.nas]\nkind = "local"\n\n[locations.nas]\nkind = "local"\n')
+    with pytest.raises(ConfigError, match=r"not valid TOML: .*line 4"):
+        config.load(path)
 
 
 def test_load_reports_a_missing_file(tmp_path):

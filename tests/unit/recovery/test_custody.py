@@ -15,8 +15,16 @@ from recovery.custody import CustodyEvent
 def _chain(count: int) -> list[CustodyEvent]:
     events, previous = [], custody.GENESIS
     for sequence in range(1, count + 1):
-        event = CustodyEvent(sequence, "J-1", f"kind.{sequence}", "alice", "bench1",
-                             f"2025-01-01T00:00:{sequence:02d}+00:00", {"n": sequence}, "")
+        event = CustodyEvent(
+            sequence,
+            "J-1",
+            f"kind.{sequence}",
+            "alice",
+            "bench1",
+            f"2025-01-01T00:00:{sequence:02d}+00:00",
+            {"n": sequence},
+            "",
+        )
         event = dataclasses.replace(event, digest=custody.digest_of(event, previous))
         events.append(event)
         previous = event.digest
@@ -25,7 +33,10 @@ def _chain(count: int) -> list[CustodyEvent]:
 
 def test_intact_chain_verifies():
     events = _chain(4)
-    assert custody.verify(events, head_digest=events[-1].digest) == (True, "custody chain of 4 events verifies")
+    assert custody.verify(events, head_digest=events[-1].digest) == (
+        True,
+        "custody chain of 4 events verifies",
+    )
 
 
 def test_empty_chain_does_not_verify():

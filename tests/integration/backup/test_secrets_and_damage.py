@@ -1,0 +1,114 @@
+"""The repository password never reaches restic's argv or environment; damage on one location
+never spreads and is repaired from a verified copy; an interrupted run leaves nothing the next
+run cannot finish."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import time
+
+from tests.fixtures import backup_env as backup_env_module
+
+
+def _parent(pid: str) -> int:
+    return int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _restic_processes(subcommand: bytes = b"", *, parent: int | None = None) -> list[int]:
+    """Return the pids of running restic processes (of one parent, running one subcommand)."""
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.path.basename(os.readlink(entry / "exe")) == "restic" and (
+                    subcommand in (entry / "cmdline").read_bytes()) and (
+                    parent is None or _parent(entry.name) == parent):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_password_is_not_in_restic_argv_or_environment(backup_env):
+    env = backup_env
+    env.backupctl("init", check=True)
+    backup_env_module.write_tree(env.root / "data" / "big", files=20, size=1_000_000, seed=3)
+    password = env.password().encode()
+    process = subprocess.Popen(
+        (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen: dict[int, tuple[bytes, bytes]] = {}
+    while process.poll() is None:
+        for pid in _restic_processes(parent=process.pid):
+            try:
+                seen[pid] = (pathlib.Path(f"/proc/{pid}/cmdline").read_bytes(),
+                             pathlib.Path(f"/proc/{pid}/environ").read_bytes())
+            except OSError:
+                continue
+        time.sleep(0.005)
+    stdout, stderr = process.communicate()
+    assert process.returncode == 0, stdout + stderr
+    backups = {pid: found for pid, found in seen.items() if b"\x00backup\x00" in found[0]}
+    assert backups, "no running restic backup process was observed"
+    for cmdline, _ in backups.values():
+        assert b"--password-file\x00/dev/fd/" in cmdline
+    for cmdline, environ in seen.values():
+        assert password not in cmdline and password not in environ
+    assert password not in stdout and password not in stderr
+
+
+def test_damaged_pack_is_not_copied_and_is_repaired_from_a_good_copy(backup_env):
+    env = backup_env
+    env.backupctl("init", check=True)
+    env.backupctl("backup", check=True)
+    packs = sorted((env.root / "disk" / env.source / "data").glob("*/*"))
+    damaged = packs[0]
+    original = damaged.read_bytes()
+    damaged.write_bytes(original[: len(original) // 2])  # truncated on the first location
+    sftp_copy = env.root / "sftp-root" / env.source / damaged.relative_to(
+        env.root / "disk" / env.source)
+    sftp_copy.unlink()  # and lost on the second
+
+    (env.root / "data" / "another.txt").write_text("a change\n")
+    result = env.backupctl("backup", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert damaged.read_bytes() == original, "the damaged copy was not repaired"
+    assert sftp_copy.read_bytes() == original, "the lost copy was not restored from a good one"
+    for location in ("disk", "sftp-de", "s3-de"):
+        check = env.restic(location, "check", "--read-data")
+        assert check.returncode == 0, f"{location}: {check.stderr}"
+
+
+def test_interrupted_backup_leaves_a_state_the_next_run_finishes(backup_env):
+    env = backup_env
+    env.backupctl("init", check=True)
+    backup_env_module.write_tree(env.root / "data" / "big", files=40, size=1_000_000, seed=5)
+    process = subprocess.Popen(
+        (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not _restic_processes(b"\x00backup\x00", parent=process.pid) and (
+            time.monotonic() < deadline):
+        assert process.poll() is None, "backupctl ended before restic backup was seen"
+        time.sleep(0.005)
+    time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stdout + stderr
+    assert b"interrupted" in stderr
+    assert not _restic_processes(parent=process.pid), "restic kept running after backupctl stopped"
+
+    result = env.backupctl("backup", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    snapshot_sets = []
+    for location in ("disk", "sftp-de", "s3-de"):
+        check = env.restic(location, "check")
+        assert check.returncode == 0, f"{location}: {check.stderr}"
+        listing = env.restic(location, "snapshots", "--json")
+        snapshot_sets.append({entry["id"] for entry in json.loads(listing.stdout)})
+    assert snapshot_sets[0] and snapshot_sets[0] == snapshot_sets[1] == snapshot_sets[2]
