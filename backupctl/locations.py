@@ -8,12 +8,12 @@ S3 credentials come from the keystore, entries ``location/<name>/access_key_id``
 
 from __future__ import annotations
 
+import importlib
 import pathlib
 import posixpath
 
 from backupctl.config import Location
 from backupctl.restic.flags import Repository
-from targets import local, s3, sftp
 from targets.store import RepositoryStore, open_store
 
 
@@ -28,19 +28,21 @@ def secret_key_entry(location: str) -> str:
 def spec_for(location: Location, source_name: str | None, keystore) -> object:
     """Given a location, a source name (None: the location's root) and the keystore, return its spec."""
     settings = location.settings
+    # Only the kind in use is imported: paramiko and boto3 each cost about a second of start-up.
+    kind = importlib.import_module(f"targets.{location.kind}")
     if location.kind == "local":
         root = pathlib.Path(settings["path"])
-        return local.LocalSpec(name=location.name, path=root / source_name if source_name else root)
+        return kind.LocalSpec(name=location.name, path=root / source_name if source_name else root)
     if location.kind == "sftp":
         root = settings["path"]
-        return sftp.SftpSpec(
+        return kind.SftpSpec(
             name=location.name, host=settings["host"], port=settings["port"], user=settings["user"],
             path=posixpath.join(root, source_name) if source_name else root,
             identity_file=pathlib.Path(settings["identity_file"]),
             known_hosts=pathlib.Path(settings["known_hosts"]),
         )
     prefix = settings["prefix"].strip("/")
-    return s3.S3Spec(
+    return kind.S3Spec(
         name=location.name, endpoint=settings["endpoint"], bucket=settings["bucket"],
         prefix="/".join(part for part in (prefix, source_name) if part),
         region=settings["region"],

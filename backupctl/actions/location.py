@@ -5,7 +5,7 @@ from __future__ import annotations
 from backupctl import locations
 from backupctl.config import Config
 from backupctl.errors import ConfigError
-from targets import s3_audit, s3_bucket
+from targets import s3_audit
 
 
 def s3_location(config: Config, name: str):
@@ -21,11 +21,15 @@ def s3_location(config: Config, name: str):
 
 def provision(config: Config, keystore, name: str) -> list[s3_audit.Finding]:
     """Create the bucket in its declared region with the safe settings; return what changed."""
+    from targets import s3_bucket  # boto3 loads only when a bucket is touched
+
     location = s3_location(config, name)
     return s3_bucket.provision(locations.spec_for(location, None, keystore))
 
 
 def audit(config: Config, keystore, name: str) -> s3_audit.AuditReport:
     """Report each safety setting of the bucket; the report fails on a public or out-of-region one."""
+    from targets import s3_bucket
+
     location = s3_location(config, name)
     return s3_bucket.audit(locations.spec_for(location, None, keystore))

@@ -13,18 +13,34 @@ import click
 from backupctl import __version__
 from backupctl.cli import context
 
-# Each command group lives in its own module under backupctl/cli and exports `commands`,
-# a list of click commands or groups to register at the top level.
-COMMAND_MODULES = (
-    "backupctl.cli.config_commands",
-    "backupctl.cli.init_commands",
-    "backupctl.cli.backup_commands",
-    "backupctl.cli.status_commands",
-    "backupctl.cli.keys_commands",
-    "backupctl.cli.location_commands",
-    "backupctl.cli.media_commands",
-    "backupctl.cli.job_commands",
-)
+# Each command group lives in its own module under backupctl/cli and exports `commands`, a list
+# of click commands or groups. A module is imported only when one of its commands runs (or for
+# --help): paramiko, boto3 and pyudev cost seconds of start-up that `backupctl job list` needn't pay.
+COMMAND_MODULES = {
+    "config": "backupctl.cli.config_commands",
+    "init": "backupctl.cli.init_commands",
+    "backup": "backupctl.cli.backup_commands",
+    "status": "backupctl.cli.status_commands",
+    "snapshots": "backupctl.cli.status_commands",
+    "keys": "backupctl.cli.keys_commands",
+    "location": "backupctl.cli.location_commands",
+    "media": "backupctl.cli.media_commands",
+    "job": "backupctl.cli.job_commands",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when the command is needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(module_name)
+        return next((command for command in module.commands if command.name == name), None)
 
 
 def configure_logging(verbose: int) -> None:
@@ -33,7 +49,7 @@ def configure_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="backupctl: %(levelname)s: %(message)s", stream=sys.stderr)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="backupctl")
 @click.option(
     "--config",
@@ -53,17 +69,6 @@ def cli(click_context: click.Context, config_path: pathlib.Path, verbose: int) -
     """
     configure_logging(verbose)
     click_context.obj = context.AppContext(config_path=config_path)
-
-
-for _module_name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_module_name)
-    except ModuleNotFoundError as error:  # a group not built yet must not break the others
-        if error.name != _module_name:
-            raise
-        continue
-    for _command in _module.commands:
-        cli.add_command(_command)
 
 
 def main() -> None:

@@ -147,8 +147,8 @@ MISTAKES = [
      "sources.mail.locations: unknown location 'nowhere'"),
     ("sources.mail.locations", ["nas", "nas", "remote"],
      "sources.mail.locations: a location is listed twice"),
-    ("sources.mail.retention", "forever", "sources.mail.retention: unknown policy 'forever' (known: "
-     "backup-12m, invoices-7y)"),
+    ("sources.mail.retention", "forever",
+     "sources.mail.retention: unknown policy 'forever' (known: backup-12m, invoices-7y)"),
     ("sources.mail.locations", ["remote"], "sources.mail.locations: has 1 location(s); at least 2"),
     ("sources.mail.locations", ["nas"], "sources.mail.locations: has no off-site location"),
     ("locations.nas", "not a table", "locations.nas: expected a table"),
