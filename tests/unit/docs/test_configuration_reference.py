@@ -1,0 +1,16 @@
+"""docs/configuration.md documents every key the validator knows, so docs change with behaviour."""
+
+import pathlib
+
+from backupctl import config_schema
+
+REFERENCE = pathlib.Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
+
+
+def test_every_config_key_is_documented():
+    text = REFERENCE.read_text()
+    tables = (config_schema.GLOBAL_KEYS + config_schema.LOCATION_COMMON_KEYS
+              + config_schema.SOURCE_KEYS + config_schema.POLICY_KEYS
+              + sum(config_schema.LOCATION_KIND_KEYS.values(), ()))
+    missing = [key.name for key in tables if f"| `{key.name}` |" not in text]
+    assert not missing, f"docs/configuration.md lacks: {missing}"
