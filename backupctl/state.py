@@ -115,3 +115,17 @@ def unfinished_runs(path: pathlib.Path) -> list[dict]:
         rows = connection.execute(
             "SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id DESC LIMIT 20").fetchall()
         return [dict(row) for row in rows]
+
+
+def recent_runs(path: pathlib.Path, *, limit: int) -> list[dict]:
+    """Return the newest runs, each with its per-location results, newest first."""
+    with connect(path) as connection:
+        connection.row_factory = sqlite3.Row
+        runs = [dict(row) for row in connection.execute(
+            "SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()]
+        for run in runs:
+            run["tags"] = json.loads(run["tags"])
+            run["results"] = [dict(row) for row in connection.execute(
+                "SELECT source, location, step, ok, reason, bytes_added, files_copied, snapshot_id,"
+                " finished_at FROM run_results WHERE run_id = ? ORDER BY rowid", (run["id"],))]
+        return runs

@@ -31,6 +31,7 @@ import platform
 import random
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -347,6 +348,7 @@ def main() -> None:
     parser.add_argument("--output", type=pathlib.Path, help="JSON results file "
                         "(default benchmarks/results/backup-<time>.json).")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` restores the tree
     drop = os.geteuid() == 0 and not args.no_drop_caches
     restic = operations.detect("restic", args.workdir / "unused-cache")
     workdir = args.workdir.absolute()
@@ -360,6 +362,7 @@ def main() -> None:
     print(f"restic {'.'.join(map(str, restic.version))}; page cache "
           f"{'dropped before every timed command' if drop else 'NOT dropped (not root or --no-drop-caches)'}")
     changed = changed_files(entries, args.seed)
+    rewrite(tree, changed, args.seed, version=0)  # undo what an interrupted run left changed
     runs = []
     for index in range(args.runs):
         runs.append(one_run(index, workdir, tree, changed, args.seed, restic, drop))

@@ -150,6 +150,7 @@ def execute(
     if final is None:
         raise ddrescue.DdrescueError(f"ddrescue left no readable mapfile at {plan.paths.mapfile}")
     _extend_to(plan.paths.image, plan.size_bytes)
+    logger.info("ddrescue done; %d of %d bytes already hashed", hasher.position, plan.size_bytes)
     digests = hasher.finish()
     return ImageResult(digests, final.totals(), final.bad_areas(), argvs, guard)
 

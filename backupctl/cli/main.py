@@ -22,6 +22,7 @@ COMMAND_MODULES = {
     "backup": "backupctl.cli.backup_commands",
     "status": "backupctl.cli.status_commands",
     "snapshots": "backupctl.cli.status_commands",
+    "history": "backupctl.cli.status_commands",
     "keys": "backupctl.cli.keys_commands",
     "location": "backupctl.cli.location_commands",
     "media": "backupctl.cli.media_commands",

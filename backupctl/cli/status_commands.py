@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from backupctl import keyaccess
+from backupctl import keyaccess, state
 from backupctl.actions import backup as backup_action
 from backupctl.actions import status as status_action
 from backupctl.cli.options import json_option
@@ -102,4 +102,31 @@ def snapshots(app, sources: tuple[str, ...], as_json: bool) -> None:
                        f"[{held}]  {','.join(snap.tags)}")
 
 
-commands = [status, snapshots]
+
+@click.command()
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
+              help="How many runs to show, newest first.")
+@json_option
+@click.pass_obj
+def history(app, limit: int, as_json: bool) -> None:
+    """Show recorded init and backup runs: who, when, exit code, and every location's result.
+
+    A run without an end was killed before it could finish; the next run catches up.
+    """
+    runs = state.recent_runs(app.config().state_dir / "state.db", limit=limit)
+    if as_json:
+        click.echo(json.dumps({"runs": runs}, indent=2))
+        return
+    for run in runs:
+        ended = run["ended_at"] or "never finished"
+        click.echo(f"run {run['id']} {run['command']} by {run['actor']}@{run['host']} "
+                   f"{run['started_at']} → {ended} exit {run['exit_code']} "
+                   f"{' '.join(run['tags'])}".rstrip())
+        for result in run["results"]:
+            mark = "ok    " if result["ok"] else "FAILED"
+            detail = result["snapshot_id"] or result["reason"] or ""
+            click.echo(f"  {mark} {result['source']:<16} {result['location']:<16} "
+                       f"{result['step']:<9} {human_bytes(result['bytes_added']):>10} {detail}")
+
+
+commands = [status, snapshots, history]

@@ -50,6 +50,11 @@ def test_init_backup_down_location_catch_up_and_restore(backup_env):
     assert locations["disk"]["ok"] and locations["s3-de"]["ok"]
     assert not locations["sftp-de"]["ok"] and "sftp-de" in locations["sftp-de"]["reason"]
 
+    newest_run = json.loads(env.backupctl("history", "--json", check=True).stdout)["runs"][0]
+    assert newest_run["command"] == "backup" and newest_run["exit_code"] == 1
+    recorded = {r["location"]: r["ok"] for r in newest_run["results"]}
+    assert recorded == {"disk": 1, "s3-de": 1, "sftp-de": 0}
+
     status = env.backupctl("status", "--json")
     assert status.returncode == 1
     warnings = json.loads(status.stdout)["sources"][0]["warnings"]
