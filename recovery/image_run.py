@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 
-from recovery import blockdev, ddrescue, ddrescue_status, errors, image_hash
+from recovery import blockdev, ddrescue, ddrescue_status, errors, image_hash, imaging
 from recovery import mapfile as mapfile_module
 from recovery.imaging import ImagePaths, ImagePlan
 
@@ -67,16 +67,19 @@ class _Monitor(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self.stopping.wait(POLL_SECONDS):
-                self.tick()
+            while not self.stopping.is_set():
+                if self.tick():  # caught up with the finished prefix: wait for more
+                    self.stopping.wait(POLL_SECONDS)
         except Exception as error:  # noqa: BLE001 (re-raised by execute once ddrescue ends)
             self.error = error
 
-    def tick(self) -> None:
+    def tick(self) -> bool:
+        """Hash for at most POLL_SECONDS, report progress; return True when the hash caught up."""
         current = image_hash.read_mapfile(self.plan.paths.mapfile)
         self.hasher.follow(current, budget_seconds=POLL_SECONDS)
         if current is not None and self.on_progress is not None:
             self.on_progress(self.progress(current))
+        return current is None or self.hasher.position >= current.finished_prefix()
 
     def progress(self, current: mapfile_module.Mapfile) -> Progress:
         totals, screen = current.totals(), self.status.status()
@@ -133,13 +136,17 @@ def execute(
         )
         for phase in plan.phases
     )
+    ran: list[tuple[str, ...]] = []
     with blockdev.read_only(plan.source, state_file=plan.paths.read_only_state) as guard:
         monitor.start()
         try:
             for phase, argv in zip(plan.phases, argvs, strict=True):
+                if not _still_needed(plan, phase):
+                    continue
                 monitor.run_name = phase
                 monitor.status = ddrescue_status.StatusParser()
                 ddrescue.run(argv, on_output=lambda text: monitor.status.feed(text))
+                ran.append(argv)
         finally:
             monitor.stopping.set()
             monitor.join()
@@ -152,7 +159,15 @@ def execute(
     _extend_to(plan.paths.image, plan.size_bytes)
     logger.info("ddrescue done; %d of %d bytes already hashed", hasher.position, plan.size_bytes)
     digests = hasher.finish()
-    return ImageResult(digests, final.totals(), final.bad_areas(), argvs, guard)
+    return ImageResult(digests, final.totals(), final.bad_areas(), tuple(ran), guard)
+
+
+def _still_needed(plan: ImagePlan, phase: str) -> bool:
+    """After the copy run, skip the scrape run when the mapfile leaves it nothing to do."""
+    if phase == plan.phases[0]:
+        return True
+    current = image_hash.read_mapfile(plan.paths.mapfile)
+    return phase in imaging.choose_phases(current, retries=plan.options.retries)[0]
 
 
 def _extend_to(image, size_bytes: int) -> None:
