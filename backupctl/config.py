@@ -123,6 +123,9 @@ def _named_tables(raw: Any, section: str, errors: list[str]) -> dict[str, Any]:
 def _parse_policies(raw: Any, errors: list[str]) -> dict[str, retention.RetentionPolicy]:
     policies = dict(retention.BUILTIN_POLICIES)
     for name, table in _named_tables(raw, "policies", errors).items():
+        if name in retention.BUILTIN_POLICIES:  # the statement's promise cannot be redefined
+            errors.append(f"policies.{name}: built-in policy; choose another name")
+            continue
         values = schema.check_table(table, schema.POLICY_KEYS, f"policies.{name}", errors)
         if values.get("max_age_days") is not None:
             policies[name] = retention.RetentionPolicy(name=name, **values)

@@ -25,6 +25,9 @@ def replicate(
     try:
         report = sync.sync(reached.stores, reached.listings, preference,
                            on_bytes=lambda count: progress.replication_bytes(source, count))
+    except sync.ConfigConflict as conflict:
+        return [state.LocationResult(source, name, step, ok=False, reason=str(conflict))
+                for name in preference if name in reached.listings and name not in skip]
     finally:
         progress.replication_finished(source)
     expected = set().union(*reached.listings.values()) - set(report.unrecoverable)
@@ -46,10 +49,15 @@ def _result(reached, report, name, source, step, expected) -> state.LocationResu
     if report.unrecoverable:
         problems.append(f"{len(report.unrecoverable)} file(s) damaged on every location that has "
                         f"them: {', '.join(report.unrecoverable[:3])}")
+    notes = list(problems)
     if destination.repaired:
         logger.warning("location %s: replaced %d damaged file(s) with verified copies",
                        name, len(destination.repaired))
+        notes.append(f"repaired {len(destination.repaired)} damaged file(s) from a verified copy")
+    damaged_here = [entry for entry in report.damaged_at_origin if entry.startswith(f"{name}:")]
+    if damaged_here and not destination.repaired:
+        notes.append(f"{len(damaged_here)} damaged file(s) found here")
     return state.LocationResult(
-        source, name, step, ok=not problems, reason="; ".join(problems),
+        source, name, step, ok=not problems, reason="; ".join(notes),
         bytes_added=destination.bytes_copied, files_copied=destination.files_copied,
     )

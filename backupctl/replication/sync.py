@@ -47,8 +47,15 @@ class SyncReport:
 
 
 def check_configs(stores: dict[str, RepositoryStore], listings: dict[str, dict[str, int]]) -> None:
-    """Raise ConfigConflict when two locations hold different repository configs."""
-    contents = {name: stores[name].read("config") for name in listings if "config" in listings[name]}
+    """Raise ConfigConflict when two locations hold different repository configs. A location whose
+    config cannot be read is left out here; its own reads and writes fail and say why."""
+    contents = {}
+    for name in listings:
+        if "config" in listings[name]:
+            try:
+                contents[name] = stores[name].read("config")
+            except target_errors.TargetError as error:
+                logger.warning("location %s: cannot read its repository config: %s", name, error)
     if len(set(contents.values())) > 1:
         names = ", ".join(sorted(contents))
         raise ConfigConflict(

@@ -70,6 +70,10 @@ def backup(
     argv = commands.backup_argv(restic, repository, paths=paths, excludes=excludes, tags=tags)
     result = execute.run(argv, password=password, environment=repository.environment,
                          on_line=on_line)
+    for line in result.stderr.splitlines():  # restic < 0.17 prints its JSON errors on stderr
+        message = messages.parse_backup_line(line)
+        if isinstance(message, messages.ItemError):
+            item_errors.append(message)
     return BackupOutcome(result, summaries[-1] if summaries else None, tuple(item_errors))
 
 
@@ -79,4 +83,8 @@ def snapshots(restic: Restic, repository: Repository, password: Secret) -> list[
                          environment=repository.environment, timeout=600)
     if not result.ok:
         raise ResticError(f"snapshots of {repository.url}: {result.reason()}")
-    return messages.parse_snapshots(result.stdout)
+    try:
+        return messages.parse_snapshots(result.stdout)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ResticError(f"snapshots of {repository.url}: unexpected output from restic: "
+                          f"{type(error).__name__}: {error}") from None

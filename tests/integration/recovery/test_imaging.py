@@ -225,7 +225,8 @@ def test_interrupted_run_resumes_without_rereading_rescued_areas(faulty_disk, st
     second = _cli(state_dir, *arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stdout, stderr = second.communicate(timeout=120)
     assert second.returncode == 0, stderr
-    assert overlaps(disk.reads(), rescued_blocks) == []
+    reread = overlaps(disk.reads(), rescued_blocks)
+    assert reread == [], (reread, rescued_blocks)
     result = json.loads(stdout)
     original = bytearray(disk.backing.read_bytes())
     original[12 * MIB : 12 * MIB + 4096] = bytes(4096)

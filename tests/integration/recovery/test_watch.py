@@ -81,23 +81,51 @@ def test_watch_reports_appear_and_remove(tmp_path, make_loop, udevd):
     assert appeared.kind == "loop" and appeared.size_bytes == 32 * 1024 * 1024
 
 
+def read_events_until(process: subprocess.Popen, node: str, action: str) -> list[tuple[str, str]]:
+    """Read JSON event lines until ``action`` for ``node``; return this node's (action, node) pairs."""
+    seen = []
+    for line in process.stdout:
+        event = json.loads(line)
+        if event["device"]["node"] == node:  # other test sessions may attach loop devices too
+            seen.append((event["action"], node))
+        if seen and seen[-1] == (action, node):
+            break
+    return seen
+
+
 def test_cli_watch_json_shows_appear_and_remove(tmp_path, make_loop, udevd):
     image = loopdev.build_blank_image(tmp_path / "stick.img", size_mib=4)
-    process = start_cli(tmp_path, "media", "watch", "--json", "--timeout", "20", "--count", "2")
+    process = start_cli(tmp_path, "media", "watch", "--json", "--timeout", "30")
     try:
         wait_for_line(process, "watching")
         node = make_loop(image)
-        time.sleep(1.5)
+        assert read_events_until(process, node, "appeared") == [("appeared", node)]
         loopdev.detach_loop(node)
+        assert read_events_until(process, node, "removed") == [("removed", node)]
+    finally:
+        process.kill()
+        process.communicate(timeout=15)
+
+
+def test_cli_watch_count_stops_after_that_many_events(tmp_path, make_loop, udevd):
+    image = loopdev.build_blank_image(tmp_path / "stick.img", size_mib=4)
+    process = start_cli(tmp_path, "media", "watch", "--json", "--timeout", "30", "--count", "1")
+    try:
+        wait_for_line(process, "watching")
+        make_loop(image)
         stdout, stderr = process.communicate(timeout=30)
     finally:
         process.kill()
     assert process.returncode == 0, stderr
-    events = [json.loads(line) for line in stdout.splitlines()]
-    assert [(event["action"], event["device"]["node"]) for event in events] == [
-        ("appeared", node),
-        ("removed", node),
-    ]
+    assert [json.loads(line)["action"] for line in stdout.splitlines()] == ["appeared"]
+
+
+def test_cli_watch_timeout_ends_the_watch(tmp_path, udevd):
+    started = time.monotonic()
+    process = start_cli(tmp_path, "media", "watch", "--timeout", "1")
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert time.monotonic() - started >= 1
 
 
 def test_cli_watch_attaches_first_medium_to_job(tmp_path, make_loop, udevd):

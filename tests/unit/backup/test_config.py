@@ -321,3 +321,14 @@ def test_load_reports_a_file_that_is_not_utf8(tmp_path):
     path.write_bytes(b'[backupctl]\nstate_dir = "/\xff"\n')
     with pytest.raises(ConfigError, match="cannot read config file"):
         config.load(path)
+
+
+def test_the_built_in_twelve_month_policy_cannot_be_redefined(tmp_path):
+    import pytest as _pytest
+
+    from backupctl import config as config_module
+    from backupctl.errors import ConfigError
+
+    raw = {"policies": {"backup-12m": {"max_age_days": 3650}}}
+    with _pytest.raises(ConfigError, match=r"policies\.backup-12m: built-in policy"):
+        config_module.parse(raw, tmp_path / "c.toml")
