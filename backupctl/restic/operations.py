@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -26,17 +28,36 @@ class BackupOutcome:
 
 
 def detect(binary: str, cache_dir: pathlib.Path) -> Restic:
-    """Given the restic binary, return it with its version; raise ResticError when it cannot run."""
+    """Given the restic binary, return it with its version; raise ResticError when it cannot run.
+
+    The version is remembered next to restic's cache, keyed by the binary's path, size and mtime,
+    so a run does not pay for an extra `restic version` unless restic was upgraded.
+    """
     path = shutil.which(binary)
     if path is None:
         raise ResticError(f"restic binary {binary!r} not found (install the restic package)")
+    stat = os.stat(path)
+    key = f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+    memo = cache_dir / "backupctl-restic-version.json"
+    try:
+        remembered = json.loads(memo.read_text())
+        if remembered.get("key") == key:
+            return Restic(binary=path, version=tuple(remembered["version"]), cache_dir=cache_dir)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     try:
         output = subprocess.run(
             commands.version_argv(path), capture_output=True, text=True, timeout=30, check=True
         ).stdout
     except (OSError, subprocess.SubprocessError) as error:
         raise ResticError(f"cannot run {path} version: {error}") from None
-    return Restic(binary=path, version=feature.parse_version(output), cache_dir=cache_dir)
+    version = feature.parse_version(output)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        memo.write_text(json.dumps({"key": key, "version": list(version)}))
+    except OSError:
+        pass  # remembering is an optimisation only
+    return Restic(binary=path, version=version, cache_dir=cache_dir)
 
 
 def init(restic: Restic, repository: Repository, password: Secret) -> execute.Result:
