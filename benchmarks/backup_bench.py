@@ -262,7 +262,8 @@ def one_run(index: int, workdir: pathlib.Path, tree: pathlib.Path, changed, seed
     finally:
         rewrite(tree, changed, seed, version=0)
     repository_size = sum(repository_files(run_dir / "plain" / "repo").values())
-    shutil.rmtree(run_dir, ignore_errors=True)
+    # the repositories stay until every run is done: deleting gigabytes on a file system mounted
+    # with `discard` slows the next run's first command by tens of seconds
     return {"order": list(order), "full": full, "incremental": incremental,
             "repository_bytes": repository_size}
 
@@ -295,8 +296,16 @@ def summarise(runs: list[dict]) -> dict:
         for phase in ("full", "incremental"):
             median = medians(runs, phase, metric)
             goal = ratios(median, full_restic)
+            per_run = [run[phase][metric] for run in runs]
             goal["backupctl_1_over_restic_per_run"] = [
-                run[phase][metric]["backupctl-1"] / run[phase][metric]["restic"] for run in runs]
+                times["backupctl-1"] / times["restic"] for times in per_run]
+            goal["extra_2_locations_seconds_per_run"] = [
+                times["backupctl-3"] - times["backupctl-1"] for times in per_run]
+            # paired: the median over runs of each run's own ratio, less hit by one slow command
+            goal["paired_backupctl_1_over_restic"] = statistics.median(
+                goal["backupctl_1_over_restic_per_run"])
+            goal["paired_extra_2_locations_over_full_restic"] = statistics.median(
+                goal["extra_2_locations_seconds_per_run"]) / full_restic
             result.setdefault(metric, {})[phase] = {"medians_seconds": median, "ratios": goal}
     return result
 
@@ -321,7 +330,9 @@ def print_table(summary: dict) -> None:
               f"(goal <= +3%: {'met' if slower <= 3 else 'NOT met'}); the 2nd and 3rd locations "
               f"cost {extra:.2f} of a full restic backup (goal < 1: {'met' if extra < 1 else 'NOT met'});"
               f" {goal['extra_2_locations_over_restic']:.2f} of a restic backup of this phase;"
-              f" one extra location costs {goal['extra_location_over_restic_copy']:.2f} of a restic copy")
+              f" one extra location costs {goal['extra_location_over_restic_copy']:.2f} of a restic copy"
+              f" (paired medians: {(goal['paired_backupctl_1_over_restic'] - 1) * 100:+.1f}%,"
+              f" {goal['paired_extra_2_locations_over_full_restic']:.2f})")
 
 
 def machine() -> dict:
@@ -347,7 +358,14 @@ def main() -> None:
                         help="Do not drop the page cache before each timed command.")
     parser.add_argument("--output", type=pathlib.Path, help="JSON results file "
                         "(default benchmarks/results/backup-<time>.json).")
+    parser.add_argument("--pool", type=pathlib.Path, nargs="+", metavar="JSON",
+                        help="Run nothing: print the medians over all runs of earlier results.")
     args = parser.parse_args()
+    if args.pool:
+        runs = [run for path in args.pool for run in json.loads(path.read_text())["runs"]]
+        print(f"{len(runs)} runs from {len(args.pool)} result file(s)")
+        print_table(summarise(runs))
+        return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` restores the tree
     drop = os.geteuid() == 0 and not args.no_drop_caches
     restic = operations.detect("restic", args.workdir / "unused-cache")
@@ -363,9 +381,13 @@ def main() -> None:
           f"{'dropped before every timed command' if drop else 'NOT dropped (not root or --no-drop-caches)'}")
     changed = changed_files(entries, args.seed)
     rewrite(tree, changed, args.seed, version=0)  # undo what an interrupted run left changed
+    for stale in workdir.glob("run-*"):  # left by an interrupted invocation
+        shutil.rmtree(stale, ignore_errors=True)
     runs = []
     for index in range(args.runs):
         runs.append(one_run(index, workdir, tree, changed, args.seed, restic, drop))
+    for index in range(args.runs):
+        shutil.rmtree(workdir / f"run-{index}", ignore_errors=True)
     summary = summarise(runs)
     print_table(summary)
     record = {

@@ -10,6 +10,7 @@
 
 Run as root from the repository root:
     .venv/bin/python benchmarks/image_bench.py [--size-mib 1024] [--runs 5]
+    .venv/bin/python benchmarks/image_bench.py --split --runs 3    # where the time goes
 """
 
 from __future__ import annotations
@@ -53,13 +54,15 @@ def random_file(path: pathlib.Path, size: int) -> None:
         stream.writelines(os.urandom(16 * MIB) for _ in range(size // (16 * MIB)))
 
 
-def plain_ddrescue(node: str, out: pathlib.Path, *, direct: bool) -> float:
+def plain_ddrescue(
+    node: str, out: pathlib.Path, *, direct: bool, phases: tuple[str, ...] = ddrescue.PHASES
+) -> float:
     """Run the same ddrescue argv as `media image` (copy run, then scrape run); return seconds."""
     options = ddrescue.RescueOptions(sector_size=512, retries=1, direct=direct)
     image, mapfile = out / "plain.img", out / "plain.map"
     drop_caches()
     started = time.perf_counter()
-    for phase in ddrescue.PHASES:
+    for phase in phases:
         argv = ddrescue.phase_argv(phase, node, str(image), str(mapfile), options=options)
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
@@ -110,12 +113,14 @@ def clean_up(out: pathlib.Path) -> None:
         child.unlink()
 
 
-def median_of(runs: int, action, out: pathlib.Path) -> tuple[float, list[float]]:
-    times = []
+def round_robin(rows: dict, runs: int, out: pathlib.Path) -> dict[str, list[float]]:
+    """Run every row once per round, for ``runs`` rounds, so load changes hit all rows alike."""
+    times: dict[str, list[float]] = {name: [] for name in rows}
     for _ in range(runs):
-        times.append(action())
-        clean_up(out)
-    return statistics.median(times), times
+        for name, action in rows.items():
+            times[name].append(action())
+            clean_up(out)
+    return times
 
 
 def clean_medium(work: pathlib.Path, size: int, runs: int) -> None:
@@ -128,84 +133,138 @@ def clean_medium(work: pathlib.Path, size: int, runs: int) -> None:
         capture_output=True,
         text=True,
     ).stdout.strip()
+    rows = {
+        "dd bs=1M of=/dev/null (read limit)": lambda: timed(
+            ("dd", f"if={node}", "of=/dev/null", "bs=1M")
+        ),
+        "dd bs=1M of=image file": lambda: timed(
+            ("dd", f"if={node}", f"of={out / 'dd.img'}", "bs=1M")
+        ),
+        "plain ddrescue, copy run only": lambda: plain_ddrescue(
+            node, out, direct=False, phases=("copy",)
+        ),
+        "plain ddrescue, copy + scrape runs": lambda: plain_ddrescue(node, out, direct=False),
+        IN_PROCESS: lambda: media_image_in_process(node, out, state, direct=False),
+        CLI: lambda: media_image(node, out, state, direct=False),
+    }
     try:
-        rows = {
-            "dd bs=1M of=/dev/null (read limit)": lambda: timed(
-                ("dd", f"if={node}", "of=/dev/null", "bs=1M")
-            ),
-            "dd bs=1M of=image": lambda: timed(
-                ("dd", f"if={node}", f"of={out / 'dd.img'}", "bs=1M")
-            ),
-            "plain ddrescue (same argv)": lambda: plain_ddrescue(node, out, direct=False),
-            "media image action, in-process (with MD5+SHA-256)": lambda: media_image_in_process(
-                node, out, state, direct=False
-            ),
-            "backupctl media image CLI (with MD5+SHA-256)": lambda: media_image(
-                node, out, state, direct=False
-            ),
-        }
-        print(
-            f"\nclean {size // MIB} MiB loop device {node}, median of {runs} runs, page cache dropped before each"
-        )
-        print("| what | median s | MB/s | runs (s) |\n| --- | ---: | ---: | --- |")
-        results = {}
-        for name, action in rows.items():
-            median, times = median_of(runs, action, out)
-            results[name] = median
-            print(
-                f"| {name} | {median:.2f} | {size / median / 1e6:.0f} | {', '.join(f'{t:.2f}' for t in times)} |"
-            )
-        plain = results["plain ddrescue (same argv)"]
-        for name in (
-            "media image action, in-process (with MD5+SHA-256)",
-            "backupctl media image CLI (with MD5+SHA-256)",
-        ):
-            print(f"\n{name} / plain ddrescue = {results[name] / plain:.3f} (goal <= 1.10)")
+        times = round_robin(rows, runs, out)
     finally:
         subprocess.run(("losetup", "--detach", node), check=False)
+    print(
+        f"\nclean {size // MIB} MiB loop device, median of {runs} rounds, page cache dropped before each run"
+    )
+    print("| what | median s | MB/s | runs (s) |\n| --- | ---: | ---: | --- |")
+    for name, values in times.items():
+        median = statistics.median(values)
+        runs_text = ", ".join(f"{value:.2f}" for value in values)
+        print(f"| {name} | {median:.2f} | {size / median / 1e6:.0f} | {runs_text} |")
+    for name in (IN_PROCESS, CLI):
+        for plain in ("plain ddrescue, copy run only", "plain ddrescue, copy + scrape runs"):
+            ratio = statistics.median(times[name]) / statistics.median(times[plain])
+            print(f"{name} / {plain}: {ratio:.3f} (goal <= 1.10)")
+
+
+IN_PROCESS = "media image action in-process (MD5+SHA-256 included)"
+CLI = "backupctl media image CLI (MD5+SHA-256 included)"
 
 
 def faulty_medium(work: pathlib.Path, runs: int) -> None:
+    """Bytes rescued, bad bytes, image SHA-256 and time: plain ddrescue against media image."""
     directory, out, state = work / "faulty", work / "faulty-out", work / "faulty-state"
     directory.mkdir()
     out.mkdir()
-    bad = [
-        faulty_disk.Region(start * MIB, length)
-        for start, length in ((5, 4096), (20, 64 * 1024), (41, 512), (60, 8192))
-    ]
+    spots = ((5, 4096), (20, 64 * 1024), (41, 512), (60, 8192))
+    bad = [faulty_disk.Region(start * MIB, length) for start, length in spots]
     slow = [faulty_disk.Region(30 * MIB, 4 * MIB, 0.01)]
     disk = faulty_disk.attach(directory, size=64 * MIB, bad=bad, slow=slow)
+    rows = {
+        "plain ddrescue, copy + scrape runs": lambda: plain_ddrescue(disk.node, out, direct=True),
+        IN_PROCESS: lambda: media_image_in_process(disk.node, out, state, direct=True),
+        CLI: lambda: media_image(disk.node, out, state, direct=True),
+    }
+    outcomes: dict[str, list[tuple[float, int, int, str]]] = {name: [] for name in rows}
     try:
-        print(
-            f"\nfaulty 64 MiB FUSE disk {disk.node}: {len(bad)} bad regions "
-            f"({sum(r.length for r in bad)} bytes), 4 MiB slow; --direct; median of {runs} runs"
-        )
-        print("| what | median s | bytes rescued | bad bytes |\n| --- | ---: | ---: | ---: |")
-        for name, action, stem in (
-            (
-                "plain ddrescue (same argv)",
-                lambda: plain_ddrescue(disk.node, out, direct=True),
-                "plain",
-            ),
-            (
-                "backupctl media image",
-                lambda: media_image(disk.node, out, state, direct=True),
-                None,
-            ),
-        ):
-            times, rescued, bad_bytes = [], set(), set()
-            for _ in range(runs):
-                times.append(action())
-                mapfile = next(out.glob("*.map")) if stem is None else out / f"{stem}.map"
-                totals = image_hash.read_mapfile(mapfile).totals()
-                rescued.add(totals.rescued)
-                bad_bytes.add(totals.bad_sector)
+        for _ in range(runs):
+            for name, action in rows.items():
+                seconds = action()
+                totals = image_hash.read_mapfile(next(out.glob("*.map"))).totals()
+                digest = image_hash.hash_file(next(out.glob("*.img"))).sha256[:16]
+                outcomes[name].append((seconds, totals.rescued, totals.bad_sector, digest))
                 clean_up(out)
-            print(
-                f"| {name} | {statistics.median(times):.2f} | {sorted(rescued)} | {sorted(bad_bytes)} |"
-            )
     finally:
         disk.detach()
+    print(
+        f"\nfaulty 64 MiB FUSE disk: {len(bad)} bad regions ({sum(r.length for r in bad)} bytes),"
+        f" 4 MiB slow (10 ms a read); --direct; median of {runs} rounds"
+    )
+    print("| what | median s | bytes rescued | bad bytes | image SHA-256 (first 16) |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for name, values in outcomes.items():
+        median = statistics.median(value[0] for value in values)
+        rescued, bad_bytes, digests = ({value[k] for value in values} for k in (1, 2, 3))
+        print(
+            f"| {name} | {median:.2f} | {sorted(rescued)} | {sorted(bad_bytes)} | {sorted(digests)} |"
+        )
+
+
+class _NoHash(image_hash.FollowingHasher):
+    """For the split measurement only: the action with the hashing switched off."""
+
+    def follow(self, current, *, budget_seconds: float = 0.5) -> None:
+        pass
+
+    def finish(self) -> image_hash.Digests:
+        return image_hash.Digests("", "", 0)
+
+
+def split(work: pathlib.Path, size: int, runs: int) -> None:
+    """Where the time of `media image` goes: wrapper without hashing, with hashing, hash alone."""
+    backing, out, state = work / "split.img", work / "split-out", work / "split-state"
+    out.mkdir()
+    random_file(backing, size)
+    node = subprocess.run(
+        ("losetup", "--find", "--show", "--direct-io=off", "--sector-size", "512", str(backing)),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+    def without_hashing() -> float:
+        original = image_action.image_run.image_hash.FollowingHasher
+        image_action.image_run.image_hash.FollowingHasher = _NoHash
+        try:
+            return media_image_in_process(node, out, state, direct=False)
+        finally:
+            image_action.image_run.image_hash.FollowingHasher = original
+
+    def hash_alone() -> float:
+        subprocess.run(
+            ("dd", f"if={node}", f"of={out / 'h.img'}", "bs=1M"), check=True, capture_output=True
+        )
+        started = time.perf_counter()
+        image_hash.hash_file(out / "h.img")
+        return time.perf_counter() - started
+
+    rows = {
+        "plain ddrescue, copy run only": lambda: plain_ddrescue(
+            node, out, direct=False, phases=("copy",)
+        ),
+        "media image action, hashing switched off": without_hashing,
+        "media image action, MD5 + SHA-256": lambda: media_image_in_process(
+            node, out, state, direct=False
+        ),
+        "MD5 + SHA-256 of the image alone, from the page cache": hash_alone,
+    }
+    try:
+        times = round_robin(rows, runs, out)
+    finally:
+        subprocess.run(("losetup", "--detach", node), check=False)
+    print(f"\nsplit, clean {size // MIB} MiB loop device, median of {runs} rounds")
+    print("| what | median s | runs (s) |\n| --- | ---: | --- |")
+    for name, values in times.items():
+        runs_text = ", ".join(f"{value:.2f}" for value in values)
+        print(f"| {name} | {statistics.median(values):.2f} | {runs_text} |")
 
 
 def main() -> None:
@@ -213,11 +272,15 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-faulty", action="store_true")
+    parser.add_argument("--split", action="store_true", help="only: where the time goes")
     arguments = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("image_bench: needs root (losetup, drop_caches)")
     work = pathlib.Path(tempfile.mkdtemp(prefix="image-bench-", dir="/var/tmp"))
     try:
+        if arguments.split:
+            split(work, arguments.size_mib * MIB, arguments.runs)
+            return
         clean_medium(work, arguments.size_mib * MIB, arguments.runs)
         if not arguments.skip_faulty:
             faulty_medium(work, arguments.runs)

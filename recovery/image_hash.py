@@ -41,6 +41,7 @@ class IncrementalHasher:
     def __init__(self) -> None:
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._sha256 = hashlib.sha256()
+        self._buffer = bytearray(CHUNK)
         self.position = 0
 
     def advance(
@@ -49,16 +50,18 @@ class IncrementalHasher:
         """Hash from the current position up to ``target`` (None: end of file), within a budget."""
         deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         stream.seek(self.position)
+        buffer = memoryview(self._buffer)  # one buffer, reused: no page faults per chunk
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sha256") as worker:
             while target is None or self.position < target:
                 wanted = CHUNK if target is None else min(CHUNK, target - self.position)
-                chunk = stream.read(wanted)
-                if not chunk:
+                count = stream.readinto(buffer[:wanted])
+                if not count:
                     return
+                chunk = buffer[:count]
                 pending = worker.submit(self._sha256.update, chunk)
                 self._md5.update(chunk)
                 pending.result()
-                self.position += len(chunk)
+                self.position += count
                 if deadline is not None and time.monotonic() > deadline:
                     return
 

@@ -150,9 +150,10 @@ def execute(
         finally:
             monitor.stopping.set()
             monitor.join()
+            if monitor.error is None:
+                monitor.tick()  # the last progress report (after an interruption too), still read-only
         if monitor.error is not None:
             raise monitor.error
-        monitor.tick()  # the last progress report, with the medium still read-only
     final = image_hash.read_mapfile(plan.paths.mapfile)
     if final is None:
         raise ddrescue.DdrescueError(f"ddrescue left no readable mapfile at {plan.paths.mapfile}")

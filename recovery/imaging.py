@@ -116,6 +116,18 @@ def choose_phases(
     return (), "the mapfile says the rescue is complete"
 
 
+def choose_direct(device: BlockDevice, *, requested: bool) -> tuple[bool, str | None]:
+    """Return whether to read with O_DIRECT, and why when it was not asked for.
+
+    A mounted file system keeps blocks of its device in the kernel's cache, and may hold them
+    changed in memory (ext4 does so with its journal even mounted read-only); a buffered read
+    returns that view. Direct reads return what is on the medium.
+    """
+    if requested or not device.all_mountpoints:
+        return requested, None
+    return True, "direct disc access: the device is mounted, so its cached blocks may differ"
+
+
 def check_or_refuse(reasons: tuple[str, ...]) -> None:
     if reasons:
         raise errors.RefusedError("refusing to image: " + "; ".join(reasons))

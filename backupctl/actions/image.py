@@ -140,10 +140,11 @@ def plan(store: JobStore, request: Request, who: Who) -> tuple[imaging.ImagePlan
     paths.image.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     current = _existing_mapfile(paths.mapfile)
     phases, why = imaging.choose_phases(current, retries=request.retries)
+    direct, direct_why = imaging.choose_direct(device, requested=request.direct)
     options = ddrescue.RescueOptions(
         sector_size=device.logical_sector_size or 512,
         retries=request.retries,
-        direct=request.direct,
+        direct=direct,
     )
     return imaging.ImagePlan(
         device.node,
@@ -152,7 +153,7 @@ def plan(store: JobStore, request: Request, who: Who) -> tuple[imaging.ImagePlan
         options,
         phases,
         resume=current is not None,
-        reasons=(why,),
+        reasons=(why, direct_why) if direct_why else (why,),
     ), device
 
 
@@ -188,6 +189,7 @@ def _started_details(
         "ddrescue_version": version,
         "command_lines": argvs,
         "force_system_device": request.force_system,
+        "system_reasons": list(device.system_reasons),
         "started_at": custody.utc_now(),
     }
 

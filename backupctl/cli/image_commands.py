@@ -97,9 +97,10 @@ def _progress(as_json: bool, quiet: bool):
 )
 @click.option(
     "--force-system-device",
+    "--allow-system-device",
     "force_system",
     is_flag=True,
-    help="Image a system or mounted device anyway (still read-only).",
+    help="Image a system or mounted device anyway (still read-only; recorded on the job).",
 )
 @json_option
 @quiet_option

@@ -170,3 +170,10 @@ def test_read_mapfile_treats_a_half_written_map_as_not_ready(tmp_path):
     assert image_hash.read_mapfile(path) is None
     path.write_text("0 ? 1\n0 0x100 +\n")
     assert image_hash.read_mapfile(path).finished_prefix() == 0x100
+
+
+def test_a_mounted_device_is_read_with_direct_access_even_unasked():
+    assert imaging.choose_direct(device(), requested=False) == (False, None)
+    assert imaging.choose_direct(device(), requested=True) == (True, None)
+    direct, why = imaging.choose_direct(device(mountpoints=("/mnt",)), requested=False)
+    assert direct and "mounted" in why
