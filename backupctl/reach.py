@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import logging
+from typing import Self
 
 from backupctl import locations as location_stores
 from backupctl.config import Config, Source
@@ -25,10 +26,10 @@ class Reached:
         for store in self.stores.values():
             try:
                 store.close()
-            except Exception as error:  # closing never hides the run's real outcome
+            except Exception as error:  # noqa: BLE001 - closing never hides the run's outcome
                 logger.debug("closing %s: %s", store.name, error)
 
-    def __enter__(self) -> "Reached":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -42,7 +43,7 @@ def reach(config: Config, source: Source, keystore) -> Reached:
     for location in config.source_locations(source):
         try:
             stores[location.name] = location_stores.store_for(location, source.name, keystore)
-        except Exception as error:  # a location that cannot even be described is one failure
+        except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
             failures[location.name] = _describe(error)
     listings: dict[str, dict[str, int]] = {}
     with concurrent.futures.ThreadPoolExecutor(max(1, len(stores))) as pool:
@@ -50,7 +51,7 @@ def reach(config: Config, source: Source, keystore) -> Reached:
         for name, future in futures.items():
             try:
                 listings[name] = future.result()
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
                 failures[name] = _describe(error)
     return Reached(stores=stores, listings=listings, failures=failures)
 
@@ -60,7 +61,7 @@ def relist(reached: Reached, names) -> None:
     for name in names:
         try:
             reached.listings[name] = reached.stores[name].list_files()
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
             reached.listings.pop(name, None)
             reached.failures[name] = _describe(error)
 

@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import os
 import pathlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from backupctl.errors import BackupctlError
 

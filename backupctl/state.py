@@ -13,7 +13,7 @@ import datetime
 import json
 import pathlib
 import sqlite3
-from typing import Iterator
+from collections.abc import Iterator
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -43,7 +43,7 @@ CREATE INDEX IF NOT EXISTS run_results_source ON run_results(source, location);
 
 
 def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,7 +26,7 @@ def main(root: pathlib.Path) -> None:
             image.write_bytes(generator.randbytes(256 * 1024))
     (root / "cache.tmp").write_text("excluded by the config\n")
     with (root / "access.log").open("a") as log:
-        log.write(f"{datetime.datetime.now(datetime.timezone.utc).isoformat()} GET /\n")
+        log.write(f"{datetime.datetime.now(datetime.UTC).isoformat()} GET /\n")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def _gather(app, sources):
     config = app.config()
     keystore = keyaccess.open_keystore(config)
     restic = operations.detect(config.restic_binary, config.restic_cache_dir)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     chosen = backup_action.select_sources(config, sources)
     return now, [status_action.source_status(config, keystore, restic, source, now=now)
                  for source in chosen]

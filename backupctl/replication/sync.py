@@ -13,7 +13,7 @@ import collections
 import concurrent.futures
 import dataclasses
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from backupctl.replication import plan as planning
 from backupctl.replication import verify
@@ -50,8 +50,8 @@ def check_configs(stores: dict[str, RepositoryStore], listings: dict[str, dict[s
     """Raise ConfigConflict when two locations hold different repository configs. A location whose
     config cannot be read is left out here; its own reads and writes fail and say why."""
     contents = {}
-    for name in listings:
-        if "config" in listings[name]:
+    for name, listing in listings.items():
+        if "config" in listing:
             try:
                 contents[name] = stores[name].read("config")
             except target_errors.TargetError as error:
@@ -142,7 +142,7 @@ def _settle(entry, reports: dict[str, DestinationReport], on_bytes) -> None:
     report = reports[name]
     try:
         future.result()
-    except Exception:  # recorded in report.error by the writer, or skipped after it
+    except Exception:  # noqa: BLE001 - recorded in report.error by the writer, or skipped
         return
     if any(holder == name for holder, _ in transfer.holders):
         report.repaired.append(transfer.path)

@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import threading
-from typing import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from backupctl.restic import exitcodes
 from backupctl.secret import Secret

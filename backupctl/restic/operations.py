@@ -8,7 +8,7 @@ import os
 import pathlib
 import shutil
 import subprocess
-from typing import Callable
+from collections.abc import Callable
 
 from backupctl.errors import BackupctlError
 from backupctl.restic import commands, execute, feature, messages
