@@ -39,7 +39,8 @@ import time
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from backupctl import master_secret
+from backupctl import config, master_secret
+from backupctl.actions import backup as backup_action
 from backupctl.restic import commands, execute, operations
 from backupctl.restic.flags import Repository
 
@@ -49,7 +50,6 @@ TREE_FORMAT = 1  # bump when the tree layout changes, so a cached tree is rebuil
 LARGE_FILES = 4
 LARGE_SHARE = 0.4  # of the bytes, in the few large files
 CHANGED_SHARE = 0.01  # of the files, rewritten before the incremental backup
-TAGS = ("backupctl", "source:bench", "tenant:bench")  # what backupctl tags this source with
 PASSWORD = "benchmark-password-not-secret"
 VARIANTS = ("restic", "backupctl-1", "backupctl-3")
 
@@ -136,10 +136,10 @@ def prepare_backupctl(base: pathlib.Path, tree: pathlib.Path, location_count: in
     for name in "abc"[:location_count]:
         (base / f"loc-{name}").mkdir()
     master_secret.generate_master_key_file(base / "master.key")
-    config = base / "backupctl.toml"
-    config.write_text(config_text(base, tree, location_count))
-    run_checked([str(BACKUPCTL), "--config", str(config), "init", "--quiet"])
-    return config
+    config_path = base / "backupctl.toml"
+    config_path.write_text(config_text(base, tree, location_count))
+    run_checked([str(BACKUPCTL), "--config", str(config_path), "init", "--quiet"])
+    return config_path
 
 
 def restic_argv(binary: str, repo: pathlib.Path, cache: pathlib.Path, password_file: pathlib.Path,
@@ -148,11 +148,13 @@ def restic_argv(binary: str, repo: pathlib.Path, cache: pathlib.Path, password_f
             "--password-file", str(password_file), *rest[1:]]
 
 
-def plain_backup_argv(restic, base: pathlib.Path, tree: pathlib.Path) -> list[str]:
-    """Return the restic argv backupctl would run for this source, with the password from a file
-    (where backupctl passes ``/dev/fd/N`` of a pipe)."""
+def plain_backup_argv(restic, base: pathlib.Path, source) -> list[str]:
+    """Return the restic argv backupctl builds for ``source`` (same tags, excludes, ``--json``),
+    with this repository and cache, and the password from a file (backupctl passes
+    ``/dev/fd/N`` of a pipe)."""
     argv = commands.backup_argv(dataclasses.replace(restic, cache_dir=base / "cache"),
-                                Repository(url=str(base / "repo")), paths=(tree,), tags=TAGS)
+                                Repository(url=str(base / "repo")), paths=source.paths,
+                                excludes=source.excludes, tags=backup_action.tags_for(source, None))
     return [*argv[:2], "--password-file", str(base / "password"), *argv[2:]]
 
 
@@ -223,14 +225,15 @@ def summary_of(output: str) -> dict:
     return {}
 
 
-def measure_phase(run_dir: pathlib.Path, configs: dict, restic, tree: pathlib.Path,
-                  order: tuple[str, ...], drop: bool) -> dict:
+def measure_phase(run_dir: pathlib.Path, configs: dict, restic, order: tuple[str, ...],
+                  drop: bool) -> dict:
     """Time every variant once (in ``order``), then ``restic copy``; return wall and CPU seconds
     by name, and the bytes restic added."""
     phase: dict = {"wall": {}, "cpu": {}}
     for variant in order + ("restic-copy",):
         if variant == "restic":
-            argv = plain_backup_argv(restic, run_dir / "plain", tree)
+            source = config.load(configs["backupctl-1"]).sources["bench"]
+            argv = plain_backup_argv(restic, run_dir / "plain", source)
         elif variant == "restic-copy":
             argv = copy_argv(restic, run_dir / "plain")
         else:
@@ -255,10 +258,10 @@ def one_run(index: int, workdir: pathlib.Path, tree: pathlib.Path, changed, seed
     order = VARIANTS[index % 3:] + VARIANTS[:index % 3]
     try:
         print(f"run {index + 1}, full backup:", flush=True)
-        full = measure_phase(run_dir, configs, restic, tree, order, drop)
+        full = measure_phase(run_dir, configs, restic, order, drop)
         rewrite(tree, changed, seed, version=index + 1)
         print(f"run {index + 1}, incremental backup:", flush=True)
-        incremental = measure_phase(run_dir, configs, restic, tree, order, drop)
+        incremental = measure_phase(run_dir, configs, restic, order, drop)
     finally:
         rewrite(tree, changed, seed, version=0)
     repository_size = sum(repository_files(run_dir / "plain" / "repo").values())
@@ -368,8 +371,8 @@ def main() -> None:
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` restores the tree
     drop = os.geteuid() == 0 and not args.no_drop_caches
-    restic = operations.detect("restic", args.workdir / "unused-cache")
     workdir = args.workdir.absolute()
+    restic = operations.detect("restic", workdir / "restic-cache")  # each run gets its own cache
     tree = workdir / "tree"
     workdir.mkdir(parents=True, exist_ok=True)
     entries = plan_tree(args.size_mib << 20, args.files, args.seed)

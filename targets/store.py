@@ -7,6 +7,7 @@ keeps for good (``config``, ``keys/``, ``data/xx/``, ``index/``, ``snapshots/``)
 
 from __future__ import annotations
 
+import importlib
 import re
 import typing
 
@@ -96,15 +97,18 @@ def temporary_name(final_name: str, token: str) -> str:
     return f".{final_name}{TEMPORARY_MARKER}{token}"
 
 
+# Each spec type and the module of its kind; only the kind in use is imported (paramiko and
+# boto3 each cost most of a second of start-up, which a local-only run should not pay).
+SPEC_KINDS = {"LocalSpec": ("targets.local", "LocalStore"),
+              "SftpSpec": ("targets.sftp", "SftpStore"),
+              "S3Spec": ("targets.s3", "S3Store")}
+
+
 def open_store(spec: object) -> RepositoryStore:
     """Given a location spec (LocalSpec, SftpSpec or S3Spec), return its store; raise TargetError
     for any other type. No connection is made until the first operation."""
-    from targets import local, s3, sftp
-
-    if isinstance(spec, local.LocalSpec):
-        return local.LocalStore(spec)
-    if isinstance(spec, sftp.SftpSpec):
-        return sftp.SftpStore(spec)
-    if isinstance(spec, s3.S3Spec):
-        return s3.S3Store(spec)
-    raise errors.TargetError(f"unknown location spec type {type(spec).__name__}")
+    kind = SPEC_KINDS.get(type(spec).__name__)
+    if kind is None or type(spec).__module__ != kind[0]:
+        raise errors.TargetError(f"unknown location spec type {type(spec).__name__}")
+    module = importlib.import_module(kind[0])
+    return getattr(module, kind[1])(spec)
