@@ -31,7 +31,8 @@ VENV="${VENV:-.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating virtual environment $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q --upgrade pip > "$VENV/pip-upgrade.log" 2>&1 ||
+    { cat "$VENV/pip-upgrade.log" >&2; echo "setup: upgrading pip failed" >&2; exit 1; }
 fi
 hash="$(sha256sum pyproject.toml | cut -c1-16)"
 if [ "$want_test" = 1 ]; then wanted=("$VENV/.installed-test-$hash"); else
