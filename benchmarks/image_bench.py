@@ -123,16 +123,21 @@ def round_robin(rows: dict, runs: int, out: pathlib.Path) -> dict[str, list[floa
     return times
 
 
-def clean_medium(work: pathlib.Path, size: int, runs: int) -> None:
-    backing, out, state = work / "clean.img", work / "out", work / "state"
-    out.mkdir()
-    random_file(backing, size)
-    node = subprocess.run(
+def attach_loop(backing: pathlib.Path) -> str:
+    """Attach ``backing`` to a free loop device with 512-byte sectors; return its node."""
+    return subprocess.run(
         ("losetup", "--find", "--show", "--direct-io=off", "--sector-size", "512", str(backing)),
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+
+def clean_medium(work: pathlib.Path, size: int, runs: int) -> None:
+    backing, out, state = work / "clean.img", work / "out", work / "state"
+    out.mkdir()
+    random_file(backing, size)
+    node = attach_loop(backing)
     rows = {
         "dd bs=1M of=/dev/null (read limit)": lambda: timed(
             ("dd", f"if={node}", "of=/dev/null", "bs=1M")
@@ -223,12 +228,7 @@ def split(work: pathlib.Path, size: int, runs: int) -> None:
     backing, out, state = work / "split.img", work / "split-out", work / "split-state"
     out.mkdir()
     random_file(backing, size)
-    node = subprocess.run(
-        ("losetup", "--find", "--show", "--direct-io=off", "--sector-size", "512", str(backing)),
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    node = attach_loop(backing)
 
     def without_hashing() -> float:
         original = image_action.image_run.image_hash.FollowingHasher

@@ -125,17 +125,7 @@ def execute(
     plan.paths.image.parent.mkdir(parents=True, exist_ok=True)
     hasher = image_hash.FollowingHasher(plan.paths.image)
     monitor = _Monitor(plan, hasher, on_progress)
-    argvs = tuple(
-        ddrescue.phase_argv(
-            phase,
-            plan.source,
-            str(plan.paths.image),
-            str(plan.paths.mapfile),
-            options=plan.options,
-            binary=binary,
-        )
-        for phase in plan.phases
-    )
+    argvs = plan.argvs(binary)
     ran: list[tuple[str, ...]] = []
     with blockdev.read_only(plan.source, state_file=plan.paths.read_only_state) as guard:
         monitor.start()

@@ -53,6 +53,20 @@ class ImagePlan:
     resume: bool
     reasons: tuple[str, ...]  # why these phases
 
+    def argvs(self, binary: str = ddrescue.DEFAULT_BINARY) -> tuple[tuple[str, ...], ...]:
+        """Return the ddrescue argv of every phase of the plan, in order."""
+        return tuple(
+            ddrescue.phase_argv(
+                phase,
+                self.source,
+                str(self.paths.image),
+                str(self.paths.mapfile),
+                options=self.options,
+                binary=binary,
+            )
+            for phase in self.phases
+        )
+
 
 def output_on_source_reasons(
     device: BlockDevice,

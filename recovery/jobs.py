@@ -254,23 +254,22 @@ class JobStore:
         """Return the job's custody events in order; raise JobNotFound for an unknown job."""
         with self._connect() as connection:
             self._job_row(connection, job_id)
-            rows = connection.execute(
-                "SELECT * FROM recovery_custody_events WHERE job_id = ? ORDER BY sequence",
-                (job_id,),
-            ).fetchall()
-        return [job_sql.event_from_row(row) for row in rows]
+            return _events(connection, job_id)
 
     def verify_chain(self, job_id: str) -> tuple[bool, str]:
         """Return (verifies, explanation) for the job's custody chain and the job record itself."""
         with self._connect() as connection:
+            connection.execute("BEGIN")  # one snapshot: an event appended meanwhile is no "break"
+            job = self._job_row(connection, job_id)
             head = connection.execute(
                 "SELECT head_digest FROM recovery_jobs WHERE job_id = ?", (job_id,)
-            ).fetchone()
-        events = self.events(job_id)
-        verifies, explanation = custody.verify(events, head_digest=head["head_digest"])
+            ).fetchone()["head_digest"]
+            events = _events(connection, job_id)
+            connection.execute("COMMIT")
+        verifies, explanation = custody.verify(events, head_digest=head)
         if not verifies:
             return verifies, explanation
-        mismatch = _record_mismatch(self.get(job_id), events)
+        mismatch = _record_mismatch(job, events)
         return (False, mismatch) if mismatch else (True, explanation)
 
     # -- internals --------------------------------------------------------------------------
@@ -293,16 +292,8 @@ class JobStore:
         ).fetchone()
         sequence, previous = (row["sequence"] + 1, row["digest"]) if row else (1, custody.GENESIS)
         details = json.loads(json.dumps(details))  # the stored form, so digests recompute exactly
-        content = custody.canonical_content(
-            job_id=job_id,
-            sequence=sequence,
-            kind=kind,
-            actor=actor,
-            host=host,
-            at=at,
-            details=details,
-        )
-        digest = custody.chain_digest(previous, content)
+        unsealed = CustodyEvent(sequence, job_id, kind, actor, host, at, details, digest="")
+        digest = custody.digest_of(unsealed, previous)
         connection.execute(
             "INSERT INTO recovery_custody_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (job_id, sequence, kind, actor, host, at, json.dumps(details, sort_keys=True), digest),
@@ -310,7 +301,7 @@ class JobStore:
         connection.execute(
             "UPDATE recovery_jobs SET head_digest = ? WHERE job_id = ?", (digest, job_id)
         )
-        return CustodyEvent(sequence, job_id, kind, actor, host, at, details, digest)
+        return dataclasses.replace(unsealed, digest=digest)
 
     def _job_row(self, connection: sqlite3.Connection, job_id: str) -> Job:
         row = connection.execute(
@@ -334,6 +325,13 @@ class JobStore:
             folder=self.jobs_root / row["job_id"],
             closed_at=row["closed_at"],
         )
+
+
+def _events(connection: sqlite3.Connection, job_id: str) -> list[CustodyEvent]:
+    rows = connection.execute(
+        "SELECT * FROM recovery_custody_events WHERE job_id = ? ORDER BY sequence", (job_id,)
+    ).fetchall()
+    return [job_sql.event_from_row(row) for row in rows]
 
 
 def _require_open(job: Job) -> None:

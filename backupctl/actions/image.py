@@ -53,10 +53,10 @@ def _record(store: JobStore, job_id: str, kind: str, who: Who, details: dict):
 
 def _check_medium(job: Job, device: BlockDevice) -> None:
     """Refuse a device that is not the job's medium (when the job has one recorded)."""
-    if job.medium is not None and job.medium.differences(device):
+    differences = job.medium.differences(device) if job.medium is not None else ()
+    if differences:
         raise errors.RefusedError(
-            f"{device.node} is not the medium of job {job.job_id}: "
-            + "; ".join(job.medium.differences(device))
+            f"{device.node} is not the medium of job {job.job_id}: " + "; ".join(differences)
         )
 
 
@@ -98,6 +98,11 @@ def _safety(device: BlockDevice, paths: imaging.ImagePaths, request: Request) ->
     folder = _existing_ancestor(paths.image.parent)  # nothing is created before the checks pass
     stacked = blockdev.stacked_numbers(blockdev.device_number(device.node))
     existing = paths.image.stat().st_blocks * 512 if paths.image.exists() else 0
+    not_a_file = (  # e.g. a link to a block device: ddrescue would write to that device
+        (f"{paths.image} exists and is not a regular file",)
+        if paths.image.exists() and not paths.image.is_file()
+        else ()
+    )
     return (
         imaging.output_on_source_reasons(
             device,
@@ -111,6 +116,7 @@ def _safety(device: BlockDevice, paths: imaging.ImagePaths, request: Request) ->
             existing_image_bytes=existing,
             free_bytes=blockdev.free_bytes(folder),
         )
+        + not_a_file
     )
 
 
@@ -165,19 +171,7 @@ def _totals_details(totals: mapfile_module.Totals, areas) -> dict:
 def _started_details(
     image_plan: imaging.ImagePlan, device: BlockDevice, request: Request, version: str
 ) -> dict:
-    argvs = [
-        list(
-            ddrescue.phase_argv(
-                phase,
-                image_plan.source,
-                str(image_plan.paths.image),
-                str(image_plan.paths.mapfile),
-                options=image_plan.options,
-                binary=request.binary,
-            )
-        )
-        for phase in image_plan.phases
-    ]
+    argvs = [list(argv) for argv in image_plan.argvs(request.binary)]
     return {
         "device": device.node,
         "serial": device.serial,
@@ -195,14 +189,13 @@ def _started_details(
 
 
 def _record_stop(
-    store: JobStore, job_id: str, who: Who, paths: imaging.ImagePaths, error: Exception
+    store: JobStore, job_id: str, who: Who, paths: imaging.ImagePaths, error: BaseException
 ) -> None:
     """Record image.interrupted or image.failed with the totals the mapfile holds so far."""
-    kind = (
-        "image.interrupted" if isinstance(error, ddrescue.DdrescueInterrupted) else "image.failed"
-    )
+    interrupted = isinstance(error, ddrescue.DdrescueInterrupted | KeyboardInterrupt)
+    kind = "image.interrupted" if interrupted else "image.failed"
     current = image_hash.read_mapfile(paths.mapfile)
-    details = {"reason": str(error), "at": custody.utc_now()}
+    details = {"reason": str(error) or type(error).__name__, "at": custody.utc_now()}
     if current is not None:
         details["totals"] = _totals_details(current.totals(), current.bad_areas())
     _record(store, job_id, kind, who, details)
@@ -226,8 +219,11 @@ def image(
         _record(store, request.job_id, "image.started", who, started)
         try:
             result = image_run.execute(image_plan, on_progress=on_progress, binary=request.binary)
-        except (ddrescue.DdrescueInterrupted, ddrescue.DdrescueError) as error:
-            _record_stop(store, request.job_id, who, image_plan.paths, error)
+        except BaseException as error:  # every started run ends in the custody record
+            try:
+                _record_stop(store, request.job_id, who, image_plan.paths, error)
+            except Exception:  # the original error is the one to report
+                logger.exception("cannot record the end of imaging for job %s", request.job_id)
             raise
     details = {
         "paths": image_plan.paths.to_dict(),

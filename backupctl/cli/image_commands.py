@@ -10,13 +10,14 @@ import time
 import click
 
 from backupctl.actions import image as image_action
+from backupctl.actions import jobs as job_actions
 from backupctl.cli import context
 from backupctl.cli.options import json_option, quiet_option
 from recovery.jobs import JobStore
 
 
 def _store(obj: context.AppContext) -> JobStore:
-    return JobStore(obj.state_db(), obj.state_dir() / "jobs")
+    return job_actions.store(state_dir=obj.state_dir(), state_db=obj.state_db())
 
 
 def _who(obj: context.AppContext) -> image_action.Who:

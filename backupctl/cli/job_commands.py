@@ -9,7 +9,7 @@ import click
 from backupctl.actions import jobs as job_actions
 from backupctl.cli import context
 from backupctl.cli.options import json_option
-from recovery import errors
+from recovery import custody, errors
 from recovery.devices import describe_size
 from recovery.jobs import Job, JobStore
 
@@ -162,7 +162,7 @@ def note_command(app: context.AppContext, job_id: str, text: str) -> None:
     """Add a note to the job's custody record (what was seen, what the customer said)."""
     event = _store(app).record_event(
         job_id,
-        kind="note.added",
+        kind=custody.NOTE_ADDED,
         actor=context.actor(),
         host=context.host(),
         details={"text": text},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 
@@ -10,7 +9,7 @@ import click
 
 from backupctl.actions import jobs as job_actions
 from backupctl.actions import media as media_actions
-from backupctl.cli import context
+from backupctl.cli import context, image_commands
 from backupctl.cli.options import json_option
 from recovery.devices import BlockDevice, describe_size
 from recovery.jobs import Job
@@ -146,10 +145,9 @@ def watch_command(
     mediator = (
         PromptMediator() if sys.stdin.isatty() and not as_json else media_actions.NoMediator()
     )
-    job_store = job_actions.store(state_dir=app.state_dir(), state_db=app.state_db())
     events = media_actions.watch_media(
         state_dir=app.state_dir(),
-        job_store=job_store,
+        job_store=job_actions.store(state_dir=app.state_dir(), state_db=app.state_db()),
         timeout=timeout,
         count=count,
         attach_to=attach_to,
@@ -162,13 +160,7 @@ def watch_command(
         _print_event(event, as_json)
 
 
-try:
-    image_commands = importlib.import_module("backupctl.cli.image_commands")
-except ModuleNotFoundError as error:  # imaging is built separately; the rest of media still works
-    if error.name != "backupctl.cli.image_commands":
-        raise
-else:
-    for _command in image_commands.media_subcommands:
-        media.add_command(_command)
+for _command in image_commands.media_subcommands:
+    media.add_command(_command)
 
 commands = [media]

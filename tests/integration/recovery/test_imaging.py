@@ -186,6 +186,16 @@ def test_refuses_a_different_medium_than_the_jobs(faulty_disk, state):
         image_action.image(store, image_action.Request(job.job_id, other.node), who(state_dir))
 
 
+def test_refuses_an_image_path_that_links_to_a_device(faulty_disk, state):
+    store, job, state_dir = state
+    disk = faulty_disk(size=4 * MIB)
+    paths = imaging.ImagePaths.in_folder(job.folder, job.job_id)
+    paths.image.symlink_to(disk.node)  # ddrescue would write the image onto the medium
+    with pytest.raises(errors.RefusedError, match="is not a regular file"):
+        image_action.image(store, image_action.Request(job.job_id, disk.node), who(state_dir))
+    assert kinds(store, job.job_id)[-1] == "image.refused"
+
+
 def test_a_second_run_on_the_same_job_is_refused_while_one_is_running(faulty_disk, state):
     store, job, state_dir = state
     disk = faulty_disk(size=4 * MIB)
