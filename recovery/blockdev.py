@@ -141,9 +141,14 @@ def _restore(node: str, state_file: pathlib.Path) -> None:
 
 def _original_flag(node: str, state_file: pathlib.Path) -> bool:
     if state_file.exists():
-        saved = json.loads(state_file.read_text())
-        if saved.get("node") == node:
-            return bool(saved["read_only"])
+        try:
+            saved = json.loads(state_file.read_text())
+            if saved.get("node") == node:
+                return bool(saved["read_only"])
+        except (ValueError, KeyError, AttributeError, OSError) as error:
+            # A damaged record (power loss while writing it) cannot say what the flag was;
+            # fall back to the device's current flag, which is the safe side (read-only stays).
+            logger.warning("ignoring damaged read-only record %s: %s", state_file, error)
     current = get_read_only(node)
     state_file.write_text(json.dumps({"node": node, "read_only": current}))
     return current

@@ -83,6 +83,8 @@ def version(binary: str = DEFAULT_BINARY) -> tuple[int, ...]:
         ).stdout
     except OSError as error:
         raise DdrescueError(f"cannot run {binary}: {error.strerror} (install gddrescue)") from None
+    except subprocess.TimeoutExpired:
+        raise DdrescueError(f"{binary} --version did not answer within 30 s") from None
     found = parse_version(output)
     for feature in Feature:
         if not supports(found, feature):
