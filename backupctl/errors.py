@@ -40,6 +40,12 @@ class RefusedError(BackupctlError):
     exit_code = ExitCode.REFUSED
 
 
+def is_expected(error: BaseException) -> bool:
+    """Return whether ``error`` is an expected failure: an Exception whose class carries an
+    integer ``exit_code`` (the convention of every package); anything else is a bug."""
+    return isinstance(error, Exception) and isinstance(getattr(type(error), "exit_code", None), int)
+
+
 def exit_code_for(outcomes: list[bool]) -> ExitCode:
     """Given each location's (or item's) success, return OK, PARTIAL or FAILED; nothing is OK."""
     if all(outcomes):

@@ -5,13 +5,19 @@ from __future__ import annotations
 from backupctl import master_secret
 from backupctl.config import Config
 from backupctl.keystore import Keystore
+from backupctl.secret import Secret
+
+
+def master_for(config: Config) -> Secret:
+    """Given the config, return the master secret from the key file or command it names."""
+    return master_secret.load_master_secret(
+        key_file=config.master_key_file, key_command=config.master_key_command
+    )
 
 
 def open_keystore(config: Config, *, create: bool = False) -> Keystore:
     """Given the config, return its keystore; create an empty one when asked and none exists."""
-    master = master_secret.load_master_secret(
-        key_file=config.master_key_file, key_command=config.master_key_command
-    )
+    master = master_for(config)
     if create:
         return Keystore.open_or_create(config.keystore_path, master)
     return Keystore.open(config.keystore_path, master)

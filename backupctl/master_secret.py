@@ -76,7 +76,10 @@ def _check_key_file_stat(path: pathlib.Path, status: os.stat_result) -> None:
 
 
 def _run_key_command(command: str) -> Secret:
-    argv = tuple(shlex.split(command))
+    try:
+        argv = tuple(shlex.split(command))
+    except ValueError as error:  # e.g. "No closing quotation"; the text itself is not repeated
+        raise ConfigError(f"master_key_command cannot be split into words: {error}") from None
     if not argv:
         raise ConfigError("master_key_command is empty")
     logger.debug("running master_key_command %s", argv[0])
@@ -121,11 +124,18 @@ def generate_master_key_file(path: pathlib.Path) -> None:
     """Given a path that does not exist, write 32 random bytes base64-encoded with mode 0600;
     raise KeystoreError when it exists (a master key is never overwritten)."""
     path = pathlib.Path(path)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     text = base64.b64encode(os.urandom(32)) + b"\n"
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise KeystoreError(
+            f"master key file directory {path.parent} cannot be created: {error.strerror}"
+        ) from None
     try:
         securefile.write_new(path, text, mode=0o600)
     except FileExistsError:
         raise KeystoreError(
             f"master key file {path} already exists; refusing to overwrite it"
         ) from None
+    except OSError as error:
+        raise KeystoreError(f"master key file {path} cannot be written: {error.strerror}") from None

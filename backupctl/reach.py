@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from typing import Self
 
+from backupctl import errors
 from backupctl import locations as location_stores
 from backupctl.config import Config, Source
 from targets.store import RepositoryStore
@@ -67,6 +68,6 @@ def relist(reached: Reached, names) -> None:
 
 
 def _describe(error: Exception) -> str:
-    if isinstance(getattr(type(error), "exit_code", None), int):
+    if errors.is_expected(error):
         return str(error)
     return f"{type(error).__name__}: {error}"

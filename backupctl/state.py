@@ -42,6 +42,11 @@ CREATE INDEX IF NOT EXISTS run_results_source ON run_results(source, location);
 """
 
 
+def db_path(state_dir: pathlib.Path) -> pathlib.Path:
+    """Given the state directory, return the state database's path in it."""
+    return state_dir / "state.db"
+
+
 def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 

@@ -53,9 +53,6 @@ def audit(
 def gather_facts(spec: S3Spec, client) -> s3_audit.BucketFacts:
     """Given an S3 location and a client, read every audited setting of its bucket."""
     bucket = spec.bucket
-    with s3_client.translate_errors(spec, "reach", None):
-        client.head_bucket(Bucket=bucket)
-        location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
     unreadable: list[tuple[str, str]] = []
 
     def read(setting: str, call, extract):
@@ -67,26 +64,30 @@ def gather_facts(spec: S3Spec, client) -> s3_audit.BucketFacts:
                 unreadable.append((setting, code))
             return None
 
-    pab = read(
-        "public_access_block",
-        client.get_public_access_block,
-        lambda r: tuple(r["PublicAccessBlockConfiguration"].items()),
-    )
-    return s3_audit.BucketFacts(
-        bucket=bucket,
-        region=s3_audit.normalize_region(location),
-        public_access_block=pab,
-        policy=read("bucket_policy", client.get_bucket_policy, lambda r: r.get("Policy")),
-        policy_status_public=_policy_status(client, bucket),
-        acl_grantee_uris=read("acl", client.get_bucket_acl, _grantee_uris) or (),
-        encryption=read("encryption", client.get_bucket_encryption, _algorithms) or (),
-        versioning=read("versioning", client.get_bucket_versioning, lambda r: r.get("Status")),
-        object_lock=read("object_lock", client.get_object_lock_configuration, _describe_lock),
-        noncurrent_expiration_days=read(
-            "noncurrent_expiry", client.get_bucket_lifecycle_configuration, _noncurrent_days
-        ),
-        unreadable=tuple(unreadable),
-    )
+    # a setting S3 refuses is recorded by read(); a dropped connection anywhere is "unreachable"
+    with s3_client.translate_errors(spec, "reach", None):
+        client.head_bucket(Bucket=bucket)
+        location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+        pab = read(
+            "public_access_block",
+            client.get_public_access_block,
+            lambda r: tuple(r["PublicAccessBlockConfiguration"].items()),
+        )
+        return s3_audit.BucketFacts(
+            bucket=bucket,
+            region=s3_audit.normalize_region(location),
+            public_access_block=pab,
+            policy=read("bucket_policy", client.get_bucket_policy, lambda r: r.get("Policy")),
+            policy_status_public=_policy_status(client, bucket),
+            acl_grantee_uris=read("acl", client.get_bucket_acl, _grantee_uris) or (),
+            encryption=read("encryption", client.get_bucket_encryption, _algorithms) or (),
+            versioning=read("versioning", client.get_bucket_versioning, lambda r: r.get("Status")),
+            object_lock=read("object_lock", client.get_object_lock_configuration, _describe_lock),
+            noncurrent_expiration_days=read(
+                "noncurrent_expiry", client.get_bucket_lifecycle_configuration, _noncurrent_days
+            ),
+            unreadable=tuple(unreadable),
+        )
 
 
 def _policy_status(client, bucket: str) -> bool | None:
@@ -174,12 +175,12 @@ def _create_bucket(spec: S3Spec, client) -> s3_audit.Finding:
     arguments: dict[str, object] = {"Bucket": spec.bucket}
     if spec.region != "us-east-1":
         arguments["CreateBucketConfiguration"] = {"LocationConstraint": spec.region}
-    try:
-        client.head_bucket(Bucket=spec.bucket)
-        return s3_audit.Finding("bucket", False, "bucket already exists")
-    except botocore.exceptions.ClientError as error:
-        if s3_client.error_code(error) not in ("404", "NoSuchBucket", "NotFound"):
-            with s3_client.translate_errors(spec, "reach", None):
+    with s3_client.translate_errors(spec, "reach", None):  # also an endpoint that is down
+        try:
+            client.head_bucket(Bucket=spec.bucket)
+            return s3_audit.Finding("bucket", False, "bucket already exists")
+        except botocore.exceptions.ClientError as error:
+            if s3_client.error_code(error) not in ("404", "NoSuchBucket", "NotFound"):
                 raise
     with s3_client.translate_errors(spec, "create", None):
         client.create_bucket(**arguments)

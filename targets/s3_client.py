@@ -64,9 +64,8 @@ def make_client(spec: S3Spec):
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    with (
-        _SESSION_LOCK
-    ):  # one shared session keeps loaded service models; creation is not thread-safe
+    # one shared session keeps loaded service models; client creation is not thread-safe
+    with _SESSION_LOCK:
         return _shared_session().client(
             "s3",
             endpoint_url=spec.endpoint,

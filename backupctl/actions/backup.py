@@ -13,7 +13,7 @@ import re
 from backupctl import reach, runlock, state
 from backupctl.actions import replicate
 from backupctl.config import Config, Source
-from backupctl.errors import ConfigError, ExitCode, exit_code_for
+from backupctl.errors import ConfigError, ExitCode, exit_code_for, is_expected
 from backupctl.locations import repository
 from backupctl.progress import Progress
 from backupctl.restic import operations
@@ -69,7 +69,7 @@ def run_backup(config: Config, keystore, restic: Restic, *, sources: list[Source
                change_ref: str | None, progress: Progress, actor: str, host: str) -> RunReport:
     """Back the sources up in turn; return what happened at every location (also recorded)."""
     tag_sets = {source.name: tags_for(source, change_ref) for source in sources}
-    db = config.state_dir / "state.db"
+    db = state.db_path(config.state_dir)
     run_id = state.start_run(db, command="backup", actor=actor, host=host,
                              tags=[f"change:{change_ref}"] if change_ref else [])
     reports = []
@@ -102,7 +102,7 @@ def _backup_source(config, keystore, restic, source, tags, progress) -> SourceRe
                 reach.reach(config, source, keystore) as reached:
             return _backup_reached(restic, source, reached, password, tags, progress)
     except Exception as error:
-        if not isinstance(getattr(type(error), "exit_code", None), int):
+        if not is_expected(error):
             raise
         return _failed_everywhere(source, str(error))
 

@@ -12,6 +12,7 @@ import dataclasses
 from backupctl import reach, runlock, state
 from backupctl.actions import replicate
 from backupctl.config import Config, Source
+from backupctl.errors import ExitCode, exit_code_for
 from backupctl.locations import repository
 from backupctl.progress import Progress
 from backupctl.restic import operations
@@ -31,20 +32,31 @@ def run_init(config: Config, keystore, restic: Restic, *, sources: list[Source],
     for source in sources:
         keystore.ensure_random(f"repo/{source.name}")
     keystore.save()
-    db = config.state_dir / "state.db"
+    db = state.db_path(config.state_dir)
     run_id = state.start_run(db, command="init", actor=actor, host=host)
     reports = []
     try:
         for source in sources:
-            with runlock.source_lock(config.state_dir, source.name):
-                report = _init_source(config, keystore, restic, source, progress)
+            report = _locked_init_source(config, keystore, restic, source, progress)
             for result in report.results:
                 state.record_result(db, run_id, result)
             reports.append(report)
-    finally:
-        failed = any(not r.ok for report in reports for r in report.results)
-        state.finish_run(db, run_id, 1 if failed else 0)
+    finally:  # the recorded code is the one the CLI exits with (report.exit_code)
+        outcomes = [result.ok for report in reports for result in report.results]
+        state.finish_run(db, run_id, exit_code_for(outcomes) if len(reports) == len(sources)
+                         else ExitCode.INTERRUPTED)
     return reports
+
+
+def _locked_init_source(config, keystore, restic, source, progress) -> InitReport:
+    """Init one source under its lock; a busy source fails alone, never the other sources."""
+    try:
+        with runlock.source_lock(config.state_dir, source.name):
+            return _init_source(config, keystore, restic, source, progress)
+    except runlock.SourceBusy as busy:
+        return InitReport(source.name, None, tuple(
+            state.LocationResult(source.name, name, "init", ok=False, reason=str(busy))
+            for name in source.locations))
 
 
 def _init_source(config, keystore, restic, source, progress) -> InitReport:

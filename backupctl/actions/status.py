@@ -6,7 +6,7 @@ import concurrent.futures
 import dataclasses
 import datetime
 
-from backupctl import health, reach, state
+from backupctl import errors, health, reach, state
 from backupctl.config import Config, Source
 from backupctl.locations import repository
 from backupctl.restic import messages, operations
@@ -42,7 +42,7 @@ def source_status(config: Config, keystore, restic: Restic, source: Source, *,
             try:
                 found[name] = future.result()
             except Exception as error:
-                if not isinstance(getattr(type(error), "exit_code", None), int):
+                if not errors.is_expected(error):
                     raise
                 reached.failures[name] = str(error)
         states = tuple(_state(config, name, reached, found) for name in source.locations)
@@ -68,4 +68,4 @@ def _state(config, name, reached, found) -> health.LocationState:
 
 
 def unfinished_runs(config: Config) -> list[dict]:
-    return state.unfinished_runs(config.state_dir / "state.db")
+    return state.unfinished_runs(state.db_path(config.state_dir))

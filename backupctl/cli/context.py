@@ -34,7 +34,9 @@ class AppContext:
         return pathlib.Path(os.environ.get("BACKUPCTL_STATE_DIR", DEFAULT_STATE_DIR))
 
     def state_db(self) -> pathlib.Path:
-        return self.state_dir() / "state.db"
+        from backupctl import state
+
+        return state.db_path(self.state_dir())
 
 
 def actor() -> str:

@@ -10,7 +10,7 @@ import click
 
 from backupctl.actions import keys as actions
 from backupctl.cli.options import json_option
-from backupctl.master_secret import load_master_secret
+from backupctl.keyaccess import master_for as _master
 from backupctl.secret import Secret
 
 FILE = click.Path(dir_okay=False, path_type=pathlib.Path)
@@ -20,12 +20,6 @@ passphrase_stdin_option = click.option(
     is_flag=True,
     help="Read the recovery key's passphrase from the first line of stdin instead of a prompt.",
 )
-
-
-def _master(config) -> Secret:
-    return load_master_secret(
-        key_file=config.master_key_file, key_command=config.master_key_command
-    )
 
 
 def _passphrase(from_stdin: bool, *, confirm: bool) -> Secret:

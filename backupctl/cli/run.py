@@ -8,14 +8,9 @@ import sys
 
 import click
 
-from backupctl.errors import ExitCode
+from backupctl.errors import ExitCode, is_expected
 
 logger = logging.getLogger(__name__)
-
-
-def _is_expected(error: BaseException) -> bool:
-    """Every project error carries an ``exit_code``; anything else is a bug and keeps its traceback."""
-    return isinstance(error, Exception) and isinstance(getattr(type(error), "exit_code", None), int)
 
 
 def _terminate(signum, frame) -> None:
@@ -39,7 +34,7 @@ def main(group: click.Group) -> None:
         click.echo("backupctl: interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except Exception as error:
-        if not _is_expected(error):
+        if not is_expected(error):  # a bug keeps its traceback
             raise
         click.echo(f"backupctl: error: {error}", err=True)
         sys.exit(type(error).exit_code)

@@ -113,7 +113,7 @@ def history(app, limit: int, as_json: bool) -> None:
 
     A run without an end was killed before it could finish; the next run catches up.
     """
-    runs = state.recent_runs(app.config().state_dir / "state.db", limit=limit)
+    runs = state.recent_runs(state.db_path(app.config().state_dir), limit=limit)
     if as_json:
         click.echo(json.dumps({"runs": runs}, indent=2))
         return

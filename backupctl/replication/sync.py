@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 
+from backupctl.errors import BackupctlError
 from backupctl.replication import plan as planning
 from backupctl.replication import verify
 from targets import errors as target_errors
@@ -25,10 +26,8 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT = 4  # files read ahead of the slowest writer, bounding memory to a few packs
 
 
-class ConfigConflict(Exception):
+class ConfigConflict(BackupctlError):
     """Two locations hold different repositories under one source: never mix them."""
-
-    exit_code = 3
 
 
 @dataclasses.dataclass

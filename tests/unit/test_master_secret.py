@@ -128,3 +128,17 @@ def test_generated_key_file_is_private_random_and_never_overwritten(tmp_path):
     other = tmp_path / "other.key"
     master_secret.generate_master_key_file(other)
     assert other.read_bytes() != before
+
+
+def test_unsplittable_command_is_a_config_error():
+    with pytest.raises(ConfigError, match="cannot be split into words"):
+        master_secret.load_master_secret(key_file=None, key_command="keytool 'unclosed")
+
+
+def test_key_file_that_cannot_be_written_is_a_keystore_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(KeystoreError, match="directory .* cannot be created"):
+        master_secret.generate_master_key_file(blocker / "master.key")
+    with pytest.raises(KeystoreError, match="cannot be written"):
+        master_secret.generate_master_key_file(tmp_path / ("x" * 300))  # name too long

@@ -29,3 +29,15 @@ def test_exit_code_for(outcomes, code):
 def test_error_classes_carry_their_exit_code(error_class, code):
     assert error_class("x").exit_code == code
     assert issubclass(error_class, errors.BackupctlError)
+
+
+class _LowerLayerError(Exception):
+    exit_code = 3  # the convention lower packages follow without importing backupctl
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    (errors.ConfigError("x"), True), (_LowerLayerError("x"), True),
+    (ValueError("x"), False), (KeyboardInterrupt(), False),
+])  # fmt: skip
+def test_is_expected_follows_the_exit_code_convention(error, expected):
+    assert errors.is_expected(error) is expected
