@@ -8,6 +8,7 @@ import datetime
 
 from backupctl import errors, health, reach, state
 from backupctl.config import Config, Source
+from backupctl.keystore import KeystoreError
 from backupctl.locations import repository
 from backupctl.restic import messages, operations
 from backupctl.restic.flags import Restic
@@ -31,7 +32,15 @@ def snapshot_ids(listing: dict[str, int]) -> frozenset[str]:
 def source_status(config: Config, keystore, restic: Restic, source: Source, *,
                   now: datetime.datetime) -> SourceStatus:
     """Given a source, ask each location what it holds (in parallel) and judge the whole."""
-    password = keystore.get(f"repo/{source.name}")
+    try:
+        password = keystore.get(f"repo/{source.name}")
+    except KeystoreError as error:  # a source added to the config but not initialised yet
+        states = tuple(health.LocationState(name, config.locations[name].offsite, reachable=False,
+                                            reason=f"{error}; run `backupctl init`")
+                       for name in source.locations)
+        warnings = health.warnings_for(list(states), schedule_hours=source.schedule_hours,
+                                       grace_hours=GRACE_HOURS, now=now)
+        return SourceStatus(source.name, source.tenant, states, (), tuple(warnings))
     with reach.reach(config, source, keystore) as reached:
         with concurrent.futures.ThreadPoolExecutor(max(1, len(reached.listings))) as pool:
             futures = {name: pool.submit(operations.snapshots, restic,

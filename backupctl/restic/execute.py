@@ -18,6 +18,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping
 
+from backupctl.errors import BackupctlError
 from backupctl.restic import exitcodes
 from backupctl.secret import Secret
 
@@ -26,6 +27,10 @@ logger = logging.getLogger(__name__)
 # Only these variables of our own environment reach restic; RESTIC_* from the caller never does.
 PASSED_ENVIRONMENT = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "SSH_AUTH_SOCK")
 STDERR_LIMIT = 64 * 1024
+
+
+class ResticNotRunnable(BackupctlError):
+    """The restic binary could not be started (removed or not executable)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,11 +68,15 @@ def run(
     with _password_pipe(password) as password_fd:
         full_argv = with_password_file(argv, password_fd)
         logger.debug("running %s", " ".join(full_argv))
-        process = subprocess.Popen(
-            full_argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=build_environment(environment), pass_fds=(password_fd,) if password_fd else (),
-            start_new_session=True, text=True, errors="replace",
-        )
+        try:
+            process = subprocess.Popen(
+                full_argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=build_environment(environment),
+                pass_fds=(password_fd,) if password_fd else (), start_new_session=True,
+                text=True, errors="replace",
+            )
+        except OSError as error:
+            raise ResticNotRunnable(f"cannot run {argv[0]}: {error.strerror}") from None
     stderr_chunks: list[str] = []
     reader = threading.Thread(target=_drain, args=(process.stderr, stderr_chunks), daemon=True)
     reader.start()

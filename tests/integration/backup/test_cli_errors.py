@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import subprocess
 import sys
+
+from backupctl import master_secret
 
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 
@@ -59,4 +62,27 @@ def test_backup_without_a_keystore_says_what_to_run(tmp_path):
     result = _run("--config", str(config), "backup")
     assert result.returncode == 3
     assert "ks.bin" in result.stderr and "init" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_reports_a_source_added_after_init_instead_of_failing(tmp_path):
+    master = tmp_path / "master.key"
+    master_secret.generate_master_key_file(master)
+    for name in ("a", "b", "data"):
+        (tmp_path / name).mkdir()
+    head = (f'[backupctl]\nstate_dir = "{tmp_path}/state"\nkeystore = "{tmp_path}/ks.bin"\n'
+            f'master_key_file = "{master}"\n'
+            f'[locations.a]\nkind = "local"\npath = "{tmp_path}/a"\ncountry = "NL"\noffsite = false\n'
+            f'[locations.b]\nkind = "local"\npath = "{tmp_path}/b"\ncountry = "DE"\noffsite = true\n')
+    source = '[sources.{0}]\npaths = ["{1}/data"]\ntenant = "t"\nlocations = ["a", "b"]\n'
+    config = tmp_path / "c.toml"
+    config.write_text(head + source.format("old", tmp_path))
+    assert _run("--config", str(config), "init").returncode == 0
+    assert _run("--config", str(config), "backup").returncode == 0
+    config.write_text(head + source.format("old", tmp_path) + source.format("new", tmp_path))
+    result = _run("--config", str(config), "status", "--json")
+    assert result.returncode == 1, result.stderr
+    report = {entry["source"]: entry for entry in json.loads(result.stdout)["sources"]}
+    assert report["old"]["warnings"] == []
+    assert any("run `backupctl init`" in w for w in report["new"]["warnings"]), report["new"]
     assert "Traceback" not in result.stderr

@@ -69,3 +69,12 @@ def test_result_ok_only_when_a_snapshot_was_made(outcome, ok):
     result = execute.Result(0, outcome, "", "Fatal: repository is already locked\n")
     assert result.ok is ok
     assert result.reason().startswith(outcome.value)
+
+
+def test_a_restic_binary_that_cannot_start_is_a_clear_error(tmp_path):
+    import pytest as _pytest
+
+    from backupctl.restic import execute as _execute
+
+    with _pytest.raises(_execute.ResticNotRunnable, match="cannot run"):
+        _execute.run((str(tmp_path / "missing-restic"), "version"), password=None)
