@@ -19,6 +19,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # bad arguments, malformed config or input file
     FAILED = 3  # the operation failed everywhere, or could not start
     REFUSED = 4  # refused for safety or policy (system device, out-of-EEA location, ...)
+    WARNING = 5  # done everywhere, but something needs a look (foreign files at a location, ...)
+    EMPTY_SNAPSHOT = 6  # a backup finished but its snapshot holds no files (all excluded, ...)
     INTERRUPTED = 130
 
 
@@ -44,6 +46,17 @@ def is_expected(error: BaseException) -> bool:
     """Return whether ``error`` is an expected failure: an Exception whose class carries an
     integer ``exit_code`` (the convention of every package); anything else is a bug."""
     return isinstance(error, Exception) and isinstance(getattr(type(error), "exit_code", None), int)
+
+
+# When several outcomes apply to one run, the most serious one is the exit code.
+SEVERITY = (ExitCode.OK, ExitCode.WARNING, ExitCode.EMPTY_SNAPSHOT, ExitCode.PARTIAL,
+            ExitCode.FAILED, ExitCode.REFUSED, ExitCode.USAGE, ExitCode.INTERRUPTED)
+
+
+def most_serious(codes: list[int]) -> ExitCode:
+    """Given exit codes of parts of one run, return the one the run exits with (OK for none)."""
+    ranked = [ExitCode(code) for code in codes]
+    return max(ranked, key=SEVERITY.index, default=ExitCode.OK)
 
 
 def exit_code_for(outcomes: list[bool]) -> ExitCode:
