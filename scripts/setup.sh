@@ -8,7 +8,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 APT_PACKAGES=(
-  restic python3 python3-venv python3-dev ca-certificates
+  restic python3 python3-venv python3-dev ca-certificates debian-archive-keyring
   openssh-client openssh-server
   udev fuse3 libfuse3-3 gddrescue
   util-linux fdisk e2fsprogs dosfstools parted kmod sqlite3

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.sshd",
     "tests.fixtures.s3server",
     "tests.fixtures.backup_env",
+    "pytester",
 ]
