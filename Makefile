@@ -24,4 +24,4 @@ bench: setup-test
 	$(PY) benchmarks/backup_bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .cache
