@@ -64,11 +64,14 @@ class Config:
 
 
 def load(path: pathlib.Path) -> Config:
-    """Given a config file path, return the validated Config; raise ConfigError naming every problem."""
+    """Given a config file path, return the validated Config; raise ConfigError naming every
+    problem."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (use --config or $BACKUPCTL_CONFIG)") from None
+        raise ConfigError(
+            f"{path}: config file not found (use --config or $BACKUPCTL_CONFIG)"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read config file: {error}") from None
     except tomllib.TOMLDecodeError as error:
@@ -121,7 +124,7 @@ LOCAL_DIRECTORY_KEYS = ("state_dir", "restic_cache_dir")
 
 
 def _check_local_directories(general: dict[str, Any], errors: list[str]) -> None:
-    """Append a problem for each local directory key whose path is, or lies below, a non-directory."""
+    """Append a problem for each local directory whose path is, or lies below, a non-directory."""
     for key in LOCAL_DIRECTORY_KEYS:
         value = general.get(key)
         if not isinstance(value, str) or not value.startswith("/"):
@@ -129,7 +132,8 @@ def _check_local_directories(general: dict[str, Any], errors: list[str]) -> None
         path = pathlib.Path(value)
         blocker = next((p for p in (path, *path.parents) if p.exists() or p.is_symlink()), None)
         if blocker is not None and not blocker.is_dir():
-            what = "is not a directory" if blocker == path else f"lies below {blocker}, not a directory"
+            what = ("is not a directory" if blocker == path
+                    else f"lies below {blocker}, not a directory")
             errors.append(f"backupctl.{key}: {value} {what}")
 
 
@@ -230,7 +234,13 @@ def _parse_locations(raw: Any, errors: list[str]) -> dict[str, Location]:
     return locations
 
 
-def _parse_sources(raw, locations, places, policies, errors) -> dict[str, Source]:
+def _parse_sources(
+    raw: Any,
+    locations: dict[str, Location],
+    places: dict[str, placement.Place],
+    policies: dict[str, retention.RetentionPolicy],
+    errors: list[str],
+) -> dict[str, Source]:
     sources = {}
     for name, table in _named_tables(raw, "sources", errors).items():
         where = f"sources.{name}"
@@ -256,7 +266,13 @@ def _parse_sources(raw, locations, places, policies, errors) -> dict[str, Source
     return sources
 
 
-def _check_source_references(values, locations, policies, where, errors) -> None:
+def _check_source_references(
+    values: dict[str, Any],
+    locations: dict[str, Location],
+    policies: dict[str, retention.RetentionPolicy],
+    where: str,
+    errors: list[str],
+) -> None:
     for path in values["paths"]:
         if not path.startswith("/"):
             errors.append(f"{where}.paths: {path!r} must be an absolute path")

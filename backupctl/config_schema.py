@@ -47,7 +47,9 @@ def _absolute(value: str) -> str | None:
 
 
 def _country(value: str) -> str | None:
-    return None if re.fullmatch(r"[A-Za-z]{2}", value) else "must be a two-letter ISO 3166 country code"
+    if re.fullmatch(r"[A-Za-z]{2}", value):
+        return None
+    return "must be a two-letter ISO 3166 country code"
 
 
 def _bucket(value: str) -> str | None:
@@ -98,7 +100,8 @@ GLOBAL_KEYS = (
         help="Root-only file holding the keystore's master secret (mode 0600)."),
     Key("master_key_command", "str",
         help="Command whose stdout is the master secret (instead of master_key_file)."),
-    Key("restic", "str", default="restic", help="The restic binary (name on PATH or absolute path)."),
+    Key("restic", "str", default="restic",
+        help="The restic binary (name on PATH or absolute path)."),
     Key("restic_cache_dir", "str", check=_absolute,
         help="restic's cache directory; default: <state_dir>/restic-cache."),
 )
@@ -110,7 +113,8 @@ LOCATION_COMMON_KEYS = (
     Key("offsite", "bool", required=True, help="Whether the location is off-site."),
     Key("provider", "str", default="own", help="Who operates it (a sub-processor, clause 9)."),
     Key("allow_outside_eea", "str",
-        help="Reason why a location outside the EEA is allowed; without it such a location is refused."),
+        help="Reason why a location outside the EEA is allowed; "
+             "without it such a location is refused."),
 )
 
 LOCATION_KIND_KEYS = {
@@ -179,7 +183,8 @@ TYPE_NAMES = {"str": "a string", "int": "an integer", "bool": "true or false",
 
 
 def check_table(table: Any, keys: tuple[Key, ...], where: str, errors: list[str]) -> dict[str, Any]:
-    """Given a TOML table and its keys, return the values with defaults; append each problem to errors."""
+    """Given a TOML table and its keys, return the values with defaults; append each problem to
+    errors."""
     if not isinstance(table, dict):
         errors.append(f"{where}: expected a table")
         return {}

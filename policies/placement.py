@@ -1,4 +1,5 @@
-"""Where a source's backups must live (statement, clause 10.12): two or more locations, one off-site."""
+"""Where a source's backups must live (statement, clause 10.12): two or more locations, one
+off-site, and two locations are two places."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def check_placement(
     allow_single_location: str | None = None,
     allow_no_offsite: str | None = None,
 ) -> PlacementCheck:
-    """Given how many (off-site) locations a source has and its stated exceptions, return the verdict.
+    """Given how many (off-site) locations a source has and its exceptions, return the verdict.
 
     A rule that is broken but waived with a reason is reported under ``waived``, not ``problems``.
     """

@@ -6,15 +6,24 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 
 import tqdm
 
-from backupctl.progress import NoProgress, PeriodicProgress, Progress, describe
+from backupctl.progress import (
+    PROGRESS_INTERVAL_SECONDS,
+    NoProgress,
+    PeriodicProgress,
+    Progress,
+    describe,
+)
 from backupctl.restic.messages import Status
 
 
 class TqdmProgress:
-    """Bytes, files, rate and ETA from restic's status lines; bytes for the copy to other locations."""
+    """Bytes, files, rate and ETA from restic's status lines; bytes for the copy to the other
+    locations."""
 
     def __init__(self) -> None:
         self._bar: tqdm.tqdm | None = None
@@ -55,16 +64,18 @@ class JsonProgress(PeriodicProgress):
     """One JSON object per line on stderr, so stdout keeps only the result: the start and end of
     each phase, and at most one progress object every PROGRESS_INTERVAL_SECONDS in between."""
 
-    def __init__(self, **options) -> None:
-        super().__init__(_emit_json, **options)
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 interval: float = PROGRESS_INTERVAL_SECONDS) -> None:
+        super().__init__(_emit_json, clock=clock, interval=interval)
 
 
 class LogProgress(PeriodicProgress):
     """Progress lines through logging to stderr, for runs without a terminal (cron, systemd):
     a hung run still shows how far it got."""
 
-    def __init__(self, **options) -> None:
-        super().__init__(_log_line, **options)
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 interval: float = PROGRESS_INTERVAL_SECONDS) -> None:
+        super().__init__(_log_line, clock=clock, interval=interval)
 
 
 PROGRESS_LOGGER = logging.getLogger("backupctl.progress")
