@@ -91,11 +91,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
     _check_local_directories(general, errors)
     policies = _parse_policies(raw.get("policies", {}), errors)
     locations = _parse_locations(raw.get("locations", {}), errors)
-    places = {name: place_of(location) for name, location in locations.items()}
-    places = {name: place for name, place in places.items() if place is not None}
-    for name, twin in placement.duplicate_places(places):
-        errors.append(f"locations.{name}: stores in the same place as locations.{twin}; "
-                      "two names for one place are one copy, not two")
+    places = _distinct_places(locations, errors)
     sources = _parse_sources(raw.get("sources", {}), locations, places, policies, errors)
     if errors:
         listing = "\n  ".join(errors)
@@ -130,11 +126,25 @@ def _check_local_directories(general: dict[str, Any], errors: list[str]) -> None
         if not isinstance(value, str) or not value.startswith("/"):
             continue
         path = pathlib.Path(value)
-        blocker = next((p for p in (path, *path.parents) if p.exists() or p.is_symlink()), None)
+        blocker = next((candidate for candidate in (path, *path.parents)
+                        if candidate.exists() or candidate.is_symlink()), None)
         if blocker is not None and not blocker.is_dir():
             what = ("is not a directory" if blocker == path
                     else f"lies below {blocker}, not a directory")
             errors.append(f"backupctl.{key}: {value} {what}")
+
+
+def _distinct_places(
+    locations: dict[str, Location], errors: list[str]
+) -> dict[str, placement.Place]:
+    """Given the locations, return their resolved places; append a problem for each location
+    that stores in the same place as an earlier one."""
+    places = {name: place_of(location) for name, location in locations.items()}
+    known = {name: place for name, place in places.items() if place is not None}
+    for name, twin in placement.duplicate_places(known):
+        errors.append(f"locations.{name}: stores in the same place as locations.{twin}; "
+                      "two names for one place are one copy, not two")
+    return known
 
 
 def place_of(location: Location) -> placement.Place | None:
