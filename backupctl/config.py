@@ -7,8 +7,10 @@ found (not just the first), so an operator can fix the file in one go.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 import tomllib
+import urllib.parse
 from typing import Any
 
 from backupctl import config_schema as schema
@@ -62,11 +64,14 @@ class Config:
 
 
 def load(path: pathlib.Path) -> Config:
-    """Given a config file path, return the validated Config; raise ConfigError naming every problem."""
+    """Given a config file path, return the validated Config; raise ConfigError naming every
+    problem."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (use --config or $BACKUPCTL_CONFIG)") from None
+        raise ConfigError(
+            f"{path}: config file not found (use --config or $BACKUPCTL_CONFIG)"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read config file: {error}") from None
     except tomllib.TOMLDecodeError as error:
@@ -83,9 +88,11 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
     general = schema.check_table(raw.get("backupctl", {}), schema.GLOBAL_KEYS, "backupctl", errors)
     if general.get("master_key_file") and general.get("master_key_command"):
         errors.append("backupctl: set master_key_file or master_key_command, not both")
+    _check_local_directories(general, errors)
     policies = _parse_policies(raw.get("policies", {}), errors)
     locations = _parse_locations(raw.get("locations", {}), errors)
-    sources = _parse_sources(raw.get("sources", {}), locations, policies, errors)
+    places = _distinct_places(locations, errors)
+    sources = _parse_sources(raw.get("sources", {}), locations, places, policies, errors)
     if errors:
         listing = "\n  ".join(errors)
         raise ConfigError(f"{path}: {len(errors)} problem(s):\n  {listing}")
@@ -108,6 +115,78 @@ def _optional_path(value: str | None) -> pathlib.Path | None:
     return pathlib.Path(value) if value else None
 
 
+# Directories backupctl creates on this host: each must be a directory or creatable as one.
+LOCAL_DIRECTORY_KEYS = ("state_dir", "restic_cache_dir")
+
+
+def _check_local_directories(general: dict[str, Any], errors: list[str]) -> None:
+    """Append a problem for each local directory whose path is, or lies below, a non-directory."""
+    for key in LOCAL_DIRECTORY_KEYS:
+        value = general.get(key)
+        if not isinstance(value, str) or not value.startswith("/"):
+            continue
+        path = pathlib.Path(value)
+        blocker = next((candidate for candidate in (path, *path.parents)
+                        if candidate.exists() or candidate.is_symlink()), None)
+        if blocker is not None and not blocker.is_dir():
+            what = ("is not a directory" if blocker == path
+                    else f"lies below {blocker}, not a directory")
+            errors.append(f"backupctl.{key}: {value} {what}")
+
+
+def _distinct_places(
+    locations: dict[str, Location], errors: list[str]
+) -> dict[str, placement.Place]:
+    """Given the locations, return their resolved places; append a problem for each location
+    that stores in the same place as an earlier one."""
+    places = {name: place_of(location) for name, location in locations.items()}
+    known = {name: place for name, place in places.items() if place is not None}
+    for name, twin in placement.duplicate_places(known):
+        errors.append(f"locations.{name}: stores in the same place as locations.{twin}; "
+                      "two names for one place are one copy, not two")
+    return known
+
+
+def place_of(location: Location) -> placement.Place | None:
+    """Given a location, return where it stores, resolved so that two spellings of one place are
+    equal: local paths with symlinks, '.', '..' and '//' resolved on this host; SFTP host, port
+    and normalised path; S3 endpoint, bucket and normalised prefix. None when a key is missing."""
+    settings = location.settings
+    if location.kind == "local" and isinstance(settings.get("path"), str):
+        return placement.Place(("local",), _path_parts(os.path.realpath(settings["path"])))
+    if location.kind == "sftp" and isinstance(settings.get("host"), str) and isinstance(
+            settings.get("path"), str):
+        host = settings["host"].lower().rstrip(".")
+        return placement.Place(("sftp", host, str(settings["port"])), _path_parts(settings["path"]))
+    if location.kind == "s3" and isinstance(settings.get("endpoint"), str) and isinstance(
+            settings.get("bucket"), str):
+        scope = ("s3", _normal_endpoint(settings["endpoint"]), settings["bucket"])
+        return placement.Place(scope, _path_parts(settings.get("prefix") or ""))
+    return None
+
+
+def _path_parts(path: str) -> tuple[str, ...]:
+    """Given a path or key prefix, return its components with '', '.' and '..' resolved."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            parts = parts[:-1]
+        elif part not in ("", "."):
+            parts.append(part)
+    return tuple(parts)
+
+
+def _normal_endpoint(endpoint: str) -> str:
+    """Given an S3 endpoint URL, return it with lower-case scheme and host and an explicit port."""
+    try:
+        url = urllib.parse.urlsplit(endpoint.strip())
+        port = url.port or {"https": 443, "http": 80}.get(url.scheme.lower(), 0)
+    except ValueError:
+        return endpoint.strip().lower()
+    return f"{url.scheme.lower()}://{(url.hostname or '').rstrip('.')}:{port}/" + "/".join(
+        _path_parts(url.path))
+
+
 def _named_tables(raw: Any, section: str, errors: list[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         errors.append(f"{section}: expected a table of named tables")
@@ -115,7 +194,7 @@ def _named_tables(raw: Any, section: str, errors: list[str]) -> dict[str, Any]:
     tables = {}
     for name, table in raw.items():
         if not schema.NAME_PATTERN.match(name):
-            errors.append(f"{section}.{name}: name must be 1-64 letters, digits, '.', '_' or '-'")
+            errors.append(f"{section}.{name}: name must be {schema.NAME_RULE}")
         tables[name] = table
     return tables
 
@@ -162,28 +241,16 @@ def _parse_locations(raw: Any, errors: list[str]) -> dict[str, Location]:
             provider=values["provider"], allow_outside_eea=values["allow_outside_eea"],
             settings={k: v for k, v in values.items() if k not in common},
         )
-    _check_distinct_places(locations, errors)
     return locations
 
 
-# The settings that say where a location's repositories live; two locations with the same place
-# are one copy, not two (clause 10.12).
-PLACE_KEYS = {"local": ("path",), "sftp": ("host", "port", "path"),
-              "s3": ("endpoint", "bucket", "prefix")}
-
-
-def _check_distinct_places(locations: dict[str, Location], errors: list[str]) -> None:
-    seen: dict[tuple, str] = {}
-    for name, location in locations.items():
-        place = (location.kind, *(str(location.settings.get(key)).rstrip("/")
-                                  for key in PLACE_KEYS[location.kind]))
-        if place in seen:
-            errors.append(f"locations.{name}: stores in the same place as locations.{seen[place]}; "
-                          "two names for one place are one copy, not two")
-        seen.setdefault(place, name)
-
-
-def _parse_sources(raw, locations, policies, errors) -> dict[str, Source]:
+def _parse_sources(
+    raw: Any,
+    locations: dict[str, Location],
+    places: dict[str, placement.Place],
+    policies: dict[str, retention.RetentionPolicy],
+    errors: list[str],
+) -> dict[str, Source]:
     sources = {}
     for name, table in _named_tables(raw, "sources", errors).items():
         where = f"sources.{name}"
@@ -191,6 +258,7 @@ def _parse_sources(raw, locations, policies, errors) -> dict[str, Source]:
         if values.get("paths") is None or values.get("locations") is None:
             continue
         _check_source_references(values, locations, policies, where, errors)
+        _check_nested_places(values["locations"], places, where, errors)
         source = Source(
             name=name,
             paths=tuple(pathlib.Path(p) for p in values["paths"]),
@@ -208,7 +276,13 @@ def _parse_sources(raw, locations, policies, errors) -> dict[str, Source]:
     return sources
 
 
-def _check_source_references(values, locations, policies, where, errors) -> None:
+def _check_source_references(
+    values: dict[str, Any],
+    locations: dict[str, Location],
+    policies: dict[str, retention.RetentionPolicy],
+    where: str,
+    errors: list[str],
+) -> None:
     for path in values["paths"]:
         if not path.startswith("/"):
             errors.append(f"{where}.paths: {path!r} must be an absolute path")
@@ -233,3 +307,12 @@ def _check_source_references(values, locations, policies, where, errors) -> None
     )
     for problem in verdict.problems:
         errors.append(f"{where}.locations: {problem}")
+
+
+def _check_nested_places(names: list[str], places: dict[str, placement.Place], where: str,
+                         errors: list[str]) -> None:
+    """Append a problem when one of a source's locations stores inside another of them."""
+    known = tuple(name for name in dict.fromkeys(names) if name in places)
+    for inner, outer in placement.nested_places(known, places):
+        errors.append(f"{where}.locations: {inner} stores inside {outer}; "
+                      "one place holding both copies is not two locations (clause 10.12)")

@@ -11,7 +11,17 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+# Names of sources, locations and policies, and tenants: they become restic tags, repository
+# paths and log fields, so no separator (",", "/", whitespace) may hide inside one.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+# Extra restic tags may also hold ":" (e.g. "team:finance"); restic splits --tag on ",".
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+# Tags backupctl sets itself on every snapshot; an extra tag must not pose as one of them.
+RESERVED_TAG_PREFIXES = ("source:", "tenant:", "change:")
+RESERVED_TAGS = ("backupctl",)
+# The longest schedule: a year. A longer one is a typo, and would overflow date arithmetic.
+MAX_SCHEDULE_HOURS = 366 * 24
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +47,9 @@ def _absolute(value: str) -> str | None:
 
 
 def _country(value: str) -> str | None:
-    return None if re.fullmatch(r"[A-Za-z]{2}", value) else "must be a two-letter ISO 3166 country code"
+    if re.fullmatch(r"[A-Za-z]{2}", value):
+        return None
+    return "must be a two-letter ISO 3166 country code"
 
 
 def _bucket(value: str) -> str | None:
@@ -47,19 +59,36 @@ def _bucket(value: str) -> str | None:
         "starting and ending with a letter or digit")
 
 
+def _identifier(value: str) -> str | None:
+    return None if NAME_PATTERN.match(value) else f"must be {NAME_RULE}"
+
+
+def _tags(values: list[str]) -> str | None:
+    for tag in values:
+        if not TAG_PATTERN.match(tag):
+            return (f"tag {tag!r} must be 1-64 letters, digits, '.', '_', '-' or ':', "
+                    "starting with a letter or digit")
+        if tag in RESERVED_TAGS or tag.startswith(RESERVED_TAG_PREFIXES):
+            return f"tag {tag!r} is one backupctl sets itself"
+    return None
+
+
 def _schedule(value: str) -> str | None:
     return None if parse_interval_hours(value) is not None else (
-        'must be "hourly", "daily", "weekly" or a number of hours like "36h"'
+        'must be "hourly", "daily", "weekly" or a number of hours like "36h" '
+        f"(at most {MAX_SCHEDULE_HOURS}h, a year)"
     )
 
 
 def parse_interval_hours(value: str) -> float | None:
-    """Given a schedule like "daily" or "36h", return its interval in hours, or None when malformed."""
+    """Given a schedule like "daily" or "36h", return its interval in hours; None when malformed
+    or outside (0, MAX_SCHEDULE_HOURS]."""
     named = {"hourly": 1.0, "daily": 24.0, "weekly": 168.0}
     if value in named:
         return named[value]
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)h", value)
-    return float(match.group(1)) if match and float(match.group(1)) > 0 else None
+    match = re.fullmatch(r"(\d{1,9}(?:\.\d{1,9})?)h", value)
+    hours = float(match.group(1)) if match else 0.0
+    return hours if 0 < hours <= MAX_SCHEDULE_HOURS else None
 
 
 GLOBAL_KEYS = (
@@ -71,7 +100,8 @@ GLOBAL_KEYS = (
         help="Root-only file holding the keystore's master secret (mode 0600)."),
     Key("master_key_command", "str",
         help="Command whose stdout is the master secret (instead of master_key_file)."),
-    Key("restic", "str", default="restic", help="The restic binary (name on PATH or absolute path)."),
+    Key("restic", "str", default="restic",
+        help="The restic binary (name on PATH or absolute path)."),
     Key("restic_cache_dir", "str", check=_absolute,
         help="restic's cache directory; default: <state_dir>/restic-cache."),
 )
@@ -83,7 +113,8 @@ LOCATION_COMMON_KEYS = (
     Key("offsite", "bool", required=True, help="Whether the location is off-site."),
     Key("provider", "str", default="own", help="Who operates it (a sub-processor, clause 9)."),
     Key("allow_outside_eea", "str",
-        help="Reason why a location outside the EEA is allowed; without it such a location is refused."),
+        help="Reason why a location outside the EEA is allowed; "
+             "without it such a location is refused."),
 )
 
 LOCATION_KIND_KEYS = {
@@ -115,13 +146,17 @@ LOCATION_KIND_KEYS = {
 SOURCE_KEYS = (
     Key("paths", "list[str]", required=True, help="Absolute paths to back up."),
     Key("excludes", "list[str]", default=(), help="restic exclude patterns."),
-    Key("tenant", "str", required=True, help="The customer/tenant the data belongs to."),
+    Key("tenant", "str", required=True, check=_identifier,
+        help="The customer/tenant the data belongs to (a name, as for sources)."),
     Key("locations", "list[str]", required=True,
         help="Location names; the first receives the backup, the others a verified copy."),
     Key("retention", "str", default="backup-12m", help="Name of the retention policy."),
     Key("schedule", "str", default="daily", check=_schedule,
-        help='How often it must be backed up: "hourly", "daily", "weekly" or "<N>h".'),
-    Key("tags", "list[str]", default=(), help="Extra restic tags for every snapshot."),
+        help='How often it must be backed up: "hourly", "daily", "weekly" or "<N>h" (at most '
+             f'{MAX_SCHEDULE_HOURS}h).'),
+    Key("tags", "list[str]", default=(), check=_tags,
+        help='Extra restic tags for every snapshot: names that may also hold ":", e.g. '
+             '"team:finance" (not source:, tenant:, change: or backupctl).'),
     Key("allow_single_location", "str",
         help="Reason why fewer than two locations is allowed (clause 10.12)."),
     Key("allow_no_offsite", "str", help="Reason why no off-site location is allowed."),
@@ -148,7 +183,8 @@ TYPE_NAMES = {"str": "a string", "int": "an integer", "bool": "true or false",
 
 
 def check_table(table: Any, keys: tuple[Key, ...], where: str, errors: list[str]) -> dict[str, Any]:
-    """Given a TOML table and its keys, return the values with defaults; append each problem to errors."""
+    """Given a TOML table and its keys, return the values with defaults; append each problem to
+    errors."""
     if not isinstance(table, dict):
         errors.append(f"{where}: expected a table")
         return {}

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install every system and Python package backupctl needs, on a fresh Debian 12 as root.
-# Idempotent: a second run only checks. `--test` adds the test and benchmark dependencies.
+# Idempotent: a second run only checks. `--test` adds the test and benchmark dependencies and
+# a second restic for the tests (scripts/fetch-test-restic.sh, into .cache/restic-trixie).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 APT_PACKAGES=(
-  restic python3 python3-venv python3-dev ca-certificates
+  restic python3 python3-venv python3-dev ca-certificates debian-archive-keyring
   openssh-client openssh-server
   udev fuse3 libfuse3-3 gddrescue
   util-linux fdisk e2fsprogs dosfstools parted kmod sqlite3
@@ -26,6 +27,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The tests run against a second restic too (Debian 13's); a failed fetch stops the setup.
+if [ "$want_test" = 1 ]; then scripts/fetch-test-restic.sh; fi
 
 VENV="${VENV:-.venv}"
 if [ ! -x "$VENV/bin/python" ]; then

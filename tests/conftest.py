@@ -6,5 +6,7 @@ pytest_plugins = [
     "tests.fixtures.faulty_disk",
     "tests.fixtures.sshd",
     "tests.fixtures.s3server",
+    "tests.fixtures.restic_binaries",
     "tests.fixtures.backup_env",
+    "pytester",
 ]

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from backupctl.cli import context
 from backupctl.cli.options import json_option
 
 
@@ -17,7 +18,7 @@ def config() -> None:
 @config.command()
 @json_option
 @click.pass_obj
-def validate(app, as_json: bool) -> None:
+def validate(app: context.AppContext, as_json: bool) -> None:
     """Validate the config; every problem is listed with its key path (exit 2 when any)."""
     loaded = app.config()
     summary = {

@@ -7,6 +7,10 @@ import getpass
 import os
 import pathlib
 import socket
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backupctl.config import Config
 
 DEFAULT_CONFIG = pathlib.Path("/etc/backupctl/backupctl.toml")
 DEFAULT_STATE_DIR = pathlib.Path("/var/lib/backupctl")
@@ -17,9 +21,9 @@ class AppContext:
     """Given the global options, lazily load what a command needs."""
 
     config_path: pathlib.Path
-    _config: object | None = None
+    _config: Config | None = None
 
-    def config(self):
+    def config(self) -> Config:
         """Return the validated config; raise ConfigError when it is missing or malformed."""
         if self._config is None:
             from backupctl import config as config_module

@@ -1,4 +1,5 @@
-"""The backupctl command: parse, configure logging, run one command group, map errors to exit codes."""
+"""The backupctl command: parse, configure logging, run one command group, map errors to exit
+codes."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from backupctl.cli import context
 
 # Each command group lives in its own module under backupctl/cli and exports `commands`, a list
 # of click commands or groups. A module is imported only when one of its commands runs (or for
-# --help): paramiko, boto3 and pyudev cost seconds of start-up that `backupctl job list` needn't pay.
+# --help): paramiko, boto3 and pyudev cost seconds of start-up that `backupctl job list`
+# needn't pay.
 COMMAND_MODULES = {
     "config": "backupctl.cli.config_commands",
     "init": "backupctl.cli.init_commands",
@@ -47,7 +49,9 @@ class LazyGroup(click.Group):
 def configure_logging(verbose: int) -> None:
     """Diagnostics go to stderr through logging; results go to stdout."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="backupctl: %(levelname)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="backupctl: %(levelname)s: %(message)s", stream=sys.stderr
+    )
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,18 +1,29 @@
-"""Progress for long operations: tqdm bars on a TTY, JSON lines with --json, nothing with --quiet."""
+"""Progress for long operations: tqdm bars on a TTY, periodic log lines without one, JSON lines
+with --json, nothing with --quiet."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
+from collections.abc import Callable
 
 import tqdm
 
-from backupctl.progress import NoProgress, Progress
+from backupctl.progress import (
+    PROGRESS_INTERVAL_SECONDS,
+    NoProgress,
+    PeriodicProgress,
+    Progress,
+    describe,
+)
 from backupctl.restic.messages import Status
 
 
 class TqdmProgress:
-    """Bytes, files, rate and ETA from restic's status lines; bytes for the copy to other locations."""
+    """Bytes, files, rate and ETA from restic's status lines; bytes for the copy to the other
+    locations."""
 
     def __init__(self) -> None:
         self._bar: tqdm.tqdm | None = None
@@ -49,27 +60,43 @@ class TqdmProgress:
             self._bar = None
 
 
-class JsonProgress(NoProgress):
-    """One JSON object per line on stderr, so stdout keeps only the result."""
+class JsonProgress(PeriodicProgress):
+    """One JSON object per line on stderr, so stdout keeps only the result: the start and end of
+    each phase, and at most one progress object every PROGRESS_INTERVAL_SECONDS in between."""
 
-    def backup_status(self, source: str, status: Status) -> None:
-        _emit({"event": "backup-progress", "source": source, "percent": status.percent_done,
-               "bytes_done": status.bytes_done, "total_bytes": status.total_bytes,
-               "files_done": status.files_done, "total_files": status.total_files,
-               "seconds_remaining": status.seconds_remaining})
-
-    def replication_started(self, source: str, total_bytes: int) -> None:
-        _emit({"event": "replication-started", "source": source, "total_bytes": total_bytes})
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 interval: float = PROGRESS_INTERVAL_SECONDS) -> None:
+        super().__init__(_emit_json, clock=clock, interval=interval)
 
 
-def _emit(event: dict) -> None:
-    sys.stderr.write(json.dumps(event) + "\n")
+class LogProgress(PeriodicProgress):
+    """Progress lines through logging to stderr, for runs without a terminal (cron, systemd):
+    a hung run still shows how far it got."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 interval: float = PROGRESS_INTERVAL_SECONDS) -> None:
+        super().__init__(_log_line, clock=clock, interval=interval)
+
+
+PROGRESS_LOGGER = logging.getLogger("backupctl.progress")
+
+
+def _log_line(event: str, fields: dict) -> None:
+    PROGRESS_LOGGER.info("progress: %s", describe(event, fields))
+
+
+def _emit_json(event: str, fields: dict) -> None:
+    sys.stderr.write(json.dumps({"event": event, **fields}) + "\n")
     sys.stderr.flush()
 
 
 def choose(*, quiet: bool, as_json: bool) -> Progress:
+    """Return nothing when quiet, JSON lines with --json, a bar on a terminal, else log lines."""
     if quiet:
         return NoProgress()
     if as_json:
         return JsonProgress()
-    return TqdmProgress() if sys.stderr.isatty() else NoProgress()
+    if sys.stderr.isatty():
+        return TqdmProgress()
+    PROGRESS_LOGGER.setLevel(logging.INFO)  # shown without -v: it is what a scheduled run shows
+    return LogProgress()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import types
 
 import click
 
@@ -13,7 +14,7 @@ from backupctl.errors import ExitCode, is_expected
 logger = logging.getLogger(__name__)
 
 
-def _terminate(signum, frame) -> None:
+def _terminate(signum: int, frame: types.FrameType | None) -> None:
     """SIGTERM (systemd stopping a unit, kill) stops a run like Ctrl-C: cleanly, recorded."""
     raise KeyboardInterrupt
 

@@ -18,7 +18,7 @@ def _backupctl(config: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300, check=False)
 
 
-def test_location_down_at_init_is_caught_up_by_the_next_backup(tmp_path):
+def test_location_down_at_init_is_caught_up_by_the_next_backup(tmp_path, restic_binary):
     master = tmp_path / "master.key"
     master_secret.generate_master_key_file(master)
     (tmp_path / "disk-a").mkdir()
@@ -27,7 +27,7 @@ def test_location_down_at_init_is_caught_up_by_the_next_backup(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text(
         f'[backupctl]\nstate_dir = "{tmp_path}/state"\nkeystore = "{tmp_path}/ks.bin"\n'
-        f'master_key_file = "{master}"\n'
+        f'master_key_file = "{master}"\nrestic = "{restic_binary}"\n'
         f'[locations.a]\nkind = "local"\npath = "{tmp_path}/disk-a"\ncountry = "NL"\n'
         f'offsite = false\n'
         f'[locations.b]\nkind = "local"\npath = "{tmp_path}/disk-b"\ncountry = "BE"\n'
@@ -50,7 +50,7 @@ def test_location_down_at_init_is_caught_up_by_the_next_backup(tmp_path):
     ).get("repo/books").reveal()
     password_file = tmp_path / "pw"
     password_file.write_text(password)
-    restic = ("restic", "-r", str(tmp_path / "disk-b" / "books"), "--password-file",
+    restic = (restic_binary, "-r", str(tmp_path / "disk-b" / "books"), "--password-file",
               str(password_file), "--no-cache")
     assert subprocess.run((*restic, "check", "--read-data"), capture_output=True,
                           check=False).returncode == 0

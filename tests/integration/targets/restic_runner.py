@@ -12,14 +12,14 @@ RESTIC = "/usr/bin/restic"
 
 
 def run_restic(
-    store, *arguments: str, password: str, home: pathlib.Path
+    store, *arguments: str, password: str, home: pathlib.Path, restic: str = RESTIC
 ) -> subprocess.CompletedProcess:
     """Run ``restic -r <repo> <options> --password-file /dev/fd/N --no-cache <arguments>`` with
     the password written into a pipe whose read end is fd N in restic (pass_fds);
     raise AssertionError with restic's stderr when it fails."""
     read_end, write_end = os.pipe()
     argv = (
-        RESTIC,
+        restic,
         "-r",
         store.restic_repository(),
         *store.restic_options(),
@@ -54,7 +54,7 @@ def run_restic(
     return result
 
 
-def snapshot_count(store, *, password: str, home: pathlib.Path) -> int:
+def snapshot_count(store, *, password: str, home: pathlib.Path, restic: str = RESTIC) -> int:
     """Return how many snapshots restic lists in the store's repository."""
-    result = run_restic(store, "snapshots", "--json", password=password, home=home)
+    result = run_restic(store, "snapshots", "--json", password=password, home=home, restic=restic)
     return len(json.loads(result.stdout))

@@ -198,28 +198,32 @@ def test_reachable_location_passes_health_check(location):
     assert health.check_reachable(location.make_spec("up")) == (True, "reachable")
 
 
-def test_restic_init_backup_snapshots_through_the_store(opened, tmp_path):
+def test_restic_init_backup_snapshots_through_the_store(opened, tmp_path, restic_binary):
+    options = {"password": PASSWORD, "home": tmp_path, "restic": restic_binary}
     source = tmp_path / "source"
     source.mkdir()
     (source / "a.txt").write_text("hello backupctl\n")
     (source / "b.bin").write_bytes(os.urandom(200_000))
-    restic_runner.run_restic(opened, "init", password=PASSWORD, home=tmp_path)
-    restic_runner.run_restic(opened, "backup", str(source), password=PASSWORD, home=tmp_path)
-    assert restic_runner.snapshot_count(opened, password=PASSWORD, home=tmp_path) == 1
+    restic_runner.run_restic(opened, "init", **options)
+    restic_runner.run_restic(opened, "backup", str(source), **options)
+    assert restic_runner.snapshot_count(opened, **options) == 1
     files = opened.list_files()
     kinds = {path.split("/")[0] for path in files}
     assert kinds == {"config", "keys", "data", "index", "snapshots"}
     assert all(content_name(opened.read(p)) == p.rsplit("/", 1)[1] for p in files if p != "config")
 
 
-def test_files_copied_through_the_store_form_a_repository_restic_accepts(opened, tmp_path):
+def test_files_copied_through_the_store_form_a_repository_restic_accepts(
+    opened, tmp_path, restic_binary
+):
+    options = {"password": PASSWORD, "home": tmp_path, "restic": restic_binary}
     source = tmp_path / "source"
     source.mkdir()
     (source / "c.txt").write_text("copy me\n")
-    restic_runner.run_restic(opened, "init", password=PASSWORD, home=tmp_path)
-    restic_runner.run_restic(opened, "backup", str(source), password=PASSWORD, home=tmp_path)
+    restic_runner.run_restic(opened, "init", **options)
+    restic_runner.run_restic(opened, "backup", str(source), **options)
     copy = local.LocalStore(local.LocalSpec(name="copy", path=tmp_path / "copy"))
     for path in opened.list_files():
         copy.write(path, opened.read(path))
-    restic_runner.run_restic(copy, "check", "--read-data", password=PASSWORD, home=tmp_path)
-    assert restic_runner.snapshot_count(copy, password=PASSWORD, home=tmp_path) == 1
+    restic_runner.run_restic(copy, "check", "--read-data", **options)
+    assert restic_runner.snapshot_count(copy, **options) == 1

@@ -158,6 +158,21 @@ MISTAKES = [
      "sources.bad name: name must be 1-64 letters"),
     ("backupctl.master_key_command", "cat /key",
      "backupctl: set master_key_file or master_key_command, not both"),
+    # identifiers become restic tags: "acme,source:other" would add a tag of another source
+    ("sources.mail.tenant", "acme,source:other", "sources.mail.tenant: must be 1-64 letters"),
+    ("sources.mail.tenant", "acme corp", "sources.mail.tenant: must be 1-64 letters"),
+    ("sources.mail.tenant", "", "sources.mail.tenant: must be 1-64 letters"),
+    ("sources.mail.tags", ["finance,source:other"], "sources.mail.tags: tag 'finance,source:other'"),
+    ("sources.mail.tags", [" finance"], "sources.mail.tags: tag ' finance' must be"),
+    ("sources.mail.tags", ["tenant:other"], "sources.mail.tags: tag 'tenant:other' is one backupctl"),
+    ("sources.mail.tags", ["source:billing"], "sources.mail.tags: tag 'source:billing' is one"),
+    ("sources.mail.tags", ["backupctl"], "sources.mail.tags: tag 'backupctl' is one backupctl"),
+    ("locations.a,b", dict(GOOD["locations"]["nas"], path="/mnt/x"), "locations.a,b: name must be"),
+    ("policies.p/q", {"max_age_days": 1}, "policies.p/q: name must be"),
+    # a schedule too long to be meant overflowed the date arithmetic of `status`
+    ("sources.mail.schedule", "99999999999999999999999h", "sources.mail.schedule: must be"),
+    ("sources.mail.schedule", "9" * 400 + "h", "sources.mail.schedule: must be"),
+    ("sources.mail.schedule", "8785h", "(at most 8784h, a year)"),
 ]
 
 
@@ -332,3 +347,85 @@ def test_the_built_in_twelve_month_policy_cannot_be_redefined(tmp_path):
     raw = {"policies": {"backup-12m": {"max_age_days": 3650}}}
     with _pytest.raises(ConfigError, match=r"policies\.backup-12m: built-in policy"):
         config_module.parse(raw, tmp_path / "c.toml")
+
+
+def test_tenant_and_tags_that_are_names_are_accepted():
+    raw = good()
+    raw["sources"]["mail"].update(tenant="acme-2.eu_west", tags=["team:finance", "tier.1", "x"])
+    parsed = config.parse(raw, PATH).sources["mail"]
+    assert (parsed.tenant, parsed.tags) == ("acme-2.eu_west", ("team:finance", "tier.1", "x"))
+
+
+def test_a_schedule_of_a_year_is_the_longest_accepted():
+    raw = good()
+    raw["sources"]["mail"]["schedule"] = "8784h"
+    assert config.parse(raw, PATH).sources["mail"].schedule_hours == 8784.0
+
+
+def _local(path) -> dict:
+    return {"kind": "local", "country": "SE", "offsite": True, "path": str(path)}
+
+
+@pytest.mark.parametrize("spelling", ["{a}/.", "{a}//", "{a}/", "{b}/../a", "{a}/sub/..",
+                                      "{link}", "{link}/"])
+def test_two_spellings_of_one_local_directory_are_one_place(tmp_path, spelling):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    raw = good()
+    raw["locations"]["first"] = _local(tmp_path / "a")
+    raw["locations"]["second"] = _local(spelling.format(a=tmp_path / "a", b=tmp_path / "b",
+                                                        link=tmp_path / "link"))
+    assert "locations.second: stores in the same place as locations.first" in problems_of(raw)
+
+
+@pytest.mark.parametrize(("location", "changes"), [
+    ("remote", {"host": "BACKUP.example."}),
+    ("remote", {"path": "/repos/./"}),
+    ("remote", {"path": "//repos"}),
+    ("remote", {"path": "/x/../repos"}),
+    ("bucket", {"endpoint": "HTTPS://s3.EU-central-1.amazonaws.com:443/"}),
+    ("bucket", {"prefix": "/"}),
+    ("bucket", {"prefix": "./"}),
+])  # fmt: skip
+def test_two_spellings_of_one_remote_place_are_one_place(location, changes):
+    raw = good()
+    raw["locations"]["twin"] = dict(GOOD["locations"][location], **changes)
+    assert f"locations.twin: stores in the same place as locations.{location}" in problems_of(raw)
+
+
+@pytest.mark.parametrize(("inner", "outer", "table"), [
+    ("inner", "nas", {"kind": "local", "country": "SE", "offsite": True, "path": "/mnt/nas/off"}),
+    ("inner", "remote", dict(GOOD["locations"]["remote"], path="/repos/more")),
+    ("inner", "bucket", dict(GOOD["locations"]["bucket"], prefix="sub/dir")),
+])  # fmt: skip
+def test_a_location_inside_another_of_the_same_source_is_refused(inner, outer, table):
+    raw = good()
+    raw["locations"]["inner"] = table
+    raw["sources"]["mail"]["locations"] = [outer, "inner"]
+    raw["sources"]["mail"]["allow_no_offsite"] = "test"
+    assert f"sources.mail.locations: {inner} stores inside {outer}" in problems_of(raw)
+
+
+def test_nested_locations_of_different_sources_are_allowed():
+    raw = good()
+    raw["locations"]["inner"] = _local("/mnt/nas/offsite")
+    raw["locations"]["far"] = _local("/mnt/far")
+    raw["sources"]["other"] = {"paths": ["/srv"], "tenant": "t", "locations": ["inner", "far"]}
+    assert "other" in config.parse(raw, PATH).sources
+
+
+@pytest.mark.parametrize("key", ["state_dir", "restic_cache_dir"])
+def test_a_state_directory_that_is_a_file_is_refused(tmp_path, key):
+    (tmp_path / "file").write_text("")
+    raw = good()
+    raw["backupctl"][key] = str(tmp_path / "file")
+    assert f"backupctl.{key}: {tmp_path / 'file'} is not a directory" in problems_of(raw)
+    raw["backupctl"][key] = str(tmp_path / "file" / "below")
+    assert f"lies below {tmp_path / 'file'}, not a directory" in problems_of(raw)
+
+
+def test_a_state_directory_that_does_not_exist_yet_is_accepted(tmp_path):
+    raw = good()
+    raw["backupctl"]["state_dir"] = str(tmp_path / "new" / "state")
+    assert config.parse(raw, PATH).state_dir == tmp_path / "new" / "state"
