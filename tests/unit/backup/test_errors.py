@@ -11,7 +11,16 @@ from backupctl.errors import ExitCode, exit_code_for
 def test_documented_exit_code_values():
     assert [(code.name, int(code)) for code in ExitCode] == [
         ("OK", 0), ("PARTIAL", 1), ("USAGE", 2), ("FAILED", 3), ("REFUSED", 4),
-        ("INTERRUPTED", 130)]
+        ("WARNING", 5), ("EMPTY_SNAPSHOT", 6), ("INTERRUPTED", 130)]
+
+
+@pytest.mark.parametrize(("codes", "expected"), [
+    ([], ExitCode.OK), ([0, 0], ExitCode.OK), ([0, 5], ExitCode.WARNING),
+    ([5, 6], ExitCode.EMPTY_SNAPSHOT), ([6, 1, 5], ExitCode.PARTIAL), ([1, 3], ExitCode.FAILED),
+    ([3, 4], ExitCode.REFUSED), ([5, 130, 3], ExitCode.INTERRUPTED),
+])  # fmt: skip
+def test_most_serious_outcome_is_the_exit_code(codes, expected):
+    assert errors.most_serious(codes) is expected
 
 
 @pytest.mark.parametrize(("outcomes", "code"), [
