@@ -14,10 +14,11 @@ import os
 import pathlib
 from collections.abc import Callable
 
-from backupctl import escrow, master_secret, securefile
+from backupctl.keys import escrow, master_secret, securefile
 from backupctl.errors import RefusedError
-from backupctl.keystore import Keystore, KeystoreUnreadable
-from backupctl.secret import Secret
+from backupctl.keys.errors import EscrowError, KeystoreUnreadable
+from backupctl.keys.store import Keystore
+from backupctl.keys.secret import Secret
 
 logger = logging.getLogger(__name__)
 
@@ -182,14 +183,14 @@ def _read(path: pathlib.Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as error:
-        raise escrow.EscrowError(f"{path} cannot be read: {error.strerror}") from None
+        raise EscrowError(f"{path} cannot be read: {error.strerror}") from None
 
 
 def _write(writer, path: pathlib.Path, data: bytes, *, mode: int) -> None:
     try:
         writer(path, data, mode=mode)
     except OSError as error:
-        raise escrow.EscrowError(f"{path} cannot be written: {error.strerror}") from None
+        raise EscrowError(f"{path} cannot be written: {error.strerror}") from None
 
 
 def _summary(store: Keystore) -> KeystoreSummary:

@@ -10,8 +10,8 @@ import click
 
 from backupctl.actions import keys as actions
 from backupctl.cli.options import json_option
-from backupctl.keyaccess import master_for as _master
-from backupctl.secret import Secret
+from backupctl.keys.access import master_for as _master
+from backupctl.keys.secret import Secret
 
 FILE = click.Path(dir_okay=False, path_type=pathlib.Path)
 EXISTING_FILE = click.Path(dir_okay=False, exists=True, path_type=pathlib.Path)

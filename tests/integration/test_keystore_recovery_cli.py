@@ -7,14 +7,15 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 
-from backupctl.keystore import Keystore
-from backupctl.master_secret import load_master_secret
-from backupctl.secret import Secret
+from backupctl.keys.store import Keystore
+from backupctl.keys.master_secret import load_master_secret
+from backupctl.keys.secret import Secret
 
-BACKUPCTL = pathlib.Path("/work/main/.venv/bin/backupctl")
+BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 PASSPHRASE = "correct horse battery staple offline"
 ENTRIES = {
     "repo/web": "web-restic-password-VALUE",

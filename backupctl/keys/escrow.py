@@ -2,7 +2,7 @@
 
 Hybrid encryption: a fresh ephemeral X25519 key pair per escrow, the shared secret with the
 recipient's public key through HKDF-SHA256 (salt = ephemeral public || recipient public), then
-AES-256-GCM with the whole header as associated data. The file is a :mod:`backupctl.sealed`
+AES-256-GCM with the whole header as associated data. The file is a :mod:`backupctl.keys.sealed`
 container with magic ``BCTLESCR``. It holds the entries, never the master secret; only the
 holder of the recovery private key (kept offline) can open it.
 """
@@ -21,19 +21,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from backupctl import sealed
-from backupctl.errors import BackupctlError, ExitCode
-from backupctl.secret import Secret
+from backupctl.keys import sealed
+from backupctl.keys.errors import EscrowError
+from backupctl.keys.secret import Secret
 
 KEM_ID = "X25519-HKDF-SHA256"
 HKDF_INFO = b"backupctl escrow v1"
 _RAW = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-class EscrowError(BackupctlError):
-    """An escrow or recovery key cannot be used; the message names the file."""
-
-    exit_code = ExitCode.FAILED
 
 
 def fingerprint(public_key: X25519PublicKey) -> str:

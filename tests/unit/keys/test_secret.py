@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from backupctl.secret import REDACTED, Secret
+from backupctl.keys.secret import REDACTED, Secret
 
 VALUE = "hunter2-correct-horse"
 

@@ -1,6 +1,6 @@
 """The encrypted keystore: restic repository passwords and location credentials.
 
-File format (docs/keystore.md): a :mod:`backupctl.sealed` container with magic ``BCTLKEYS``; the
+File format (docs/keystore.md): a :mod:`backupctl.keys.sealed` container with magic ``BCTLKEYS``; the
 header names the KDF (scrypt, with its parameters and salt) and the AEAD (AES-256-GCM, with its
 nonce), and is authenticated as associated data; the ciphertext holds a JSON object of entries.
 
@@ -27,29 +27,15 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from backupctl import sealed, securefile
-from backupctl.errors import BackupctlError, ExitCode
-from backupctl.secret import Secret
+from backupctl.keys import sealed, securefile
+from backupctl.keys.errors import KeysError, KeystoreMissing, KeystoreUnreadable
+from backupctl.keys.secret import Secret
 
 logger = logging.getLogger(__name__)
 
 RECOVERY_HINT = "see docs/keystore.md, 'Recovering a lost or damaged keystore'"
 MAX_NAME_LENGTH = 512
 LOCK_TIMEOUT_SECONDS = 30.0
-
-
-class KeystoreError(BackupctlError):
-    """The keystore, an entry, or the master secret cannot be used; the message names the path."""
-
-    exit_code = ExitCode.FAILED
-
-
-class KeystoreMissing(KeystoreError):
-    """There is no keystore file at the path."""
-
-
-class KeystoreUnreadable(KeystoreError):
-    """The file is not a keystore, is damaged, or the master secret does not open it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,11 +157,11 @@ def _entries_from_payload(payload: bytes, *, where: str) -> dict[str, str]:
 
 
 def check_name(name: str) -> None:
-    """Raise KeystoreError unless ``name`` is a usable entry name (printable, 1-512 characters)."""
+    """Raise KeysError unless ``name`` is a usable entry name (printable, 1-512 characters)."""
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH:
-        raise KeystoreError(f"keystore entry names are 1 to {MAX_NAME_LENGTH} characters")
+        raise KeysError(f"keystore entry names are 1 to {MAX_NAME_LENGTH} characters")
     if any(ord(char) < 32 or ord(char) == 127 or 0xD800 <= ord(char) <= 0xDFFF for char in name):
-        raise KeystoreError(f"keystore entry name {name!r} contains control characters")
+        raise KeysError(f"keystore entry name {name!r} contains control characters")
 
 
 def _digest(data: bytes) -> bytes:
@@ -193,7 +179,7 @@ def _read(path: pathlib.Path) -> bytes:
     except IsADirectoryError:
         raise KeystoreUnreadable(f"keystore {path} is a directory") from None
     except OSError as error:
-        raise KeystoreError(f"keystore {path} cannot be read: {error.strerror}") from None
+        raise KeysError(f"keystore {path} cannot be read: {error.strerror}") from None
 
 
 class Keystore:
@@ -232,11 +218,11 @@ class Keystore:
         replace_existing: bool = False,
     ) -> Keystore:
         """Given a path that does not exist, write a new keystore (with ``entries``) and return it;
-        raise KeystoreError when the path exists (never overwrites). Only recovery passes
+        raise KeysError when the path exists (never overwrites). Only recovery passes
         ``replace_existing``, after it has kept a copy of the file it replaces."""
         path = pathlib.Path(path)
         if not replace_existing and (path.exists() or path.is_symlink()):
-            raise KeystoreError(f"keystore {path} already exists; refusing to overwrite it")
+            raise KeysError(f"keystore {path} already exists; refusing to overwrite it")
         plain = {}
         for name, value in (entries or {}).items():
             check_name(name)
@@ -244,7 +230,7 @@ class Keystore:
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:
-            raise KeystoreError(
+            raise KeysError(
                 f"keystore directory {path.parent} cannot be created: {error.strerror}"
             ) from None
         cipher = _derive(master, salt=os.urandom(16), kdf=DEFAULT_KDF)
@@ -253,11 +239,11 @@ class Keystore:
             with _locked(path):
                 (securefile.write_atomic if replace_existing else securefile.write_new)(path, data)
         except FileExistsError:
-            raise KeystoreError(
+            raise KeysError(
                 f"keystore {path} already exists; refusing to overwrite it"
             ) from None
         except OSError as error:
-            raise KeystoreError(f"keystore {path} could not be written: {error.strerror}") from None
+            raise KeysError(f"keystore {path} could not be written: {error.strerror}") from None
         logger.info("created keystore %s with %d entries", path, len(plain))
         return cls(
             path=path, master=master, cipher=cipher, entries=plain, disk_digest=_digest(data)
@@ -285,16 +271,16 @@ class Keystore:
             pass
         try:
             return cls.create(path, master)
-        except KeystoreError:
+        except KeysError:
             if pathlib.Path(path).exists():  # another process created it meanwhile
                 return cls.open(path, master)
             raise
 
     def get(self, name: str) -> Secret:
-        """Return the entry ``name``; raise KeystoreError naming the entry when it is missing."""
+        """Return the entry ``name``; raise KeysError naming the entry when it is missing."""
         value = self._pending[name] if name in self._pending else self._base.get(name)
         if value is None:
-            raise KeystoreError(f"keystore {self._path} has no entry {name!r}")
+            raise KeysError(f"keystore {self._path} has no entry {name!r}")
         return Secret(value)
 
     def set(self, name: str, value: Secret) -> None:
@@ -330,7 +316,7 @@ class Keystore:
 
     def save(self) -> None:
         """Write the keystore atomically (mode 0600) under the lock, merging changes another
-        process saved meanwhile; raise KeystoreError (file untouched) when the file on disk
+        process saved meanwhile; raise KeysError (file untouched) when the file on disk
         has become unreadable."""
         self._commit(None)
 
@@ -348,7 +334,7 @@ class Keystore:
             try:
                 securefile.write_atomic(self._path, data)
             except OSError as error:
-                raise KeystoreError(
+                raise KeysError(
                     f"keystore {self._path} could not be saved: {error.strerror}"
                 ) from None
         self._base, self._pending, self._disk_digest = base, {}, _digest(data)
@@ -380,10 +366,10 @@ def _reveal(value: Secret) -> str:
 
 @contextlib.contextmanager
 def _locked(path: pathlib.Path) -> Iterator[None]:
-    """Hold the keystore's write lock; tell lock failures as KeystoreError."""
+    """Hold the keystore's write lock; tell lock failures as KeysError."""
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(securefile.locked(path, timeout=LOCK_TIMEOUT_SECONDS))
         except OSError as error:
-            raise KeystoreError(f"keystore {path} lock: {error.strerror or error}") from None
+            raise KeysError(f"keystore {path} lock: {error.strerror or error}") from None
         yield

@@ -13,9 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backupctl import keystore, sealed, securefile
-from backupctl.keystore import Keystore, KeystoreError, KeystoreMissing, KeystoreUnreadable
-from backupctl.secret import Secret
+from backupctl.keys import sealed, securefile
+from backupctl.keys import store as keystore
+from backupctl.keys.errors import KeysError, KeystoreMissing, KeystoreUnreadable
+from backupctl.keys.store import Keystore
+from backupctl.keys.secret import Secret
 
 MASTER = Secret("master-secret-for-tests")
 VALUE = "restic-password-VALUE-1234"
@@ -50,14 +52,14 @@ def test_plaintext_never_in_file_repr_or_errors(store_path):
     assert VALUE.encode() not in data and b"repo/web" not in data
     store = Keystore.open(store_path, MASTER)
     assert VALUE not in repr(store)
-    with pytest.raises(KeystoreError) as caught:
+    with pytest.raises(KeysError) as caught:
         store.get("repo/missing")
     assert "repo/missing" in str(caught.value) and VALUE not in str(caught.value)
 
 
 def test_create_refuses_an_existing_file(store_path):
     before = store_path.read_bytes()
-    with pytest.raises(KeystoreError, match="already exists"):
+    with pytest.raises(KeysError, match="already exists"):
         Keystore.create(store_path, MASTER)
     assert store_path.read_bytes() == before
 
@@ -178,7 +180,7 @@ def test_failed_rename_keeps_the_old_file_and_no_temp(store_path, monkeypatch):
         raise OSError(5, "simulated I/O error")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(KeystoreError, match="could not be saved"):
+    with pytest.raises(KeysError, match="could not be saved"):
         store.save()
     assert store_path.read_bytes() == before
     assert not [p for p in store_path.parent.iterdir() if ".tmp-" in p.name]
@@ -189,8 +191,8 @@ def test_crash_between_temp_write_and_rename_keeps_the_old_keystore(store_path):
     before = store_path.read_bytes()
     program = f"""
 import os, pathlib
-from backupctl import keystore
-from backupctl.secret import Secret
+from backupctl.keys import store as keystore
+from backupctl.keys.secret import Secret
 store = keystore.Keystore.open(pathlib.Path({str(store_path)!r}), Secret({MASTER.reveal()!r}))
 store.set("repo/web", Secret("changed"))
 os.replace = lambda source, destination: os._exit(9)
@@ -235,7 +237,7 @@ def test_save_waits_for_the_lock_and_then_gives_up_clearly(store_path, monkeypat
     store.set("repo/x", Secret("y"))
     with (
         securefile.locked(store_path),
-        pytest.raises(KeystoreError, match="held by another process"),
+        pytest.raises(KeysError, match="held by another process"),
     ):
         store.save()
     store.save()
@@ -263,7 +265,7 @@ def test_header_is_self_describing_with_default_cost(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", ["", "a\nb", "x" * 513, "tab\there"])
 def test_bad_entry_names_are_refused(store_path, name):
-    with pytest.raises(KeystoreError):
+    with pytest.raises(KeysError):
         Keystore.open(store_path, MASTER).set(name, Secret("v"))
 
 

@@ -8,11 +8,13 @@ import pathlib
 
 import pytest
 
-from backupctl import escrow, keystore, sealed
+from backupctl.keys import escrow, sealed
+from backupctl.keys import store as keystore
 from backupctl.actions import keys as actions
 from backupctl.errors import RefusedError
-from backupctl.keystore import Keystore, KeystoreMissing
-from backupctl.secret import Secret
+from backupctl.keys.errors import EscrowError, KeystoreMissing, KeystoreUnreadable
+from backupctl.keys.store import Keystore
+from backupctl.keys.secret import Secret
 
 MASTER = Secret("master-secret-for-escrow-tests")
 ENTRIES = {
@@ -84,7 +86,7 @@ def test_recover_under_a_new_master_secret_when_the_old_one_is_lost_too(setup):
     new_master = Secret("a-brand-new-master")
     _recover(keystore_path, pair, escrow_file, master=new_master)
     assert _plain(keystore_path, new_master) == ENTRIES
-    with pytest.raises(keystore.KeystoreUnreadable):
+    with pytest.raises(KeystoreUnreadable):
         Keystore.open(keystore_path, MASTER)
 
 
@@ -106,7 +108,7 @@ def test_wrong_private_key_fails_clearly_and_touches_nothing(setup, tmp_path):
     other = actions.generate_recovery_key(
         private_out=tmp_path / "other.pem", public_out=tmp_path / "other.pub", passphrase=None
     )
-    with pytest.raises(escrow.EscrowError) as caught:
+    with pytest.raises(EscrowError) as caught:
         _recover(keystore_path, other, escrow_file)
     assert "wrong recovery private key" in str(caught.value) and str(escrow_file) in str(
         caught.value
@@ -117,7 +119,7 @@ def test_wrong_private_key_fails_clearly_and_touches_nothing(setup, tmp_path):
 def test_wrong_passphrase_fails_clearly(setup):
     keystore_path, pair, escrow_file = setup
     keystore_path.unlink()
-    with pytest.raises(escrow.EscrowError, match="wrong passphrase") as caught:
+    with pytest.raises(EscrowError, match="wrong passphrase") as caught:
         _recover(keystore_path, pair, escrow_file, passphrase="not-it")
     assert "not-it" not in str(caught.value)
     assert not keystore_path.exists()
@@ -150,14 +152,14 @@ def test_damaged_escrow_fails_clearly(setup, where):
         data = data[:position] + bytes([data[position] ^ 0x80]) + data[position + 1 :]
     escrow_file.write_bytes(data)
     keystore_path.unlink()
-    with pytest.raises(escrow.EscrowError, match="damaged"):
+    with pytest.raises(EscrowError, match="damaged"):
         _recover(keystore_path, pair, escrow_file)
     assert not keystore_path.exists()
 
 
 def test_a_keystore_is_not_an_escrow(setup):
     keystore_path, pair, _ = setup
-    with pytest.raises(escrow.EscrowError, match="is not a backupctl escrow file"):
+    with pytest.raises(EscrowError, match="is not a backupctl escrow file"):
         _recover(keystore_path.parent / "new.bin", pair, keystore_path)
 
 
@@ -228,7 +230,7 @@ def test_recovery_keygen_refuses_existing_files(setup):
 
 def test_private_key_is_not_a_public_key(setup):
     keystore_path, pair, _ = setup
-    with pytest.raises(escrow.EscrowError, match="not a PEM public key"):
+    with pytest.raises(EscrowError, match="not a PEM public key"):
         actions.write_escrow(
             keystore_path=keystore_path,
             master=MASTER,
