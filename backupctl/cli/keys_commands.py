@@ -48,7 +48,7 @@ def keys() -> None:
 @json_option
 @click.pass_obj
 def init_command(app, as_json: bool) -> None:
-    """Create an empty keystore at the configured path (refuses an existing one)."""
+    """Create an empty keystore at the configured path (refuses an existing one, exit 4)."""
     config = app.config()
     summary = actions.init_keystore(keystore_path=config.keystore_path, master=_master(config))
     _emit(
@@ -86,13 +86,26 @@ def list_command(app, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def check_command(app, as_json: bool) -> None:
-    """Open the keystore with the master secret and report how many entries it holds."""
+    """Open the keystore with the master secret and report how many entries it holds.
+
+    Fails (exit 3) saying whether the keystore is missing, not a keystore, damaged, or intact
+    but opened with the wrong master secret; exit 4 for a symlink, a non-regular or an
+    oversized file.
+    """
     config = app.config()
     summary = actions.check_keystore(keystore_path=config.keystore_path, master=_master(config))
+    upgrade = "; rewritten in format 2 on the next save" if summary.format_version < 2 else ""
     _emit(
         as_json,
-        {"keystore": str(summary.path), "entries": summary.entry_count, "ok": True},
-        f"keystore {summary.path}: ok, {summary.entry_count} entries",
+        {
+            "keystore": str(summary.path),
+            "entries": summary.entry_count,
+            "ok": True,
+            "format": summary.format_version,
+            "kdf": summary.kdf,
+        },
+        f"keystore {summary.path}: ok, {summary.entry_count} entries "
+        f"(format {summary.format_version}, {summary.kdf}{upgrade})",
     )
 
 
@@ -116,7 +129,11 @@ def check_command(app, as_json: bool) -> None:
 def recovery_keygen_command(
     out_private, out_public, no_passphrase: bool, passphrase_stdin: bool
 ) -> None:
-    """Generate the offline recovery key pair (X25519). Run on the offline machine; needs no config."""
+    """Generate the offline recovery key pair (X25519). Run on the offline machine; needs no config.
+
+    The passphrase needs at least 12 characters, 8 different ones and about 64 bits (e.g. 14
+    lower-case letters, or 12 mixing letters, digits and punctuation); weaker is refused (exit 4).
+    """
     passphrase = None if no_passphrase else _passphrase(passphrase_stdin, confirm=True)
     result = actions.generate_recovery_key(
         private_out=out_private, public_out=out_public, passphrase=passphrase
@@ -135,7 +152,9 @@ def recovery_keygen_command(
     help="The recovery public key (PEM).",
 )
 @click.option("--out", required=True, type=FILE, help="The escrow file to write (mode 0600).")
-@click.option("--force", is_flag=True, help="Replace an existing escrow file.")
+@click.option(
+    "--force", is_flag=True, help="Replace an existing escrow file (a regular file only)."
+)
 @json_option
 @click.pass_obj
 def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) -> None:
@@ -151,7 +170,8 @@ def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) ->
     _emit(
         as_json,
         {"escrow": str(result.out), "entries": result.entry_count, "recipient": result.recipient},
-        f"wrote escrow {result.out}: {result.entry_count} entries for recovery key {result.recipient}",
+        f"wrote escrow {result.out}: {result.entry_count} entries "
+        f"for recovery key {result.recipient}",
     )
 
 
@@ -174,7 +194,8 @@ def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) ->
 def recover_command(
     app, escrow_file, recovery_private_key, force: bool, passphrase_stdin: bool, as_json: bool
 ) -> None:
-    """Write a new keystore at the configured path from the escrow, under the current master secret."""
+    """Write a new keystore at the configured path from the escrow, under the current master
+    secret."""
     config = app.config()
     result = actions.recover(
         keystore_path=config.keystore_path,

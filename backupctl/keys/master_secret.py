@@ -1,9 +1,10 @@
 """The master secret that unlocks the keystore: read from a root-only file or from a command.
 
 Never from argv, never from the environment. The file must be a regular file (not a symlink)
-owned by root or the current user and not accessible to group or other; the command runs
-without a shell, and only its stdout is the secret (its stderr goes to our stderr, untouched).
-No message built here contains the secret or any output of the command.
+of at most 64 KiB owned by root or the current user and not accessible to group or other; the
+command runs without a shell, and only its stdout is the secret (its stderr goes to our stderr,
+untouched). No message built here contains the secret or any output of the command. Loading the
+secret first forbids core dumps of this process (:mod:`backupctl.keys.process`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import shlex
 import stat
 import subprocess
 
-from backupctl.keys import securefile
 from backupctl.errors import ConfigError
-from backupctl.keys.errors import KeysError
+from backupctl.keys import process, securefile
+from backupctl.keys.errors import AlreadyExists, KeysError
 from backupctl.keys.secret import Secret
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def load_master_secret(*, key_file: pathlib.Path | None, key_command: str | None
     ConfigError when neither or both are set, KeysError when the source is unusable."""
     if key_file is not None and key_command:
         raise ConfigError("set only one of master_key_file and master_key_command")
+    process.forbid_core_dumps()
     if key_file is not None:
         return _read_key_file(pathlib.Path(key_file))
     if key_command:
@@ -44,18 +46,19 @@ def load_master_secret(*, key_file: pathlib.Path | None, key_command: str | None
 
 def _read_key_file(path: pathlib.Path) -> Secret:
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        data = securefile.read_bounded(
+            path,
+            limit=MAX_SECRET_BYTES,
+            what="master key file",
+            check=lambda status: _check_key_file_stat(path, status),
+        )
     except FileNotFoundError:
         raise KeysError(
-            f"master key file {path} does not exist (create one with `backupctl keys master-keygen`)"
+            f"master key file {path} does not exist "
+            f"(create one with `backupctl keys master-keygen`)"
         ) from None
     except OSError as error:
         raise KeysError(f"master key file {path} cannot be opened: {error.strerror}") from None
-    try:
-        _check_key_file_stat(path, os.fstat(descriptor))
-        data = os.read(descriptor, MAX_SECRET_BYTES + 1)
-    finally:
-        os.close(descriptor)
     return _secret_from_bytes(data, source=f"master key file {path}")
 
 
@@ -121,8 +124,9 @@ def _secret_from_bytes(data: bytes, *, source: str) -> Secret:
 
 
 def generate_master_key_file(path: pathlib.Path) -> None:
-    """Given a path that does not exist, write 32 random bytes base64-encoded with mode 0600;
-    raise KeysError when it exists (a master key is never overwritten)."""
+    """Given a path that does not exist, write 32 random bytes base64-encoded with mode 0600
+    (a random key: the keystore derives its key with HKDF); raise AlreadyExists when anything
+    exists at the path (a master key is never overwritten)."""
     path = pathlib.Path(path)
     text = base64.b64encode(os.urandom(32)) + b"\n"
     try:
@@ -134,7 +138,7 @@ def generate_master_key_file(path: pathlib.Path) -> None:
     try:
         securefile.write_new(path, text, mode=0o600)
     except FileExistsError:
-        raise KeysError(
+        raise AlreadyExists(
             f"master key file {path} already exists; refusing to overwrite it"
         ) from None
     except OSError as error:

@@ -8,13 +8,12 @@ import pathlib
 
 import pytest
 
-from backupctl.keys import escrow, sealed
-from backupctl.keys import store as keystore
 from backupctl.actions import keys as actions
 from backupctl.errors import RefusedError
+from backupctl.keys import kdf, recovery_key, sealed, store_format
 from backupctl.keys.errors import EscrowError, KeystoreMissing, KeystoreUnreadable
-from backupctl.keys.store import Keystore
 from backupctl.keys.secret import Secret
+from backupctl.keys.store import Keystore
 
 MASTER = Secret("master-secret-for-escrow-tests")
 ENTRIES = {
@@ -27,7 +26,7 @@ PASSPHRASE = "offline-recovery-passphrase"
 
 @pytest.fixture(autouse=True)
 def fast_kdf(monkeypatch):
-    monkeypatch.setattr(keystore, "DEFAULT_KDF", keystore.KdfParams(n=2**10, r=8, p=1))
+    monkeypatch.setattr(store_format, "DEFAULT_SCRYPT", kdf.ScryptParams(n=2**10, r=8, p=1))
 
 
 @pytest.fixture
@@ -97,7 +96,7 @@ def test_files_are_private_and_hold_no_plaintext(setup):
     data = escrow_file.read_bytes()
     for value in [*ENTRIES.values(), MASTER.reveal()]:
         assert value.encode() not in data
-    assert b"ENCRYPTED PRIVATE KEY" in pair.private_key.read_bytes()
+    assert pair.private_key.read_bytes().startswith(recovery_key.ARMOUR_BEGIN)
     header = sealed.parse(io.BytesIO(data), magic=sealed.ESCROW_MAGIC).header
     assert header["recipient"] == pair.fingerprint and header["entry_count"] == 3
 
@@ -133,8 +132,10 @@ def test_passphrase_is_asked_only_for_an_encrypted_key(tmp_path):
     def never():
         raise AssertionError("asked for a passphrase")
 
-    key = escrow.load_private_key(pair.private_key.read_bytes(), where="p.pem", passphrase=never)
-    assert escrow.fingerprint(key.public_key()) == pair.fingerprint
+    key = recovery_key.load_private_key(
+        pair.private_key.read_bytes(), where="p.pem", passphrase=never
+    )
+    assert recovery_key.fingerprint(key.public_key()) == pair.fingerprint
 
 
 @pytest.mark.parametrize("where", ["header", "ciphertext", "tag"])

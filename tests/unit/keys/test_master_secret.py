@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from backupctl.keys import master_secret
 from backupctl.errors import ConfigError
-from backupctl.keys.errors import KeysError
+from backupctl.keys import master_secret
+from backupctl.keys.errors import AlreadyExists, KeysError, UnsafeFile
 
 CONTENT = "TOP-SECRET-master-value"
 
@@ -53,11 +53,11 @@ def test_symlink_directory_missing_and_empty_files_are_refused(tmp_path):
     target = _key_file(tmp_path)
     link = tmp_path / "link.key"
     link.symlink_to(target)
-    with pytest.raises(KeysError, match="cannot be opened"):
+    with pytest.raises(UnsafeFile, match="is a symbolic link; refusing to read it"):
         master_secret.load_master_secret(key_file=link, key_command=None)
     directory = tmp_path / "dir"
     directory.mkdir(mode=0o700)
-    with pytest.raises(KeysError, match="not a regular file"):
+    with pytest.raises(UnsafeFile, match="is a directory; refusing to read it"):
         master_secret.load_master_secret(key_file=directory, key_command=None)
     with pytest.raises(KeysError, match="master-keygen"):
         master_secret.load_master_secret(key_file=tmp_path / "missing", key_command=None)
@@ -118,8 +118,9 @@ def test_generated_key_file_is_private_random_and_never_overwritten(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
     assert len(base64.b64decode(path.read_text().strip(), validate=True)) == 32
     before = path.read_bytes()
-    with pytest.raises(KeysError, match="refusing to overwrite"):
+    with pytest.raises(AlreadyExists, match="refusing to overwrite") as caught:
         master_secret.generate_master_key_file(path)
+    assert caught.value.exit_code == 4
     assert path.read_bytes() == before
     assert (
         master_secret.load_master_secret(key_file=path, key_command=None).reveal()
