@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime
 import io
+import os
 import pathlib
+import stat
 
 import pytest
 
 from backupctl.actions import keys as actions
 from backupctl.errors import RefusedError
-from backupctl.keys import kdf, recovery_key, sealed, store_format
-from backupctl.keys.errors import EscrowError, KeystoreMissing, KeystoreUnreadable
+from backupctl.keys import escrow, kdf, recovery_key, sealed, store_format
+from backupctl.keys.errors import EscrowError, KeystoreMissing, KeystoreUnreadable, UnsafeFile
 from backupctl.keys.secret import Secret
 from backupctl.keys.store import Keystore
 
@@ -238,3 +240,80 @@ def test_private_key_is_not_a_public_key(setup):
             public_key_file=pair.private_key,
             out=keystore_path.parent / "e2.bin",
         )
+
+
+def _make_unsafe(path: pathlib.Path, kind: str, *, limit: int) -> None:
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    if kind == "symlink to /dev/zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path, 0o600)
+    else:
+        with open(path, "wb") as stream:
+            stream.truncate(limit + 1)
+
+
+@pytest.mark.timeout(30)  # an unbounded read of /dev/zero or a FIFO open would never return
+@pytest.mark.parametrize("which", ["escrow", "recovery key"])
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("symlink to /dev/zero", "is a symbolic link"),
+        ("fifo", "is a FIFO"),
+        ("oversized", "is larger than"),
+    ],
+)
+def test_escrow_and_recovery_key_reads_are_bounded(setup, which, kind, message):
+    keystore_path, pair, escrow_file = setup
+    keystore_path.unlink()
+    if which == "escrow":
+        _make_unsafe(escrow_file, kind, limit=escrow.MAX_ESCROW_BYTES)
+    else:
+        _make_unsafe(pair.private_key, kind, limit=recovery_key.MAX_KEY_FILE_BYTES)
+    with pytest.raises(UnsafeFile, match=message) as caught:
+        _recover(keystore_path, pair, escrow_file)
+    assert caught.value.exit_code == 4
+    assert not keystore_path.exists()
+
+
+def _fifo(path: pathlib.Path) -> None:
+    os.mkfifo(path, 0o600)
+
+
+def _symlink_to_a_file(path: pathlib.Path) -> None:
+    target = path.with_name("target")
+    target.write_bytes(b"target content")
+    path.symlink_to(target)
+
+
+def _device_node(path: pathlib.Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mknod of a device node needs root")
+    os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # the numbers of /dev/null
+
+
+@pytest.mark.parametrize("make", [_fifo, _symlink_to_a_file, _device_node])
+def test_escrow_with_force_never_replaces_a_non_regular_file(setup, tmp_path, make):
+    """`keys escrow --out /dev/null --force` once replaced the device node with a regular file."""
+    keystore_path, pair, _ = setup
+    out = tmp_path / "special" / "out"
+    out.parent.mkdir()
+    make(out)
+    before = os.lstat(out)
+    with pytest.raises(UnsafeFile, match="refusing to replace it") as caught:
+        actions.write_escrow(
+            keystore_path=keystore_path,
+            master=MASTER,
+            public_key_file=pair.public_key,
+            out=out,
+            force=True,
+        )
+    assert caught.value.exit_code == 4
+    after = os.lstat(out)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (
+        before.st_mode,
+        before.st_ino,
+        before.st_rdev,
+    )
+    assert sorted(p.name for p in out.parent.iterdir()) in (["out"], ["out", "target"])

@@ -143,3 +143,26 @@ def test_key_file_that_cannot_be_written_is_a_keystore_error(tmp_path):
         master_secret.generate_master_key_file(blocker / "master.key")
     with pytest.raises(KeysError, match="cannot be written"):
         master_secret.generate_master_key_file(tmp_path / ("x" * 300))  # name too long
+
+
+@pytest.mark.timeout(30)  # a FIFO or /dev/zero read without bound would never return
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("symlink to /dev/zero", "is a symbolic link"),
+        ("fifo", "is a FIFO"),
+        ("oversized", "is larger than 65536 bytes"),
+    ],
+)
+def test_key_file_read_is_bounded_and_refuses_non_regular_files(tmp_path, kind, message):
+    path = tmp_path / "master.key"
+    if kind == "symlink to /dev/zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path, 0o600)
+    else:
+        path.write_bytes(b"A" * (master_secret.MAX_SECRET_BYTES + 1))
+        path.chmod(0o600)
+    with pytest.raises(UnsafeFile, match=message) as caught:
+        master_secret.load_master_secret(key_file=path, key_command=None)
+    assert str(path) in str(caught.value) and caught.value.exit_code == 4

@@ -23,6 +23,7 @@ from backupctl.keys.errors import (
     KeystoreDamaged,
     KeystoreMissing,
     KeystoreUnreadable,
+    UnsafeFile,
     WrongMasterSecret,
 )
 from backupctl.keys.secret import Secret
@@ -417,3 +418,42 @@ def test_round_trip_of_arbitrary_names_and_values(entries):
         reopened = Keystore.open(path, MASTER)
         assert reopened.names() == sorted(entries)
         assert {name: reopened.get(name).reveal() for name in reopened.names()} == entries
+
+
+def _replace_with(path: pathlib.Path, kind: str) -> None:
+    """Replace ``path`` by a symlink to /dev/zero, a FIFO, or a sparse file over 16 MiB."""
+    path.unlink()
+    if kind == "symlink to /dev/zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path, 0o600)
+    else:
+        with open(path, "wb") as stream:
+            stream.write(sealed.KEYSTORE_MAGIC)
+            stream.truncate(store_format.MAX_KEYSTORE_BYTES + 1)
+
+
+@pytest.mark.timeout(30)  # an unbounded read of /dev/zero or a FIFO open would never return
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("symlink to /dev/zero", "is a symbolic link; refusing to read it"),
+        ("fifo", "is a FIFO; refusing to read it"),
+        ("oversized", "is larger than 16 MiB; refusing to read it"),
+    ],
+)
+def test_keystore_read_is_bounded_and_refuses_non_regular_files(store_path, kind, message):
+    _replace_with(store_path, kind)
+    with pytest.raises(UnsafeFile, match=message) as caught:
+        Keystore.open(store_path, MASTER)
+    assert str(store_path) in str(caught.value) and caught.value.exit_code == 4
+
+
+def test_keystore_that_would_pass_the_bound_is_not_saved(store_path, monkeypatch):
+    monkeypatch.setattr(store_format, "MAX_KEYSTORE_BYTES", 4096)
+    store = Keystore.open(store_path, MASTER)
+    before = store_path.read_bytes()
+    store.set("repo/huge", Secret("x" * 5000))
+    with pytest.raises(KeysError, match="would be larger than"):
+        store.save()
+    assert store_path.read_bytes() == before
