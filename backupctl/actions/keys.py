@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from backupctl.errors import RefusedError
 from backupctl.keys import escrow, master_secret, recovery_key, securefile
-from backupctl.keys.errors import EscrowError, KeystoreUnreadable
+from backupctl.keys.errors import EscrowError, KeystoreUnreadable, WrongMasterSecret
 from backupctl.keys.secret import Secret
 from backupctl.keys.store import Keystore
 
@@ -133,8 +133,9 @@ def recover(
     """Write a keystore at ``keystore_path`` with the escrow's entries, encrypted with ``master``.
 
     The escrow is decrypted before anything is touched. An existing keystore is replaced only
-    with ``force``, and then kept as ``<path>.replaced-<time>`` (readable) or
-    ``<path>.damaged-<time>`` (unreadable); raise RefusedError without ``force``.
+    with ``force``, and then kept as ``<path>.replaced-<time>`` (readable),
+    ``<path>.other-secret-<time>`` (intact, another master secret) or ``<path>.damaged-<time>``;
+    raise RefusedError without ``force``.
     """
     private_key = recovery_key.load_private_key(
         _read(private_key_file, limit=recovery_key.MAX_KEY_FILE_BYTES, what="recovery key"),
@@ -167,10 +168,18 @@ def _keep_existing(
     try:
         Keystore.open(path, master)
         state, problem = "replaced", "exists and opens with the current master secret"
+    except WrongMasterSecret:
+        state, problem = (
+            "other-secret",
+            (
+                "is intact but sealed with another master secret (if the master secret changed "
+                "by mistake, restore it instead of recovering)"
+            ),
+        )
     except KeystoreUnreadable:
         state, problem = (
             "damaged",
-            "exists but cannot be opened (damaged, or not for this master secret)",
+            "exists but cannot be opened (damaged, not a keystore, or format 1 of another secret)",
         )
     if not force:
         raise RefusedError(

@@ -186,7 +186,8 @@ def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) ->
 @click.option(
     "--force",
     is_flag=True,
-    help="Replace an existing keystore, keeping it as <path>.replaced-/.damaged-<time>.",
+    help="Replace an existing keystore, keeping it as <path>.replaced-, .other-secret- or "
+    ".damaged-<time>.",
 )
 @passphrase_stdin_option
 @json_option

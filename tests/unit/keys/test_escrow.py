@@ -317,3 +317,15 @@ def test_escrow_with_force_never_replaces_a_non_regular_file(setup, tmp_path, ma
         before.st_rdev,
     )
     assert sorted(p.name for p in out.parent.iterdir()) in (["out"], ["out", "target"])
+
+
+def test_intact_keystore_of_another_master_secret_is_told_and_kept_as_such(setup):
+    keystore_path, pair, escrow_file = setup
+    new_master = Secret("a-new-master-after-a-mistake")
+    before = keystore_path.read_bytes()
+    with pytest.raises(RefusedError, match="intact but sealed with another master secret"):
+        _recover(keystore_path, pair, escrow_file, master=new_master)
+    result = _recover(keystore_path, pair, escrow_file, master=new_master, force=True)
+    assert ".other-secret-" in result.kept_previous.name
+    assert result.kept_previous.read_bytes() == before
+    assert _plain(keystore_path, new_master) == ENTRIES
