@@ -1,7 +1,7 @@
 """Keystore actions: create, list, check, escrow to the recovery key, and recover from the escrow.
 
-Every action takes plain values (paths, the master Secret, a passphrase callback), never the
-config object or click; the CLI in backupctl/cli/keys_commands.py supplies them.
+Every action takes plain values (paths, the master Secret, a passphrase callback), never click;
+only :func:`master_for` reads the config. The CLI in backupctl/cli/keys_commands.py supplies them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import os
 import pathlib
 from collections.abc import Callable
 
+from backupctl.config import Config
 from backupctl.errors import RefusedError
-from backupctl.keys import escrow, master_secret, recovery_key, securefile
+from backupctl.keys import access, escrow, master_secret, recovery_key, securefile
 from backupctl.keys.errors import EscrowError, KeystoreUnreadable, WrongMasterSecret
 from backupctl.keys.secret import Secret
 from backupctl.keys.store import Keystore
@@ -53,6 +54,12 @@ class RecoverResult:
     keystore_path: pathlib.Path
     entry_count: int
     kept_previous: pathlib.Path | None  # the replaced or damaged keystore, moved aside
+
+
+def master_for(config: Config) -> Secret:
+    """Given the config, return the master secret from the key file or command it names; raise
+    ConfigError or KeysError."""
+    return access.master_for(config)
 
 
 def init_keystore(*, keystore_path: pathlib.Path, master: Secret) -> KeystoreSummary:

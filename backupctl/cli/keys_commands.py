@@ -10,7 +10,6 @@ import click
 
 from backupctl.actions import keys as actions
 from backupctl.cli.options import json_option
-from backupctl.keys.access import master_for as _master
 from backupctl.keys.secret import Secret
 
 FILE = click.Path(dir_okay=False, path_type=pathlib.Path)
@@ -50,7 +49,9 @@ def keys() -> None:
 def init_command(app, as_json: bool) -> None:
     """Create an empty keystore at the configured path (refuses an existing one, exit 4)."""
     config = app.config()
-    summary = actions.init_keystore(keystore_path=config.keystore_path, master=_master(config))
+    summary = actions.init_keystore(
+        keystore_path=config.keystore_path, master=actions.master_for(config)
+    )
     _emit(
         as_json, {"keystore": str(summary.path), "entries": 0}, f"created keystore {summary.path}"
     )
@@ -78,7 +79,9 @@ def master_keygen_command(app, out: pathlib.Path | None) -> None:
 def list_command(app, as_json: bool) -> None:
     """List the entry names in the keystore (never their values)."""
     config = app.config()
-    summary = actions.check_keystore(keystore_path=config.keystore_path, master=_master(config))
+    summary = actions.check_keystore(
+        keystore_path=config.keystore_path, master=actions.master_for(config)
+    )
     _emit(as_json, {"names": list(summary.names)}, "\n".join(summary.names))
 
 
@@ -93,7 +96,9 @@ def check_command(app, as_json: bool) -> None:
     oversized file.
     """
     config = app.config()
-    summary = actions.check_keystore(keystore_path=config.keystore_path, master=_master(config))
+    summary = actions.check_keystore(
+        keystore_path=config.keystore_path, master=actions.master_for(config)
+    )
     upgrade = "; rewritten in format 2 on the next save" if summary.format_version < 2 else ""
     _emit(
         as_json,
@@ -162,7 +167,7 @@ def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) ->
     config = app.config()
     result = actions.write_escrow(
         keystore_path=config.keystore_path,
-        master=_master(config),
+        master=actions.master_for(config),
         public_key_file=recovery_public_key,
         out=out,
         force=force,
@@ -200,7 +205,7 @@ def recover_command(
     config = app.config()
     result = actions.recover(
         keystore_path=config.keystore_path,
-        master=_master(config),
+        master=actions.master_for(config),
         escrow_file=escrow_file,
         private_key_file=recovery_private_key,
         force=force,
