@@ -63,7 +63,11 @@ def init_command(app, as_json: bool) -> None:
 )
 @click.pass_obj
 def master_keygen_command(app, out: pathlib.Path | None) -> None:
-    """Generate a random master key file (mode 0600); never overwrites one."""
+    """Generate a random master key file (mode 0600); never overwrites one (exit 4).
+
+    32 random bytes in base64: the keystore derives its key from it with HKDF, which is fast;
+    any other master secret (e.g. a passphrase from master_key_command) goes through scrypt.
+    """
     path = out or app.config().master_key_file
     if path is None:
         raise click.UsageError("give --out, or set master_key_file in the config")

@@ -8,7 +8,8 @@ header naming the parameters and the public key's fingerprint. A private key wit
 is an unencrypted PKCS#8 PEM. Format 1 files, PKCS#8 PEM encrypted by ``cryptography``'s
 ``BestAvailableEncryption`` (PBKDF2 at 2048 iterations), still open, with a warning.
 
-A new passphrase must pass :func:`check_passphrase_strength` (docs/keystore.md).
+A new passphrase must pass :func:`check_passphrase_strength` (docs/keystore.md). A process that
+makes or opens a recovery private key forbids its own core dumps first.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from backupctl.keys import sealed
+from backupctl.keys import process, sealed
 from backupctl.keys.errors import EscrowError, WeakPassphrase
 from backupctl.keys.secret import Secret
 
@@ -115,6 +116,7 @@ def generate(
     sealed under ``passphrase`` (raise WeakPassphrase when it is too weak), or plain PKCS#8."""
     if passphrase is not None:
         check_passphrase_strength(passphrase)
+    process.forbid_core_dumps()
     private_key = X25519PrivateKey.generate()
     public_pem = private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -184,6 +186,7 @@ def load_private_key(
     """Given the private key file's bytes, return the recovery private key, calling
     ``passphrase()`` only when the key is protected; raise EscrowError when it is not one, is
     damaged, or the passphrase is wrong."""
+    process.forbid_core_dumps()
     if data.lstrip().startswith(ARMOUR_BEGIN):
         return _open_sealed(data, where=where, passphrase=_asked(passphrase, where))
     try:
@@ -203,7 +206,7 @@ def _asked(passphrase: Callable[[], Secret] | None, where: str) -> Callable[[], 
     return passphrase
 
 
-def _open_pkcs8(data: bytes, *, where: str, passphrase: Callable[[], Secret]):
+def _open_pkcs8(data: bytes, *, where: str, passphrase: Callable[[], Secret]) -> object:
     try:
         key = serialization.load_pem_private_key(data, password=passphrase().reveal().encode())
     except (ValueError, TypeError):
@@ -229,7 +232,9 @@ def _open_sealed(data: bytes, *, where: str, passphrase: Callable[[], Secret]) -
     return key
 
 
-def _parse_sealed(data: bytes, *, where: str):
+def _parse_sealed(
+    data: bytes, *, where: str
+) -> tuple[sealed.Container, bytes, bytes, Argon2Params]:
     try:
         body = b"".join(data.strip().splitlines()[1:-1])
         container = sealed.parse(

@@ -122,7 +122,9 @@ def decode(
     return _entries_from_payload(plain, where=where), cipher
 
 
-def _parse(stream: BinaryIO, *, where: str):
+def _parse(
+    stream: BinaryIO, *, where: str
+) -> tuple[sealed.Container, kdf.KdfSpec, bytes, bytes | None]:
     try:
         container = sealed.parse(stream, magic=sealed.KEYSTORE_MAGIC)
         spec, nonce, key_check = _header_parameters(container)
