@@ -39,7 +39,8 @@ import time
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from backupctl import config, master_secret
+from backupctl import config
+from backupctl.keys import master_secret
 from backupctl.actions import backup as backup_action
 from backupctl.restic import commands, execute, operations
 from backupctl.restic.flags import Repository

@@ -9,8 +9,8 @@ PYTHON="${VENV:-.venv}/bin/python"
 mkdir -p "$DEMO_DIR"/{locations/onsite-disk,locations/offsite-disk,sample}
 chmod 700 "$DEMO_DIR"
 
-if [ ! -f "$DEMO_DIR/master.key" ]; then
-  "$PYTHON" -c 'import pathlib, sys; from backupctl import master_secret; master_secret.generate_master_key_file(pathlib.Path(sys.argv[1]))' "$DEMO_DIR/master.key"
+if [ ! -f "$DEMO_DIR/master.key" ]; then  # master-keygen never overwrites (exit 4)
+  "$BACKUPCTL" keys master-keygen --out "$DEMO_DIR/master.key"
 fi
 sed "s#@DEMO_DIR@#$DEMO_DIR#g" scripts/demo-config.toml > "$DEMO_DIR/backupctl.toml"
 "$PYTHON" scripts/make_sample_tree.py "$DEMO_DIR/sample"

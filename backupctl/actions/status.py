@@ -8,7 +8,7 @@ import datetime
 
 from backupctl import errors, health, reach, state
 from backupctl.config import Config, Source
-from backupctl.keystore import KeystoreError
+from backupctl.keys.errors import KeysError
 from backupctl.locations import repository
 from backupctl.restic import messages, operations
 from backupctl.restic.flags import Restic
@@ -34,7 +34,7 @@ def source_status(config: Config, keystore, restic: Restic, source: Source, *,
     """Given a source, ask each location what it holds (in parallel) and judge the whole."""
     try:
         password = keystore.get(f"repo/{source.name}")
-    except KeystoreError as error:  # a source added to the config but not initialised yet
+    except KeysError as error:  # a source added to the config but not initialised yet
         states = tuple(health.LocationState(name, config.locations[name].offsite, reachable=False,
                                             reason=f"{error}; run `backupctl init`")
                        for name in source.locations)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from backupctl import keyaccess
+from backupctl.keys import access as keyaccess
 from backupctl.actions import backup as backup_action
 from backupctl.cli import context, progress, report
 from backupctl.cli.options import json_option, quiet_option

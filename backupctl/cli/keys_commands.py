@@ -10,8 +10,7 @@ import click
 
 from backupctl.actions import keys as actions
 from backupctl.cli.options import json_option
-from backupctl.keyaccess import master_for as _master
-from backupctl.secret import Secret
+from backupctl.keys.secret import Secret
 
 FILE = click.Path(dir_okay=False, path_type=pathlib.Path)
 EXISTING_FILE = click.Path(dir_okay=False, exists=True, path_type=pathlib.Path)
@@ -48,9 +47,11 @@ def keys() -> None:
 @json_option
 @click.pass_obj
 def init_command(app, as_json: bool) -> None:
-    """Create an empty keystore at the configured path (refuses an existing one)."""
+    """Create an empty keystore at the configured path (refuses an existing one, exit 4)."""
     config = app.config()
-    summary = actions.init_keystore(keystore_path=config.keystore_path, master=_master(config))
+    summary = actions.init_keystore(
+        keystore_path=config.keystore_path, master=actions.master_for(config)
+    )
     _emit(
         as_json, {"keystore": str(summary.path), "entries": 0}, f"created keystore {summary.path}"
     )
@@ -62,7 +63,11 @@ def init_command(app, as_json: bool) -> None:
 )
 @click.pass_obj
 def master_keygen_command(app, out: pathlib.Path | None) -> None:
-    """Generate a random master key file (mode 0600); never overwrites one."""
+    """Generate a random master key file (mode 0600); never overwrites one (exit 4).
+
+    32 random bytes in base64: the keystore derives its key from it with HKDF, which is fast;
+    any other master secret (e.g. a passphrase from master_key_command) goes through scrypt.
+    """
     path = out or app.config().master_key_file
     if path is None:
         raise click.UsageError("give --out, or set master_key_file in the config")
@@ -78,7 +83,9 @@ def master_keygen_command(app, out: pathlib.Path | None) -> None:
 def list_command(app, as_json: bool) -> None:
     """List the entry names in the keystore (never their values)."""
     config = app.config()
-    summary = actions.check_keystore(keystore_path=config.keystore_path, master=_master(config))
+    summary = actions.check_keystore(
+        keystore_path=config.keystore_path, master=actions.master_for(config)
+    )
     _emit(as_json, {"names": list(summary.names)}, "\n".join(summary.names))
 
 
@@ -86,13 +93,28 @@ def list_command(app, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def check_command(app, as_json: bool) -> None:
-    """Open the keystore with the master secret and report how many entries it holds."""
+    """Open the keystore with the master secret and report how many entries it holds.
+
+    Fails (exit 3) saying whether the keystore is missing, not a keystore, damaged, or intact
+    but opened with the wrong master secret; exit 4 for a symlink, a non-regular or an
+    oversized file.
+    """
     config = app.config()
-    summary = actions.check_keystore(keystore_path=config.keystore_path, master=_master(config))
+    summary = actions.check_keystore(
+        keystore_path=config.keystore_path, master=actions.master_for(config)
+    )
+    upgrade = "; rewritten in format 2 on the next save" if summary.format_version < 2 else ""
     _emit(
         as_json,
-        {"keystore": str(summary.path), "entries": summary.entry_count, "ok": True},
-        f"keystore {summary.path}: ok, {summary.entry_count} entries",
+        {
+            "keystore": str(summary.path),
+            "entries": summary.entry_count,
+            "ok": True,
+            "format": summary.format_version,
+            "kdf": summary.kdf,
+        },
+        f"keystore {summary.path}: ok, {summary.entry_count} entries "
+        f"(format {summary.format_version}, {summary.kdf}{upgrade})",
     )
 
 
@@ -116,7 +138,11 @@ def check_command(app, as_json: bool) -> None:
 def recovery_keygen_command(
     out_private, out_public, no_passphrase: bool, passphrase_stdin: bool
 ) -> None:
-    """Generate the offline recovery key pair (X25519). Run on the offline machine; needs no config."""
+    """Generate the offline recovery key pair (X25519). Run on the offline machine; needs no config.
+
+    The passphrase needs at least 12 characters, 8 different ones and about 64 bits (e.g. 14
+    lower-case letters, or 12 mixing letters, digits and punctuation); weaker is refused (exit 4).
+    """
     passphrase = None if no_passphrase else _passphrase(passphrase_stdin, confirm=True)
     result = actions.generate_recovery_key(
         private_out=out_private, public_out=out_public, passphrase=passphrase
@@ -135,7 +161,9 @@ def recovery_keygen_command(
     help="The recovery public key (PEM).",
 )
 @click.option("--out", required=True, type=FILE, help="The escrow file to write (mode 0600).")
-@click.option("--force", is_flag=True, help="Replace an existing escrow file.")
+@click.option(
+    "--force", is_flag=True, help="Replace an existing escrow file (a regular file only)."
+)
 @json_option
 @click.pass_obj
 def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) -> None:
@@ -143,7 +171,7 @@ def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) ->
     config = app.config()
     result = actions.write_escrow(
         keystore_path=config.keystore_path,
-        master=_master(config),
+        master=actions.master_for(config),
         public_key_file=recovery_public_key,
         out=out,
         force=force,
@@ -151,7 +179,8 @@ def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) ->
     _emit(
         as_json,
         {"escrow": str(result.out), "entries": result.entry_count, "recipient": result.recipient},
-        f"wrote escrow {result.out}: {result.entry_count} entries for recovery key {result.recipient}",
+        f"wrote escrow {result.out}: {result.entry_count} entries "
+        f"for recovery key {result.recipient}",
     )
 
 
@@ -166,7 +195,8 @@ def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) ->
 @click.option(
     "--force",
     is_flag=True,
-    help="Replace an existing keystore, keeping it as <path>.replaced-/.damaged-<time>.",
+    help="Replace an existing keystore, keeping it as <path>.replaced-, .other-secret- or "
+    ".damaged-<time>.",
 )
 @passphrase_stdin_option
 @json_option
@@ -174,11 +204,12 @@ def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) ->
 def recover_command(
     app, escrow_file, recovery_private_key, force: bool, passphrase_stdin: bool, as_json: bool
 ) -> None:
-    """Write a new keystore at the configured path from the escrow, under the current master secret."""
+    """Write a new keystore at the configured path from the escrow, under the current master
+    secret."""
     config = app.config()
     result = actions.recover(
         keystore_path=config.keystore_path,
-        master=_master(config),
+        master=actions.master_for(config),
         escrow_file=escrow_file,
         private_key_file=recovery_private_key,
         force=force,

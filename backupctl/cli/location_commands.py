@@ -8,11 +8,12 @@ import sys
 
 import click
 
-from backupctl import keyaccess, locations
+from backupctl import locations
+from backupctl.keys import access as keyaccess
 from backupctl.actions import location as location_action
 from backupctl.cli.options import json_option
 from backupctl.errors import ExitCode
-from backupctl.secret import Secret
+from backupctl.keys.secret import Secret
 
 
 @click.group()

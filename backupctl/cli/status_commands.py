@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from backupctl import keyaccess, state
+from backupctl import state
+from backupctl.keys import access as keyaccess
 from backupctl.actions import backup as backup_action
 from backupctl.actions import status as status_action
 from backupctl.cli.options import json_option

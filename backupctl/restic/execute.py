@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from backupctl.errors import BackupctlError
 from backupctl.restic import exitcodes
-from backupctl.secret import Secret
+from backupctl.keys.secret import Secret
 
 logger = logging.getLogger(__name__)
 

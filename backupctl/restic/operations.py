@@ -13,7 +13,7 @@ from collections.abc import Callable
 from backupctl.errors import BackupctlError
 from backupctl.restic import commands, execute, feature, messages
 from backupctl.restic.flags import Repository, Restic
-from backupctl.secret import Secret
+from backupctl.keys.secret import Secret
 
 
 class ResticError(BackupctlError):

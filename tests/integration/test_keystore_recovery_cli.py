@@ -6,15 +6,17 @@ import json
 import os
 import pathlib
 import shutil
+import stat
 import subprocess
+import sys
 
 import pytest
 
-from backupctl.keystore import Keystore
-from backupctl.master_secret import load_master_secret
-from backupctl.secret import Secret
+from backupctl.keys.master_secret import load_master_secret
+from backupctl.keys.secret import Secret
+from backupctl.keys.store import Keystore
 
-BACKUPCTL = pathlib.Path("/work/main/.venv/bin/backupctl")
+BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 PASSPHRASE = "correct horse battery staple offline"
 ENTRIES = {
     "repo/web": "web-restic-password-VALUE",
@@ -165,7 +167,8 @@ def test_damaged_keystore_is_refused_then_moved_aside_with_force(host):
     run, paths = host
     damaged = paths["keystore.bin"].read_bytes()[:-1]
     paths["keystore.bin"].write_bytes(damaged)
-    assert "cannot be decrypted" in run("keys", "check", expect=3)
+    output = run("keys", "check", expect=3)
+    assert "is damaged" in output and "master secret is wrong" not in output
     recover = (
         "keys",
         "recover",
@@ -207,3 +210,99 @@ def test_wrong_passphrase_or_recovery_key_fails_clearly(host):
     output = run(*recover, "--recovery-private-key", str(paths["offline"] / "other.pem"), expect=3)
     assert "wrong recovery private key" in output
     assert not paths["keystore.bin"].exists()
+
+
+def _error_line(output: str) -> str:
+    """Return the one error line; fail when the output is not exactly one line."""
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("backupctl: error: "), output
+    return lines[0]
+
+
+@pytest.mark.parametrize("where", ["header length", "header", "ciphertext", "tag", "checksum"])
+def test_keys_check_tells_a_damaged_file(host, where):
+    run, paths = host
+    data = paths["keystore.bin"].read_bytes()
+    position = {"header length": 10, "header": 20, "ciphertext": -60, "tag": -40, "checksum": -1}
+    index = position[where] % len(data)
+    paths["keystore.bin"].write_bytes(
+        data[:index] + bytes([data[index] ^ 0x04]) + data[index + 1 :]
+    )
+    line = _error_line(run("keys", "check", expect=3))
+    assert "is damaged" in line and "master secret is wrong" not in line
+
+
+def test_keys_check_tells_a_wrong_master_secret_on_an_intact_file(host):
+    run, paths = host
+    before = paths["keystore.bin"].read_bytes()
+    paths["master.key"].unlink()
+    run("keys", "master-keygen")  # another random master key: the keystore is fine
+    line = _error_line(run("keys", "check", expect=3))
+    assert "is intact, but the master secret is wrong" in line and "damaged" not in line
+    assert "keys recover" not in line  # the keystore needs no recovery
+    assert paths["keystore.bin"].read_bytes() == before
+
+
+def test_keys_check_reports_format_and_kdf_of_a_random_master_key(host):
+    run, _ = host
+    result = run("keys", "check", "--json", json_out=True)
+    assert result["format"] == 2 and result["kdf"] == "hkdf-sha256" and result["entries"] == 3
+
+
+def test_keys_init_on_an_existing_keystore_is_refused_with_exit_4(host):
+    run, paths = host
+    before = paths["keystore.bin"].read_bytes()
+    assert "already exists" in _error_line(run("keys", "init", expect=4))
+    assert paths["keystore.bin"].read_bytes() == before
+
+
+def test_missing_keystore_points_to_keys_recover_and_never_to_init(host):
+    run, paths = host
+    paths["keystore.bin"].unlink()
+    line = _error_line(run("keys", "check", expect=3))
+    assert "does not exist" in line and "backupctl keys recover" in line
+    assert line.index("backupctl keys recover") < line.index("backupctl keys init")
+    assert "backupctl init" not in line
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_escrow_with_force_refuses_a_non_regular_destination(host, kind):
+    run, paths = host
+    out = paths["offline"] / "escrow-out"
+    target = paths["offline"] / "target"
+    if kind == "fifo":
+        os.mkfifo(out, 0o600)
+    else:
+        target.write_text("target content")
+        out.symlink_to(target)
+    escrow = ("keys", "escrow", "--recovery-public-key", str(paths["recovery.pub"]))
+    line = _error_line(run(*escrow, "--out", str(out), "--force", expect=4))
+    assert str(out) in line and "refusing to replace it" in line
+    assert out.is_symlink() if kind == "symlink" else stat.S_ISFIFO(os.lstat(out).st_mode)
+    if kind == "symlink":
+        assert target.read_text() == "target content"
+
+
+@pytest.mark.parametrize("kind", ["symlink to /dev/zero", "fifo"])
+def test_keys_check_refuses_a_keystore_that_is_not_a_regular_file(host, kind):
+    """Both used to be read without bound: /dev/zero until killed for memory, a FIFO forever.
+    The runner's 60 s timeout fails the test if the command does not return."""
+    run, paths = host
+    paths["keystore.bin"].unlink()
+    if kind == "fifo":
+        os.mkfifo(paths["keystore.bin"], 0o600)
+    else:
+        paths["keystore.bin"].symlink_to("/dev/zero")
+    line = _error_line(run("keys", "check", expect=4))
+    assert "refusing to read it" in line
+
+
+def test_recovery_keygen_refuses_a_weak_passphrase(host):
+    run, paths = host
+    private, public = paths["offline"] / "weak.pem", paths["offline"] / "weak.pub"
+    keygen = ("keys", "recovery-keygen", "--out-private", str(private), "--out-public", str(public))
+    line = _error_line(
+        run(*keygen, "--passphrase-stdin", stdin="hunter2\n", expect=4, config=False)
+    )
+    assert "at least 12 characters" in line and "hunter2" not in line
+    assert not private.exists() and not public.exists()

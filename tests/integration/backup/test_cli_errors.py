@@ -7,7 +7,7 @@ import pathlib
 import subprocess
 import sys
 
-from backupctl import master_secret
+from backupctl.keys import master_secret
 
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 

@@ -8,7 +8,8 @@ import pathlib
 import subprocess
 import sys
 
-from backupctl import keystore, master_secret
+from backupctl.keys import master_secret
+from backupctl.keys import store as keystore
 
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 

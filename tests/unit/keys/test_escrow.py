@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime
 import io
+import os
 import pathlib
+import stat
 
 import pytest
 
-from backupctl import escrow, keystore, sealed
 from backupctl.actions import keys as actions
 from backupctl.errors import RefusedError
-from backupctl.keystore import Keystore, KeystoreMissing
-from backupctl.secret import Secret
+from backupctl.keys import escrow, kdf, recovery_key, sealed, store_format
+from backupctl.keys.errors import EscrowError, KeystoreMissing, KeystoreUnreadable, UnsafeFile
+from backupctl.keys.secret import Secret
+from backupctl.keys.store import Keystore
 
 MASTER = Secret("master-secret-for-escrow-tests")
 ENTRIES = {
@@ -25,7 +28,7 @@ PASSPHRASE = "offline-recovery-passphrase"
 
 @pytest.fixture(autouse=True)
 def fast_kdf(monkeypatch):
-    monkeypatch.setattr(keystore, "DEFAULT_KDF", keystore.KdfParams(n=2**10, r=8, p=1))
+    monkeypatch.setattr(store_format, "DEFAULT_SCRYPT", kdf.ScryptParams(n=2**10, r=8, p=1))
 
 
 @pytest.fixture
@@ -84,7 +87,7 @@ def test_recover_under_a_new_master_secret_when_the_old_one_is_lost_too(setup):
     new_master = Secret("a-brand-new-master")
     _recover(keystore_path, pair, escrow_file, master=new_master)
     assert _plain(keystore_path, new_master) == ENTRIES
-    with pytest.raises(keystore.KeystoreUnreadable):
+    with pytest.raises(KeystoreUnreadable):
         Keystore.open(keystore_path, MASTER)
 
 
@@ -95,7 +98,7 @@ def test_files_are_private_and_hold_no_plaintext(setup):
     data = escrow_file.read_bytes()
     for value in [*ENTRIES.values(), MASTER.reveal()]:
         assert value.encode() not in data
-    assert b"ENCRYPTED PRIVATE KEY" in pair.private_key.read_bytes()
+    assert pair.private_key.read_bytes().startswith(recovery_key.ARMOUR_BEGIN)
     header = sealed.parse(io.BytesIO(data), magic=sealed.ESCROW_MAGIC).header
     assert header["recipient"] == pair.fingerprint and header["entry_count"] == 3
 
@@ -106,7 +109,7 @@ def test_wrong_private_key_fails_clearly_and_touches_nothing(setup, tmp_path):
     other = actions.generate_recovery_key(
         private_out=tmp_path / "other.pem", public_out=tmp_path / "other.pub", passphrase=None
     )
-    with pytest.raises(escrow.EscrowError) as caught:
+    with pytest.raises(EscrowError) as caught:
         _recover(keystore_path, other, escrow_file)
     assert "wrong recovery private key" in str(caught.value) and str(escrow_file) in str(
         caught.value
@@ -117,7 +120,7 @@ def test_wrong_private_key_fails_clearly_and_touches_nothing(setup, tmp_path):
 def test_wrong_passphrase_fails_clearly(setup):
     keystore_path, pair, escrow_file = setup
     keystore_path.unlink()
-    with pytest.raises(escrow.EscrowError, match="wrong passphrase") as caught:
+    with pytest.raises(EscrowError, match="wrong passphrase") as caught:
         _recover(keystore_path, pair, escrow_file, passphrase="not-it")
     assert "not-it" not in str(caught.value)
     assert not keystore_path.exists()
@@ -131,8 +134,10 @@ def test_passphrase_is_asked_only_for_an_encrypted_key(tmp_path):
     def never():
         raise AssertionError("asked for a passphrase")
 
-    key = escrow.load_private_key(pair.private_key.read_bytes(), where="p.pem", passphrase=never)
-    assert escrow.fingerprint(key.public_key()) == pair.fingerprint
+    key = recovery_key.load_private_key(
+        pair.private_key.read_bytes(), where="p.pem", passphrase=never
+    )
+    assert recovery_key.fingerprint(key.public_key()) == pair.fingerprint
 
 
 @pytest.mark.parametrize("where", ["header", "ciphertext", "tag"])
@@ -150,14 +155,14 @@ def test_damaged_escrow_fails_clearly(setup, where):
         data = data[:position] + bytes([data[position] ^ 0x80]) + data[position + 1 :]
     escrow_file.write_bytes(data)
     keystore_path.unlink()
-    with pytest.raises(escrow.EscrowError, match="damaged"):
+    with pytest.raises(EscrowError, match="damaged"):
         _recover(keystore_path, pair, escrow_file)
     assert not keystore_path.exists()
 
 
 def test_a_keystore_is_not_an_escrow(setup):
     keystore_path, pair, _ = setup
-    with pytest.raises(escrow.EscrowError, match="is not a backupctl escrow file"):
+    with pytest.raises(EscrowError, match="is not a backupctl escrow file"):
         _recover(keystore_path.parent / "new.bin", pair, keystore_path)
 
 
@@ -228,10 +233,99 @@ def test_recovery_keygen_refuses_existing_files(setup):
 
 def test_private_key_is_not_a_public_key(setup):
     keystore_path, pair, _ = setup
-    with pytest.raises(escrow.EscrowError, match="not a PEM public key"):
+    with pytest.raises(EscrowError, match="not a PEM public key"):
         actions.write_escrow(
             keystore_path=keystore_path,
             master=MASTER,
             public_key_file=pair.private_key,
             out=keystore_path.parent / "e2.bin",
         )
+
+
+def _make_unsafe(path: pathlib.Path, kind: str, *, limit: int) -> None:
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    if kind == "symlink to /dev/zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path, 0o600)
+    else:
+        with open(path, "wb") as stream:
+            stream.truncate(limit + 1)
+
+
+@pytest.mark.timeout(30)  # an unbounded read of /dev/zero or a FIFO open would never return
+@pytest.mark.parametrize("which", ["escrow", "recovery key"])
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("symlink to /dev/zero", "is a symbolic link"),
+        ("fifo", "is a FIFO"),
+        ("oversized", "is larger than"),
+    ],
+)
+def test_escrow_and_recovery_key_reads_are_bounded(setup, which, kind, message):
+    keystore_path, pair, escrow_file = setup
+    keystore_path.unlink()
+    if which == "escrow":
+        _make_unsafe(escrow_file, kind, limit=escrow.MAX_ESCROW_BYTES)
+    else:
+        _make_unsafe(pair.private_key, kind, limit=recovery_key.MAX_KEY_FILE_BYTES)
+    with pytest.raises(UnsafeFile, match=message) as caught:
+        _recover(keystore_path, pair, escrow_file)
+    assert caught.value.exit_code == 4
+    assert not keystore_path.exists()
+
+
+def _fifo(path: pathlib.Path) -> None:
+    os.mkfifo(path, 0o600)
+
+
+def _symlink_to_a_file(path: pathlib.Path) -> None:
+    target = path.with_name("target")
+    target.write_bytes(b"target content")
+    path.symlink_to(target)
+
+
+def _device_node(path: pathlib.Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mknod of a device node needs root")
+    os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # the numbers of /dev/null
+
+
+@pytest.mark.parametrize("make", [_fifo, _symlink_to_a_file, _device_node])
+def test_escrow_with_force_never_replaces_a_non_regular_file(setup, tmp_path, make):
+    """`keys escrow --out /dev/null --force` once replaced the device node with a regular file."""
+    keystore_path, pair, _ = setup
+    out = tmp_path / "special" / "out"
+    out.parent.mkdir()
+    make(out)
+    before = os.lstat(out)
+    with pytest.raises(UnsafeFile, match="refusing to replace it") as caught:
+        actions.write_escrow(
+            keystore_path=keystore_path,
+            master=MASTER,
+            public_key_file=pair.public_key,
+            out=out,
+            force=True,
+        )
+    assert caught.value.exit_code == 4
+    after = os.lstat(out)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (
+        before.st_mode,
+        before.st_ino,
+        before.st_rdev,
+    )
+    assert sorted(p.name for p in out.parent.iterdir()) in (["out"], ["out", "target"])
+
+
+def test_intact_keystore_of_another_master_secret_is_told_and_kept_as_such(setup):
+    keystore_path, pair, escrow_file = setup
+    new_master = Secret("a-new-master-after-a-mistake")
+    before = keystore_path.read_bytes()
+    with pytest.raises(RefusedError, match="intact but sealed with another master secret"):
+        _recover(keystore_path, pair, escrow_file, master=new_master)
+    result = _recover(keystore_path, pair, escrow_file, master=new_master, force=True)
+    assert ".other-secret-" in result.kept_previous.name
+    assert result.kept_previous.read_bytes() == before
+    assert _plain(keystore_path, new_master) == ENTRIES

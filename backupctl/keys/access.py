@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from backupctl import master_secret
 from backupctl.config import Config
-from backupctl.keystore import Keystore
-from backupctl.secret import Secret
+from backupctl.keys import master_secret
+from backupctl.keys.secret import Secret
+from backupctl.keys.store import Keystore
 
 
 def master_for(config: Config) -> Secret:

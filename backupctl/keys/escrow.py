@@ -2,95 +2,32 @@
 
 Hybrid encryption: a fresh ephemeral X25519 key pair per escrow, the shared secret with the
 recipient's public key through HKDF-SHA256 (salt = ephemeral public || recipient public), then
-AES-256-GCM with the whole header as associated data. The file is a :mod:`backupctl.sealed`
+AES-256-GCM with the whole header as associated data. The file is a :mod:`backupctl.keys.sealed`
 container with magic ``BCTLESCR``. It holds the entries, never the master secret; only the
-holder of the recovery private key (kept offline) can open it.
+holder of the recovery private key (:mod:`backupctl.keys.recovery_key`, kept offline) can open it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from backupctl import sealed
-from backupctl.errors import BackupctlError, ExitCode
-from backupctl.secret import Secret
+from backupctl.keys import sealed
+from backupctl.keys.errors import EscrowError
+from backupctl.keys.recovery_key import RAW, fingerprint
+from backupctl.keys.secret import Secret
 
 KEM_ID = "X25519-HKDF-SHA256"
 HKDF_INFO = b"backupctl escrow v1"
-_RAW = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-class EscrowError(BackupctlError):
-    """An escrow or recovery key cannot be used; the message names the file."""
-
-    exit_code = ExitCode.FAILED
-
-
-def fingerprint(public_key: X25519PublicKey) -> str:
-    """Return ``sha256:<hex>`` of the raw public key, to match escrows with recovery keys."""
-    return "sha256:" + hashlib.sha256(public_key.public_bytes(*_RAW)).hexdigest()
-
-
-def generate_recovery_key(passphrase: Secret | None) -> tuple[bytes, bytes]:
-    """Return (private PEM, public PEM) of a new recovery key; the private PEM is encrypted
-    with ``passphrase`` when one is given."""
-    private_key = X25519PrivateKey.generate()
-    encryption = (
-        serialization.BestAvailableEncryption(passphrase.reveal().encode("utf-8"))
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    private_pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    )
-    public_pem = private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private_pem, public_pem
-
-
-def load_public_key(data: bytes, *, where: str) -> X25519PublicKey:
-    """Given PEM bytes, return the recovery public key; raise EscrowError when it is not one."""
-    try:
-        key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError):
-        raise EscrowError(f"{where} is not a PEM public key") from None
-    if not isinstance(key, X25519PublicKey):
-        raise EscrowError(f"{where} is not an X25519 recovery public key")
-    return key
-
-
-def load_private_key(
-    data: bytes, *, where: str, passphrase: Callable[[], Secret] | None
-) -> X25519PrivateKey:
-    """Given PEM bytes, return the recovery private key, calling ``passphrase()`` only when the
-    key is encrypted; raise EscrowError when it is not one or the passphrase is wrong."""
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except TypeError:  # encrypted
-        if passphrase is None:
-            raise EscrowError(f"{where} is passphrase-protected; give the passphrase") from None
-        try:
-            key = serialization.load_pem_private_key(
-                data, password=passphrase().reveal().encode("utf-8")
-            )
-        except (ValueError, TypeError):
-            raise EscrowError(f"{where}: wrong passphrase, or the key file is damaged") from None
-    except ValueError:
-        raise EscrowError(f"{where} is not a PEM private key") from None
-    if not isinstance(key, X25519PrivateKey):
-        raise EscrowError(f"{where} is not an X25519 recovery private key")
-    return key
+MAX_ESCROW_BYTES = 16 * 1024 * 1024
 
 
 def _derive(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
@@ -104,8 +41,8 @@ def seal_entries(
 ) -> bytes:
     """Given entries and the recovery public key, return the escrow file bytes."""
     ephemeral = X25519PrivateKey.generate()
-    ephemeral_raw = ephemeral.public_key().public_bytes(*_RAW)
-    key = _derive(ephemeral.exchange(recipient), ephemeral_raw, recipient.public_bytes(*_RAW))
+    ephemeral_raw = ephemeral.public_key().public_bytes(*RAW)
+    key = _derive(ephemeral.exchange(recipient), ephemeral_raw, recipient.public_bytes(*RAW))
     nonce = os.urandom(12)
     payload = json.dumps(
         {"entries": {name: value.reveal() for name, value in entries.items()}, "format": 1},
@@ -153,7 +90,7 @@ def open_entries(
     EscrowError when the key is not the one the escrow was made for, or the file is damaged."""
     container = read_header(stream, where=where)
     header = container.header
-    recipient_raw = private_key.public_key().public_bytes(*_RAW)
+    recipient_raw = private_key.public_key().public_bytes(*RAW)
     ours = fingerprint(private_key.public_key())
     if header.get("recipient") != ours:
         raise EscrowError(

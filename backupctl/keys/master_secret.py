@@ -1,9 +1,10 @@
 """The master secret that unlocks the keystore: read from a root-only file or from a command.
 
 Never from argv, never from the environment. The file must be a regular file (not a symlink)
-owned by root or the current user and not accessible to group or other; the command runs
-without a shell, and only its stdout is the secret (its stderr goes to our stderr, untouched).
-No message built here contains the secret or any output of the command.
+of at most 64 KiB owned by root or the current user and not accessible to group or other; the
+command runs without a shell, and only its stdout is the secret (its stderr goes to our stderr,
+untouched). No message built here contains the secret or any output of the command. Loading the
+secret first forbids core dumps of this process (:mod:`backupctl.keys.process`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import shlex
 import stat
 import subprocess
 
-from backupctl import securefile
 from backupctl.errors import ConfigError
-from backupctl.keystore import KeystoreError
-from backupctl.secret import Secret
+from backupctl.keys import process, securefile
+from backupctl.keys.errors import AlreadyExists, KeysError
+from backupctl.keys.secret import Secret
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +30,10 @@ MAX_SECRET_BYTES = 64 * 1024
 
 def load_master_secret(*, key_file: pathlib.Path | None, key_command: str | None) -> Secret:
     """Given exactly one of a key file and a key command, return the master secret; raise
-    ConfigError when neither or both are set, KeystoreError when the source is unusable."""
+    ConfigError when neither or both are set, KeysError when the source is unusable."""
     if key_file is not None and key_command:
         raise ConfigError("set only one of master_key_file and master_key_command")
+    process.forbid_core_dumps()
     if key_file is not None:
         return _read_key_file(pathlib.Path(key_file))
     if key_command:
@@ -44,32 +46,33 @@ def load_master_secret(*, key_file: pathlib.Path | None, key_command: str | None
 
 def _read_key_file(path: pathlib.Path) -> Secret:
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        data = securefile.read_bounded(
+            path,
+            limit=MAX_SECRET_BYTES,
+            what="master key file",
+            check=lambda status: _check_key_file_stat(path, status),
+        )
     except FileNotFoundError:
-        raise KeystoreError(
-            f"master key file {path} does not exist (create one with `backupctl keys master-keygen`)"
+        raise KeysError(
+            f"master key file {path} does not exist "
+            f"(create one with `backupctl keys master-keygen`)"
         ) from None
     except OSError as error:
-        raise KeystoreError(f"master key file {path} cannot be opened: {error.strerror}") from None
-    try:
-        _check_key_file_stat(path, os.fstat(descriptor))
-        data = os.read(descriptor, MAX_SECRET_BYTES + 1)
-    finally:
-        os.close(descriptor)
+        raise KeysError(f"master key file {path} cannot be opened: {error.strerror}") from None
     return _secret_from_bytes(data, source=f"master key file {path}")
 
 
 def _check_key_file_stat(path: pathlib.Path, status: os.stat_result) -> None:
-    """Given a key file's stat, raise KeystoreError naming the problem (never the content)."""
+    """Given a key file's stat, raise KeysError naming the problem (never the content)."""
     if not stat.S_ISREG(status.st_mode):
-        raise KeystoreError(f"master key file {path} is not a regular file")
+        raise KeysError(f"master key file {path} is not a regular file")
     if status.st_uid not in (0, os.geteuid()):
-        raise KeystoreError(
+        raise KeysError(
             f"master key file {path} is owned by uid {status.st_uid}; it must be owned by root "
             f"or by the user running backupctl"
         )
     if status.st_mode & 0o077:
-        raise KeystoreError(
+        raise KeysError(
             f"master key file {path} has mode {stat.S_IMODE(status.st_mode):04o}; it must not be "
             f"accessible to group or other (chmod 600 {path})"
         )
@@ -93,15 +96,15 @@ def _run_key_command(command: str) -> Secret:
             check=False,
         )
     except FileNotFoundError:
-        raise KeystoreError(f"master_key_command: program {argv[0]!r} not found") from None
+        raise KeysError(f"master_key_command: program {argv[0]!r} not found") from None
     except PermissionError:
-        raise KeystoreError(f"master_key_command: program {argv[0]!r} is not executable") from None
+        raise KeysError(f"master_key_command: program {argv[0]!r} is not executable") from None
     except subprocess.TimeoutExpired:
-        raise KeystoreError(
+        raise KeysError(
             f"master_key_command {argv[0]!r} did not finish within {COMMAND_TIMEOUT_SECONDS:g} s"
         ) from None
     if completed.returncode != 0:
-        raise KeystoreError(
+        raise KeysError(
             f"master_key_command {argv[0]!r} failed with exit status {completed.returncode} "
             f"(its output is not shown; see its own messages above)"
         )
@@ -110,32 +113,33 @@ def _run_key_command(command: str) -> Secret:
 
 def _secret_from_bytes(data: bytes, *, source: str) -> Secret:
     if len(data) > MAX_SECRET_BYTES:
-        raise KeystoreError(f"{source} gave more than {MAX_SECRET_BYTES} bytes")
+        raise KeysError(f"{source} gave more than {MAX_SECRET_BYTES} bytes")
     try:
         text = data.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise KeystoreError(f"{source} is not UTF-8 text") from None
+        raise KeysError(f"{source} is not UTF-8 text") from None
     if not text:
-        raise KeystoreError(f"{source} is empty")
+        raise KeysError(f"{source} is empty")
     return Secret(text)
 
 
 def generate_master_key_file(path: pathlib.Path) -> None:
-    """Given a path that does not exist, write 32 random bytes base64-encoded with mode 0600;
-    raise KeystoreError when it exists (a master key is never overwritten)."""
+    """Given a path that does not exist, write 32 random bytes base64-encoded with mode 0600
+    (a random key: the keystore derives its key with HKDF); raise AlreadyExists when anything
+    exists at the path (a master key is never overwritten)."""
     path = pathlib.Path(path)
     text = base64.b64encode(os.urandom(32)) + b"\n"
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
-        raise KeystoreError(
+        raise KeysError(
             f"master key file directory {path.parent} cannot be created: {error.strerror}"
         ) from None
     try:
         securefile.write_new(path, text, mode=0o600)
     except FileExistsError:
-        raise KeystoreError(
+        raise AlreadyExists(
             f"master key file {path} already exists; refusing to overwrite it"
         ) from None
     except OSError as error:
-        raise KeystoreError(f"master key file {path} cannot be written: {error.strerror}") from None
+        raise KeysError(f"master key file {path} cannot be written: {error.strerror}") from None
