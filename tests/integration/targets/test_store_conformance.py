@@ -13,7 +13,7 @@ import typing
 
 import pytest
 
-from targets import errors, health, local, store
+from targets import errors, health, local, registry, specs, store
 from tests.integration.targets import restic_runner
 
 KINDS = ("local", "sftp", "s3")
@@ -52,8 +52,8 @@ def location(request, tmp_path) -> Location:
     if request.param == "local":
         return Location(
             "local",
-            lambda name: local.LocalSpec(name=name, path=tmp_path / f"repo{next(_counter)}"),
-            lambda name: local.LocalSpec(name=name, path=tmp_path / "not-mounted" / "repo"),
+            lambda name: specs.LocalSpec(name=name, path=tmp_path / f"repo{next(_counter)}"),
+            lambda name: specs.LocalSpec(name=name, path=tmp_path / "not-mounted" / "repo"),
             lambda spec: _local_names(spec.path),
         )
     if request.param == "sftp":
@@ -105,7 +105,7 @@ def _s3_names(server, spec) -> list[str]:
 
 @pytest.fixture
 def opened(location):
-    with store.open_store(location.make_spec("loc-under-test")) as repository:
+    with registry.open_store(location.make_spec("loc-under-test")) as repository:
         yield repository
 
 
@@ -147,7 +147,7 @@ def test_reader_never_sees_a_partial_file(opened):
     versions = (b"A" * (2 << 20), b"B" * (3 << 20))
     path = f"snapshots/{content_name(b'atomic')}"
     opened.write(path, versions[0])
-    with store.open_store(opened.spec) as writer:
+    with registry.open_store(opened.spec) as writer:
         thread = threading.Thread(
             target=lambda: [writer.write(path, versions[i % 2]) for i in range(6)]
         )
@@ -184,7 +184,7 @@ def test_invalid_paths_are_refused(opened, bad):
 
 def test_down_location_raises_location_unavailable_naming_it(location):
     spec = location.make_down_spec("offsite-down")
-    with store.open_store(spec) as repository, pytest.raises(errors.LocationUnavailable) as raised:
+    with registry.open_store(spec) as repository, pytest.raises(errors.LocationUnavailable) as raised:
         repository.list_files()
     message = str(raised.value)
     assert "offsite-down" in message
@@ -218,7 +218,7 @@ def test_files_copied_through_the_store_form_a_repository_restic_accepts(opened,
     (source / "c.txt").write_text("copy me\n")
     restic_runner.run_restic(opened, "init", password=PASSWORD, home=tmp_path)
     restic_runner.run_restic(opened, "backup", str(source), password=PASSWORD, home=tmp_path)
-    copy = local.LocalStore(local.LocalSpec(name="copy", path=tmp_path / "copy"))
+    copy = local.LocalStore(specs.LocalSpec(name="copy", path=tmp_path / "copy"))
     for path in opened.list_files():
         copy.write(path, opened.read(path))
     restic_runner.run_restic(copy, "check", "--read-data", password=PASSWORD, home=tmp_path)
