@@ -68,6 +68,10 @@ def open_client(transport: paramiko.Transport, io_timeout: float) -> paramiko.SF
         channel.settimeout(io_timeout)
         channel.invoke_subsystem("sftp")
         return paramiko.SFTPClient(channel)
+    except (paramiko.SSHException, EOFError):
+        if watchdog.finished.is_set() or not transport.is_active():
+            raise TimeoutError("the server did not open an SFTP channel in time") from None
+        raise
     finally:
         watchdog.cancel()
 
