@@ -13,7 +13,7 @@ import typing
 
 import pytest
 
-from targets import errors, health, local, registry, specs, store
+from targets import errors, health, local, registry, specs
 from tests.integration.targets import restic_runner
 
 KINDS = ("local", "sftp", "s3")
@@ -280,3 +280,28 @@ def test_remove_stale_temporaries_removes_only_our_old_temporary_files(opened, l
 
 def test_remove_stale_temporaries_on_an_empty_location_removes_nothing(opened):
     assert opened.remove_stale_temporaries(0) == []
+
+
+def test_one_store_serves_a_reading_and_a_writing_thread_at_once(opened):
+    """The replicator reads on its main thread while a location's writer thread writes through
+    the same store; a store shared that way must neither mix up answers nor hang."""
+    blobs = [os.urandom(300_000 + index) for index in range(12)]
+    for blob in blobs[:6]:
+        opened.write(data_path(blob), blob)
+    failures: list[BaseException] = []
+
+    def write_the_rest() -> None:
+        try:
+            for blob in blobs[6:]:
+                opened.write(data_path(blob), blob)
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            failures.append(error)
+
+    writer = threading.Thread(target=write_the_rest, daemon=True)
+    writer.start()
+    read_back = [opened.read(data_path(blob)) for blob in blobs[:6] * 3]
+    writer.join(60)
+    assert not writer.is_alive(), "the writing thread hangs"
+    assert failures == []
+    assert read_back == blobs[:6] * 3
+    assert opened.list_files() == {data_path(blob): len(blob) for blob in blobs}

@@ -119,3 +119,39 @@ def test_s3_secrets_only_in_environment():
     assert "SECRETVALUE" not in " ".join(opened.restic_options()) + repr(spec)
     assert opened.restic_environment()["AWS_SECRET_ACCESS_KEY"] == "SECRETVALUE"
     assert opened.restic_environment()["AWS_DEFAULT_REGION"] == "eu-central-1"
+
+
+@pytest.mark.parametrize(
+    ("name", "ours"),
+    [
+        (store.temporary_name("config"), True),
+        (store.temporary_name(HASH), True),
+        (f".{HASH}.tmp-0123456789abcdef", True),
+        (f".{HASH}.tmp-0123456789ABCDEF", False),
+        (f".{HASH}.tmp-0123456789abcde", False),
+        (f".{HASH}.tmp-0123456789abcdef0", False),
+        (f"{HASH}.tmp-0123456789abcdef", False),
+        (".notes.tmp-0123456789abcdef", False),
+        (HASH, False),
+        ("config", False),
+    ],
+)
+def test_is_temporary_name_matches_only_what_temporary_name_makes(name, ours):
+    assert store.is_temporary_name(name) is ours
+
+
+def test_temporary_names_are_random_and_refused_as_repository_paths():
+    first, second = store.temporary_name(HASH), store.temporary_name(HASH)
+    assert first != second
+    with pytest.raises(errors.InvalidPath):
+        store.check_relative_path("loc", f"data/ab/{first}")
+
+
+@pytest.mark.parametrize(("size", "limit"), [(10, 10), (0, 0), (10**12, None)])
+def test_check_size_allows_up_to_the_limit(size, limit):
+    store.check_size("loc", "config", size, limit)
+
+
+def test_check_size_refuses_past_the_limit():
+    with pytest.raises(errors.TargetError, match="loc: config is 11 bytes, more than the 10"):
+        store.check_size("loc", "config", 11, 10)
