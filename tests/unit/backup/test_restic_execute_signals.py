@@ -35,13 +35,14 @@ def test_a_child_started_from_a_worker_thread_gets_it_too():
     assert not worker.is_alive() and int(results[0].stdout) == signal.SIGINT
 
 
+# The handler writes with os.write: the signal may land while print('ready') still holds stdout.
 REPORT_SIGNAL = (
-    "import signal, sys\n"
+    "import os, signal\n"
     "def report(number, frame):\n"
-    "    print('got', number, flush=True); sys.exit(130)\n"
+    "    os.write(1, b'got %d\\n' % number); os._exit(130)\n"
     "signal.signal(signal.SIGINT, report); signal.signal(signal.SIGTERM, report)\n"
-    "print('ready', flush=True)\n"
-    "signal.pause()\n"
+    "os.write(1, b'ready\\n')\n"
+    "while True: signal.pause()\n"
 )
 
 
