@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import errno
 import os
 import pathlib
-import secrets
+import posixpath
+import stat
+import time
+from collections.abc import Iterator
 
 from targets import errors, store
+from targets.specs import LocalSpec
 
-
-@dataclasses.dataclass(frozen=True)
-class LocalSpec:
-    """Where a local repository lives: ``path`` is the repository directory itself."""
-
-    name: str
-    path: pathlib.Path
+FILE_MODE = 0o600  # customer data: root only (restic itself writes 0400)
+DIRECTORY_MODE = 0o700
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO planted under a repository name must not block the read
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class LocalStore(store.ClosingMixin):
@@ -52,14 +55,19 @@ class LocalStore(store.ClosingMixin):
         for path in _walk_files(self.root, self.name):
             relative = path.relative_to(self.root).as_posix()
             if store.is_repository_file(relative):
-                found[relative] = path.stat().st_size
+                found_stat = path.lstat()
+                if stat.S_ISREG(found_stat.st_mode):  # a symlink is never a repository file
+                    found[relative] = found_stat.st_size
         return found
 
-    def read(self, relative_path: str) -> bytes:
-        """Return the content of one repository file; raise FileMissing when it does not exist."""
-        path = self._path(relative_path)
+    def read(self, relative_path: str, *, limit: int | None = None) -> bytes:
+        """Return the content of one repository file; raise FileMissing when it does not exist,
+        TargetError when it is larger than ``limit`` bytes or is not a regular file (a symlink
+        is never followed)."""
+        *directories, name = store.check_relative_path(self.name, relative_path).split("/")
         try:
-            return path.read_bytes()
+            with self._directory(directories, create=False) as directory:
+                return _read_regular(directory, name, limit, self.name, relative_path)
         except FileNotFoundError:
             raise errors.FileMissing(
                 f"location {self.name}: {relative_path} does not exist"
@@ -68,26 +76,56 @@ class LocalStore(store.ClosingMixin):
             raise errors.TargetError(_describe(self.name, "read", relative_path, error)) from None
 
     def write(self, relative_path: str, data: bytes) -> None:
-        """Write one file atomically: temp file, fsync, rename, fsync the directory."""
-        path = self._path(relative_path)
-        temporary = path.with_name(store.temporary_name(path.name, secrets.token_hex(8)))
+        """Write one file atomically: temp file (0600), fsync, rename, fsync the directory.
+        Missing directories are made 0700; no symlink is followed below the repository, and a
+        non-regular file at the final name is refused, never replaced."""
+        *directories, name = store.check_relative_path(self.name, relative_path).split("/")
         self._require_base()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write_synced(temporary, data)
-            os.replace(temporary, path)
-            _fsync_directory(path.parent)
+            with self._directory(directories, create=True) as directory:
+                _write_synced(directory, name, data, self.name, relative_path)
         except OSError as error:
-            temporary.unlink(missing_ok=True)
             raise errors.TargetError(_describe(self.name, "write", relative_path, error)) from None
 
     def delete(self, relative_path: str) -> None:
         """Remove one file; a file already gone is not an error."""
-        path = self._path(relative_path)
+        *directories, name = store.check_relative_path(self.name, relative_path).split("/")
         try:
-            path.unlink(missing_ok=True)
+            with self._directory(directories, create=False) as directory:
+                os.unlink(name, dir_fd=directory)
+        except FileNotFoundError:
+            pass
         except OSError as error:
             raise errors.TargetError(_describe(self.name, "delete", relative_path, error)) from None
+
+    def remove_stale_temporaries(self, older_than_seconds: float) -> list[str]:
+        """Remove our own temporary files (``store.is_temporary_name``, regular files) last
+        modified at least ``older_than_seconds`` ago, left by a killed run; return their paths."""
+        self._require_base()
+        cutoff = time.time() - older_than_seconds
+        removed: list[str] = []
+        try:
+            for relative in store.temporary_directories(_subdirectories(self.root / "data")):
+                removed += self._remove_stale_in(relative, cutoff)
+        except OSError as error:
+            raise errors.TargetError(
+                _describe(self.name, "clean", "temporary files", error)
+            ) from None
+        return removed
+
+    def _remove_stale_in(self, relative: str, cutoff: float) -> list[str]:
+        removed = []
+        try:
+            opened = self._directory(relative.split("/") if relative else [], create=False)
+            with opened as directory:
+                for name in filter(store.is_temporary_name, os.listdir(directory)):
+                    found = os.stat(name, dir_fd=directory, follow_symlinks=False)
+                    if stat.S_ISREG(found.st_mode) and found.st_mtime <= cutoff:
+                        os.unlink(name, dir_fd=directory)
+                        removed.append(posixpath.join(relative, name))
+        except (FileNotFoundError, NotADirectoryError):
+            return removed
+        return removed
 
     def ping(self) -> None:
         """Raise LocationUnavailable unless the directory holding the repository is a writable
@@ -110,14 +148,31 @@ class LocalStore(store.ClosingMixin):
     def close(self) -> None:
         """Nothing to release for a local directory."""
 
-    def _path(self, relative_path: str) -> pathlib.Path:
-        return self.root / store.check_relative_path(self.name, relative_path)
+    @contextlib.contextmanager
+    def _directory(self, parts: list[str], *, create: bool) -> Iterator[int]:
+        """Yield a descriptor of the repository directory ``parts`` below the root, opened one
+        level at a time without following symlinks; with ``create``, make what is missing 0700."""
+        if create:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self.root, DIRECTORY_MODE)
+        descriptor = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for part in parts:
+                if create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, DIRECTORY_MODE, dir_fd=descriptor)
+                below = os.open(part, _DIRECTORY_FLAGS, dir_fd=descriptor)
+                os.close(descriptor)
+                descriptor = below
+            yield descriptor
+        finally:
+            os.close(descriptor)
 
 
 def _walk_files(root: pathlib.Path, name: str):
     """Yield every regular file below the repository's kept directories, plus ``config``."""
     config = root / "config"
-    if config.is_file():
+    if config.exists() or config.is_symlink():
         yield config
     for directory in store.REPOSITORY_DIRECTORIES:
         for current, _dirs, files in os.walk(root / directory, onerror=_raise_walk_error(name)):
@@ -133,19 +188,49 @@ def _raise_walk_error(name: str):
     return on_error
 
 
-def _write_synced(path: pathlib.Path, data: bytes) -> None:
-    with open(path, "xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_directory(directory: pathlib.Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+def _subdirectories(directory: pathlib.Path) -> list[str]:
+    """Return the names of the real directories (not symlinks) in ``directory``; [] if missing."""
     try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        return [entry.name for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _read_regular(directory: int, name: str, limit: int | None, location: str, relative: str):
+    descriptor = os.open(name, _READ_FLAGS, dir_fd=directory)
+    with os.fdopen(descriptor, "rb") as handle:
+        found = os.fstat(descriptor)
+        if not stat.S_ISREG(found.st_mode):
+            raise errors.TargetError(f"location {location}: {relative} is not a regular file")
+        store.check_size(location, relative, found.st_size, limit)
+        data = handle.read() if limit is None else handle.read(limit + 1)
+    store.check_size(location, relative, len(data), limit)  # it grew while we read
+    return data
+
+
+def _write_synced(directory: int, name: str, data: bytes, location: str, relative: str) -> None:
+    """Write ``data`` under a fresh temporary name (O_EXCL, O_NOFOLLOW, 0600) in the open
+    directory, fsync it, rename it over ``name`` (rename never follows a symlink) and fsync the
+    directory; the temporary file is removed when anything fails."""
+    with contextlib.suppress(FileNotFoundError):
+        existing = os.stat(name, dir_fd=directory, follow_symlinks=False)
+        if not stat.S_ISREG(existing.st_mode):
+            raise errors.TargetError(
+                f"location {location}: {relative} exists and is not a regular file; not replaced"
+            )
+    temporary = store.temporary_name(name)
+    descriptor = os.open(temporary, _NEW_FILE_FLAGS, FILE_MODE, dir_fd=directory)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
+        os.fsync(directory)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=directory)
+        raise
 
 
 def _describe(name: str, operation: str, relative_path: str, error: OSError) -> str:

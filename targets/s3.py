@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
+import datetime
 
 from targets import s3_client, store
-
-
-@dataclasses.dataclass(frozen=True)
-class S3Spec:
-    """Where an S3 repository lives; ``prefix`` is the per-source key prefix inside the bucket."""
-
-    name: str
-    endpoint: str
-    bucket: str
-    prefix: str
-    region: str
-    access_key_id: str
-    secret_access_key: str = dataclasses.field(repr=False)
-    verify_tls: bool = True
+from targets.specs import S3Spec
 
 
 class S3Store(store.ClosingMixin):
@@ -64,13 +51,17 @@ class S3Store(store.ClosingMixin):
                         found[relative] = int(item["Size"])
         return found
 
-    def read(self, relative_path: str) -> bytes:
-        """Return one object's content; raise FileMissing when it does not exist."""
+    def read(self, relative_path: str, *, limit: int | None = None) -> bytes:
+        """Return one object's content; raise FileMissing when it does not exist, TargetError
+        (without reading the body) when it is larger than ``limit`` bytes."""
         key = self._key(store.check_relative_path(self.name, relative_path))
         with s3_client.translate_errors(self.spec, "read", relative_path):
             response = self._s3().get_object(Bucket=self.spec.bucket, Key=key)
             with response["Body"] as body:
-                return body.read()
+                store.check_size(self.name, relative_path, int(response["ContentLength"]), limit)
+                data = body.read() if limit is None else body.read(limit + 1)
+        store.check_size(self.name, relative_path, len(data), limit)
+        return data
 
     def write(self, relative_path: str, data: bytes) -> None:
         """Put one object; S3 makes it visible whole or not at all."""
@@ -89,6 +80,26 @@ class S3Store(store.ClosingMixin):
         with s3_client.translate_errors(self.spec, "reach", None):
             self._s3().head_bucket(Bucket=self.spec.bucket)
 
+    def remove_stale_temporaries(self, older_than_seconds: float) -> list[str]:
+        """Remove objects named like our temporary files (``store.is_temporary_name``) last
+        modified at least ``older_than_seconds`` ago; return their relative paths. Our own S3 writes
+        never leave one (a put is atomic), so there is normally nothing to remove; the rule is
+        the same as for the other kinds."""
+        key_prefix = self._key("")
+        cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
+            seconds=older_than_seconds
+        )
+        removed: list[str] = []
+        with s3_client.translate_errors(self.spec, "clean temporary files in", key_prefix or "/"):
+            paginator = self._s3().get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.spec.bucket, Prefix=key_prefix):
+                for item in page.get("Contents", ()):
+                    relative = item["Key"][len(key_prefix) :]
+                    if _is_temporary(relative) and item["LastModified"] <= cutoff:
+                        self._s3().delete_object(Bucket=self.spec.bucket, Key=item["Key"])
+                        removed.append(relative)
+        return removed
+
     def close(self) -> None:
         """Close the client's connection pool."""
         if self._client is not None:
@@ -102,3 +113,12 @@ class S3Store(store.ClosingMixin):
 
     def _key(self, relative_path: str) -> str:
         return f"{self.prefix}/{relative_path}" if self.prefix else relative_path
+
+
+def _is_temporary(relative_path: str) -> bool:
+    """Return whether a relative key is one of our temporary names in a repository directory."""
+    directory, _, name = relative_path.rpartition("/")
+    in_repository = directory in store.temporary_directories(()) or (
+        directory.startswith("data/") and directory.count("/") == 1
+    )
+    return in_repository and store.is_temporary_name(name)

@@ -8,7 +8,7 @@ import logging
 import botocore.exceptions
 
 from targets import errors, s3_audit, s3_client
-from targets.s3 import S3Spec
+from targets.specs import S3Spec
 
 logger = logging.getLogger(__name__)
 LIFECYCLE_RULE_ID = "backupctl-expire-noncurrent-versions"

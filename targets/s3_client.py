@@ -9,7 +9,6 @@ import contextlib
 import functools
 import ipaddress
 import threading
-import typing
 import urllib.parse
 
 import boto3
@@ -17,12 +16,8 @@ import botocore.config
 import botocore.exceptions
 
 from targets import errors
+from targets.specs import S3Spec
 
-if typing.TYPE_CHECKING:
-    from targets.s3 import S3Spec
-
-CONNECT_TIMEOUT_SECONDS = 10
-READ_TIMEOUT_SECONDS = 120
 _UNAVAILABLE_CODES = frozenset(
     {
         "NoSuchBucket",
@@ -53,14 +48,17 @@ def addressing_style(endpoint: str) -> str:
 
 
 def make_client(spec: S3Spec):
-    """Given an S3 spec, return a boto3 S3 client for its endpoint, region and credentials."""
+    """Given an S3 spec, return a boto3 S3 client for its endpoint, region and credentials. Each
+    HTTP attempt is bounded by the spec's connect and read timeouts, and a call makes at most
+    ``max_attempts`` attempts, so a stalled server costs at most about
+    ``max_attempts * (connect_timeout + read_timeout)`` plus the retry back-off."""
     config = botocore.config.Config(
         region_name=spec.region,
         signature_version="s3v4",
         s3={"addressing_style": addressing_style(spec.endpoint)},
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
-        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=spec.connect_timeout,
+        read_timeout=spec.read_timeout,
+        retries={"total_max_attempts": spec.max_attempts, "mode": "standard"},
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )

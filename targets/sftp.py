@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
-import pathlib
 import posixpath
-import secrets
 import stat
+import threading
+import time
 
 import paramiko
 
 from targets import errors, sftp_connect, ssh_command, store
+from targets.specs import SftpSpec
 
 LISTING_CHANNELS = 4
-
-
-@dataclasses.dataclass(frozen=True)
-class SftpSpec:
-    """Where an SFTP repository lives; ``path`` is the absolute repository directory."""
-
-    name: str
-    host: str
-    port: int
-    user: str
-    path: str
-    identity_file: pathlib.Path
-    known_hosts: pathlib.Path
-    connect_timeout: float = 10.0
+FILE_MODE = 0o600  # customer data: root only
+DIRECTORY_MODE = 0o700
 
 
 class SftpStore(store.ClosingMixin):
-    """Store API over SFTP. Connects on first use; writes go to a hidden temporary name and are
-    renamed into place with the ``posix-rename@openssh.com`` extension."""
+    """Store API over SFTP. Connects on first use; each thread gets its own SFTP channel on the
+    one connection (paramiko's client is not thread-safe). Writes go to a hidden temporary name
+    (0600) and are renamed into place with the ``posix-rename@openssh.com`` extension."""
 
     def __init__(self, spec: SftpSpec) -> None:
         if not spec.path.startswith("/"):
@@ -43,6 +32,7 @@ class SftpStore(store.ClosingMixin):
         self.name = spec.name
         self.root = posixpath.normpath(spec.path)
         self._connection: sftp_connect.Connection | None = None
+        self._connecting = threading.Lock()
         self._known_directories: set[str] = set()
 
     def restic_repository(self) -> str:
@@ -86,23 +76,29 @@ class SftpStore(store.ClosingMixin):
             found.update(self._list_parallel(data_directories))
         return {path: size for path, size in found.items() if store.is_repository_file(path)}
 
-    def read(self, relative_path: str) -> bytes:
-        """Return the content of one file; raise FileMissing when it does not exist."""
+    def read(self, relative_path: str, *, limit: int | None = None) -> bytes:
+        """Return the content of one file; raise FileMissing when it does not exist, TargetError
+        (before reading it) when it is larger than ``limit`` bytes."""
         remote = self._remote(store.check_relative_path(self.name, relative_path))
         with self._errors("read", relative_path), self._client().open(remote, "rb") as handle:
-            handle.prefetch()
-            return handle.read()
+            size = handle.stat().st_size or 0
+            store.check_size(self.name, relative_path, size, limit)
+            handle.prefetch(size)
+            data = handle.read() if limit is None else handle.read(limit + 1)
+        store.check_size(self.name, relative_path, len(data), limit)  # it grew while we read
+        return data
 
     def write(self, relative_path: str, data: bytes) -> None:
-        """Write one file: temporary hidden name, then rename over the final name."""
+        """Write one file: temporary hidden name (0600), then rename over the final name."""
         remote = self._remote(store.check_relative_path(self.name, relative_path))
         directory, base = posixpath.split(remote)
-        temporary = posixpath.join(directory, store.temporary_name(base, secrets.token_hex(8)))
+        temporary = posixpath.join(directory, store.temporary_name(base))
         with self._errors("write", relative_path):
             client = self._client()
             self._ensure_directory(client, directory)
             try:
                 with client.open(temporary, "wb") as handle:
+                    handle.chmod(FILE_MODE)
                     handle.set_pipelined(True)
                     handle.write(data)
                 client.posix_rename(temporary, remote)
@@ -124,22 +120,44 @@ class SftpStore(store.ClosingMixin):
         with self._errors("stat", posixpath.dirname(self.root)):
             self._client().stat(posixpath.dirname(self.root))
 
+    def remove_stale_temporaries(self, older_than_seconds: float) -> list[str]:
+        """Remove our own temporary files (``store.is_temporary_name``, regular files) whose
+        modification time on the server is at least ``older_than_seconds`` before our clock's
+        now; return their repository-relative paths."""
+        cutoff = time.time() - older_than_seconds
+        removed: list[str] = []
+        with self._errors("clean", "temporary files"):
+            client = self._client()
+            data = _list_or_empty(client, self._remote("data"))
+            data_directories = [entry.filename for entry in data if stat.S_ISDIR(entry.st_mode or 0)]
+            for relative in store.temporary_directories(data_directories):
+                for entry in _list_or_empty(client, posixpath.join(self.root, relative)):
+                    if _is_stale_temporary(entry, cutoff):
+                        path = posixpath.join(relative, entry.filename)
+                        client.remove(self._remote(path))
+                        removed.append(path)
+        return removed
+
     def close(self) -> None:
-        """Close the SSH connection, if one is open."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        """Close the SSH connection and its channels, if one is open."""
+        with self._connecting:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
     def _client(self) -> paramiko.SFTPClient:
-        if self._connection is None:
-            self._connection = sftp_connect.connect(self.spec)
-        return self._connection.client
+        """Return this thread's SFTP client, connecting first if needed."""
+        with self._connecting:
+            if self._connection is None:
+                self._connection = sftp_connect.connect(self.spec)
+            connection = self._connection
+        return connection.client()
 
     def _remote(self, relative_path: str) -> str:
         return posixpath.join(self.root, relative_path)
 
     def _errors(self, operation: str, relative_path: str):
-        return sftp_connect.translate_errors(self, operation, relative_path)
+        return sftp_connect.translate_errors(self.name, operation, relative_path, self.close)
 
     def _ensure_directory(self, client: paramiko.SFTPClient, directory: str) -> None:
         if directory in self._known_directories or directory == "/":
@@ -147,7 +165,7 @@ class SftpStore(store.ClosingMixin):
         if _stat_or_none(client, directory) is None:
             self._ensure_directory(client, posixpath.dirname(directory))
             try:
-                client.mkdir(directory)
+                client.mkdir(directory, DIRECTORY_MODE)
             except OSError:
                 if _stat_or_none(client, directory) is None:  # not made by a racing writer
                     raise
@@ -159,13 +177,16 @@ class SftpStore(store.ClosingMixin):
         channels = min(LISTING_CHANNELS, len(directories))
         chunks = [directories[index::channels] for index in range(channels)]
         transport = self._client().get_channel().get_transport()
+        timeout = self.spec.io_timeout
         with concurrent.futures.ThreadPoolExecutor(max_workers=channels) as pool:
-            parts = pool.map(lambda chunk: _list_chunk(transport, self.root, chunk), chunks)
+            parts = pool.map(lambda chunk: _list_chunk(transport, timeout, self.root, chunk), chunks)
             return {path: size for part in parts for path, size in part.items()}
 
 
-def _list_chunk(transport: paramiko.Transport, root: str, directories: list[str]) -> dict[str, int]:
-    client = paramiko.SFTPClient.from_transport(transport)
+def _list_chunk(
+    transport: paramiko.Transport, timeout: float, root: str, directories: list[str]
+) -> dict[str, int]:
+    client = sftp_connect.open_client(transport, timeout)
     try:
         found: dict[str, int] = {}
         for directory in directories:
@@ -173,6 +194,14 @@ def _list_chunk(transport: paramiko.Transport, root: str, directories: list[str]
         return found
     finally:
         client.close()
+
+
+def _is_stale_temporary(entry: paramiko.SFTPAttributes, cutoff: float) -> bool:
+    return (
+        store.is_temporary_name(entry.filename)
+        and stat.S_ISREG(entry.st_mode or 0)
+        and (entry.st_mtime or 0) <= cutoff
+    )
 
 
 def _list_regular(client: paramiko.SFTPClient, root: str, directory: str) -> dict[str, int]:

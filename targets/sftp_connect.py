@@ -1,31 +1,79 @@
-"""Opening paramiko connections to an SFTP location; turning their failures into TargetErrors."""
+"""Opening paramiko connections to an SFTP location; turning their failures into TargetErrors.
+
+paramiko's ``SFTPClient`` is not safe for use from two threads at once (one thread's wait for an
+answer can swallow the other's, and both then wait forever), so a connection hands out one SFTP
+channel per thread (``Connection.client``). Every channel has a deadline: a server that stops
+answering for ``io_timeout`` seconds makes the waiting call raise, never hang.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import socket
-import typing
+import threading
+from collections.abc import Callable
 
 import paramiko
 
 from targets import errors
-
-if typing.TYPE_CHECKING:
-    from targets.sftp import SftpSpec, SftpStore
+from targets.specs import SftpSpec
 
 
-@dataclasses.dataclass
 class Connection:
-    """One SSH connection and the SFTP session on it."""
+    """One SSH connection and one SFTP channel on it for each thread that uses it."""
 
-    ssh: paramiko.SSHClient
-    client: paramiko.SFTPClient
+    def __init__(self, ssh: paramiko.SSHClient, spec: SftpSpec) -> None:
+        self.ssh = ssh
+        self.spec = spec
+        self._lock = threading.Lock()
+        self._clients: dict[int, paramiko.SFTPClient] = {}
+
+    def client(self) -> paramiko.SFTPClient:
+        """Return the calling thread's SFTP client, opening its channel on first use."""
+        thread = threading.get_ident()
+        with self._lock:
+            found = self._clients.get(thread)
+        if found is None:
+            found = open_client(self.transport(), self.spec.io_timeout)
+            with self._lock:
+                self._clients[thread] = found
+        return found
+
+    def transport(self) -> paramiko.Transport:
+        """Return the SSH transport (channels on it may be used from different threads)."""
+        transport = self.ssh.get_transport()
+        if transport is None or not transport.is_active():
+            raise EOFError("the SSH connection is closed")
+        return transport
 
     def close(self) -> None:
-        """Close the SFTP session and the SSH connection."""
-        self.client.close()
+        """Close every SFTP channel and the SSH connection."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.close()
         self.ssh.close()
+
+
+def open_client(transport: paramiko.Transport, io_timeout: float) -> paramiko.SFTPClient:
+    """Given a transport, return a new SFTP client on its own channel whose every wait ends after
+    ``io_timeout`` seconds. Opening is bounded too: paramiko waits for the subsystem without a
+    deadline, so a watchdog closes the transport if the server has not answered in time."""
+    watchdog = threading.Timer(io_timeout, transport.close)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        channel = transport.open_session(timeout=io_timeout)
+        channel.settimeout(io_timeout)
+        channel.invoke_subsystem("sftp")
+        return paramiko.SFTPClient(channel)
+    except (paramiko.SSHException, EOFError):
+        if watchdog.finished.is_set() or not transport.is_active():
+            raise TimeoutError("the server did not open an SFTP channel in time") from None
+        raise
+    finally:
+        watchdog.cancel()
 
 
 def connect(spec: SftpSpec) -> Connection:
@@ -42,7 +90,9 @@ def connect(spec: SftpSpec) -> Connection:
     ssh.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
         ssh.connect(**_connect_arguments(spec))
-        return Connection(ssh=ssh, client=ssh.open_sftp())
+        connection = Connection(ssh, spec)
+        connection.client()
+        return connection
     except Exception as error:  # noqa: BLE001 - every failure here means "cannot connect"
         ssh.close()
         raise errors.LocationUnavailable(
@@ -88,19 +138,24 @@ def connect_failure_reason(error: BaseException, timeout: float) -> str:
 
 
 @contextlib.contextmanager
-def translate_errors(store: SftpStore, operation: str, relative_path: str):
-    """Run a block of SFTP calls; turn a missing file into FileMissing, a dropped connection into
-    LocationUnavailable (and forget the connection), and other SFTP failures into TargetError."""
-    prefix = f"location {store.name}: cannot {operation} {relative_path}"
+def translate_errors(location: str, operation: str, relative_path: str, on_lost: Callable[[], None]):
+    """Run a block of SFTP calls; turn a missing file into FileMissing, a dropped or stalled
+    connection into LocationUnavailable (after ``on_lost``, which forgets the connection), and
+    other SFTP failures into TargetError."""
+    prefix = f"location {location}: cannot {operation} {relative_path}"
     try:
         yield
     except errors.TargetError:
         raise
     except FileNotFoundError:
-        raise errors.FileMissing(f"location {store.name}: {relative_path} does not exist") from None
-    except (paramiko.SSHException, EOFError, ConnectionError, TimeoutError) as error:
+        raise errors.FileMissing(f"location {location}: {relative_path} does not exist") from None
+    except TimeoutError:
         with contextlib.suppress(Exception):
-            store.close()
+            on_lost()
+        raise errors.LocationUnavailable(f"{prefix}: the server stopped answering") from None
+    except (paramiko.SSHException, paramiko.SFTPError, EOFError, ConnectionError) as error:
+        with contextlib.suppress(Exception):
+            on_lost()
         raise errors.LocationUnavailable(
             f"{prefix}: connection lost ({type(error).__name__})"
         ) from None

@@ -7,8 +7,8 @@ keeps for good (``config``, ``keys/``, ``data/xx/``, ``index/``, ``snapshots/``)
 
 from __future__ import annotations
 
-import importlib
 import re
+import secrets
 import typing
 
 from targets import errors
@@ -16,6 +16,10 @@ from targets import errors
 REPOSITORY_DIRECTORIES = ("keys", "data", "index", "snapshots")
 _CONTENT_NAME = re.compile(r"^[0-9a-f]{64}$")
 TEMPORARY_MARKER = ".tmp-"
+_TOKEN_BYTES = 8
+# exactly what temporary_name makes for a repository file: a dot, the final name, the marker and
+# 16 hex digits; nothing else is ever taken for one of our temporary files
+_TEMPORARY_NAME = re.compile(r"^\.(config|[0-9a-f]{64})\.tmp-[0-9a-f]{16}$")
 
 
 class RepositoryStore(typing.Protocol):
@@ -31,13 +35,15 @@ class RepositoryStore(typing.Protocol):
 
     def list_files(self) -> dict[str, int]: ...
 
-    def read(self, relative_path: str) -> bytes: ...
+    def read(self, relative_path: str, *, limit: int | None = None) -> bytes: ...
 
     def write(self, relative_path: str, data: bytes) -> None: ...
 
     def delete(self, relative_path: str) -> None: ...
 
     def ping(self) -> None: ...
+
+    def remove_stale_temporaries(self, older_than_seconds: float) -> list[str]: ...
 
     def close(self) -> None: ...
 
@@ -92,23 +98,27 @@ def check_relative_path(location: str, relative_path: str) -> str:
     return relative_path
 
 
-def temporary_name(final_name: str, token: str) -> str:
-    """Given a file name and a random token, return the hidden name a write uses before renaming."""
-    return f".{final_name}{TEMPORARY_MARKER}{token}"
+def temporary_name(final_name: str, token: str | None = None) -> str:
+    """Given a file name (and a token, random when None), return the hidden name a write uses
+    before renaming."""
+    return f".{final_name}{TEMPORARY_MARKER}{token or secrets.token_hex(_TOKEN_BYTES)}"
 
 
-# Each spec type and the module of its kind; only the kind in use is imported (paramiko and
-# boto3 each cost most of a second of start-up, which a local-only run should not pay).
-SPEC_KINDS = {"LocalSpec": ("targets.local", "LocalStore"),
-              "SftpSpec": ("targets.sftp", "SftpStore"),
-              "S3Spec": ("targets.s3", "S3Store")}
+def is_temporary_name(file_name: str) -> bool:
+    """Given a file name (no directory), return whether it is one ``temporary_name`` makes."""
+    return bool(_TEMPORARY_NAME.match(file_name))
 
 
-def open_store(spec: object) -> RepositoryStore:
-    """Given a location spec (LocalSpec, SftpSpec or S3Spec), return its store; raise TargetError
-    for any other type. No connection is made until the first operation."""
-    kind = SPEC_KINDS.get(type(spec).__name__)
-    if kind is None or type(spec).__module__ != kind[0]:
-        raise errors.TargetError(f"unknown location spec type {type(spec).__name__}")
-    module = importlib.import_module(kind[0])
-    return getattr(module, kind[1])(spec)
+def temporary_directories(data_directories: typing.Iterable[str]) -> tuple[str, ...]:
+    """Given the names of the ``data/xx`` directories found, return every repository-relative
+    directory a write can leave a temporary file in ("" is the repository itself)."""
+    return ("", *REPOSITORY_DIRECTORIES, *(f"data/{name}" for name in sorted(data_directories)))
+
+
+def check_size(location: str, relative_path: str, size: int, limit: int | None) -> None:
+    """Raise TargetError when a file of ``size`` bytes is larger than ``limit`` (None: no limit);
+    called before the content is read, so an oversized file is never read."""
+    if limit is not None and size > limit:
+        raise errors.TargetError(
+            f"location {location}: {relative_path} is {size} bytes, more than the {limit} allowed"
+        )

@@ -5,12 +5,24 @@ the repository password through an inherited pipe (``--password-file /dev/fd/N``
 in neither argv nor the environment), streams stdout lines to a callback, keeps stderr for the
 reason, forwards SIGINT/SIGTERM to restic so it can unlock the repository, applies a timeout, and
 classifies the exit code through ``exitcodes``.
+
+Every stop signal restic gets is SIGINT: restic 0.14 removes its repository lock only on SIGINT
+(on SIGTERM it dies and leaves the lock, and the next ``check`` or ``prune`` is refused).
+
+restic runs in its own session (so a Ctrl-C reaches it only through us), which means it would
+outlive a backupctl killed with SIGKILL. It therefore asks the kernel for SIGINT when its parent
+dies (``prctl(PR_SET_PDEATHSIG)``). Linux sends that signal when the *thread* that forked restic
+exits, not the process; ``run`` starts restic and waits for it on the same thread and returns
+only after restic has ended, so that thread always outlives restic and the signal comes only
+when backupctl itself dies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
+import functools
 import logging
 import os
 import signal
@@ -27,6 +39,8 @@ logger = logging.getLogger(__name__)
 # Only these variables of our own environment reach restic; RESTIC_* from the caller never does.
 PASSED_ENVIRONMENT = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "SSH_AUTH_SOCK")
 STDERR_LIMIT = 64 * 1024
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+STOP_SIGNAL = signal.SIGINT  # the one signal on which restic removes its lock before it exits
 
 
 class ResticNotRunnable(BackupctlError):
@@ -73,6 +87,8 @@ def run(
                 full_argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, env=build_environment(environment),
                 pass_fds=(password_fd,) if password_fd else (), start_new_session=True,
+                # the child hook takes no lock and imports nothing (see _die_with_parent)
+                preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
                 text=True, errors="replace",
             )
         except OSError as error:
@@ -132,6 +148,26 @@ def _password_pipe(password: Secret | None) -> Iterator[int | None]:
         os.close(read_fd)
 
 
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """Return what the forked child runs before exec: ask for SIGINT when its parent thread dies,
+    and end at once if the parent is already gone. It only calls a function resolved beforehand
+    (no imports, no locks), as code between fork and exec must."""
+    prctl = _libc().prctl
+    signal_number = int(STOP_SIGNAL)
+
+    def in_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal_number, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(128 + signal_number)
+
+    return in_child
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _drain(stream, chunks: list[str]) -> None:
     size = 0
     for line in stream:
@@ -152,7 +188,8 @@ def _kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 
 @contextlib.contextmanager
 def _forward_signals(process: subprocess.Popen) -> Iterator[None]:
-    """While restic runs, pass SIGINT/SIGTERM on to it so it can remove its lock, then re-raise."""
+    """While restic runs, pass SIGINT/SIGTERM on to it as SIGINT so it removes its lock, then
+    raise KeyboardInterrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -160,7 +197,7 @@ def _forward_signals(process: subprocess.Popen) -> Iterator[None]:
 
     def forward(signum, _frame):
         received.append(signum)
-        _kill_group(process, signum)
+        _kill_group(process, STOP_SIGNAL)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

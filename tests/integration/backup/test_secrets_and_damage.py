@@ -34,6 +34,49 @@ def _restic_processes(subcommand: bytes = b"", *, parent: int | None = None) -> 
     return found
 
 
+def _is_running(pid: int) -> bool:
+    """Return whether ``pid`` is a live process (a zombie nobody reaped has ended)."""
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_for_restic_backup(process: subprocess.Popen, *, deadline: float = 60) -> int:
+    """Return the pid of the restic backup that backupctl ``process`` runs; fail the test when
+    backupctl ends first or none appears within ``deadline`` seconds."""
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        assert process.poll() is None, "backupctl ended before restic backup was seen"
+        found = _restic_processes(b"\x00backup\x00", parent=process.pid)
+        if found:
+            return found[0]
+        time.sleep(0.005)
+    raise AssertionError(f"no restic backup child of backupctl appeared within {deadline}s")
+
+
+def _wait_until_gone(pid: int, *, deadline: float) -> None:
+    until = time.monotonic() + deadline
+    while _is_running(pid):
+        assert time.monotonic() < until, f"restic (pid {pid}) still runs after {deadline}s"
+        time.sleep(0.01)
+
+
+def _wait_for_progress(pid: int, *, deadline: float = 30) -> None:
+    """Wait until restic ``pid`` has read some input (so a signal lands mid-backup)."""
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        try:
+            io = pathlib.Path(f"/proc/{pid}/io").read_text()
+        except OSError:
+            return
+        if int(io.split("rchar: ", 1)[1].split()[0]) > 1_000_000:
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"restic (pid {pid}) read nothing within {deadline}s")
+
+
 def test_password_is_not_in_restic_argv_or_environment(backup_env):
     env = backup_env
     env.backupctl("init", check=True)
@@ -91,17 +134,13 @@ def test_interrupted_backup_leaves_a_state_the_next_run_finishes(backup_env):
     process = subprocess.Popen(
         (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not _restic_processes(b"\x00backup\x00", parent=process.pid) and (
-            time.monotonic() < deadline):
-        assert process.poll() is None, "backupctl ended before restic backup was seen"
-        time.sleep(0.005)
-    time.sleep(0.2)
+    restic = _wait_for_restic_backup(process)
+    _wait_for_progress(restic)
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stdout + stderr
     assert b"interrupted" in stderr
-    assert not _restic_processes(parent=process.pid), "restic kept running after backupctl stopped"
+    _wait_until_gone(restic, deadline=30)
 
     result = env.backupctl("backup", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -112,3 +151,44 @@ def test_interrupted_backup_leaves_a_state_the_next_run_finishes(backup_env):
         listing = env.restic(location, "snapshots", "--json")
         snapshot_sets.append({entry["id"] for entry in json.loads(listing.stdout)})
     assert snapshot_sets[0] and snapshot_sets[0] == snapshot_sets[1] == snapshot_sets[2]
+
+
+def _waits_on_a_fifo(pid: int) -> bool:
+    """Return whether a thread of ``pid`` is blocked opening a FIFO (it writes nothing then);
+    the kernel names that wait wait_for_partner (fifo_open in older kernels)."""
+    try:
+        return any((task / "wchan").read_text() in ("wait_for_partner", "fifo_open")
+                   for task in pathlib.Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return False
+
+
+def test_restic_dies_with_a_killed_backupctl(backup_env):
+    """restic writes progress many times a second and would die of SIGPIPE once backupctl's end
+    of the pipe is gone; so that only the parent-death signal can end it, restic is held silent:
+    a FIFO planted as a lock file blocks it while it reads the repository's locks."""
+    env = backup_env
+    env.backupctl("init", check=True)
+    fifo = env.root / "disk" / env.source / "locks" / ("f" * 64)
+    fifo.parent.mkdir(exist_ok=True)
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    restic = None
+    try:
+        restic = _wait_for_restic_backup(process)
+        until = time.monotonic() + 30
+        while not _waits_on_a_fifo(restic):
+            assert _is_running(restic), "restic ended before it blocked on the planted lock"
+            assert time.monotonic() < until, "restic did not block on the planted lock"
+            time.sleep(0.01)
+        process.kill()  # SIGKILL: backupctl cannot forward anything
+        process.wait(timeout=30)
+        _wait_until_gone(restic, deadline=30)  # the kernel's parent-death signal ended it
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if restic is not None and _is_running(restic):
+            os.kill(restic, signal.SIGKILL)  # the old code's leftover, not to block the session

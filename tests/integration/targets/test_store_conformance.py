@@ -13,7 +13,7 @@ import typing
 
 import pytest
 
-from targets import errors, health, local, store
+from targets import errors, health, local, registry, specs
 from tests.integration.targets import restic_runner
 
 KINDS = ("local", "sftp", "s3")
@@ -38,6 +38,7 @@ class Location:
     make_spec: typing.Callable[[str], object]
     make_down_spec: typing.Callable[[str], object]
     raw_names: typing.Callable[[object], list[str]]
+    plant: typing.Callable[[object, str, bytes], None]  # put a file there behind the store's back
     secret: str | None = None
 
 
@@ -52,9 +53,10 @@ def location(request, tmp_path) -> Location:
     if request.param == "local":
         return Location(
             "local",
-            lambda name: local.LocalSpec(name=name, path=tmp_path / f"repo{next(_counter)}"),
-            lambda name: local.LocalSpec(name=name, path=tmp_path / "not-mounted" / "repo"),
+            lambda name: specs.LocalSpec(name=name, path=tmp_path / f"repo{next(_counter)}"),
+            lambda name: specs.LocalSpec(name=name, path=tmp_path / "not-mounted" / "repo"),
             lambda spec: _local_names(spec.path),
+            lambda spec, name, data: _local_plant(pathlib.Path(spec.path), name, data),
         )
     if request.param == "sftp":
         server = request.getfixturevalue("sshd_server")
@@ -63,6 +65,7 @@ def location(request, tmp_path) -> Location:
             lambda name: server.make_spec(name, tmp_path / f"repo{next(_counter)}"),
             lambda name: server.make_down_spec(name, tmp_path / "repo"),
             lambda spec: _local_names(pathlib.Path(spec.path)),
+            lambda spec, name, data: _local_plant(pathlib.Path(spec.path), name, data),
         )
     server = request.getfixturevalue("s3_server")
     bucket = request.getfixturevalue("s3_bucket_name")
@@ -74,6 +77,9 @@ def location(request, tmp_path) -> Location:
             server.make_spec(name, bucket, "p"), endpoint=_closed_endpoint()
         ),
         lambda spec: _s3_names(server, spec),
+        lambda spec, name, data: server.client().put_object(
+            Bucket=spec.bucket, Key=f"{spec.prefix}/{name}", Body=data
+        ),
         secret=server.secret_access_key,
     )
 
@@ -92,6 +98,11 @@ def _local_names(root: pathlib.Path) -> list[str]:
     )
 
 
+def _local_plant(root: pathlib.Path, name: str, data: bytes) -> None:
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    (root / name).write_bytes(data)
+
+
 def _s3_names(server, spec) -> list[str]:
     pages = (
         server.client()
@@ -105,7 +116,7 @@ def _s3_names(server, spec) -> list[str]:
 
 @pytest.fixture
 def opened(location):
-    with store.open_store(location.make_spec("loc-under-test")) as repository:
+    with registry.open_store(location.make_spec("loc-under-test")) as repository:
         yield repository
 
 
@@ -147,7 +158,7 @@ def test_reader_never_sees_a_partial_file(opened):
     versions = (b"A" * (2 << 20), b"B" * (3 << 20))
     path = f"snapshots/{content_name(b'atomic')}"
     opened.write(path, versions[0])
-    with store.open_store(opened.spec) as writer:
+    with registry.open_store(opened.spec) as writer:
         thread = threading.Thread(
             target=lambda: [writer.write(path, versions[i % 2]) for i in range(6)]
         )
@@ -184,7 +195,7 @@ def test_invalid_paths_are_refused(opened, bad):
 
 def test_down_location_raises_location_unavailable_naming_it(location):
     spec = location.make_down_spec("offsite-down")
-    with store.open_store(spec) as repository, pytest.raises(errors.LocationUnavailable) as raised:
+    with registry.open_store(spec) as repository, pytest.raises(errors.LocationUnavailable) as raised:
         repository.list_files()
     message = str(raised.value)
     assert "offsite-down" in message
@@ -222,8 +233,79 @@ def test_files_copied_through_the_store_form_a_repository_restic_accepts(
     (source / "c.txt").write_text("copy me\n")
     restic_runner.run_restic(opened, "init", **options)
     restic_runner.run_restic(opened, "backup", str(source), **options)
-    copy = local.LocalStore(local.LocalSpec(name="copy", path=tmp_path / "copy"))
+    copy = local.LocalStore(specs.LocalSpec(name="copy", path=tmp_path / "copy"))
     for path in opened.list_files():
         copy.write(path, opened.read(path))
     restic_runner.run_restic(copy, "check", "--read-data", **options)
     assert restic_runner.snapshot_count(copy, **options) == 1
+
+
+def test_read_larger_than_the_limit_is_refused_without_reading_it(opened):
+    data = os.urandom(1000)
+    opened.write(data_path(data), data)
+    with pytest.raises(errors.TargetError, match="more than the 999 allowed") as raised:
+        opened.read(data_path(data), limit=999)
+    assert not isinstance(raised.value, errors.FileMissing)
+    assert "loc-under-test" in str(raised.value)
+    assert opened.read(data_path(data), limit=1000) == data
+
+
+def _temporary(final_name: str, token: str = "0123456789abcdef") -> str:
+    return f".{final_name}.tmp-{token}"
+
+
+def test_remove_stale_temporaries_removes_only_our_old_temporary_files(opened, location):
+    pack = content_name(b"pack")
+    ours = sorted([
+        _temporary("config"),
+        f"data/{pack[:2]}/{_temporary(pack)}",
+        f"index/{_temporary(content_name(b'index'))}",
+        f"snapshots/{_temporary(content_name(b'snap'), 'fedcba9876543210')}",
+    ])
+    others = [
+        f"data/{pack[:2]}/notes.tmp-0123456789abcdef",  # not hidden
+        f"data/{pack[:2]}/.{pack}.tmp-0123",  # not our token
+        f"index/.{content_name(b'index')}.tmp-0123456789abcdefX",
+        "keys/.ssh.tmp-0123456789abcdef",  # not a repository file's temporary
+        ".config.TMP-0123456789abcdef",
+    ]
+    opened.write("config", b"c")
+    opened.write(data_path(b"pack"), b"pack")
+    for name in ours + others:
+        location.plant(opened.spec, name, b"left by a killed run")
+    expected_after = sorted(["config", data_path(b"pack"), *others])
+
+    assert opened.remove_stale_temporaries(3600) == []  # all of them are young
+    assert sorted(location.raw_names(opened.spec)) == sorted(expected_after + ours)
+    assert sorted(opened.remove_stale_temporaries(0)) == ours
+    assert sorted(location.raw_names(opened.spec)) == expected_after
+    assert opened.remove_stale_temporaries(0) == []
+
+
+def test_remove_stale_temporaries_on_an_empty_location_removes_nothing(opened):
+    assert opened.remove_stale_temporaries(0) == []
+
+
+def test_one_store_serves_a_reading_and_a_writing_thread_at_once(opened):
+    """The replicator reads on its main thread while a location's writer thread writes through
+    the same store; a store shared that way must neither mix up answers nor hang."""
+    blobs = [os.urandom(300_000 + index) for index in range(12)]
+    for blob in blobs[:6]:
+        opened.write(data_path(blob), blob)
+    failures: list[BaseException] = []
+
+    def write_the_rest() -> None:
+        try:
+            for blob in blobs[6:]:
+                opened.write(data_path(blob), blob)
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            failures.append(error)
+
+    writer = threading.Thread(target=write_the_rest, daemon=True)
+    writer.start()
+    read_back = [opened.read(data_path(blob)) for blob in blobs[:6] * 3]
+    writer.join(60)
+    assert not writer.is_alive(), "the writing thread hangs"
+    assert failures == []
+    assert read_back == blobs[:6] * 3
+    assert opened.list_files() == {data_path(blob): len(blob) for blob in blobs}

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from targets import errors, s3, s3_client, sftp, ssh_command, store
+from targets import errors, registry, s3_client, sftp, specs, ssh_command, store
 
 HASH = "ab" + "0" * 62
 
@@ -45,11 +45,11 @@ def test_check_relative_path_refuses(bad):
 
 def test_open_store_refuses_unknown_spec():
     with pytest.raises(errors.TargetError, match="unknown location spec type"):
-        store.open_store(object())
+        registry.open_store(object())
 
 
 def test_sftp_restic_options_split_back_to_the_ssh_argv():
-    spec = sftp.SftpSpec(
+    spec = specs.SftpSpec(
         name="n",
         host="192.0.2.1",
         port=2222,
@@ -58,7 +58,7 @@ def test_sftp_restic_options_split_back_to_the_ssh_argv():
         identity_file=pathlib.Path("/etc/backupctl/id key"),
         known_hosts=pathlib.Path("/etc/backupctl/known_hosts"),
     )
-    opened = store.open_store(spec)
+    opened = registry.open_store(spec)
     assert opened.restic_repository() == "sftp:backup@192.0.2.1:/srv/b/src1"
     flag, value = opened.restic_options()
     assert flag == "-o" and value.startswith("sftp.command=ssh ")
@@ -78,7 +78,7 @@ def test_quote_for_restic_refuses_ambiguous_arguments(bad):
 def test_sftp_spec_needs_an_absolute_path():
     with pytest.raises(errors.TargetError, match="not absolute"):
         sftp.SftpStore(
-            sftp.SftpSpec(
+            specs.SftpSpec(
                 name="n",
                 host="h",
                 port=22,
@@ -105,7 +105,7 @@ def test_addressing_style(endpoint, style):
 
 
 def test_s3_secrets_only_in_environment():
-    spec = s3.S3Spec(
+    spec = specs.S3Spec(
         name="n",
         endpoint="https://s3.eu-central-1.amazonaws.com",
         bucket="bk",
@@ -114,8 +114,44 @@ def test_s3_secrets_only_in_environment():
         access_key_id="AKIAEXAMPLE",
         secret_access_key="SECRETVALUE",
     )
-    opened = store.open_store(spec)
+    opened = registry.open_store(spec)
     assert opened.restic_repository() == "s3:https://s3.eu-central-1.amazonaws.com/bk/p/src1"
     assert "SECRETVALUE" not in " ".join(opened.restic_options()) + repr(spec)
     assert opened.restic_environment()["AWS_SECRET_ACCESS_KEY"] == "SECRETVALUE"
     assert opened.restic_environment()["AWS_DEFAULT_REGION"] == "eu-central-1"
+
+
+@pytest.mark.parametrize(
+    ("name", "ours"),
+    [
+        (store.temporary_name("config"), True),
+        (store.temporary_name(HASH), True),
+        (f".{HASH}.tmp-0123456789abcdef", True),
+        (f".{HASH}.tmp-0123456789ABCDEF", False),
+        (f".{HASH}.tmp-0123456789abcde", False),
+        (f".{HASH}.tmp-0123456789abcdef0", False),
+        (f"{HASH}.tmp-0123456789abcdef", False),
+        (".notes.tmp-0123456789abcdef", False),
+        (HASH, False),
+        ("config", False),
+    ],
+)
+def test_is_temporary_name_matches_only_what_temporary_name_makes(name, ours):
+    assert store.is_temporary_name(name) is ours
+
+
+def test_temporary_names_are_random_and_refused_as_repository_paths():
+    first, second = store.temporary_name(HASH), store.temporary_name(HASH)
+    assert first != second
+    with pytest.raises(errors.InvalidPath):
+        store.check_relative_path("loc", f"data/ab/{first}")
+
+
+@pytest.mark.parametrize(("size", "limit"), [(10, 10), (0, 0), (10**12, None)])
+def test_check_size_allows_up_to_the_limit(size, limit):
+    store.check_size("loc", "config", size, limit)
+
+
+def test_check_size_refuses_past_the_limit():
+    with pytest.raises(errors.TargetError, match="loc: config is 11 bytes, more than the 10"):
+        store.check_size("loc", "config", 11, 10)
