@@ -175,6 +175,7 @@ def test_malformed_identifiers_are_one_line_usage_errors(tmp_path, args):
     result = run_cli(tmp_path, *args)
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "is not a job id" in result.stderr or "is not a reference" in result.stderr
 
 
 def test_a_deleted_job_row_is_reported_and_job_open_still_works(tmp_path):
