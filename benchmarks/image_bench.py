@@ -109,8 +109,12 @@ def media_image_in_process(
 
 
 def clean_up(out: pathlib.Path) -> None:
+    """Remove what a row left in ``out`` (`media image --out` writes into ``out/J/``)."""
     for child in out.iterdir():
-        child.unlink()
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def round_robin(rows: dict, runs: int, out: pathlib.Path) -> dict[str, list[float]]:
@@ -167,7 +171,11 @@ def clean_medium(work: pathlib.Path, size: int, runs: int) -> None:
     for name in (IN_PROCESS, CLI):
         for plain in ("plain ddrescue, copy run only", "plain ddrescue, copy + scrape runs"):
             ratio = statistics.median(times[name]) / statistics.median(times[plain])
-            print(f"{name} / {plain}: {ratio:.3f} (goal <= 1.10)")
+            per_round = sorted(a / b for a, b in zip(times[name], times[plain], strict=True))
+            print(
+                f"{name} / {plain}: {ratio:.3f} (goal <= 1.10); per round: median"
+                f" {statistics.median(per_round):.3f}, range {per_round[0]:.3f}-{per_round[-1]:.3f}"
+            )
 
 
 IN_PROCESS = "media image action in-process (MD5+SHA-256 included)"
@@ -193,8 +201,8 @@ def faulty_medium(work: pathlib.Path, runs: int) -> None:
         for _ in range(runs):
             for name, action in rows.items():
                 seconds = action()
-                totals = image_hash.read_mapfile(next(out.glob("*.map"))).totals()
-                digest = image_hash.hash_file(next(out.glob("*.img"))).sha256[:16]
+                totals = image_hash.read_mapfile(next(out.rglob("*.map"))).totals()
+                digest = image_hash.hash_file(next(out.rglob("*.img"))).sha256[:16]
                 outcomes[name].append((seconds, totals.rescued, totals.bad_sector, digest))
                 clean_up(out)
     finally:
