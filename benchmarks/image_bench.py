@@ -7,10 +7,13 @@
    (CLI start, job store, custody events, read-only flag, MD5 + SHA-256 of the image).
 2. Faulty medium: the FUSE failing disk of tests/fixtures/faulty_disk.py (unreadable and slow
    regions); bytes rescued and time of plain ddrescue against `media image`.
+3. Slow medium: the same FUSE disk without faults, every read delayed (default 256 MiB, 2 ms a
+   read: about 30 MB/s, a USB stick), so the medium, not MD5, sets the pace, as with real media.
 
 Run as root from the repository root:
     .venv/bin/python benchmarks/image_bench.py [--size-mib 1024] [--runs 5]
     .venv/bin/python benchmarks/image_bench.py --split --runs 3    # where the time goes
+    .venv/bin/python benchmarks/image_bench.py --slow-only --runs 3 [--slow-size-mib 256 --slow-ms 2]
 """
 
 from __future__ import annotations
@@ -221,6 +224,42 @@ def faulty_medium(work: pathlib.Path, runs: int) -> None:
         )
 
 
+def slow_medium(work: pathlib.Path, runs: int, *, size_mib: int, milliseconds: float) -> None:
+    """A medium slower than MD5: does `media image` then cost no more than ddrescue alone?"""
+    directory, out, state = work / "slow", work / "slow-out", work / "slow-state"
+    directory.mkdir()
+    out.mkdir()
+    size = size_mib * MIB
+    slow = [faulty_disk.Region(0, size, milliseconds / 1000)]
+    disk = faulty_disk.attach(directory, size=size, slow=slow)
+    rows = {
+        "plain ddrescue, copy + scrape runs": lambda: plain_ddrescue(disk.node, out, direct=True),
+        IN_PROCESS: lambda: media_image_in_process(disk.node, out, state, direct=True),
+        CLI: lambda: media_image(disk.node, out, state, direct=True),
+    }
+    try:
+        times = round_robin(rows, runs, out)
+    finally:
+        disk.detach()
+    print(
+        f"\nslow {size_mib} MiB FUSE disk, every read delayed {milliseconds} ms, --direct,"
+        f" median of {runs} rounds"
+    )
+    print("| what | median s | MB/s | runs (s) |\n| --- | ---: | ---: | --- |")
+    for name, values in times.items():
+        median = statistics.median(values)
+        runs_text = ", ".join(f"{value:.2f}" for value in values)
+        print(f"| {name} | {median:.2f} | {size / median / 1e6:.0f} | {runs_text} |")
+    plain = "plain ddrescue, copy + scrape runs"
+    for name in (IN_PROCESS, CLI):
+        ratio = statistics.median(times[name]) / statistics.median(times[plain])
+        per_round = sorted(a / b for a, b in zip(times[name], times[plain], strict=True))
+        print(
+            f"{name} / {plain}: {ratio:.3f} (goal <= 1.10); per round: median"
+            f" {statistics.median(per_round):.3f}, range {per_round[0]:.3f}-{per_round[-1]:.3f}"
+        )
+
+
 class _NoHash(image_hash.FollowingHasher):
     """For the split measurement only: the action with the hashing switched off."""
 
@@ -281,6 +320,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-faulty", action="store_true")
     parser.add_argument("--split", action="store_true", help="only: where the time goes")
+    parser.add_argument("--slow-only", action="store_true", help="only: the slow medium")
+    parser.add_argument("--slow-size-mib", type=int, default=256)
+    parser.add_argument("--slow-ms", type=float, default=2.0, help="delay of every read (ms)")
     arguments = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("image_bench: needs root (losetup, drop_caches)")
@@ -289,9 +331,14 @@ def main() -> None:
         if arguments.split:
             split(work, arguments.size_mib * MIB, arguments.runs)
             return
+        slow = {"size_mib": arguments.slow_size_mib, "milliseconds": arguments.slow_ms}
+        if arguments.slow_only:
+            slow_medium(work, arguments.runs, **slow)
+            return
         clean_medium(work, arguments.size_mib * MIB, arguments.runs)
         if not arguments.skip_faulty:
             faulty_medium(work, arguments.runs)
+            slow_medium(work, arguments.runs, **slow)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

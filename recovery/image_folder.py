@@ -39,7 +39,8 @@ def out_dir_reasons(out_dir: pathlib.Path) -> tuple[str, ...]:
     existing = out_dir
     while not os.path.lexists(existing):
         existing = existing.parent
-    for folder in (existing, *pathlib.Path(os.path.realpath(existing)).parents):
+    resolved = pathlib.Path(os.path.realpath(existing))
+    for folder in (existing, *existing.parents, resolved, *resolved.parents):
         reasons += _directory_reasons(folder)
     return tuple(dict.fromkeys(reasons))
 

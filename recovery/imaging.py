@@ -35,10 +35,6 @@ class ImagePaths:
     def in_folder(cls, folder: pathlib.Path, name: str) -> ImagePaths:
         return cls(folder / f"{name}.img", folder / f"{name}.map", folder / f".{name}.lock")
 
-    @property
-    def folder(self) -> pathlib.Path:
-        return self.image.parent
-
     def to_dict(self) -> dict:
         return {"image": str(self.image), "mapfile": str(self.mapfile)}
 

@@ -352,6 +352,8 @@ def _events(connection: sqlite3.Connection, job_id: str) -> list[CustodyEvent]:
 def _make_private_folder(folder: pathlib.Path) -> None:
     """Create a job's folder 0700 (its parent too); refuse one that is a symlink or not ours."""
     folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder.parent.stat().st_uid == os.geteuid():
+        os.chmod(folder.parent, 0o700)
     try:
         folder.mkdir(mode=0o700)
     except FileExistsError:

@@ -148,9 +148,15 @@ def list_command(app: context.AppContext, open_only: bool, as_json: bool) -> Non
     found = job_actions.list_jobs(_store(app), open_only=open_only)
     if as_json:
         click.echo(json.dumps([item.to_dict() for item in found.jobs], indent=2))
-    elif not found.jobs:
+    else:
+        _print_list(found)
+    job_actions.require_intact(found)
+
+
+def _print_list(found: job_actions.JobList) -> None:
+    if not found.jobs:
         click.echo("no jobs")
-    for item in found.jobs if not as_json else ():
+    for item in found.jobs:
         medium = (
             f"{shown(item.medium.node)} {shown(item.medium.serial)}" if item.medium else "no medium"
         )
@@ -158,9 +164,8 @@ def list_command(app: context.AppContext, open_only: bool, as_json: bool) -> Non
             f"{item.job_id}  {item.status:<6}  {item.opened_at}  {shown(item.customer)}  "
             f"{shown(item.ticket)}  {medium}"
         )
-    for problem in found.problems if not as_json else ():
+    for problem in found.problems:
         click.echo(f"ledger   BROKEN: {shown(problem)}")
-    job_actions.require_intact(found)
 
 
 @job.command("note")
