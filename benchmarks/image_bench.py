@@ -7,13 +7,13 @@
    (CLI start, job store, custody events, read-only flag, MD5 + SHA-256 of the image).
 2. Faulty medium: the FUSE failing disk of tests/fixtures/faulty_disk.py (unreadable and slow
    regions); bytes rescued and time of plain ddrescue against `media image`.
-3. Slow medium: the same FUSE disk without faults, every read delayed (default 256 MiB, 2 ms a
+3. Slow medium: the same FUSE disk without faults, every read delayed (default 128 MiB, 2 ms a
    read: about 30 MB/s, a USB stick), so the medium, not MD5, sets the pace, as with real media.
 
 Run as root from the repository root:
     .venv/bin/python benchmarks/image_bench.py [--size-mib 1024] [--runs 5]
     .venv/bin/python benchmarks/image_bench.py --split --runs 3    # where the time goes
-    .venv/bin/python benchmarks/image_bench.py --slow-only --runs 3 [--slow-size-mib 256 --slow-ms 2]
+    .venv/bin/python benchmarks/image_bench.py --slow-only --runs 3 [--slow-size-mib 128 --slow-ms 2]
 """
 
 from __future__ import annotations
@@ -321,7 +321,7 @@ def main() -> None:
     parser.add_argument("--skip-faulty", action="store_true")
     parser.add_argument("--split", action="store_true", help="only: where the time goes")
     parser.add_argument("--slow-only", action="store_true", help="only: the slow medium")
-    parser.add_argument("--slow-size-mib", type=int, default=256)
+    parser.add_argument("--slow-size-mib", type=int, default=128, help="at most 255 (the fixture)")
     parser.add_argument("--slow-ms", type=float, default=2.0, help="delay of every read (ms)")
     arguments = parser.parse_args()
     if os.geteuid() != 0:

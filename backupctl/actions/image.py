@@ -80,8 +80,8 @@ def _chosen_folder(
 ) -> tuple[pathlib.Path, bool, tuple[str, ...]]:
     """Return the job's image folder, whether it is to be created fresh, and why --out is unsafe.
 
-    ``--out DIR`` means ``DIR/J/``, created by this run (or the one a run of this job created);
-    without it, the folder of the job's last imaging run, else the job's own folder.
+    ``--out DIR`` means ``DIR/J/`` (created by this run, or reopened when an earlier run of this
+    job created it); without it, the folder of the job's last imaging run, else the job's own.
     """
     if request.out_dir is not None:
         folder = pathlib.Path(os.path.abspath(request.out_dir)) / job.job_id
@@ -158,6 +158,7 @@ def plan(store: JobStore, request: Request, who: Who) -> tuple[imaging.ImagePlan
             image_folder.check_own_file(path)
     except errors.RefusedError as error:
         _refuse(store, job.job_id, who, device.node, (str(error),))
+        raise
     state.record_folder(job.job_id, record)
     current = _existing_mapfile(paths.mapfile)
     phases, why = imaging.choose_phases(current, retries=request.retries)
