@@ -8,6 +8,7 @@ import hypothesis
 import hypothesis.strategies as st
 import pytest
 
+from backupctl.cli.media_commands import device_line
 from backupctl.cli.text import shown
 from recovery import devices
 
@@ -49,3 +50,27 @@ def test_shown_is_always_one_line_without_control_or_format_characters(value):
 )
 def test_identity_text_bounds_udev_values(value, serial, expected):
     assert devices.identity_text(value, serial=serial) == expected
+
+
+def test_media_list_line_escapes_what_the_device_says_about_itself():
+    device = devices.BlockDevice(
+        node="/dev/sdz",
+        kind="usb-stick",
+        bus="usb",
+        vendor="Evil\x1b]0;owned\x07",
+        model="Stick\nchain    verifies: forged",
+        serial="AB\\x0a",
+        size_bytes=1024,
+        logical_sector_size=512,
+        physical_sector_size=512,
+        removable=True,
+        read_only=False,
+        filesystem=None,
+        mountpoints=("/media/a\nb",),
+        partitions=(),
+        is_system=True,
+        system_reasons=("device /dev/sdz mounted at /media/a\nb",),
+    )
+    line = device_line(device)
+    assert "\n" not in line and "\x1b" not in line and "\x07" not in line
+    assert "Stick\\nchain    verifies: forged" in line and "Evil\\x1b]0;owned\\x07" in line
