@@ -10,6 +10,7 @@ deleting a job row shows too. Identifiers are checked where they enter (``job_sq
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -98,10 +99,10 @@ class JobStore:
         with self._connect() as connection:
             job_sql.migrate(connection, ledger.adopt)
 
-    def _connect(self):
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         return state_db.connect(self.db_path)
 
-    def _write(self):
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         return state_db.write(self.db_path)
 
     # -- jobs -------------------------------------------------------------------------------
