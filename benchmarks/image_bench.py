@@ -7,15 +7,20 @@
    (CLI start, job store, custody events, read-only flag, MD5 + SHA-256 of the image).
 2. Faulty medium: the FUSE failing disk of tests/fixtures/faulty_disk.py (unreadable and slow
    regions); bytes rescued and time of plain ddrescue against `media image`.
+3. Slow medium: the same FUSE disk without faults, every read delayed (default 128 MiB, 2 ms a
+   read: about 30 MB/s, a USB stick), so the medium, not MD5, sets the pace, as with real media.
 
 Run as root from the repository root:
     .venv/bin/python benchmarks/image_bench.py [--size-mib 1024] [--runs 5]
     .venv/bin/python benchmarks/image_bench.py --split --runs 3    # where the time goes
+    .venv/bin/python benchmarks/image_bench.py --slow-only --runs 3 [--slow-size-mib 128 --slow-ms 2]
+    .venv/bin/python benchmarks/image_bench.py --hash-only --runs 5   # MD5, SHA-256, both
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pathlib
 import shutil
@@ -109,8 +114,12 @@ def media_image_in_process(
 
 
 def clean_up(out: pathlib.Path) -> None:
+    """Remove what a row left in ``out`` (`media image --out` writes into ``out/J/``)."""
     for child in out.iterdir():
-        child.unlink()
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def round_robin(rows: dict, runs: int, out: pathlib.Path) -> dict[str, list[float]]:
@@ -167,7 +176,11 @@ def clean_medium(work: pathlib.Path, size: int, runs: int) -> None:
     for name in (IN_PROCESS, CLI):
         for plain in ("plain ddrescue, copy run only", "plain ddrescue, copy + scrape runs"):
             ratio = statistics.median(times[name]) / statistics.median(times[plain])
-            print(f"{name} / {plain}: {ratio:.3f} (goal <= 1.10)")
+            per_round = sorted(a / b for a, b in zip(times[name], times[plain], strict=True))
+            print(
+                f"{name} / {plain}: {ratio:.3f} (goal <= 1.10); per round: median"
+                f" {statistics.median(per_round):.3f}, range {per_round[0]:.3f}-{per_round[-1]:.3f}"
+            )
 
 
 IN_PROCESS = "media image action in-process (MD5+SHA-256 included)"
@@ -193,8 +206,8 @@ def faulty_medium(work: pathlib.Path, runs: int) -> None:
         for _ in range(runs):
             for name, action in rows.items():
                 seconds = action()
-                totals = image_hash.read_mapfile(next(out.glob("*.map"))).totals()
-                digest = image_hash.hash_file(next(out.glob("*.img"))).sha256[:16]
+                totals = image_hash.read_mapfile(next(out.rglob("*.map"))).totals()
+                digest = image_hash.hash_file(next(out.rglob("*.img"))).sha256[:16]
                 outcomes[name].append((seconds, totals.rescued, totals.bad_sector, digest))
                 clean_up(out)
     finally:
@@ -211,6 +224,73 @@ def faulty_medium(work: pathlib.Path, runs: int) -> None:
         print(
             f"| {name} | {median:.2f} | {sorted(rescued)} | {sorted(bad_bytes)} | {sorted(digests)} |"
         )
+
+
+def slow_medium(work: pathlib.Path, runs: int, *, size_mib: int, milliseconds: float) -> None:
+    """A medium slower than MD5: does `media image` then cost no more than ddrescue alone?"""
+    directory, out, state = work / "slow", work / "slow-out", work / "slow-state"
+    directory.mkdir()
+    out.mkdir()
+    size = size_mib * MIB
+    slow = [faulty_disk.Region(0, size, milliseconds / 1000)]
+    disk = faulty_disk.attach(directory, size=size, slow=slow)
+    rows = {
+        "plain ddrescue, copy + scrape runs": lambda: plain_ddrescue(disk.node, out, direct=True),
+        IN_PROCESS: lambda: media_image_in_process(disk.node, out, state, direct=True),
+        CLI: lambda: media_image(disk.node, out, state, direct=True),
+    }
+    try:
+        times = round_robin(rows, runs, out)
+    finally:
+        disk.detach()
+    print(
+        f"\nslow {size_mib} MiB FUSE disk, every read delayed {milliseconds} ms, --direct,"
+        f" median of {runs} rounds"
+    )
+    print("| what | median s | MB/s | runs (s) |\n| --- | ---: | ---: | --- |")
+    for name, values in times.items():
+        median = statistics.median(values)
+        runs_text = ", ".join(f"{value:.2f}" for value in values)
+        print(f"| {name} | {median:.2f} | {size / median / 1e6:.0f} | {runs_text} |")
+    plain = "plain ddrescue, copy + scrape runs"
+    for name in (IN_PROCESS, CLI):
+        ratio = statistics.median(times[name]) / statistics.median(times[plain])
+        per_round = sorted(a / b for a, b in zip(times[name], times[plain], strict=True))
+        print(
+            f"{name} / {plain}: {ratio:.3f} (goal <= 1.10); per round: median"
+            f" {statistics.median(per_round):.3f}, range {per_round[0]:.3f}-{per_round[-1]:.3f}"
+        )
+
+
+def hash_only(work: pathlib.Path, size: int, runs: int) -> None:
+    """MD5 alone, SHA-256 alone and the toolkit's hasher (both) over one file in the page cache."""
+    path = work / "hash.bin"
+    random_file(path, size)
+    image_hash.hash_file(path)  # into the page cache
+
+    def one(name: str) -> float:
+        digest, buffer = hashlib.new(name), bytearray(image_hash.CHUNK)
+        started = time.perf_counter()
+        with open(path, "rb", buffering=0) as stream:
+            while count := stream.readinto(buffer):
+                digest.update(memoryview(buffer)[:count])
+        return time.perf_counter() - started
+
+    def both() -> float:
+        started = time.perf_counter()
+        image_hash.hash_file(path)
+        return time.perf_counter() - started
+
+    rows = {"MD5 alone": lambda: one("md5"), "SHA-256 alone": lambda: one("sha256"), "both": both}
+    times: dict[str, list[float]] = {name: [] for name in rows}
+    for _ in range(runs):
+        for name, action in rows.items():
+            times[name].append(action())
+    print(f"\nhashes of {size // MIB} MiB from the page cache, {runs} rounds")
+    print("| what | median s | runs (s) |\n| --- | ---: | --- |")
+    for name, values in times.items():
+        runs_text = ", ".join(f"{value:.2f}" for value in values)
+        print(f"| {name} | {statistics.median(values):.2f} | {runs_text} |")
 
 
 class _NoHash(image_hash.FollowingHasher):
@@ -273,6 +353,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-faulty", action="store_true")
     parser.add_argument("--split", action="store_true", help="only: where the time goes")
+    parser.add_argument("--slow-only", action="store_true", help="only: the slow medium")
+    parser.add_argument("--hash-only", action="store_true", help="only: the two digests")
+    parser.add_argument("--slow-size-mib", type=int, default=128, help="at most 255 (the fixture)")
+    parser.add_argument("--slow-ms", type=float, default=2.0, help="delay of every read (ms)")
     arguments = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("image_bench: needs root (losetup, drop_caches)")
@@ -281,9 +365,17 @@ def main() -> None:
         if arguments.split:
             split(work, arguments.size_mib * MIB, arguments.runs)
             return
+        if arguments.hash_only:
+            hash_only(work, arguments.size_mib * MIB, arguments.runs)
+            return
+        slow = {"size_mib": arguments.slow_size_mib, "milliseconds": arguments.slow_ms}
+        if arguments.slow_only:
+            slow_medium(work, arguments.runs, **slow)
+            return
         clean_medium(work, arguments.size_mib * MIB, arguments.runs)
         if not arguments.skip_faulty:
             faulty_medium(work, arguments.runs)
+            slow_medium(work, arguments.runs, **slow)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -8,13 +8,13 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
-import json
 import logging
 import os
 import pathlib
 import stat
 import struct
 from collections.abc import Iterator
+from typing import Protocol
 
 from recovery import errors
 
@@ -98,29 +98,40 @@ class ReadOnlyGuard:
     reason: str | None
 
 
+class ReadOnlyRecord(Protocol):
+    """Where the original read-only flag of a device is kept while it is held read-only."""
+
+    def load(self, node: str) -> bool | None: ...
+
+    def save(self, node: str, value: bool) -> None: ...
+
+    def clear(self, node: str) -> None: ...
+
+
 @contextlib.contextmanager
-def read_only(node: str, *, state_file: pathlib.Path) -> Iterator[ReadOnlyGuard]:
+def read_only(node: str, *, record: ReadOnlyRecord) -> Iterator[ReadOnlyGuard]:
     """Hold ``node`` read-only in the kernel for the block, then put the previous flag back.
 
     A device that is read-only already is left alone: BLKROSET sets the block device's own
     policy flag, which outlives the medium (a loop device keeps it across re-attachment), so
     "restoring" a read-only state inherited from elsewhere would leave the device stuck.
-    The original flag is written to ``state_file`` before it changes: if backupctl is killed
-    before it can restore the flag, the next run finds the true original there, not its own "1".
+    The original flag is saved in ``record`` (the toolkit's state database, never a file beside
+    the image) before it changes: if backupctl is killed before it can restore the flag, the
+    next run finds the true original there, not its own "1".
     Where the kernel refuses the ioctl, the block runs anyway and the guard says why.
     """
-    guard = _take(node, state_file)
+    guard = _take(node, record)
     try:
         yield guard
     finally:
         if guard.enforced and guard.previous is False:
-            _restore(node, state_file)
+            _restore(node, record)
 
 
-def _take(node: str, state_file: pathlib.Path) -> ReadOnlyGuard:
+def _take(node: str, record: ReadOnlyRecord) -> ReadOnlyGuard:
     try:
-        if _original_flag(node, state_file):
-            state_file.unlink(missing_ok=True)
+        if _original_flag(node, record):
+            record.clear(node)
             return ReadOnlyGuard(enforced=True, previous=True, reason="already read-only")
         set_read_only(node, True)
     except OSError as error:
@@ -130,25 +141,19 @@ def _take(node: str, state_file: pathlib.Path) -> ReadOnlyGuard:
     return ReadOnlyGuard(enforced=True, previous=False, reason=None)
 
 
-def _restore(node: str, state_file: pathlib.Path) -> None:
+def _restore(node: str, record: ReadOnlyRecord) -> None:
     try:
         set_read_only(node, False)
-        state_file.unlink(missing_ok=True)
+        record.clear(node)
     except OSError as error:
         if error.errno != errno.ENOENT:  # a medium pulled out has no flag to restore
             logger.warning("%s: cannot restore the read-only flag: %s", node, error.strerror)
 
 
-def _original_flag(node: str, state_file: pathlib.Path) -> bool:
-    if state_file.exists():
-        try:
-            saved = json.loads(state_file.read_text())
-            if saved.get("node") == node:
-                return bool(saved["read_only"])
-        except (ValueError, KeyError, AttributeError, OSError) as error:
-            # A damaged record (power loss while writing it) cannot say what the flag was;
-            # fall back to the device's current flag, which is the safe side (read-only stays).
-            logger.warning("ignoring damaged read-only record %s: %s", state_file, error)
+def _original_flag(node: str, record: ReadOnlyRecord) -> bool:
+    saved = record.load(node)
+    if saved is not None:
+        return saved
     current = get_read_only(node)
-    state_file.write_text(json.dumps({"node": node, "read_only": current}))
+    record.save(node, current)
     return current

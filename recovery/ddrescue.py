@@ -180,6 +180,7 @@ def run(argv: Sequence[str], *, on_output: Callable[[str], None] | None = None) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        umask=0o077,  # the mapfile and its backup are customer data: root-only
     )
     previous = _forward_signals(process, received)
     readers = [

@@ -172,3 +172,20 @@ def describe_size(size_bytes: int) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size_bytes} B"
+
+
+IDENTITY_MAX = 128  # characters of a vendor, model or serial kept from udev or sysfs
+
+
+def identity_text(value: str | None, *, serial: bool = False) -> str | None:
+    """Given a vendor, model or serial as udev or sysfs report it (the device's own firmware
+    chooses it), return it bounded to 128 characters; a serial keeps only printable ASCII
+    without spaces, anything else written as \\xNN, so it stays one stable identifier."""
+    if value is None:
+        return None
+    if serial:
+        value = "".join(
+            character if "!" <= character <= "~" and character != "\\" else f"\\x{ord(character):02x}"
+            for character in value
+        )
+    return value[:IDENTITY_MAX] or None

@@ -46,3 +46,9 @@ class InvalidRequest(RecoveryError):
     """The request is malformed (an empty customer name, an unknown option value)."""
 
     exit_code = 2
+
+
+class SchemaTooNew(RecoveryError):
+    """The state database was written by a newer backupctl; refuse rather than guess."""
+
+    exit_code = 3

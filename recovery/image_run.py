@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 
-from recovery import blockdev, ddrescue, ddrescue_status, errors, image_hash, imaging
+from recovery import blockdev, ddrescue, ddrescue_status, errors, image_folder, image_hash, imaging
 from recovery import mapfile as mapfile_module
 from recovery.imaging import ImagePaths, ImagePlan
 
@@ -100,34 +100,46 @@ class _Monitor(threading.Thread):
 
 @contextlib.contextmanager
 def exclusive(paths: ImagePaths) -> Iterator[None]:
-    """Hold the job's imaging lock; raise RefusedError when another run holds it."""
-    with open(paths.lock, "a") as lock_file:
+    """Hold the job's imaging lock (0600, never through a symlink); raise RefusedError when
+    another run holds it."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        descriptor = os.open(paths.lock, flags, 0o600)
+    except OSError as error:
+        raise errors.RefusedError(f"cannot open the lock {paths.lock}: {error.strerror}") from None
+    try:
         try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise errors.RefusedError(
                 f"another media image run is writing {paths.image}; wait for it or stop it"
             ) from None
         yield
+    finally:
+        os.close(descriptor)
 
 
 def execute(
     plan: ImagePlan,
     *,
+    read_only_record: blockdev.ReadOnlyRecord,
     on_progress: Callable[[Progress], None] | None = None,
     binary: str = ddrescue.DEFAULT_BINARY,
 ) -> ImageResult:
     """Run the plan's ddrescue runs with the source held read-only; return digests and totals.
 
-    Raise DdrescueInterrupted on SIGINT/SIGTERM (the mapfile is saved and the run can resume),
-    DdrescueError when ddrescue fails. The read-only flag is put back in every case.
+    The plan's folder is the job's own (recovery/image_folder.py); the image is created there
+    0600 before ddrescue opens it, and ddrescue runs with umask 077. Raise DdrescueInterrupted
+    on SIGINT/SIGTERM (the mapfile is saved and the run can resume), DdrescueError when ddrescue
+    fails. The read-only flag is put back in every case.
     """
-    plan.paths.image.parent.mkdir(parents=True, exist_ok=True)
+    image_folder.create_private(plan.paths.image)
+    image_folder.check_own_file(plan.paths.mapfile)
     hasher = image_hash.FollowingHasher(plan.paths.image)
     monitor = _Monitor(plan, hasher, on_progress)
     argvs = plan.argvs(binary)
     ran: list[tuple[str, ...]] = []
-    with blockdev.read_only(plan.source, state_file=plan.paths.read_only_state) as guard:
+    with blockdev.read_only(plan.source, record=read_only_record) as guard:
         monitor.start()
         try:
             for phase, argv in zip(plan.phases, argvs, strict=True):
@@ -142,6 +154,9 @@ def execute(
             monitor.join()
             if monitor.error is None:
                 monitor.tick()  # the last progress report (after an interruption too), still read-only
+            backup = plan.paths.mapfile.with_name(plan.paths.mapfile.name + ".bak")
+            for name in (plan.paths.mapfile, backup):
+                image_folder.make_private(name)
         if monitor.error is not None:
             raise monitor.error
     final = image_hash.read_mapfile(plan.paths.mapfile)
@@ -164,7 +179,9 @@ def _still_needed(plan: ImagePlan, phase: str) -> bool:
 def _extend_to(image, size_bytes: int) -> None:
     """Make the image as long as the medium: ddrescue leaves a bad tail unwritten (zeros, like
     every other bad area in an image file it created)."""
-    if not image.exists():
-        image.touch()
-    if image.stat().st_size < size_bytes:
-        os.truncate(image, size_bytes)
+    descriptor = os.open(image, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if os.fstat(descriptor).st_size < size_bytes:
+            os.ftruncate(descriptor, size_bytes)
+    finally:
+        os.close(descriptor)

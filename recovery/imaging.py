@@ -25,19 +25,15 @@ MAPFILE_MARGIN = 1024 * 1024  # room for the mapfile and its .bak
 
 @dataclasses.dataclass(frozen=True)
 class ImagePaths:
+    """The files of one job's image, all in the job's own 0700 folder (recovery/image_folder.py)."""
+
     image: pathlib.Path
     mapfile: pathlib.Path
-    read_only_state: pathlib.Path
     lock: pathlib.Path
 
     @classmethod
     def in_folder(cls, folder: pathlib.Path, name: str) -> ImagePaths:
-        return cls(
-            folder / f"{name}.img",
-            folder / f"{name}.map",
-            folder / f".{name}.read-only",
-            folder / f".{name}.lock",
-        )
+        return cls(folder / f"{name}.img", folder / f"{name}.map", folder / f".{name}.lock")
 
     def to_dict(self) -> dict:
         return {"image": str(self.image), "mapfile": str(self.mapfile)}

@@ -3,7 +3,9 @@
 A job is opened with the customer's consent reference, gets one medium attached (its identity:
 model, serial, size, sector sizes), collects custody events (imaging adds its own) and is closed.
 Events are append-only (SQLite triggers refuse UPDATE and DELETE) and hash-chained
-(``recovery/custody.py``); the job row keeps the head digest so removing the last events shows too.
+(``recovery/custody.py``); the job row keeps the head digest, and the store-wide ledger
+(``recovery/ledger.py``) records every event of every job, so removing the last events of a job or
+deleting a job row shows too. Identifiers are checked where they enter (``job_sql.check_*``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import pathlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from recovery import custody, errors, job_sql
+from recovery import custody, errors, job_sql, ledger, state_db
 from recovery.custody import CustodyEvent  # re-exported: callers use jobs.CustodyEvent
 from recovery.devices import BlockDevice
 
@@ -92,29 +95,15 @@ class JobStore:
         self.db_path = pathlib.Path(db_path)
         self.jobs_root = pathlib.Path(jobs_root)
         self._clock = clock
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        state_db.prepare(self.db_path)
         with self._connect() as connection:
-            connection.executescript(job_sql.SCHEMA)
+            job_sql.migrate(connection, ledger.adopt)
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-        connection.row_factory = sqlite3.Row
-        try:
-            yield connection
-        finally:
-            connection.close()
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return state_db.connect(self.db_path)
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return state_db.write(self.db_path)
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -128,13 +117,21 @@ class JobStore:
         actor: str,
         host: str,
     ) -> Job:
-        """Open a job for a customer with their consent reference; refuse without consent."""
+        """Open a job for a customer with their consent reference; refuse without consent.
+
+        Raise InvalidRequest for a reference or ticket with other characters than letters, digits
+        and ``. _ : / # -`` (at most 64), or free text longer than 2000 characters.
+        """
+        job_sql.check_free_text("customer", customer)
+        job_sql.check_free_text("note", note)
+        job_sql.check_reference("ticket", ticket)
         if not customer.strip():
             raise errors.InvalidRequest("a job needs the customer's name or number")
         if not consent_ref.strip():
             raise errors.RefusedError(
                 "no consent reference: a job needs the customer's recorded consent"
             )
+        job_sql.check_reference("consent reference", consent_ref)
         at = self._clock()
         with self._write() as connection:
             job_id = job_sql.next_job_id(connection, at)
@@ -158,8 +155,7 @@ class JobStore:
                 at=at,
                 details=details,
             )
-        folder = self.jobs_root / job_id
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private_folder(self.jobs_root / job_id)
         return self.get(job_id)
 
     def attach(
@@ -220,9 +216,18 @@ class JobStore:
         return self.get(job_id)
 
     def get(self, job_id: str) -> Job:
-        """Return the job; raise JobNotFound when there is none with that id."""
+        """Return the job; raise JobNotFound when there is none with that id, InvalidRequest for
+        a malformed id and CustodyBrokenError for a job whose row was deleted."""
         with self._connect() as connection:
             return self._job_row(connection, job_id)
+
+    def store_problems(self) -> list[str]:
+        """Return what is wrong store-wide: the ledger chain, deleted or unrecorded job rows."""
+        with self._connect() as connection:
+            connection.execute("BEGIN")
+            problems = ledger.store_problems(connection)
+            connection.execute("COMMIT")
+        return problems
 
     def list(self, *, open_only: bool = False) -> list[Job]:
         """Return all jobs (or only open ones), oldest first."""
@@ -265,10 +270,15 @@ class JobStore:
                 "SELECT head_digest FROM recovery_jobs WHERE job_id = ?", (job_id,)
             ).fetchone()["head_digest"]
             events = _events(connection, job_id)
+            pairs = [(event.sequence, event.digest) for event in events]
+            problems = ledger.job_problems(connection, job_id, pairs)
+            problems += ledger.chain_problems(connection)
             connection.execute("COMMIT")
         verifies, explanation = custody.verify(events, head_digest=head)
         if not verifies:
             return verifies, explanation
+        if problems:
+            return False, "; ".join(problems)
         mismatch = _record_mismatch(job, events)
         return (False, mismatch) if mismatch else (True, explanation)
 
@@ -301,12 +311,18 @@ class JobStore:
         connection.execute(
             "UPDATE recovery_jobs SET head_digest = ? WHERE job_id = ?", (digest, job_id)
         )
+        ledger.append(connection, job_id, sequence, digest)
         return dataclasses.replace(unsealed, digest=digest)
 
     def _job_row(self, connection: sqlite3.Connection, job_id: str) -> Job:
+        job_sql.check_job_id(job_id)
         row = connection.execute(
             "SELECT * FROM recovery_jobs WHERE job_id = ?", (job_id,)
         ).fetchone()
+        if row is None and job_id in ledger.missing_jobs(connection):
+            raise errors.CustodyBrokenError(
+                f"job {job_id} was deleted: the custody ledger records it but its row is missing"
+            )
         if row is None:
             raise errors.JobNotFound(f"no repair job {job_id!r} (see: backupctl job list)")
         return self._job_from_row(row)
@@ -332,6 +348,22 @@ def _events(connection: sqlite3.Connection, job_id: str) -> list[CustodyEvent]:
         "SELECT * FROM recovery_custody_events WHERE job_id = ? ORDER BY sequence", (job_id,)
     ).fetchall()
     return [job_sql.event_from_row(row) for row in rows]
+
+
+def _make_private_folder(folder: pathlib.Path) -> None:
+    """Create a job's folder 0700 (its parent too); refuse one that is a symlink or not ours."""
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder.parent.stat().st_uid == os.geteuid():
+        os.chmod(folder.parent, 0o700)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        info = os.lstat(folder)
+        if not pathlib.Path(folder).is_dir() or folder.is_symlink() or info.st_uid != os.geteuid():
+            raise errors.RefusedError(
+                f"{folder} exists and is not a folder of this user: refusing to use it"
+            ) from None
+    os.chmod(folder, 0o700)
 
 
 def _require_open(job: Job) -> None:

@@ -140,7 +140,11 @@ def _identity(device: pyudev.Device) -> tuple[str | None, str | None, str | None
         or _sysfs(device, "device/name")
     )
     serial = props.get("ID_SERIAL_SHORT") or _sysfs(device, "device/serial")
-    return vendor, model, serial
+    return (
+        devices.identity_text(vendor),
+        devices.identity_text(model),
+        devices.identity_text(serial, serial=True),
+    )
 
 
 def _partition(device: pyudev.Device, usage: HostUsage) -> Partition:

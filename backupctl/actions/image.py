@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import pathlib
 from collections.abc import Callable
 
@@ -17,8 +18,10 @@ from recovery import (
     custody,
     ddrescue,
     errors,
+    image_folder,
     image_hash,
     image_run,
+    image_state,
     imaging,
     udev_source,
 )
@@ -72,12 +75,19 @@ def _attach_medium(store: JobStore, job: Job, device: BlockDevice, who: Who) -> 
         )
 
 
-def _previous_paths(store: JobStore, job_id: str) -> imaging.ImagePaths | None:
-    for event in reversed(store.events(job_id)):
-        if event.kind == "image.started":
-            image = pathlib.Path(event.details["paths"]["image"])
-            return imaging.ImagePaths.in_folder(image.parent, job_id)
-    return None
+def _chosen_folder(
+    job: Job, request: Request, recorded: image_state.FolderRecord | None
+) -> tuple[pathlib.Path, bool, tuple[str, ...]]:
+    """Return the job's image folder, whether it is to be created fresh, and why --out is unsafe.
+
+    ``--out DIR`` means ``DIR/J/`` (created by this run, or reopened when an earlier run of this
+    job created it); without it, the folder of the job's last imaging run, else the job's own.
+    """
+    if request.out_dir is not None:
+        folder = pathlib.Path(os.path.abspath(request.out_dir)) / job.job_id
+        return folder, True, image_folder.out_dir_reasons(request.out_dir)
+    folder = recorded.folder if recorded is not None else job.folder
+    return folder, not os.path.lexists(folder), ()
 
 
 def _existing_mapfile(path: pathlib.Path) -> mapfile_module.Mapfile | None:
@@ -97,10 +107,11 @@ def _existing_ancestor(folder: pathlib.Path) -> pathlib.Path:
 def _safety(device: BlockDevice, paths: imaging.ImagePaths, request: Request) -> tuple[str, ...]:
     folder = _existing_ancestor(paths.image.parent)  # nothing is created before the checks pass
     stacked = blockdev.stacked_numbers(blockdev.device_number(device.node))
-    existing = paths.image.stat().st_blocks * 512 if paths.image.exists() else 0
+    is_file = paths.image.is_file() and not paths.image.is_symlink()
+    existing = paths.image.stat().st_blocks * 512 if is_file else 0
     not_a_file = (  # e.g. a link to a block device: ddrescue would write to that device
         (f"{paths.image} exists and is not a regular file",)
-        if paths.image.exists() and not paths.image.is_file()
+        if os.path.lexists(paths.image) and not is_file
         else ()
     )
     return (
@@ -120,30 +131,35 @@ def _safety(device: BlockDevice, paths: imaging.ImagePaths, request: Request) ->
     )
 
 
+def _refuse(store: JobStore, job_id: str, who: Who, node: str, reasons: tuple[str, ...]) -> None:
+    _record(store, job_id, "image.refused", who, {"device": node, "reasons": list(reasons)})
+    imaging.check_or_refuse(reasons)
+
+
 def plan(store: JobStore, request: Request, who: Who) -> tuple[imaging.ImagePlan, BlockDevice]:
-    """Given a request, return the plan and the device; raise RefusedError when it is unsafe."""
+    """Given a request, return the plan and the device; raise RefusedError when it is unsafe,
+    InvalidRequest when ``--out`` is not a directory."""
     job = store.get(request.job_id)
     if job.status != "open":
         raise errors.JobClosedError(f"job {job.job_id} is closed; open a new job to image again")
     device = udev_source.describe(request.device, state_paths=who.state_paths)
     _check_medium(job, device)
-    previous = _previous_paths(store, job.job_id)
-    if request.out_dir is not None:
-        paths = imaging.ImagePaths.in_folder(request.out_dir.resolve(), job.job_id)
-    else:
-        paths = previous or imaging.ImagePaths.in_folder(job.folder, job.job_id)
-    reasons = _safety(device, paths, request)
+    state = image_state.ImageState(store.db_path)
+    recorded = state.folder(job.job_id)
+    folder, fresh, out_reasons = _chosen_folder(job, request, recorded)
+    paths = imaging.ImagePaths.in_folder(folder, job.job_id)
+    reasons = out_reasons or _safety(device, paths, request)
     if reasons:
-        _record(
-            store,
-            job.job_id,
-            "image.refused",
-            who,
-            {"device": device.node, "reasons": list(reasons)},
-        )
-        imaging.check_or_refuse(reasons)
+        _refuse(store, job.job_id, who, device.node, reasons)
     _attach_medium(store, job, device, who)
-    paths.image.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        record = image_folder.open_folder(folder, recorded, job_id=job.job_id, fresh=fresh)
+        for path in (paths.image, paths.mapfile):
+            image_folder.check_own_file(path)
+    except errors.RefusedError as error:
+        _refuse(store, job.job_id, who, device.node, (str(error),))
+        raise
+    state.record_folder(job.job_id, record)
     current = _existing_mapfile(paths.mapfile)
     phases, why = imaging.choose_phases(current, retries=request.retries)
     direct, direct_why = imaging.choose_direct(device, requested=request.direct)
@@ -218,7 +234,14 @@ def image(
         started = _started_details(image_plan, device, request, version)
         _record(store, request.job_id, "image.started", who, started)
         try:
-            result = image_run.execute(image_plan, on_progress=on_progress, binary=request.binary)
+            result = image_run.execute(
+                image_plan,
+                read_only_record=image_state.JobReadOnlyRecord(
+                    image_state.ImageState(store.db_path), request.job_id
+                ),
+                on_progress=on_progress,
+                binary=request.binary,
+            )
         except BaseException as error:  # every started run ends in the custody record
             try:
                 _record_stop(store, request.job_id, who, image_plan.paths, error)

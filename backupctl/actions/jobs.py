@@ -1,7 +1,8 @@
-"""Repair jobs: open one with consent, attach the customer's medium, show, list and close.
+"""Repair jobs: open one with consent, attach the customer's medium, note, show, list and close.
 
 The logic between the CLI and ``recovery.jobs``: the store lives in the state database, job
-folders under ``<state dir>/jobs``, and attaching a system device needs an explicit flag.
+folders under ``<state dir>/jobs``, and attaching a system device needs an explicit flag. The
+command modules call only these functions (never the store or ``recovery`` directly).
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ import dataclasses
 import logging
 import pathlib
 
-from recovery import errors, udev_source
+from recovery import custody, errors, udev_source
+from recovery.devices import describe_size
 from recovery.jobs import CustodyEvent, Job, JobStore, Medium
 
+__all__ = ["Job", "JobReport", "JobStore", "describe_size"]
+
 logger = logging.getLogger(__name__)
+FREE_TEXT_MAX = 2000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,9 +38,48 @@ class JobReport:
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class JobList:
+    """The jobs, and what store-wide verification found wrong (deleted rows, a broken ledger)."""
+
+    jobs: tuple[Job, ...]
+    problems: tuple[str, ...]
+
+
 def store(*, state_dir: pathlib.Path, state_db: pathlib.Path) -> JobStore:
     """Return the job store in the state database; job folders go under ``<state dir>/jobs``."""
     return JobStore(state_db, state_dir / "jobs")
+
+
+def open_job(
+    job_store: JobStore,
+    *,
+    customer: str,
+    consent_ref: str,
+    ticket: str | None,
+    note: str | None,
+    actor: str,
+    host: str,
+) -> Job:
+    """Open a job; raise RefusedError without consent, InvalidRequest for malformed fields."""
+    return job_store.open_job(
+        customer=customer, consent_ref=consent_ref, ticket=ticket, note=note, actor=actor, host=host
+    )
+
+
+def add_note(job_store: JobStore, job_id: str, text: str, *, actor: str, host: str) -> int:
+    """Record a note on an open job; return the event's sequence number."""
+    if len(text) > FREE_TEXT_MAX:
+        raise errors.InvalidRequest(f"a note is longer than {FREE_TEXT_MAX} characters")
+    event = job_store.record_event(
+        job_id, kind=custody.NOTE_ADDED, actor=actor, host=host, details={"text": text}
+    )
+    return event.sequence
+
+
+def close(job_store: JobStore, job_id: str, *, actor: str, host: str) -> Job:
+    """Close an open job; raise JobClosedError when it is closed already."""
+    return job_store.close(job_id, actor=actor, host=host)
 
 
 def attach_device(
@@ -81,6 +125,28 @@ def report(job_store: JobStore, job_id: str) -> JobReport:
     job = job_store.get(job_id)
     verifies, explanation = job_store.verify_chain(job_id)
     return JobReport(job, tuple(job_store.events(job_id)), verifies, explanation)
+
+
+def require_verified(job_report: JobReport) -> None:
+    """Raise CustodyBrokenError (exit 3) when the report's chain does not verify."""
+    if not job_report.verifies:
+        raise errors.CustodyBrokenError(
+            f"custody chain of job {job_report.job.job_id} does not verify:"
+            f" {job_report.explanation}"
+        )
+
+
+def list_jobs(job_store: JobStore, *, open_only: bool) -> JobList:
+    """Return the jobs (oldest first) and the store-wide problems found verifying them."""
+    return JobList(tuple(job_store.list(open_only=open_only)), tuple(job_store.store_problems()))
+
+
+def require_intact(job_list: JobList) -> None:
+    """Raise CustodyBrokenError (exit 3) when store-wide verification found problems."""
+    if job_list.problems:
+        raise errors.CustodyBrokenError(
+            "the custody record does not verify: " + "; ".join(job_list.problems)
+        )
 
 
 def waiting_for_medium(job_store: JobStore) -> list[Job]:

@@ -14,8 +14,10 @@ from typing import Protocol
 
 from backupctl.actions import jobs as job_actions
 from recovery import errors, udev_source
-from recovery.devices import BlockDevice
+from recovery.devices import BlockDevice, describe_size
 from recovery.jobs import Job, JobStore
+
+__all__ = ["AttachMediator", "BlockDevice", "Job", "NoMediator", "WatchEvent", "describe_size"]
 
 logger = logging.getLogger(__name__)
 

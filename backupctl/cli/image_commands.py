@@ -13,10 +13,10 @@ from backupctl.actions import image as image_action
 from backupctl.actions import jobs as job_actions
 from backupctl.cli import context
 from backupctl.cli.options import json_option, quiet_option
-from recovery.jobs import JobStore
+from backupctl.cli.text import shown
 
 
-def _store(obj: context.AppContext) -> JobStore:
+def _store(obj: context.AppContext) -> job_actions.JobStore:
     return job_actions.store(state_dir=obj.state_dir(), state_db=obj.state_db())
 
 
@@ -82,7 +82,9 @@ def _progress(as_json: bool, quiet: bool):
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=pathlib.Path),
-    help="Directory for the image and mapfile (default: the job's folder). Never on the medium.",
+    help="Directory under which the job's image folder DIR/JOB/ is created (0700; default: the"
+    " job's folder). Never on the medium; refused when a symlink, another user's, or writable by"
+    " others without the sticky bit.",
 )
 @click.option(
     "--retries",
@@ -129,7 +131,8 @@ def image(obj, device, job_id, out_dir, retries, direct, force_system, as_json, 
         click.echo(json.dumps(details))
         return
     totals = details["totals"]
-    click.echo(f"image:    {details['paths']['image']}\nmapfile:  {details['paths']['mapfile']}")
+    click.echo(f"image:    {shown(details['paths']['image'])}")
+    click.echo(f"mapfile:  {shown(details['paths']['mapfile'])}")
     click.echo(
         f"rescued:  {totals['rescued']} of {totals['domain_size']} bytes"
         f" ({100.0 * totals['rescued'] / max(totals['domain_size'], 1):.2f}%),"
@@ -148,7 +151,7 @@ def verify(obj, job_id, as_json):
     if as_json:
         click.echo(json.dumps(details))
     else:
-        click.echo(f"{details['image']}: OK (md5 {details['md5']}, sha256 {details['sha256']})")
+        click.echo(f"{shown(details['image'])}: OK (md5 {details['md5']}, sha256 {details['sha256']})")
 
 
 media_subcommands = [image, verify]

@@ -9,26 +9,25 @@ import click
 from backupctl.actions import jobs as job_actions
 from backupctl.cli import context
 from backupctl.cli.options import json_option
-from recovery import custody, errors
-from recovery.devices import describe_size
-from recovery.jobs import Job, JobStore
+from backupctl.cli.text import shown
 
 
-def _store(app: context.AppContext) -> JobStore:
+def _store(app: context.AppContext) -> job_actions.JobStore:
     return job_actions.store(state_dir=app.state_dir(), state_db=app.state_db())
 
 
-def _medium_text(job: Job) -> str:
+def _medium_text(job: job_actions.Job) -> str:
     medium = job.medium
     if medium is None:
         return "none attached (backupctl job attach, or media watch --attach-to)"
     return (
-        f"{medium.node}  {medium.kind}  {medium.model or '-'}  serial {medium.serial or '-'}  "
-        f"{describe_size(medium.size_bytes)}  sectors {medium.logical_sector_size}/{medium.physical_sector_size}"
+        f"{shown(medium.node)}  {shown(medium.kind)}  {shown(medium.model)}  "
+        f"serial {shown(medium.serial)}  {job_actions.describe_size(medium.size_bytes)}  "
+        f"sectors {medium.logical_sector_size}/{medium.physical_sector_size}"
     )
 
 
-def _print_job(job: Job, as_json: bool) -> None:
+def _print_job(job: job_actions.Job, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(job.to_dict(), indent=2))
         return
@@ -42,9 +41,9 @@ def _print_job(job: Job, as_json: bool) -> None:
         ("closed", job.closed_at),
     ):
         if value:
-            click.echo(f"{label:<8} {value}")
+            click.echo(f"{label:<8} {shown(value)}")
     click.echo(f"medium   {_medium_text(job)}")
-    click.echo(f"folder   {job.folder}")
+    click.echo(f"folder   {shown(job.folder)}")
 
 
 @click.group()
@@ -58,9 +57,10 @@ def job() -> None:
     "--consent",
     "consent_ref",
     required=True,
-    help="Reference of the customer's signed consent to handle their data (form or e-mail id).",
+    help="Reference of the customer's signed consent (form or e-mail id): 1-64 letters, digits,"
+    " and . _ : / # -",
 )
-@click.option("--ticket", help="The support ticket this job belongs to.")
+@click.option("--ticket", help="The support ticket this job belongs to (same characters).")
 @click.option("--note", help="Free text: what the customer reported, the medium's condition.")
 @json_option
 @click.pass_obj
@@ -73,7 +73,8 @@ def open_command(
     as_json: bool,
 ) -> None:
     """Open a repair job for a customer's medium; prints the new job id."""
-    opened = _store(app).open_job(
+    opened = job_actions.open_job(
+        _store(app),
         customer=customer,
         consent_ref=consent_ref,
         ticket=ticket,
@@ -111,6 +112,14 @@ def attach_command(
     _print_job(attached, as_json)
 
 
+def _print_event(event) -> None:
+    details = json.dumps(event.details, sort_keys=True)  # JSON escapes control characters
+    click.echo(
+        f"  {event.sequence:>3}  {shown(event.at)}  {shown(event.kind):<16} "
+        f"{shown(event.actor)}@{shown(event.host)}  {details}"
+    )
+
+
 @job.command("show")
 @click.argument("job_id", metavar="JOB")
 @json_option
@@ -124,15 +133,10 @@ def show_command(app: context.AppContext, job_id: str, as_json: bool) -> None:
         _print_job(report.job, as_json=False)
         click.echo("custody")
         for event in report.events:
-            details = json.dumps(event.details, sort_keys=True)
-            click.echo(
-                f"  {event.sequence:>3}  {event.at}  {event.kind:<16} {event.actor}@{event.host}  {details}"
-            )
-        click.echo(f"chain    {'verifies' if report.verifies else 'BROKEN'}: {report.explanation}")
-    if not report.verifies:
-        raise errors.CustodyBrokenError(
-            f"custody chain of job {job_id} does not verify: {report.explanation}"
-        )
+            _print_event(event)
+        verdict = "verifies" if report.verifies else "BROKEN"
+        click.echo(f"chain    {verdict}: {shown(report.explanation)}")
+    job_actions.require_verified(report)
 
 
 @job.command("list")
@@ -140,18 +144,28 @@ def show_command(app: context.AppContext, job_id: str, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def list_command(app: context.AppContext, open_only: bool, as_json: bool) -> None:
-    """List repair jobs, oldest first."""
-    found = _store(app).list(open_only=open_only)
+    """List repair jobs, oldest first; exit 3 when a job row was deleted or the ledger broken."""
+    found = job_actions.list_jobs(_store(app), open_only=open_only)
     if as_json:
-        click.echo(json.dumps([item.to_dict() for item in found], indent=2))
-        return
-    if not found:
+        click.echo(json.dumps([item.to_dict() for item in found.jobs], indent=2))
+    else:
+        _print_list(found)
+    job_actions.require_intact(found)
+
+
+def _print_list(found: job_actions.JobList) -> None:
+    if not found.jobs:
         click.echo("no jobs")
-    for item in found:
-        medium = f"{item.medium.node} {item.medium.serial or '-'}" if item.medium else "no medium"
-        click.echo(
-            f"{item.job_id}  {item.status:<6}  {item.opened_at}  {item.customer}  {item.ticket or '-'}  {medium}"
+    for item in found.jobs:
+        medium = (
+            f"{shown(item.medium.node)} {shown(item.medium.serial)}" if item.medium else "no medium"
         )
+        click.echo(
+            f"{item.job_id}  {item.status:<6}  {item.opened_at}  {shown(item.customer)}  "
+            f"{shown(item.ticket)}  {medium}"
+        )
+    for problem in found.problems:
+        click.echo(f"ledger   BROKEN: {shown(problem)}")
 
 
 @job.command("note")
@@ -160,14 +174,10 @@ def list_command(app: context.AppContext, open_only: bool, as_json: bool) -> Non
 @click.pass_obj
 def note_command(app: context.AppContext, job_id: str, text: str) -> None:
     """Add a note to the job's custody record (what was seen, what the customer said)."""
-    event = _store(app).record_event(
-        job_id,
-        kind=custody.NOTE_ADDED,
-        actor=context.actor(),
-        host=context.host(),
-        details={"text": text},
+    sequence = job_actions.add_note(
+        _store(app), job_id, text, actor=context.actor(), host=context.host()
     )
-    click.echo(f"{job_id}: event {event.sequence} recorded")
+    click.echo(f"{job_id}: event {sequence} recorded")
 
 
 @job.command("close")
@@ -176,7 +186,8 @@ def note_command(app: context.AppContext, job_id: str, text: str) -> None:
 @click.pass_obj
 def close_command(app: context.AppContext, job_id: str, as_json: bool) -> None:
     """Close a job; its custody record takes no more events."""
-    _print_job(_store(app).close(job_id, actor=context.actor(), host=context.host()), as_json)
+    closed = job_actions.close(_store(app), job_id, actor=context.actor(), host=context.host())
+    _print_job(closed, as_json)
 
 
 commands = [job]

@@ -11,12 +11,14 @@ from backupctl.actions import jobs as job_actions
 from backupctl.actions import media as media_actions
 from backupctl.cli import context, image_commands
 from backupctl.cli.options import json_option
-from recovery.devices import BlockDevice, describe_size
-from recovery.jobs import Job
+from backupctl.cli.text import shown as _text
+
+BlockDevice = media_actions.BlockDevice
+describe_size = media_actions.describe_size
 
 
-def _text(value: object) -> str:
-    return "-" if value in (None, "") else str(value)
+def _points(points) -> str:
+    return ", ".join(_text(point) for point in points) or "-"
 
 
 def device_line(device: BlockDevice) -> str:
@@ -26,9 +28,10 @@ def device_line(device: BlockDevice) -> str:
         for flag, on in (("removable", device.removable), ("read-only", device.read_only))
         if on
     ]
-    system = "SYSTEM (" + "; ".join(device.system_reasons) + ")" if device.is_system else ""
+    reasons = "; ".join(_text(reason) for reason in device.system_reasons)
+    system = f"SYSTEM ({reasons})" if device.is_system else ""
     return (
-        f"{device.node:<14} {device.kind:<9} {_text(device.bus):<8} {describe_size(device.size_bytes):>10}  "
+        f"{_text(device.node):<14} {_text(device.kind):<9} {_text(device.bus):<8} {describe_size(device.size_bytes):>10}  "
         f"{_text(device.vendor)} {_text(device.model)}  serial {_text(device.serial)}  "
         f"sectors {device.logical_sector_size}/{device.physical_sector_size}  {' '.join(flags)}  {system}"
     ).rstrip()
@@ -38,12 +41,13 @@ def _print_device(device: BlockDevice) -> None:
     click.echo(device_line(device))
     if device.filesystem or device.mountpoints:
         click.echo(
-            f"    (whole device) {_text(device.filesystem)}  mounted at {', '.join(device.mountpoints) or '-'}"
+            f"    (whole device) {_text(device.filesystem)}  mounted at {_points(device.mountpoints)}"
         )
     for partition in device.partitions:
         click.echo(
-            f"    {partition.node:<16} {_text(partition.filesystem):<8} {_text(partition.label):<12} "
-            f"{describe_size(partition.size_bytes):>10}  mounted at {', '.join(partition.mountpoints) or '-'}"
+            f"    {_text(partition.node):<16} {_text(partition.filesystem):<8} "
+            f"{_text(partition.label):<12} {describe_size(partition.size_bytes):>10}  "
+            f"mounted at {_points(partition.mountpoints)}"
         )
 
 
@@ -80,11 +84,12 @@ def list_command(app: context.AppContext, as_json: bool, include_empty: bool) ->
 class PromptMediator:
     """Asks on the terminal which waiting job a new medium belongs to."""
 
-    def choose_job(self, device: BlockDevice, waiting: list[Job]) -> str | None:
-        click.echo(f"{device.node} appeared; jobs waiting for a medium:", err=True)
+    def choose_job(self, device: BlockDevice, waiting: list[media_actions.Job]) -> str | None:
+        click.echo(f"{_text(device.node)} appeared; jobs waiting for a medium:", err=True)
         for index, job in enumerate(waiting, start=1):
             click.echo(
-                f"  {index}) {job.job_id}  {job.customer}  ticket {_text(job.ticket)}", err=True
+                f"  {index}) {job.job_id}  {_text(job.customer)}  ticket {_text(job.ticket)}",
+                err=True,
             )
         answer = click.prompt(
             "attach to (number, or Enter to skip)", default="", show_default=False, err=True
@@ -98,14 +103,18 @@ def _print_event(event: media_actions.WatchEvent, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(event.to_dict()))
     elif event.action == "attached":
-        click.echo(f"attached {event.device.node} to job {event.job.job_id} ({event.job.customer})")
+        click.echo(
+            f"attached {_text(event.device.node)} to job {event.job.job_id}"
+            f" ({_text(event.job.customer)})"
+        )
     elif event.action == "refused":
-        click.echo(f"refused  {event.device.node}: {event.refused}")
+        click.echo(f"refused  {_text(event.device.node)}: {_text(event.refused)}")
     else:
         click.echo(f"{event.action:<8} " + device_line(event.device))
         for partition in event.device.partitions if event.action != "removed" else ():
             click.echo(
-                f"         {partition.node:<16} {_text(partition.filesystem):<8} {_text(partition.label)}"
+                f"         {_text(partition.node):<16} {_text(partition.filesystem):<8}"
+                f" {_text(partition.label)}"
             )
 
 

@@ -13,39 +13,18 @@ import pathlib
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from backupctl.actions import image as image_action
 from recovery import blockdev, errors, image_hash, image_run, imaging
 from recovery import mapfile as mapfile_module
-from recovery.jobs import JobStore
 from tests.fixtures.faulty_disk import Region
+from tests.integration.recovery.conftest import processes_with_argument, wait_until, who
 
 MIB = 1024 * 1024
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
-
-
-@pytest.fixture
-def state(tmp_path):
-    """A job store in a fresh state directory, and one open job."""
-    state_dir = tmp_path / "state"
-    store = JobStore(state_dir / "state.db", state_dir / "jobs")
-    job = store.open_job(
-        customer="C-1001",
-        consent_ref="CONSENT-7",
-        ticket="T-1",
-        note=None,
-        actor="tech",
-        host="bench",
-    )
-    return store, job, state_dir
-
-
-def who(state_dir) -> image_action.Who:
-    return image_action.Who("tech", "bench", (str(state_dir),))
 
 
 def read_map(path: pathlib.Path) -> mapfile_module.Mapfile:
@@ -218,13 +197,12 @@ def _cli(state_dir, *arguments, **popen) -> subprocess.Popen:
 
 
 def _wait_for_progress(mapfile: pathlib.Path, process: subprocess.Popen, *, rescued: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
+    def rescued_enough() -> bool:
+        assert process.poll() is None, "imaging ended before it made progress"
         current = image_hash.read_mapfile(mapfile)
-        if current is not None and current.totals().rescued >= rescued:
-            return
-        time.sleep(0.1)
-    raise AssertionError("imaging made no progress")
+        return current is not None and current.totals().rescued >= rescued
+
+    wait_until(rescued_enough, timeout=60, what=f"{rescued} bytes rescued")
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
@@ -241,7 +219,12 @@ def test_interrupted_run_resumes_without_rereading_rescued_areas(faulty_disk, st
     first.send_signal(stop)
     stdout, stderr = first.communicate(timeout=60)
     assert first.returncode == (130 if stop == signal.SIGINT else -signal.SIGKILL), stderr
-    time.sleep(0.5)  # after SIGKILL, ddrescue gets SIGTERM from the kernel and saves its map
+    # After SIGKILL, ddrescue gets SIGTERM from the kernel (pdeathsig), saves its map and exits.
+    wait_until(
+        lambda: not processes_with_argument(str(mapfile)),
+        timeout=30,
+        what="ddrescue to save its mapfile and exit",
+    )
     interrupted = read_map(mapfile)
     rescued_blocks = [
         b for b in interrupted.blocks if b.status is mapfile_module.BlockStatus.FINISHED
@@ -297,22 +280,24 @@ def test_verify_passes_then_detects_a_changed_image(faulty_disk, state):
 
 
 def test_damaged_mapfile_stops_with_its_line_number_not_a_traceback(faulty_disk, state):
-    _, job, state_dir = state
+    store, job, state_dir = state
     disk = faulty_disk(size=4 * MIB)
-    folder = state_dir / "jobs" / job.job_id
-    (folder / f"{job.job_id}.map").write_text("0 ? 1\n0 0x100000 +\n0x200000 0x100 ?\n")
-    process = _cli(
-        state_dir,
-        "media",
-        "image",
-        disk.node,
-        "--job",
-        job.job_id,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    details = image_action.image(store, image_action.Request(job.job_id, disk.node), who(state_dir))
+    with open(details["paths"]["mapfile"], "w") as mapfile:  # the run's own mapfile, damaged
+        mapfile.write("0 ? 1\n0 0x100000 +\n0x200000 0x100 ?\n")
+    arguments = ("media", "image", disk.node, "--job", job.job_id)
+    process = _cli(state_dir, *arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "mapfile line 3" in stderr and "Traceback" not in stderr
     with io.StringIO(stderr) as lines:
         assert lines.readline().startswith("backupctl: error:")
+
+
+def test_a_mapfile_backupctl_did_not_write_is_refused(faulty_disk, state):
+    store, job, state_dir = state
+    disk = faulty_disk(size=4 * MIB)
+    (job.folder / f"{job.job_id}.map").write_text("0 + 1\n0 0x400000 +\n")  # "all rescued"
+    with pytest.raises(errors.RefusedError, match="did not create") as raised:
+        image_action.image(store, image_action.Request(job.job_id, disk.node), who(state_dir))
+    assert raised.value.exit_code == 4 and kinds(store, job.job_id)[-1] == "image.refused"

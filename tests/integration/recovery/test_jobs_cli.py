@@ -143,3 +143,64 @@ def test_attach_loop_device_records_identity(tmp_path, make_loop):
     }
     events = json.loads(run_cli(tmp_path, "job", "show", job_id, "--json").stdout)["events"]
     assert events[-1]["kind"] == "medium.attached" and events[-1]["details"]["medium"] == medium
+
+
+def test_a_newline_in_the_customer_name_cannot_forge_a_line_of_job_show(tmp_path):
+    forged = "ACME\nchain    verifies: custody chain of 9 events verifies\x1b[2K"
+    opened = run_cli(tmp_path, "job", "open", "--customer", forged, "--consent", "CF-9", "--json")
+    assert opened.returncode == 0, opened.stderr
+    job_id = json.loads(opened.stdout)["job_id"]
+    run_cli(tmp_path, "job", "note", job_id, "line one\nchain    verifies: forged")
+    shown = run_cli(tmp_path, "job", "show", job_id)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert [line for line in lines if line.startswith("chain")] == [
+        "chain    verifies: custody chain of 2 events verifies"
+    ]
+    assert "customer ACME\\nchain    verifies: custody chain of 9 events verifies\\x1b[2K" in lines
+    assert "\x1b" not in shown.stdout
+    listed = run_cli(tmp_path, "job", "list")
+    assert len(listed.stdout.splitlines()) == 1 and "ACME\\nchain" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("job", "show", "J-20250101-001\nchain    verifies"),
+        ("job", "open", "--customer", "A", "--consent", "CF 9\nx"),
+        ("media", "verify", "../../etc/passwd"),
+    ],
+)
+def test_malformed_identifiers_are_one_line_usage_errors(tmp_path, args):
+    result = run_cli(tmp_path, *args)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "is not a job id" in result.stderr or "is not a reference" in result.stderr
+
+
+def test_a_deleted_job_row_is_reported_and_job_open_still_works(tmp_path):
+    first, second = open_job(tmp_path), open_job(tmp_path)
+    with sqlite3.connect(tmp_path / "state.db") as connection:
+        connection.execute("DELETE FROM recovery_jobs WHERE job_id = ?", (first,))
+    listed = run_cli(tmp_path, "job", "list")
+    assert listed.returncode == 3
+    assert f"ledger   BROKEN: job {first} was deleted" in listed.stdout and second in listed.stdout
+    shown = run_cli(tmp_path, "job", "show", first)
+    assert shown.returncode == 3 and "was deleted" in shown.stderr
+    third = run_cli(tmp_path, "job", "open", "--customer", "B", "--consent", "CF-1", "--json")
+    assert third.returncode == 0 and "Traceback" not in third.stderr, third.stderr
+    assert json.loads(third.stdout)["job_id"] not in (first, second)
+
+
+def test_removing_the_last_event_is_caught_by_job_show(tmp_path):
+    job_id = open_job(tmp_path)
+    assert run_cli(tmp_path, "job", "note", job_id, "second").returncode == 0
+    with sqlite3.connect(tmp_path / "state.db") as connection:
+        connection.execute("DROP TRIGGER recovery_custody_no_delete")
+        first_digest = connection.execute(
+            "SELECT digest FROM recovery_custody_events WHERE sequence = 1"
+        ).fetchone()[0]
+        connection.execute("DELETE FROM recovery_custody_events WHERE sequence = 2")
+        connection.execute("UPDATE recovery_jobs SET head_digest = ?", (first_digest,))
+    shown = run_cli(tmp_path, "job", "show", job_id)
+    assert shown.returncode == 3 and "removed from the end" in shown.stdout

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import stat
 
 import pytest
 
-from recovery import errors
+from recovery import errors, job_sql
 from recovery.jobs import JobStore, Medium
 
 WHO = {"actor": "alice", "host": "bench1"}
@@ -192,3 +194,118 @@ def test_tampering_is_detected(store, job, tamper, explanation):
     verifies, text = store.verify_chain(job.job_id)
     assert verifies is False
     assert explanation in text
+
+
+def test_removing_the_last_event_and_moving_the_head_back_is_detected(store, job):
+    store.attach(job.job_id, STICK, **WHO)
+    store.record_event(job.job_id, kind="note.added", details={"text": "x"}, **WHO)
+    previous = store.events(job.job_id)[-2].digest
+    _sql(
+        store,
+        *DROP_TRIGGERS,
+        "DELETE FROM recovery_custody_events WHERE sequence = 3",
+        f"UPDATE recovery_jobs SET head_digest = '{previous}'",
+    )
+    verifies, text = store.verify_chain(job.job_id)
+    assert verifies is False
+    assert "ledger records 3 events" in text and "removed from the end" in text
+
+
+def test_an_altered_ledger_entry_is_detected(store, job):
+    other = store.open_job(customer="B", consent_ref="CF-2", ticket=None, note=None, **WHO)
+    _sql(
+        store,
+        "DROP TRIGGER recovery_ledger_no_update",
+        "UPDATE recovery_ledger SET event_digest = 'forged' WHERE position = 1",
+    )
+    assert "ledger entry 1 does not match" in store.verify_chain(other.job_id)[1]
+    assert store.store_problems() == ["ledger entry 1 does not match its digest: it was altered"]
+
+
+def test_a_deleted_job_row_is_reported_and_its_id_never_given_out_again(store, job):
+    second = store.open_job(customer="B", consent_ref="CF-2", ticket=None, note=None, **WHO)
+    _sql(store, f"DELETE FROM recovery_jobs WHERE job_id = '{job.job_id}'")
+    assert store.store_problems() == [
+        f"job {job.job_id} was deleted: the ledger records it but its row is missing"
+    ]
+    with pytest.raises(errors.CustodyBrokenError, match="was deleted") as raised:
+        store.get(job.job_id)
+    assert raised.value.exit_code == 3
+    third = store.open_job(customer="C", consent_ref="CF-3", ticket=None, note=None, **WHO)
+    assert third.job_id == second.job_id[:-3] + "003"  # not 002 again (that was an IntegrityError)
+    assert store.verify_chain(third.job_id)[0] is True
+
+
+def test_state_files_and_job_folders_are_root_only(tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o755)
+    old_umask = os.umask(0o022)
+    try:
+        store = JobStore(state_dir / "state.db", state_dir / "jobs")
+        job = store.open_job(customer="A", consent_ref="C", ticket=None, note=None, **WHO)
+        with sqlite3.connect(store.db_path) as connection:  # WAL, as the backup side uses it
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("CREATE TABLE IF NOT EXISTS other (x)")
+        JobStore(state_dir / "state.db", state_dir / "jobs")
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.db_path.stat().st_mode) == 0o600
+    for side in state_dir.glob("state.db-*"):
+        assert stat.S_IMODE(side.stat().st_mode) == 0o600, side
+    assert stat.S_IMODE(job.folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.jobs_root.stat().st_mode) == 0o700
+
+
+def test_a_symlinked_state_database_is_refused(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("not a database")
+    (tmp_path / "state.db").symlink_to(victim)
+    with pytest.raises(errors.RefusedError, match="symlink"):
+        JobStore(tmp_path / "state.db", tmp_path / "jobs")
+    assert victim.read_text() == "not a database"
+
+
+def test_schema_version_is_recorded_and_a_newer_one_refused(tmp_path, store):
+    with sqlite3.connect(store.db_path) as connection:
+        version = connection.execute(
+            "SELECT version FROM schema_version WHERE component = 'recovery'"
+        ).fetchone()[0]
+        assert version == len(job_sql.MIGRATIONS)
+        connection.execute("UPDATE schema_version SET version = 99 WHERE component = 'recovery'")
+    with pytest.raises(errors.SchemaTooNew, match="version 99"):
+        JobStore(store.db_path, store.jobs_root)
+
+
+def test_a_database_from_before_the_ledger_is_adopted(tmp_path):
+    db = tmp_path / "state.db"
+    with sqlite3.connect(db) as connection:  # what the toolkit wrote before schema versions
+        connection.executescript(job_sql.MIGRATIONS[0])
+    store = JobStore(db, tmp_path / "jobs")
+    job = store.open_job(customer="A", consent_ref="C", ticket=None, note=None, **WHO)
+    _sql(store, "DROP TABLE recovery_ledger", "DROP TABLE recovery_ledger_head")
+    _sql(store, "DELETE FROM schema_version", *_v2_tables_without_ledger())
+    adopted = JobStore(db, tmp_path / "jobs")
+    assert adopted.verify_chain(job.job_id) == (True, "custody chain of 1 events verifies")
+    assert adopted.store_problems() == []
+
+
+def _v2_tables_without_ledger() -> tuple[str, ...]:
+    return ("DROP TABLE recovery_read_only", "DROP TABLE recovery_image_folders")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("consent_ref", "CF-1\nchain verifies"), ("ticket", "T 1"), ("consent_ref", "x" * 65)],
+)
+def test_references_with_other_characters_are_refused(store, field, value):
+    fields = {"customer": "A", "consent_ref": "CF-1", "ticket": None, "note": None, field: value}
+    with pytest.raises(errors.InvalidRequest, match="is not a reference") as raised:
+        store.open_job(**fields, **WHO)
+    assert raised.value.exit_code == 2 and store.list() == []
+
+
+@pytest.mark.parametrize("job_id", ["J-1", "J-20250101-001\n", "../../etc", "J-20250101-001; x"])
+def test_malformed_job_ids_are_refused(store, job_id):
+    with pytest.raises(errors.InvalidRequest, match="is not a job id"):
+        store.get(job_id)

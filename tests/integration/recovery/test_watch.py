@@ -17,6 +17,7 @@ from backupctl.actions import media as media_actions
 from recovery import udev_source
 from recovery.jobs import JobStore
 from tests.fixtures import loopdev
+from tests.integration.recovery.conftest import wait_until
 
 pytestmark = [pytest.mark.root, loopdev.needs_loop]
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
@@ -72,7 +73,11 @@ def test_watch_reports_appear_and_remove(tmp_path, make_loop, udevd):
     assert collector.ready.wait(timeout=15)
     node = make_loop(image, partscan=True)
     collector.node = node
-    time.sleep(1.5)
+    wait_until(
+        lambda: any(device.node == node for _, device in collector.events),
+        timeout=15,
+        what=f"udev to report {node} appearing",
+    )
     loopdev.detach_loop(node)
     collector.join(timeout=20)
     mine = [(action, device) for action, device in collector.events if device.node == node]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import os
 import pathlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recovery import image_hash, imaging
@@ -177,3 +178,26 @@ def test_a_mounted_device_is_read_with_direct_access_even_unasked():
     assert imaging.choose_direct(device(), requested=True) == (True, None)
     direct, why = imaging.choose_direct(device(mountpoints=("/mnt",)), requested=False)
     assert direct and "mounted" in why
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=1024), cuts=st.lists(st.integers(0, 1024), max_size=6))
+def test_threaded_hash_with_a_tiny_ring_matches_hashlib(data, cuts):
+    """A 16-byte chunk and a ring of 4: the reader laps the digest threads many times."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(image_hash, "CHUNK", 16)
+        hasher = image_hash.IncrementalHasher()
+    stream = io.BytesIO(data)
+    for target in sorted(cuts):  # the overlapped hash advances in steps
+        hasher.advance(stream, min(target, len(data)))
+    hasher.advance(stream, None)
+    assert hasher.digests() == image_hash.Digests(
+        hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest(), len(data)
+    )
+
+
+def test_threaded_hash_of_several_chunks_matches_hashlib():
+    data = os.urandom(5 * image_hash.CHUNK + 12345)
+    assert image_hash.hash_stream(io.BytesIO(data)) == image_hash.Digests(
+        hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest(), len(data)
+    )
