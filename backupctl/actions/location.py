@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from backupctl import config as config_module
 from backupctl import locations
 from backupctl.config import Config
 from backupctl.errors import ConfigError
+from backupctl.keys import access as keyaccess
+from backupctl.keys.secret import Secret
 from targets import s3_audit
 
 
-def s3_location(config: Config, name: str):
+def s3_location(config: Config, name: str) -> config_module.Location:
+    """Given a location name, return the S3 location; raise ConfigError for an unknown name or
+    another kind."""
     if name not in config.locations:
         raise ConfigError(f"unknown location {name!r} (configured: "
                           f"{', '.join(sorted(config.locations)) or 'none'})")
@@ -19,17 +24,29 @@ def s3_location(config: Config, name: str):
     return location
 
 
-def provision(config: Config, keystore, name: str) -> list[s3_audit.Finding]:
+def set_credentials(config: Config, name: str, key_id: str, secret: Secret) -> None:
+    """Given an S3 location and its access key, store both halves in the keystore (created when
+    missing); raise ConfigError for a location that is not S3."""
+    s3_location(config, name)
+    keystore = keyaccess.open_keystore(config, create=True)
+    keystore.set(locations.access_key_entry(name), Secret(key_id))
+    keystore.set(locations.secret_key_entry(name), secret)
+    keystore.save()
+
+
+def provision(config: Config, name: str) -> list[s3_audit.Finding]:
     """Create the bucket in its declared region with the safe settings; return what changed."""
     from targets import s3_bucket  # boto3 loads only when a bucket is touched
 
     location = s3_location(config, name)
+    keystore = keyaccess.open_keystore(config)
     return s3_bucket.provision(locations.spec_for(location, None, keystore))
 
 
-def audit(config: Config, keystore, name: str) -> s3_audit.AuditReport:
+def audit(config: Config, name: str) -> s3_audit.AuditReport:
     """Report each safety setting of the bucket; the report fails on a public or out-of-region one."""
     from targets import s3_bucket
 
     location = s3_location(config, name)
+    keystore = keyaccess.open_keystore(config)
     return s3_bucket.audit(locations.spec_for(location, None, keystore))

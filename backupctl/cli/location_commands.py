@@ -8,8 +8,6 @@ import sys
 
 import click
 
-from backupctl import locations
-from backupctl.keys import access as keyaccess
 from backupctl.actions import location as location_action
 from backupctl.cli.options import json_option
 from backupctl.errors import ExitCode
@@ -32,7 +30,6 @@ def set_credentials(app, name: str) -> None:
     """
     config = app.config()
     location_action.s3_location(config, name)
-    keystore = keyaccess.open_keystore(config, create=True)
     if sys.stdin.isatty():
         key_id = click.prompt("Access key id")
         secret = click.prompt("Secret access key", hide_input=True)
@@ -40,9 +37,7 @@ def set_credentials(app, name: str) -> None:
         key_id, secret = (sys.stdin.readline().strip() for _ in range(2))
     if not key_id or not secret:
         raise click.UsageError("expected the access key id and the secret access key on stdin")
-    keystore.set(locations.access_key_entry(name), Secret(key_id))
-    keystore.set(locations.secret_key_entry(name), Secret(secret))
-    keystore.save()
+    location_action.set_credentials(config, name, key_id, Secret(secret))
     click.echo(f"credentials of location {name} stored in {config.keystore_path}")
 
 
@@ -54,9 +49,8 @@ def provision(app, name: str, as_json: bool) -> None:
     """Create the bucket of S3 location NAME in its declared region, with public access blocked,
     default encryption, versioning (noncurrent versions expire) — idempotent, then audit it."""
     config = app.config()
-    keystore = keyaccess.open_keystore(config)
-    findings = location_action.provision(config, keystore, name)
-    report = location_action.audit(config, keystore, name)
+    findings = location_action.provision(config, name)
+    report = location_action.audit(config, name)
     if as_json:
         click.echo(json.dumps({"findings": [dataclasses.asdict(f) for f in findings],
                                "audit": _audit_dict(report)}, indent=2))
@@ -76,7 +70,7 @@ def audit(app, name: str, as_json: bool) -> None:
     """Report every safety setting of S3 location NAME and its region; exit 3 when the bucket is
     public, out of its region, unencrypted or unversioned."""
     config = app.config()
-    report = location_action.audit(config, keyaccess.open_keystore(config), name)
+    report = location_action.audit(config, name)
     if as_json:
         click.echo(json.dumps(_audit_dict(report), indent=2))
     else:
