@@ -22,7 +22,7 @@ from targets.store import RepositoryStore
 
 logger = logging.getLogger(__name__)
 
-CLOSE_SECONDS = 5.0
+CLOSE_SECONDS = 3.0
 
 
 def _frozen(mapping: Mapping) -> Mapping:
