@@ -17,6 +17,7 @@ from backupctl.keystore import KeystoreError
 from backupctl.locations import repository
 from backupctl.replication import plan as planning
 from backupctl.restic import messages, operations
+from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.results import ForeignFile
 
@@ -104,7 +105,10 @@ def _snapshots(restic, reached, password) -> tuple[dict, reach.Reached]:
         except Exception as error:
             if not errors.is_expected(error):
                 raise
-            reached = reached.failed(name, str(error))
+            reason = str(error)
+            if Outcome.WRONG_PASSWORD.value in reason:
+                reason += "; the keystore's password does not open it: `backupctl keys recover`"
+            reached = reached.failed(name, reason)
     return found, reached
 
 
