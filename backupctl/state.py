@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import logging
 import os
 import pathlib
 import sqlite3
@@ -21,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from backupctl.errors import BackupctlError
 from backupctl.replication.manifest import Manifest
 from backupctl.results import LocationResult
+
+logger = logging.getLogger(__name__)
 
 COMPONENT = "backup"
 VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS schema_version"
@@ -119,6 +122,13 @@ def connect(path: pathlib.Path) -> Iterator[sqlite3.Connection]:
 
 
 def _restrict_modes(path: pathlib.Path) -> None:
+    """Make the state directory 0700 and the database files 0600 where they are looser (a
+    directory made by hand, a file made by an older version)."""
+    directory_mode = path.parent.stat().st_mode
+    if directory_mode & 0o077:
+        logger.warning("state directory %s was mode %o; made it 0700", path.parent,
+                       directory_mode & 0o777)
+        os.chmod(path.parent, 0o700)
     for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         with contextlib.suppress(FileNotFoundError):
             if name.stat().st_mode & 0o077:
@@ -208,11 +218,13 @@ def last_results(path: pathlib.Path, source: str) -> list[dict]:
 
 
 def unfinished_runs(path: pathlib.Path) -> list[dict]:
-    """Return the runs that never finished (killed, or still running), newest first."""
+    """Return the runs that never finished (killed, or still running) and began after the newest
+    run that did finish (an older one was caught up by it), newest first."""
     with connect(path) as connection:
         connection.row_factory = sqlite3.Row
         rows = connection.execute(
-            "SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id DESC LIMIT 20").fetchall()
+            "SELECT * FROM runs WHERE ended_at IS NULL AND id > COALESCE((SELECT MAX(id) FROM"
+            " runs WHERE ended_at IS NOT NULL), 0) ORDER BY id DESC LIMIT 20").fetchall()
         return [dict(row) for row in rows]
 
 

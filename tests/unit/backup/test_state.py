@@ -88,3 +88,21 @@ def test_verify_cursor_and_results(tmp_path):
     assert state.verify_cursor(db, "shop", "disk") == "index/y"
     state.record_verify(db, "shop", checked=3, damaged=1, repaired=1, unrepairable=0)
     assert state.last_verify(db, "shop")["repaired"] == 1
+
+
+def test_unfinished_runs_are_those_after_the_newest_finished_run(tmp_path):
+    db = state.db_path(tmp_path)
+    killed_before = state.start_run(db, command="backup", actor="root", host="h")
+    finished = state.start_run(db, command="backup", actor="root", host="h")
+    state.finish_run(db, finished, 0)
+    killed_after = state.start_run(db, command="init", actor="root", host="h")
+    assert [run["id"] for run in state.unfinished_runs(db)] == [killed_after]
+    assert killed_before < finished
+
+
+def test_a_state_directory_made_by_hand_with_a_loose_mode_is_made_0700(tmp_path):
+    directory = tmp_path / "state"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)
+    state.unfinished_runs(state.db_path(directory))
+    assert mode(directory) == 0o700
