@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import pathlib
 import re
 
 from backupctl import reach, runlock, state
 from backupctl.actions import manifest as manifests
-from backupctl.actions import prepare
-from backupctl.actions import replicate
+from backupctl.actions import prepare, replicate
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, ExitCode, is_expected
 from backupctl.locations import repository
@@ -22,6 +22,7 @@ from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.results import LocationResult, RunReport, SourceReport, failed_everywhere
+from backupctl.secret import Secret
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,10 @@ class _Job:
 
     restic: Restic
     source: Source
-    password: object  # Secret
+    password: Secret
     tags: tuple[str, ...]
     progress: Progress
-    db: object  # pathlib.Path of the state database
+    db: pathlib.Path  # the state database
 
 
 def backup(config: Config, *, names: tuple[str, ...], change_ref: str | None,

@@ -12,8 +12,7 @@ import logging
 
 from backupctl import reach, runlock, state
 from backupctl.actions import manifest as manifests
-from backupctl.actions import prepare
-from backupctl.actions import replicate
+from backupctl.actions import prepare, replicate
 from backupctl.actions.backup import select_sources
 from backupctl.config import Config, Source
 from backupctl.errors import ExitCode

@@ -138,7 +138,7 @@ def _remove(stores, plan, tallies) -> None:
             continue
         try:
             stores[removal.location].delete(removal.path)
-        except Exception as error:  # any failure stops this location, never the others
+        except Exception as error:  # noqa: BLE001 - any failure stops this location only
             tally.error = f"delete {removal.path}: {error or type(error).__name__}"
             continue
         tally.removed.append(removal.path)

@@ -16,7 +16,7 @@ def test_a_flipped_byte_in_a_pack_is_found_and_repaired(backup_env):
     env = backup_env
     env.backupctl("init", check=True)
     env.backupctl("backup", check=True)
-    pack = sorted((env.root / "sftp-root" / env.source / "data").glob("*/*"))[0]
+    pack = min((env.root / "sftp-root" / env.source / "data").glob("*/*"))
     original = bytearray(pack.read_bytes())
     damaged = bytearray(original)
     damaged[len(damaged) // 2] ^= 0xFF

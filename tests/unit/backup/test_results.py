@@ -6,7 +6,12 @@ import pytest
 
 from backupctl.errors import ExitCode
 from backupctl.results import (
-    ForeignFile, LocationResult, RunReport, SourceReport, failed_everywhere)
+    ForeignFile,
+    LocationResult,
+    RunReport,
+    SourceReport,
+    failed_everywhere,
+)
 
 OK = LocationResult("s", "a", "backup", ok=True)
 BAD = LocationResult("s", "b", "replicate", ok=False, reason="down")
