@@ -122,33 +122,37 @@ def _backup_source(config, keystore, restic, source, tags, progress) -> SourceRe
 
 def _backup_reached(job: _Job, reached: reach.Reached) -> SourceReport:
     source = job.source
+    manifests.current(job.db, source.name, reached, source.locations)  # adopt once, if none
+    primary, outcome, reached = _back_up_first(job, reached)
+    if primary is None:
+        return _failed(source, "no location took the backup", dict(reached.failures))
     manifest = manifests.current(job.db, source.name, reached, source.locations)
-    candidates = reached.with_config(source.locations)
+    preference = (primary, *[name for name in source.locations if name != primary])
+    copied = replicate.replicate(reached, manifest, source=source.name, names=preference,
+                                 progress=job.progress, skip=(primary,))
+    item_warnings = tuple(f"{e.item}: {e.message}" for e in outcome.item_errors)
+    empty = outcome.summary.total_files_processed == 0
+    return SourceReport(source.name, outcome.summary.snapshot_id, primary,
+                        (_backup_result(source.name, primary, outcome), *copied.results),
+                        warnings=((EMPTY_WARNING,) if empty else ()) + item_warnings,
+                        foreign=copied.foreign, empty_snapshot=empty)
+
+
+def _back_up_first(job: _Job, reached: reach.Reached):
+    """Back up to the first location holding the repository that takes it; return that location
+    (None when none did), restic's outcome there, and the locations with failures marked."""
+    candidates = reached.with_config(job.source.locations)
     if not candidates:  # a reachable location without a repository is caught up by the copy
         for name in list(reached.listings):
             reached = reached.failed(name, "no repository yet; run `backupctl init` first")
-    first: LocationResult | None = None
-    summary = None
     for name in candidates:
         outcome, reached = _attempt(job, reached, name)
         if outcome.result.ok and outcome.summary is not None:
-            first, summary = _backup_result(source.name, name, outcome), outcome
-            break
+            return name, outcome, reached
         reached = reached.failed(name, f"restic backup: {outcome.result.reason()}")
         if outcome.result.outcome not in LOCATION_OUTCOMES:
             break  # the source itself failed: another location would fail the same way
-    if first is None:
-        return _failed(source, "no location took the backup", dict(reached.failures))
-    manifest = manifests.current(job.db, source.name, reached, source.locations)
-    preference = (first.location, *[n for n in source.locations if n != first.location])
-    copied = replicate.replicate(reached, manifest, source=source.name, names=preference,
-                                 progress=job.progress, skip=(first.location,))
-    item_warnings = tuple(f"{e.item}: {e.message}" for e in summary.item_errors)
-    empty = summary.summary.total_files_processed == 0
-    return SourceReport(source.name, first.snapshot_id, first.location,
-                        (first, *copied.results),
-                        warnings=((EMPTY_WARNING,) if empty else ()) + item_warnings,
-                        foreign=copied.foreign, empty_snapshot=empty)
+    return None, None, reached
 
 
 def _backup_result(source: str, location: str, outcome) -> LocationResult:
