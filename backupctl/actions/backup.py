@@ -178,13 +178,16 @@ def _attempt(job: _Job, reached: reach.Reached, name: str):
             outcome = _unlock_and_retry(job, target, name, outcome)
     except BaseException:
         try:
-            manifests.remember_written(job.db, job.source.name, reached, name, before)
+            manifests.remember_written(job.db, job.source.name, reached, name, before,
+                                       complete=False)
         except Exception as error:  # noqa: BLE001 - never hide the interruption itself
             logger.debug("after the interruption, %s could not be listed: %s", name, error)
         raise
     finally:
         job.progress.backup_finished(job.source.name)
-    return outcome, manifests.remember_written(job.db, job.source.name, reached, name, before)
+    complete = outcome.result.ok and outcome.summary is not None
+    return outcome, manifests.remember_written(job.db, job.source.name, reached, name, before,
+                                               complete=complete)
 
 
 def _run_backup(job: _Job, target) -> operations.BackupOutcome:

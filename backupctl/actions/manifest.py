@@ -13,7 +13,9 @@ import pathlib
 from collections.abc import Mapping
 
 from backupctl import reach, state
+from backupctl.replication import verify as content
 from backupctl.replication.manifest import Manifest, new_files
+from targets import errors as target_errors
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +46,33 @@ def created(db: pathlib.Path, source: str, reached: reach.Reached, location: str
 
 
 def remember_written(db: pathlib.Path, source: str, reached: reach.Reached, location: str,
-                     before: Mapping[str, int]) -> reach.Reached:
+                     before: Mapping[str, int], *, complete: bool = True) -> reach.Reached:
     """List ``location`` again after restic wrote to it; add the files new since ``before`` to the
-    manifest; return the relisted value."""
+    manifest; return the relisted value. After a failed or interrupted restic (``complete``
+    False) a new file may be partly written: only files whose content matches their name are
+    added; the others stay foreign (reported) and are never copied."""
     after = reached.relisted([location])
-    if location in after.listings:
-        written = new_files(before, after.listings[location])
-        if written:
-            state.add_to_manifest(db, source, written)
-            logger.debug("source %s: %d new file(s) at %s added to the manifest",
-                         source, len(written), location)
+    if location not in after.listings:
+        return after
+    written = new_files(before, after.listings[location])
+    if not complete:
+        written = {path: size for path, size in written.items()
+                   if _intact(after, location, path, size)}
+    if written:
+        state.add_to_manifest(db, source, written)
+        logger.debug("source %s: %d new file(s) at %s added to the manifest",
+                     source, len(written), location)
     return after
+
+
+def _intact(reached: reach.Reached, location: str, path: str, size: int) -> bool:
+    try:
+        data = reached.stores[location].read(path)
+    except target_errors.TargetError as error:
+        logger.warning("location %s: cannot read %s that restic left: %s", location, path, error)
+        return False
+    if len(data) == size and content.content_name_matches(path, data):
+        return True
+    logger.warning("location %s: %s left by an unfinished restic is incomplete; not adopted",
+                   location, path)
+    return False

@@ -50,8 +50,9 @@ def test_status_warns_about_a_killed_run_until_a_later_run_finishes(backup_env):
     assert "never finished" in env.backupctl("status").stdout
     assert "never finished" in env.backupctl("history").stdout
 
-    env.backupctl("backup", "--quiet")  # restic's own stale lock may stay; any finished run counts
+    env.backupctl("backup", "--quiet")  # any run that finishes counts, whatever its exit code
     report = json.loads(env.backupctl("status", "--json").stdout)
+    # packs the killed run's restic wrote unwatched may show as foreign files; the run is caught up
     assert report["killed_runs"] == [] and report["warnings"] == []
 
 
