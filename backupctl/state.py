@@ -225,7 +225,7 @@ def unfinished_runs(path: pathlib.Path) -> list[dict]:
         rows = connection.execute(
             "SELECT * FROM runs WHERE ended_at IS NULL AND id > COALESCE((SELECT MAX(id) FROM"
             " runs WHERE ended_at IS NOT NULL), 0) ORDER BY id DESC LIMIT 20").fetchall()
-        return [dict(row) for row in rows]
+        return [{**dict(row), "tags": json.loads(row["tags"])} for row in rows]
 
 
 def recent_runs(path: pathlib.Path, *, limit: int) -> list[dict]:

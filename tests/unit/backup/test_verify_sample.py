@@ -40,3 +40,25 @@ def test_repeated_runs_cover_every_file(paths, percent, cursor):
         seen |= set(chosen)
         cursor = chosen[-1]
     assert seen == set(paths)
+
+
+def _report(findings=(), errors=("",), checked=("p",), source_error=""):
+    checks = tuple(verify.LocationCheck(f"l{n}", checked if not error else (), error)
+                   for n, error in enumerate(errors))
+    return verify.VerifyReport("s", checks, tuple(findings), source_error)
+
+
+REPAIRED = verify.Finding("l0", "p", "content does not match its name", repaired=True)
+LOST = verify.Finding("l0", "p", "missing", repaired=False, detail="no intact copy")
+
+
+@pytest.mark.parametrize(("report", "code"), [
+    (_report(), 0),
+    (_report([REPAIRED]), 5),
+    (_report([REPAIRED, LOST]), 1),
+    (_report(errors=("", "unreachable")), 1),
+    (_report(errors=("unreachable",)), 3),
+    (_report(source_error="no manifest yet"), 3),
+])  # fmt: skip
+def test_verify_exit_codes(report, code):
+    assert report.exit_code == code
