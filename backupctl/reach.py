@@ -1,44 +1,75 @@
-"""Reach every location of a source at once: open its store and list its repository files."""
+"""Reach every location of a source at once: open its store and list its repository files.
+
+``reach`` yields an immutable ``Reached`` value; relisting, or marking a location failed, returns
+a new value. The stores it opened are closed when the ``with`` block ends.
+"""
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
-from typing import Self
+import threading
+import time
+import types
+from collections.abc import Iterable, Iterator, Mapping
 
-from backupctl import errors
+from backupctl import errors, runlock
 from backupctl import locations as location_stores
 from backupctl.config import Config, Source
 from targets.store import RepositoryStore
 
 logger = logging.getLogger(__name__)
 
+CLOSE_SECONDS = 3.0
+# Under the source lock no other run of ours writes to the source's repositories, so every
+# temporary file of ours there was left by a killed run, however young.
+STALE_TEMPORARY_SECONDS = 0.0
 
-@dataclasses.dataclass
+
+def _frozen(mapping: Mapping) -> Mapping:
+    return types.MappingProxyType(dict(mapping))
+
+
+@dataclasses.dataclass(frozen=True)
 class Reached:
     """The stores of one source: which locations answered, with their listings, and which did not."""
 
-    stores: dict[str, RepositoryStore]
-    listings: dict[str, dict[str, int]]
-    failures: dict[str, str]
+    stores: Mapping[str, RepositoryStore]
+    listings: Mapping[str, Mapping[str, int]]
+    failures: Mapping[str, str]
 
-    def close(self) -> None:
-        for store in self.stores.values():
+    def __post_init__(self) -> None:
+        for field in ("stores", "listings", "failures"):
+            object.__setattr__(self, field, _frozen(getattr(self, field)))
+
+    def failed(self, name: str, reason: str) -> Reached:
+        """Return this value with ``name`` no longer listed and failed for ``reason``."""
+        listings = {key: value for key, value in self.listings.items() if key != name}
+        return Reached(self.stores, listings, {**self.failures, name: reason})
+
+    def relisted(self, names: Iterable[str]) -> Reached:
+        """Return this value with the given reachable locations listed again."""
+        listings, failures = dict(self.listings), dict(self.failures)
+        for name in names:
             try:
-                store.close()
-            except Exception as error:  # noqa: BLE001 - closing never hides the run's outcome
-                logger.debug("closing %s: %s", store.name, error)
+                listings[name] = _frozen(self.stores[name].list_files())
+            except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
+                listings.pop(name, None)
+                failures[name] = _describe(error)
+        return Reached(self.stores, listings, failures)
 
-    def __enter__(self) -> Self:
-        return self
+    def with_config(self, preference: Iterable[str]) -> tuple[str, ...]:
+        """Return the reachable locations holding a repository config, in preference order."""
+        return tuple(name for name in preference
+                     if name in self.listings and "config" in self.listings[name])
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
-
-def reach(config: Config, source: Source, keystore) -> Reached:
-    """Given a source, open and list each of its locations in parallel; failures carry reasons."""
+@contextlib.contextmanager
+def reach(config: Config, source: Source, keystore) -> Iterator[Reached]:
+    """Given a source, open and list each of its locations in parallel (failures carry reasons);
+    yield the result and close every store at the end of the block."""
     stores: dict[str, RepositoryStore] = {}
     failures: dict[str, str] = {}
     for location in config.source_locations(source):
@@ -46,25 +77,61 @@ def reach(config: Config, source: Source, keystore) -> Reached:
             stores[location.name] = location_stores.store_for(location, source.name, keystore)
         except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
             failures[location.name] = _describe(error)
-    listings: dict[str, dict[str, int]] = {}
-    with concurrent.futures.ThreadPoolExecutor(max(1, len(stores))) as pool:
-        futures = {name: pool.submit(store.list_files) for name, store in stores.items()}
-        for name, future in futures.items():
-            try:
-                listings[name] = future.result()
-            except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
-                failures[name] = _describe(error)
-    return Reached(stores=stores, listings=listings, failures=failures)
+    try:
+        listings: dict[str, dict[str, int]] = {}
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(stores))) as pool:
+            futures = {name: pool.submit(store.list_files) for name, store in stores.items()}
+            for name, future in futures.items():
+                try:
+                    listings[name] = future.result()
+                except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
+                    failures[name] = _describe(error)
+        yield Reached(stores=stores, listings=listings, failures=failures)
+    finally:
+        close(stores.values())
 
 
-def relist(reached: Reached, names) -> None:
-    """Refresh the listings of the given reachable locations (after a backup wrote to one)."""
-    for name in names:
-        try:
-            reached.listings[name] = reached.stores[name].list_files()
-        except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
-            reached.listings.pop(name, None)
-            reached.failures[name] = _describe(error)
+@contextlib.contextmanager
+def reach_locked(config: Config, source: Source, keystore) -> Iterator[Reached]:
+    """Given a source, take its run lock, reach its locations and remove the temporary files a
+    killed run left at each reachable one (safe only under the lock: no other run of ours writes
+    there); yield the reached value. Raise runlock.SourceBusy when another run holds the lock."""
+    with runlock.source_lock(config.state_dir, source.name), \
+            reach(config, source, keystore) as reached:
+        for name in reached.listings:
+            _remove_stale_temporaries(reached.stores[name])
+        yield reached
+
+
+def _remove_stale_temporaries(store: RepositoryStore) -> None:
+    try:
+        removed = store.remove_stale_temporaries(STALE_TEMPORARY_SECONDS)
+    except Exception as error:  # noqa: BLE001 - leftovers never stop a run; its writes will tell
+        logger.warning("location %s: cannot remove temporary files left by a killed run: %s",
+                       store.name, _describe(error))
+        return
+    if removed:
+        logger.warning("location %s: removed %d temporary file(s) left by a killed run",
+                       store.name, len(removed))
+
+
+def close(stores: Iterable[RepositoryStore], *, timeout: float = CLOSE_SECONDS) -> None:
+    """Close stores, waiting at most ``timeout`` seconds in all (a store stuck on a dead
+    connection is left to the process's end); a failure to close is logged, never raised."""
+    closers = [threading.Thread(target=_close_one, args=(store,), daemon=True,
+                                name=f"close-{store.name}") for store in stores]
+    for closer in closers:
+        closer.start()
+    deadline = time.monotonic() + timeout
+    for closer in closers:
+        closer.join(max(0.0, deadline - time.monotonic()))
+
+
+def _close_one(store: RepositoryStore) -> None:
+    try:
+        store.close()
+    except Exception as error:  # noqa: BLE001 - closing never hides the run's outcome
+        logger.debug("closing %s: %s", store.name, error)
 
 
 def _describe(error: Exception) -> str:

@@ -8,42 +8,29 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import pathlib
 import re
 
-from backupctl import reach, runlock, state
-from backupctl.actions import replicate
+from backupctl import reach, state
+from backupctl.actions import manifest as manifests
+from backupctl.actions import prepare, replicate
 from backupctl.config import Config, Source
-from backupctl.errors import ConfigError, ExitCode, exit_code_for, is_expected
+from backupctl.errors import ConfigError, ExitCode, is_expected
 from backupctl.locations import repository
 from backupctl.progress import Progress
 from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
+from backupctl.results import LocationResult, RunReport, SourceReport, failed_everywhere
+from backupctl.keys.secret import Secret
 
 logger = logging.getLogger(__name__)
 
 CHANGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 # Outcomes that say "this location, not the source": try the next location as the primary.
-LOCATION_OUTCOMES = (Outcome.UNREACHABLE, Outcome.NO_REPOSITORY, Outcome.LOCKED)
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceReport:
-    source: str
-    snapshot_id: str | None
-    primary: str | None
-    results: tuple[state.LocationResult, ...]
-    warnings: tuple[str, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class RunReport:
-    run_id: int
-    sources: tuple[SourceReport, ...]
-
-    @property
-    def exit_code(self) -> int:
-        return exit_code_for([result.ok for report in self.sources for result in report.results])
+LOCATION_OUTCOMES = (Outcome.UNREACHABLE, Outcome.NO_REPOSITORY, Outcome.LOCKED, Outcome.NO_SPACE)
+EMPTY_WARNING = ("the snapshot holds no files (everything excluded, or a source path that is a "
+                 "symlink restic does not follow)")
 
 
 def select_sources(config: Config, names: tuple[str, ...]) -> list[Source]:
@@ -65,6 +52,30 @@ def tags_for(source: Source, change_ref: str | None) -> tuple[str, ...]:
     return (*tags, f"change:{change_ref}")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """What every step of one source's backup needs, handed down unchanged."""
+
+    restic: Restic
+    source: Source
+    password: Secret
+    tags: tuple[str, ...]
+    progress: Progress
+    db: pathlib.Path  # the state database
+
+
+def backup(config: Config, *, names: tuple[str, ...], change_ref: str | None,
+           progress: Progress, actor: str, host: str) -> RunReport:
+    """Given source names (none: all), back them up; raise ConfigError for an unknown name or a
+    bad change ref, KeysError or ResticError when the run cannot start."""
+    sources = select_sources(config, names)
+    for source in sources:
+        tags_for(source, change_ref)  # a bad change ref fails before anything is opened
+    keystore, restic = prepare.keystore_and_restic(config)
+    return run_backup(config, keystore, restic, sources=sources, change_ref=change_ref,
+                      progress=progress, actor=actor, host=host)
+
+
 def run_backup(config: Config, keystore, restic: Restic, *, sources: list[Source],
                change_ref: str | None, progress: Progress, actor: str, host: str) -> RunReport:
     """Back the sources up in turn; return what happened at every location (also recorded)."""
@@ -75,7 +86,8 @@ def run_backup(config: Config, keystore, restic: Restic, *, sources: list[Source
     reports = []
     try:
         for source in sources:
-            report = _backup_source(config, keystore, restic, source, tag_sets[source.name], progress)
+            report = _backup_source(config, keystore, restic, source, tag_sets[source.name],
+                                    progress)
             for result in report.results:
                 state.record_result(db, run_id, result)
             reports.append(report)
@@ -86,69 +98,109 @@ def run_backup(config: Config, keystore, restic: Restic, *, sources: list[Source
     return outcome
 
 
-def _failed_everywhere(source: Source, reason: str) -> SourceReport:
-    results = tuple(state.LocationResult(source.name, name, "backup", ok=False, reason=reason)
-                    for name in source.locations)
-    return SourceReport(source.name, None, None, results)
+def _failed(source: Source, reason: str, reasons: dict[str, str] | None = None) -> SourceReport:
+    return SourceReport(source.name, None, None,
+                        failed_everywhere(source.name, source.locations, "backup", reason,
+                                          reasons=reasons))
 
 
 def _backup_source(config, keystore, restic, source, tags, progress) -> SourceReport:
     missing = [str(path) for path in source.paths if not path.exists()]
     if missing:
-        return _failed_everywhere(source, f"source path does not exist: {', '.join(missing)}")
+        return _failed(source, f"source path does not exist: {', '.join(missing)}")
     try:
-        password = keystore.get(f"repo/{source.name}")
-        with runlock.source_lock(config.state_dir, source.name), \
-                reach.reach(config, source, keystore) as reached:
-            return _backup_reached(restic, source, reached, password, tags, progress)
+        job = _Job(restic, source, keystore.get(f"repo/{source.name}"), tags, progress,
+                   state.db_path(config.state_dir))
+        with reach.reach_locked(config, source, keystore) as reached:
+            return _backup_reached(job, reached)
     except Exception as error:
         if not is_expected(error):
             raise
-        return _failed_everywhere(source, str(error))
+        return _failed(source, str(error))
 
 
-def _backup_reached(restic, source, reached, password, tags, progress) -> SourceReport:
-    results: list[state.LocationResult] = []
-    candidates = [name for name in source.locations
-                  if name in reached.listings and "config" in reached.listings[name]]
-    if not candidates:  # a reachable location without a repository is caught up by the copy
-        for name in reached.listings:
-            reached.failures[name] = "no repository yet; run `backupctl init` first"
-    snapshot_id = primary = None
-    item_warnings: list[str] = []
-    for name in candidates:
-        progress.backup_started(source.name, name)
-        try:
-            outcome = operations.backup(
-                restic, repository(reached.stores[name]), password, paths=source.paths,
-                excludes=source.excludes, tags=tags,
-                on_status=lambda status: progress.backup_status(source.name, status))
-        finally:
-            progress.backup_finished(source.name)
-        result = outcome.result
-        if result.ok and outcome.summary is not None:
-            snapshot_id, primary = outcome.summary.snapshot_id, name
-            item_warnings = [f"{e.item}: {e.message}" for e in outcome.item_errors]
-            results.append(state.LocationResult(
-                source.name, name, "backup", ok=True,
-                reason=f"{len(item_warnings)} file(s) unreadable" if item_warnings else "",
-                bytes_added=outcome.summary.data_added, snapshot_id=snapshot_id))
-            break
-        reached.failures[name] = f"restic backup: {result.reason()}"
-        reached.listings.pop(name, None)
-        if result.outcome not in LOCATION_OUTCOMES:
-            break  # the source itself failed: another location would fail the same way
+def _backup_reached(job: _Job, reached: reach.Reached) -> SourceReport:
+    source = job.source
+    manifests.current(job.db, source.name, reached, source.locations)  # adopt once, if none
+    primary, outcome, reached = _back_up_first(job, reached)
     if primary is None:
-        reason = "no location took the backup"
-        return SourceReport(source.name, None, None, tuple(
-            state.LocationResult(source.name, name, "backup", ok=False,
-                                 reason=reached.failures.get(name, reason))
-            for name in source.locations))
-    reach.relist(reached, [primary])
-    preference = (primary, *[n for n in source.locations if n != primary])
-    results += replicate.replicate(reached, source=source.name, preference=preference,
-                                   progress=progress, skip=(primary,))
-    results += [state.LocationResult(source.name, name, "replicate", ok=False, reason=reason)
-                for name, reason in reached.failures.items()
-                if name != primary and not any(r.location == name for r in results)]
-    return SourceReport(source.name, snapshot_id, primary, tuple(results), tuple(item_warnings))
+        return _failed(source, "no location took the backup", dict(reached.failures))
+    manifest = manifests.current(job.db, source.name, reached, source.locations)
+    preference = (primary, *[name for name in source.locations if name != primary])
+    copied = replicate.replicate(reached, manifest, source=source.name, names=preference,
+                                 progress=job.progress, skip=(primary,))
+    item_warnings = tuple(f"{e.item}: {e.message}" for e in outcome.item_errors)
+    empty = outcome.summary.total_files_processed == 0
+    return SourceReport(source.name, outcome.summary.snapshot_id, primary,
+                        (_backup_result(source.name, primary, outcome), *copied.results),
+                        warnings=((EMPTY_WARNING,) if empty else ()) + item_warnings,
+                        foreign=copied.foreign, empty_snapshot=empty)
+
+
+def _back_up_first(job: _Job, reached: reach.Reached):
+    """Back up to the first location holding the repository that takes it; return that location
+    (None when none did), restic's outcome there, and the locations with failures marked."""
+    candidates = reached.with_config(job.source.locations)
+    if not candidates:  # a reachable location without a repository is caught up by the copy
+        for name in list(reached.listings):
+            reached = reached.failed(name, "no repository yet; run `backupctl init` first")
+    for name in candidates:
+        outcome, reached = _attempt(job, reached, name)
+        if outcome.result.ok and outcome.summary is not None:
+            return name, outcome, reached
+        reached = reached.failed(name, f"restic backup: {outcome.result.reason()}")
+        if outcome.result.outcome not in LOCATION_OUTCOMES:
+            break  # the source itself failed: another location would fail the same way
+    return None, None, reached
+
+
+def _backup_result(source: str, location: str, outcome) -> LocationResult:
+    unreadable = len(outcome.item_errors)
+    empty = outcome.summary.total_files_processed == 0
+    reason = "; ".join(filter(None, (f"{unreadable} file(s) unreadable" if unreadable else "",
+                                      "empty snapshot" if empty else "")))
+    return LocationResult(source, location, "backup", ok=True, reason=reason,
+                          bytes_added=outcome.summary.data_added,
+                          snapshot_id=outcome.summary.snapshot_id)
+
+
+def _attempt(job: _Job, reached: reach.Reached, name: str):
+    """Run restic backup at one location (after removing a stale lock once, when restic says the
+    repository is locked); return its outcome and the locations with ``name`` listed again, the
+    files restic wrote there added to the manifest (also when interrupted)."""
+    before = reached.listings[name]
+    target = repository(reached.stores[name])
+    job.progress.backup_started(job.source.name, name)
+    try:
+        outcome = _run_backup(job, target)
+        if outcome.result.outcome is Outcome.LOCKED:
+            outcome = _unlock_and_retry(job, target, name, outcome)
+    except BaseException:
+        try:
+            manifests.remember_written(job.db, job.source.name, reached, name, before,
+                                       complete=False)
+        except Exception as error:  # noqa: BLE001 - never hide the interruption itself
+            logger.debug("after the interruption, %s could not be listed: %s", name, error)
+        raise
+    finally:
+        job.progress.backup_finished(job.source.name)
+    complete = outcome.result.ok and outcome.summary is not None
+    return outcome, manifests.remember_written(job.db, job.source.name, reached, name, before,
+                                               complete=complete)
+
+
+def _run_backup(job: _Job, target) -> operations.BackupOutcome:
+    return operations.backup(
+        job.restic, target, job.password, paths=job.source.paths, excludes=job.source.excludes,
+        tags=job.tags, on_status=lambda status: job.progress.backup_status(job.source.name, status))
+
+
+def _unlock_and_retry(job: _Job, target, name: str, outcome) -> operations.BackupOutcome:
+    """restic 0.14 has no --retry-lock: `restic unlock` removes only stale locks (this host and the
+    process gone, or older than 30 minutes), then try once more at the same location."""
+    logger.warning("location %s: repository locked; removing stale locks and trying again", name)
+    unlocked = operations.unlock(job.restic, target, job.password)
+    if not unlocked.ok:
+        logger.warning("location %s: restic unlock: %s", name, unlocked.reason())
+        return outcome
+    return _run_backup(job, target)

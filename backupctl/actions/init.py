@@ -2,36 +2,45 @@
 
 The repository is created once with restic at the first reachable location; the other locations
 receive a verified copy of its files, so all hold the same repository (same id, same key) and each
-can be read with plain restic alone.
+can be read with plain restic alone. A location that already holds a repository the keystore's
+password cannot open is never touched: the keystore was lost or replaced (`backupctl keys recover`).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 
 from backupctl import reach, runlock, state
-from backupctl.actions import replicate
+from backupctl.actions import manifest as manifests
+from backupctl.actions import prepare, replicate
+from backupctl.actions.backup import select_sources
 from backupctl.config import Config, Source
-from backupctl.errors import ExitCode, exit_code_for
+from backupctl.errors import ExitCode
+from backupctl.keys.errors import KeysError
 from backupctl.locations import repository
 from backupctl.progress import Progress
 from backupctl.restic import operations
+from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
+from backupctl.results import RunReport, SourceReport, failed_everywhere
+
+logger = logging.getLogger(__name__)
+
+RECOVER_HINT = ("the keystore has no password that opens it (lost or replaced keystore?); restore "
+                "the keystore from escrow with `backupctl keys recover`; nothing was changed")
 
 
-@dataclasses.dataclass(frozen=True)
-class InitReport:
-    source: str
-    created_at: str | None  # the location where restic created the repository in this run
-    results: tuple[state.LocationResult, ...]
+def init(config: Config, *, names: tuple[str, ...], progress: Progress, actor: str,
+         host: str) -> RunReport:
+    """Given source names (none: all), prepare them, creating the keystore when missing."""
+    keystore, restic = prepare.keystore_and_restic(config, create_keystore=True)
+    return run_init(config, keystore, restic, sources=select_sources(config, names),
+                    progress=progress, actor=actor, host=host)
 
 
 def run_init(config: Config, keystore, restic: Restic, *, sources: list[Source],
-             progress: Progress, actor: str, host: str) -> list[InitReport]:
+             progress: Progress, actor: str, host: str) -> RunReport:
     """Create passwords and repositories where missing; return per-location results (recorded)."""
-    for source in sources:
-        keystore.ensure_random(f"repo/{source.name}")
-    keystore.save()
     db = state.db_path(config.state_dir)
     run_id = state.start_run(db, command="init", actor=actor, host=host)
     reports = []
@@ -41,46 +50,71 @@ def run_init(config: Config, keystore, restic: Restic, *, sources: list[Source],
             for result in report.results:
                 state.record_result(db, run_id, result)
             reports.append(report)
-    finally:  # the recorded code is the one the CLI exits with (report.exit_code)
-        outcomes = [result.ok for report in reports for result in report.results]
-        state.finish_run(db, run_id, exit_code_for(outcomes) if len(reports) == len(sources)
+    finally:  # the recorded code is the one the CLI exits with
+        outcome = RunReport(run_id, tuple(reports))
+        state.finish_run(db, run_id, outcome.exit_code if len(reports) == len(sources)
                          else ExitCode.INTERRUPTED)
-    return reports
+    return outcome
 
 
-def _locked_init_source(config, keystore, restic, source, progress) -> InitReport:
+def _failed(source: Source, reason: str, reasons: dict[str, str] | None = None) -> SourceReport:
+    return SourceReport(source.name, None, None,
+                        failed_everywhere(source.name, source.locations, "init", reason,
+                                          reasons=reasons))
+
+
+def _locked_init_source(config, keystore, restic, source, progress) -> SourceReport:
     """Init one source under its lock; a busy source fails alone, never the other sources."""
     try:
-        with runlock.source_lock(config.state_dir, source.name):
-            return _init_source(config, keystore, restic, source, progress)
+        with reach.reach_locked(config, source, keystore) as reached:
+            return _init_source(config, keystore, restic, source, progress, reached)
     except runlock.SourceBusy as busy:
-        return InitReport(source.name, None, tuple(
-            state.LocationResult(source.name, name, "init", ok=False, reason=str(busy))
-            for name in source.locations))
+        return _failed(source, str(busy))
 
 
-def _init_source(config, keystore, restic, source, progress) -> InitReport:
-    password = keystore.get(f"repo/{source.name}")
-    with reach.reach(config, source, keystore) as reached:
-        created_at = None
-        if not any("config" in listing for listing in reached.listings.values()):
-            created_at = _create_first(restic, source, reached, password)
-        results = replicate.replicate(reached, source=source.name, preference=source.locations,
-                                      progress=progress, step="init")
-        results += [state.LocationResult(source.name, name, "init", ok=False, reason=reason)
-                    for name, reason in reached.failures.items()
-                    if not any(r.location == name for r in results)]
-        return InitReport(source.name, created_at, tuple(results))
+def _init_source(config, keystore, restic, source, progress, reached) -> SourceReport:
+    db = state.db_path(config.state_dir)
+    holders = reached.with_config(source.locations)
+    created_at = None
+    if holders:
+        refusal = _cannot_open(keystore, restic, source, reached, holders[0])
+        if refusal:
+            logger.error("source %s: repository at %s: %s", source.name, holders[0], refusal)
+            return _failed(source, f"repository at {holders[0]}: {refusal}",
+                           dict(reached.failures))
+        manifest = manifests.current(db, source.name, reached, source.locations)
+    else:
+        password = keystore.ensure_random(f"repo/{source.name}")
+        keystore.save()
+        created_at, reached = _create_first(restic, source, reached, password)
+        if created_at is None:
+            return _failed(source, "no location could create the repository",
+                           dict(reached.failures))
+        manifest = manifests.created(db, source.name, reached, created_at)
+    copied = replicate.replicate(reached, manifest, source=source.name, names=source.locations,
+                                 progress=progress, step="init")
+    return SourceReport(source.name, None, None, copied.results, foreign=copied.foreign,
+                        created_at=created_at)
 
 
-def _create_first(restic, source, reached, password) -> str | None:
+def _cannot_open(keystore, restic, source, reached, name) -> str | None:
+    """Return why the keystore's password cannot open the repository at ``name``, or None."""
+    try:
+        password = keystore.get(f"repo/{source.name}")
+    except KeysError:
+        return RECOVER_HINT
+    result = operations.open_check(restic, repository(reached.stores[name]), password)
+    if result.outcome is Outcome.WRONG_PASSWORD:
+        return RECOVER_HINT
+    return None
+
+
+def _create_first(restic, source, reached, password) -> tuple[str | None, reach.Reached]:
     for name in source.locations:
         if name not in reached.listings:
             continue
         result = operations.init(restic, repository(reached.stores[name]), password)
         if result.ok:
-            reach.relist(reached, [name])
-            return name
-        reached.failures[name] = f"restic init: {result.reason()}"
-        reached.listings.pop(name, None)
-    return None
+            return name, reached.relisted([name])
+        reached = reached.failed(name, f"restic init: {result.reason()}")
+    return None, reached

@@ -7,11 +7,9 @@ import sys
 
 import click
 
-from backupctl.keys import access as keyaccess
 from backupctl.actions import backup as backup_action
 from backupctl.cli import context, progress, report
 from backupctl.cli.options import json_option, quiet_option
-from backupctl.restic import operations
 
 
 def _change_ref(value: str | None) -> str | None:
@@ -36,30 +34,25 @@ def backup(app, sources: tuple[str, ...], tag: str | None, as_json: bool, quiet:
     receives the new repository files, verified against their SHA-256 names. A location that is
     down is reported and caught up on the next run.
 
-    Exit codes: 0 all locations ok, 1 some failed, 2 usage or config error, 3 all failed.
+    Only files backupctl saw restic write (the source's manifest) are copied; a file at a location
+    that backupctl did not write is reported as foreign and never copied.
+
+    Exit codes: 0 all locations ok, 1 some failed, 2 usage or config error, 3 all failed,
+    5 foreign files found, 6 the snapshot holds no files.
     """
-    config = app.config()
-    change_ref = _change_ref(tag)
-    chosen = backup_action.select_sources(config, sources)
-    keystore = keyaccess.open_keystore(config)
-    restic = operations.detect(config.restic_binary, config.restic_cache_dir)
-    run = backup_action.run_backup(
-        config, keystore, restic, sources=chosen, change_ref=change_ref,
+    run = backup_action.backup(
+        app.config(), names=sources, change_ref=_change_ref(tag),
         progress=progress.choose(quiet=quiet, as_json=as_json),
         actor=context.actor(), host=context.host())
     if as_json:
-        click.echo(json.dumps({"run": run.run_id, "exit_code": int(run.exit_code), "sources": [
-            {"source": entry.source, "snapshot_id": entry.snapshot_id, "primary": entry.primary,
-             "warnings": list(entry.warnings),
-             "locations": [report.result_dict(result) for result in entry.results]}
-            for entry in run.sources]}, indent=2))
+        click.echo(json.dumps({"run": run.run_id, "exit_code": int(run.exit_code),
+                               "sources": [report.source_dict(entry) for entry in run.sources]},
+                              indent=2))
     elif not quiet or run.exit_code:
         for entry in run.sources:
             snapshot = f" snapshot {entry.snapshot_id[:8]}" if entry.snapshot_id else ""
             click.echo(f"{entry.source}:{snapshot}")
-            report.print_results(entry.results)
-            for warning in entry.warnings[:10]:
-                click.echo(f"  warning: {warning}")
+            report.print_source(entry)
     sys.exit(run.exit_code)
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     "status": "backupctl.cli.status_commands",
     "snapshots": "backupctl.cli.status_commands",
     "history": "backupctl.cli.status_commands",
+    "verify": "backupctl.cli.verify_commands",
     "keys": "backupctl.cli.keys_commands",
     "location": "backupctl.cli.location_commands",
     "media": "backupctl.cli.media_commands",

@@ -1,4 +1,4 @@
-"""Print per-location results the same way for every command."""
+"""Print per-location results, foreign files and warnings the same way for every command."""
 
 from __future__ import annotations
 
@@ -6,12 +6,33 @@ import dataclasses
 
 import click
 
-from backupctl import state
-from backupctl.errors import exit_code_for
+from backupctl.results import LocationResult, SourceReport
+
+MAX_LINES = 10
 
 
-def result_dict(result: state.LocationResult) -> dict:
+def result_dict(result: LocationResult) -> dict:
     return dataclasses.asdict(result)
+
+
+def source_dict(report: SourceReport) -> dict:
+    return {"source": report.source, "snapshot_id": report.snapshot_id,
+            "primary": report.primary, "created_at": report.created_at,
+            "exit_code": int(report.exit_code), "empty_snapshot": report.empty_snapshot,
+            "warnings": list(report.warnings),
+            "foreign": [dataclasses.asdict(entry) for entry in report.foreign],
+            "locations": [result_dict(result) for result in report.results]}
+
+
+def print_source(report: SourceReport) -> None:
+    print_results(report.results)
+    for entry in report.foreign[:MAX_LINES]:
+        click.echo(f"  foreign: {entry.location}: {entry.path} ({human_bytes(entry.size)}); "
+                   "not written by backupctl, not copied")
+    if len(report.foreign) > MAX_LINES:
+        click.echo(f"  foreign: ... and {len(report.foreign) - MAX_LINES} more")
+    for warning in report.warnings[:MAX_LINES]:
+        click.echo(f"  warning: {warning}")
 
 
 def print_results(results) -> None:
@@ -27,10 +48,6 @@ def print_results(results) -> None:
         if result.reason:
             detail.append(result.reason)
         click.echo(f"  {mark} {result.location:<16} {result.step:<9} {'; '.join(detail)}")
-
-
-def exit_code(results) -> int:
-    return exit_code_for([result.ok for result in results])
 
 
 def human_bytes(count: float) -> str:

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import sys
 
 import click
 
-from backupctl import state
-from backupctl.keys import access as keyaccess
-from backupctl.actions import backup as backup_action
 from backupctl.actions import status as status_action
 from backupctl.cli.options import json_option
 from backupctl.cli.report import human_bytes
 from backupctl.errors import ExitCode
-from backupctl.restic import messages, operations
+from backupctl.restic import messages
 
 
-def _gather(app, sources):
-    config = app.config()
-    keystore = keyaccess.open_keystore(config)
-    restic = operations.detect(config.restic_binary, config.restic_cache_dir)
+def _gather(app, sources) -> tuple[datetime.datetime, status_action.Status]:
     now = datetime.datetime.now(datetime.UTC)
-    chosen = backup_action.select_sources(config, sources)
-    return now, [status_action.source_status(config, keystore, restic, source, now=now)
-                 for source in chosen]
+    return now, status_action.status(app.config(), names=sources, now=now)
 
 
 def _age(now, moment) -> str:
@@ -53,16 +46,20 @@ def _location_dict(now, location) -> dict:
 @click.pass_obj
 def status(app, sources: tuple[str, ...], as_json: bool) -> None:
     """Per SOURCE (default: all) and location: snapshot count, newest and oldest with their ages,
-    size, and warnings (fewer than two healthy locations, none off-site, backup overdue).
+    size, and warnings (fewer than two healthy locations, none off-site, backup overdue, foreign
+    files at a location, damage `verify` could not repair, runs killed before they finished).
 
     Exit code 1 when there is any warning, 0 when all is well.
     """
-    now, statuses = _gather(app, sources)
+    now, result = _gather(app, sources)
+    statuses = result.sources
     if as_json:
         click.echo(json.dumps({"sources": [
             {"source": s.source, "tenant": s.tenant, "warnings": list(s.warnings),
+             "foreign": [dataclasses.asdict(entry) for entry in s.foreign],
+             "last_verify": s.last_verify,
              "locations": [_location_dict(now, loc) for loc in s.locations]} for s in statuses
-        ]}, indent=2))
+        ], "warnings": list(result.warnings), "killed_runs": list(result.killed_runs)}, indent=2))
     else:
         for entry in statuses:
             click.echo(f"{entry.source} (tenant {entry.tenant})")
@@ -76,9 +73,17 @@ def status(app, sources: tuple[str, ...], as_json: bool) -> None:
                 click.echo(f"  {loc.name:<16} {site:<8} {len(loc.snapshot_ids):>5} "
                            f"{_age(now, loc.newest):>8} {_age(now, loc.oldest):>8} "
                            f"{human_bytes(loc.size_bytes):>10}")
+            if entry.last_verify:
+                verified = entry.last_verify
+                click.echo(f"  verify {verified['finished_at']}: {verified['checked']} checked, "
+                           f"{verified['damaged']} damaged, {verified['repaired']} repaired, "
+                           f"{verified['unrepairable']} unrepairable")
             for warning in entry.warnings:
                 click.echo(f"  warning: {warning}")
-    sys.exit(ExitCode.PARTIAL if any(s.warnings for s in statuses) else ExitCode.OK)
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}")
+    warned = result.warnings or any(s.warnings for s in statuses)
+    sys.exit(ExitCode.PARTIAL if warned else ExitCode.OK)
 
 
 @click.command()
@@ -87,7 +92,8 @@ def status(app, sources: tuple[str, ...], as_json: bool) -> None:
 @click.pass_obj
 def snapshots(app, sources: tuple[str, ...], as_json: bool) -> None:
     """List the snapshots of each SOURCE (default: all) and which locations hold each."""
-    now, statuses = _gather(app, sources)
+    now, result = _gather(app, sources)
+    statuses = result.sources
     if as_json:
         click.echo(json.dumps({"sources": [{"source": s.source, "snapshots": [
             {"id": snap.id, "time": snap.time, "tags": list(snap.tags), "paths": list(snap.paths),
@@ -114,7 +120,7 @@ def history(app, limit: int, as_json: bool) -> None:
 
     A run without an end was killed before it could finish; the next run catches up.
     """
-    runs = state.recent_runs(state.db_path(app.config().state_dir), limit=limit)
+    runs = status_action.history(app.config(), limit=limit)
     if as_json:
         click.echo(json.dumps({"runs": runs}, indent=2))
         return

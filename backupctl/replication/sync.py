@@ -1,10 +1,16 @@
-"""Carry out a replication plan: read each file once, verify it, write it to every location lacking it.
+"""Carry out a replication plan: read each file once, verify it, write it to every location lacking
+it, then remove what the toolkit deleted.
 
 Each destination gets its own writer thread, so a slow or failing location never holds up the
 others; a destination whose write fails gets nothing more in this run (so it never receives a
 snapshot whose data did not arrive), and catches up on the next run. A file that fails its
 content check on one origin is read from the next; a damaged file is never copied anywhere, and
 the damaged copy is replaced by the verified one.
+
+Interruption (Ctrl-C, SIGTERM): nothing more is submitted, queued writes are cancelled, the
+destination stores are closed (which unblocks a writer stuck on a remote write) and the writers
+get at most ``STOP_SECONDS`` to end; they are daemon threads, so a stuck one never holds the
+process.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ import collections
 import concurrent.futures
 import dataclasses
 import logging
-from collections.abc import Callable
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
 
 from backupctl.errors import BackupctlError
 from backupctl.replication import plan as planning
@@ -24,35 +33,54 @@ from targets.store import RepositoryStore
 logger = logging.getLogger(__name__)
 
 IN_FLIGHT = 4  # files read ahead of the slowest writer, bounding memory to a few packs
+CONFIG_LIMIT = 64 * 1024  # a restic repository config is a few hundred bytes
+STOP_SECONDS = 3.0  # how long an interrupted run waits for its writers before it goes
 
 
 class ConfigConflict(BackupctlError):
     """Two locations hold different repositories under one source: never mix them."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class DestinationReport:
     files_copied: int = 0
     bytes_copied: int = 0
-    repaired: list[str] = dataclasses.field(default_factory=list)
+    repaired: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
     error: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class SyncReport:
-    destinations: dict[str, DestinationReport]
+    destinations: Mapping[str, DestinationReport]  # every location of the plan
     damaged_at_origin: tuple[str, ...]  # "location:path" whose content did not match its name
     unrecoverable: tuple[str, ...]  # paths no location could supply intact
 
 
-def check_configs(stores: dict[str, RepositoryStore], listings: dict[str, dict[str, int]]) -> None:
+@dataclasses.dataclass
+class _Tally:
+    """One destination's running count, written by its writer thread and the settling loop."""
+
+    files_copied: int = 0
+    bytes_copied: int = 0
+    repaired: list[str] = dataclasses.field(default_factory=list)
+    removed: list[str] = dataclasses.field(default_factory=list)
+    error: str | None = None
+
+    def frozen(self) -> DestinationReport:
+        return DestinationReport(self.files_copied, self.bytes_copied, tuple(self.repaired),
+                                 tuple(self.removed), self.error)
+
+
+def check_configs(stores: Mapping[str, RepositoryStore],
+                  listings: Mapping[str, Mapping[str, int]]) -> None:
     """Raise ConfigConflict when two locations hold different repository configs. A location whose
     config cannot be read is left out here; its own reads and writes fail and say why."""
     contents = {}
     for name, listing in listings.items():
         if "config" in listing:
             try:
-                contents[name] = stores[name].read("config")
+                contents[name] = stores[name].read("config", limit=CONFIG_LIMIT)
             except target_errors.TargetError as error:
                 logger.warning("location %s: cannot read its repository config: %s", name, error)
     if len(set(contents.values())) > 1:
@@ -63,60 +91,76 @@ def check_configs(stores: dict[str, RepositoryStore], listings: dict[str, dict[s
         )
 
 
-def sync(
-    stores: dict[str, RepositoryStore],
-    listings: dict[str, dict[str, int]],
-    preference: tuple[str, ...],
-    *,
-    on_bytes: Callable[[int], None] | None = None,
-) -> SyncReport:
-    """Given reachable stores and their listings, make each hold every file; return what happened."""
-    check_configs(stores, listings)
-    transfers = planning.plan(listings, preference)
-    reports = {name: DestinationReport() for name in listings}
+def sync(stores: Mapping[str, RepositoryStore], plan: planning.Plan, *,
+         on_bytes: Callable[[int], None] | None = None) -> SyncReport:
+    """Given reachable stores and the plan made from their listings, carry it out; return what
+    happened at every location of the plan."""
+    tallies = {name: _Tally() for name in plan.locations}
+    writers = {name: _Writer(name) for name in plan.locations}
     damaged: list[str] = []
     unrecoverable: list[str] = []
-    writers = {name: concurrent.futures.ThreadPoolExecutor(1, f"write-{name}") for name in listings}
-    pending: collections.deque = collections.deque()
+    finished = False
     try:
-        for transfer in transfers:
-            data, bad_origins = _read_verified(stores, transfer)
-            damaged.extend(f"{origin}:{transfer.path}" for origin in bad_origins)
-            if data is None:
-                unrecoverable.append(transfer.path)
-                continue
-            targets = planning.destinations(transfer, len(data))
-            # a copy of the right size that failed its content check is replaced too
-            targets += tuple(name for name in bad_origins if name not in targets)
-            for name in targets:
-                if reports[name].error is None:
-                    future = writers[name].submit(_write, stores[name], reports[name], transfer, data)
-                    pending.append((name, transfer, len(data), future))
-            while len(pending) > IN_FLIGHT * max(1, len(listings)):
-                _settle(pending.popleft(), reports, on_bytes)
-        while pending:
-            _settle(pending.popleft(), reports, on_bytes)
+        _copy(stores, plan, tallies, writers, damaged, unrecoverable, on_bytes)
+        _remove(stores, plan, tallies)
+        finished = True
     finally:
-        for writer in writers.values():
-            writer.shutdown(wait=True, cancel_futures=True)
-    return SyncReport(reports, tuple(damaged), tuple(unrecoverable))
+        _stop(writers, stores, interrupted=not finished)
+    return SyncReport({name: tally.frozen() for name, tally in tallies.items()},
+                      tuple(damaged), tuple(unrecoverable))
+
+
+def _copy(stores, plan, tallies, writers, damaged, unrecoverable, on_bytes) -> None:
+    pending: collections.deque = collections.deque()
+    for transfer in plan.transfers:
+        data, bad_origins = _read_verified(stores, transfer)
+        damaged.extend(f"{origin}:{transfer.path}" for origin in bad_origins)
+        if data is None:
+            unrecoverable.append(transfer.path)
+            continue
+        # a copy of the right size that failed its content check is replaced too
+        targets = transfer.destinations + tuple(n for n in bad_origins
+                                                if n not in transfer.destinations)
+        for name in targets:
+            if tallies[name].error is None:
+                future = writers[name].submit(_write, stores[name], tallies[name], transfer, data)
+                pending.append((name, transfer, len(data), future))
+        while len(pending) > IN_FLIGHT * max(1, len(writers)):
+            _settle(pending.popleft(), tallies, on_bytes)
+    while pending:
+        _settle(pending.popleft(), tallies, on_bytes)
+
+
+def _remove(stores, plan, tallies) -> None:
+    """Delete what the toolkit deleted itself, snapshots first; a failure stops that location."""
+    for removal in plan.removals:
+        tally = tallies[removal.location]
+        if tally.error is not None:
+            continue
+        try:
+            stores[removal.location].delete(removal.path)
+        except Exception as error:  # noqa: BLE001 - any failure stops this location only
+            tally.error = f"delete {removal.path}: {error or type(error).__name__}"
+            continue
+        tally.removed.append(removal.path)
+        logger.info("location %s: removed %s (%s)", removal.location, removal.path, removal.reason)
 
 
 def _read_verified(stores, transfer) -> tuple[bytes | None, tuple[str, ...]]:
-    """Return the first origin's content that matches its name (or None), and the origins whose
-    copy did not match."""
+    """Return the first origin's content that has the manifest size and matches its name (or
+    None), and the origins whose copy did not."""
     damaged: list[str] = []
     for origin in transfer.origins:
         try:
-            data = stores[origin].read(transfer.path)
+            data = stores[origin].read(transfer.path, limit=transfer.size)
         except target_errors.TargetError as error:
             logger.warning("location %s: cannot read %s: %s", origin, transfer.path, error)
             continue
-        if verify.content_name_matches(transfer.path, data):
+        if len(data) == transfer.size and verify.content_name_matches(transfer.path, data):
             return data, tuple(damaged)
         damaged.append(origin)
-        logger.error("location %s: %s does not match its content hash; not copied from there",
-                     origin, transfer.path)
+        logger.error("location %s: %s does not match its content hash or manifest size; "
+                     "not copied from there", origin, transfer.path)
     return None, tuple(damaged)
 
 
@@ -124,28 +168,95 @@ class _Skipped(Exception):
     """A write not attempted because an earlier write to the same destination failed."""
 
 
-def _write(store: RepositoryStore, report: DestinationReport, transfer, data: bytes) -> None:
+def _write(store: RepositoryStore, tally: _Tally, transfer, data: bytes) -> None:
     """Runs on the destination's own writer thread, in plan order: after the first failure nothing
     more is written there, so a snapshot never arrives without its data."""
-    if report.error is not None:
+    if tally.error is not None:
         raise _Skipped
     try:
         store.write(transfer.path, data)
     except Exception as error:  # any failure stops this destination, never the others
-        report.error = str(error) or type(error).__name__
+        tally.error = str(error) or type(error).__name__
         raise
 
 
-def _settle(entry, reports: dict[str, DestinationReport], on_bytes) -> None:
+def _settle(entry, tallies: dict[str, _Tally], on_bytes) -> None:
     name, transfer, size, future = entry
-    report = reports[name]
+    tally = tallies[name]
     try:
         future.result()
-    except Exception:  # noqa: BLE001 - recorded in report.error by the writer, or skipped
+    except Exception:  # noqa: BLE001 - recorded in tally.error by the writer, or skipped
         return
-    if any(holder == name for holder, _ in transfer.holders):
-        report.repaired.append(transfer.path)
-    report.files_copied += 1
-    report.bytes_copied += size
+    if name not in transfer.lacking:
+        tally.repaired.append(transfer.path)
+    tally.files_copied += 1
+    tally.bytes_copied += size
     if on_bytes is not None:
         on_bytes(size)
+
+
+class _Writer:
+    """One destination's writer: a daemon thread running submitted calls in order."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"write-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, function, *args) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.put((future, function, args))
+        return future
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, function, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function(*args))
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting side
+                future.set_exception(error)
+
+    def stop(self, *, cancel: bool) -> None:
+        """Let the thread end after what it is doing; cancel queued calls first when asked."""
+        if cancel:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+        self._queue.put(None)
+
+    def join(self, timeout: float | None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def _stop(writers: dict[str, _Writer], stores, *, interrupted: bool) -> None:
+    """End the writers: normally after their (already settled) work; on interruption cancel what
+    is queued, close the stores to unblock a stuck write, and wait at most STOP_SECONDS."""
+    for writer in writers.values():
+        writer.stop(cancel=interrupted)
+    if not interrupted:
+        for writer in writers.values():
+            writer.join(None)
+        return
+    for name in writers:
+        threading.Thread(target=_close_quietly, args=(stores[name],), daemon=True,
+                         name=f"close-{name}").start()
+    deadline = time.monotonic() + STOP_SECONDS
+    stuck = [name for name, writer in writers.items()
+             if not writer.join(max(0.0, deadline - time.monotonic()))]
+    if stuck:
+        logger.warning("interrupted: left the writer(s) of %s blocked; they end with the process",
+                       ", ".join(stuck))
+
+
+def _close_quietly(store: RepositoryStore) -> None:
+    try:
+        store.close()
+    except Exception as error:  # noqa: BLE001 - closing on interruption is best effort
+        logger.debug("closing %s: %s", store.name, error)

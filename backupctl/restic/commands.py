@@ -40,6 +40,16 @@ def snapshots_argv(restic: Restic, repository: Repository) -> tuple[str, ...]:
     return flags.command(restic, repository, "snapshots", "--json", "--no-lock")
 
 
+def unlock_argv(restic: Restic, repository: Repository) -> tuple[str, ...]:
+    """`restic unlock`: removes only stale locks (same host and the process gone, or > 30 min old)."""
+    return flags.command(restic, repository, "unlock")
+
+
+def cat_config_argv(restic: Restic, repository: Repository) -> tuple[str, ...]:
+    """`restic cat config`: opens the repository with the password, reads nothing else."""
+    return flags.command(restic, repository, "cat", "config", "--no-lock")
+
+
 def check_argv(restic: Restic, repository: Repository, *, read_data_subset: str | None = None):
     subset = ("--read-data-subset", read_data_subset) if read_data_subset else ()
     return flags.command(restic, repository, "check", *subset, *lock_retry(restic))

@@ -17,6 +17,7 @@ class Outcome(enum.Enum):
     LOCKED = "locked"
     WRONG_PASSWORD = "wrong-password"
     UNREACHABLE = "unreachable"
+    NO_SPACE = "no-space"  # the location is full: try the next one
     INTERRUPTED = "interrupted"
     FAILED = "failed"
 
@@ -37,6 +38,7 @@ EXIT_CODES = {
 STDERR_PATTERNS = (
     (re.compile(r"wrong password|no key found", re.IGNORECASE), Outcome.WRONG_PASSWORD),
     (re.compile(r"repository is already locked|unable to create lock", re.IGNORECASE), Outcome.LOCKED),
+    (re.compile(r"no space left on device|disk quota exceeded", re.IGNORECASE), Outcome.NO_SPACE),
     (re.compile(r"connection refused|no route to host|ssh command exited|dial tcp|i/o timeout"
                 r"|unable to start the sftp session|Could not resolve hostname|Host key verification failed|Permission denied \(publickey"
                 r"|NoSuchBucket|The specified bucket does not exist|connection reset", re.IGNORECASE),

@@ -109,3 +109,15 @@ def snapshots(restic: Restic, repository: Repository, password: Secret) -> list[
     except (ValueError, KeyError, TypeError) as error:
         raise ResticError(f"snapshots of {repository.url}: unexpected output from restic: "
                           f"{type(error).__name__}: {error}") from None
+
+
+def unlock(restic: Restic, repository: Repository, password: Secret) -> execute.Result:
+    """Remove the repository's stale locks (restic decides which are stale)."""
+    return execute.run(commands.unlock_argv(restic, repository), password=password,
+                       environment=repository.environment, timeout=300)
+
+
+def open_check(restic: Restic, repository: Repository, password: Secret) -> execute.Result:
+    """Return whether the password opens the repository (outcome WRONG_PASSWORD when it does not)."""
+    return execute.run(commands.cat_config_argv(restic, repository), password=password,
+                       environment=repository.environment, timeout=300)

@@ -70,6 +70,7 @@ def test_status_reports_a_source_added_after_init_instead_of_failing(tmp_path):
     master_secret.generate_master_key_file(master)
     for name in ("a", "b", "data"):
         (tmp_path / name).mkdir()
+    (tmp_path / "data" / "ledger.txt").write_text("a file, so the snapshot is not empty\n")
     head = (f'[backupctl]\nstate_dir = "{tmp_path}/state"\nkeystore = "{tmp_path}/ks.bin"\n'
             f'master_key_file = "{master}"\n'
             f'[locations.a]\nkind = "local"\npath = "{tmp_path}/a"\ncountry = "NL"\noffsite = false\n'

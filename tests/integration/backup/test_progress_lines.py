@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from backupctl import master_secret
+from backupctl.keys import master_secret
 
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 SECRET_NAME = "salaries-2026-confidential.txt"

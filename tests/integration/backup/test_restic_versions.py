@@ -15,7 +15,7 @@ import pytest
 
 from backupctl.restic import commands, execute, feature, flags, operations
 from backupctl.restic.exitcodes import Outcome
-from backupctl.secret import Secret
+from backupctl.keys.secret import Secret
 
 PASSWORD = Secret("correct horse battery staple")
 

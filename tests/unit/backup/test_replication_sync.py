@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 
 import pytest
 
+from backupctl.replication import plan as planning
 from backupctl.replication import sync
+from backupctl.replication.manifest import Manifest
 from targets import errors as target_errors
 
 
@@ -47,12 +50,14 @@ class FakeStore:
     def list_files(self) -> dict[str, int]:
         return {path: len(data) for path, data in self.files.items()}
 
-    def read(self, relative_path: str) -> bytes:
+    def read(self, relative_path: str, *, limit: int | None = None) -> bytes:
         self.reads.append(relative_path)
         if self.fail_read_on and relative_path.startswith(self.fail_read_on):
             raise target_errors.LocationUnavailable(f"location {self.name}: read timed out")
         if relative_path not in self.files:
             raise target_errors.FileMissing(f"location {self.name}: {relative_path} missing")
+        if limit is not None and len(self.files[relative_path]) > limit:  # as every real store does
+            raise target_errors.TargetError(f"location {self.name}: {relative_path} is too large")
         return self.files[relative_path]
 
     def write(self, relative_path: str, data: bytes) -> None:
@@ -63,10 +68,15 @@ class FakeStore:
         self.files[relative_path] = data
 
 
-def run(*stores: FakeStore, on_bytes=None) -> sync.SyncReport:
+MANIFEST = Manifest({path: len(data) for path, data in REPOSITORY.items()})
+
+
+def run(*stores: FakeStore, on_bytes=None, manifest: Manifest = MANIFEST) -> sync.SyncReport:
     by_name = {store.name: store for store in stores}
     listings = {store.name: store.list_files() for store in stores}
-    return sync.sync(by_name, listings, tuple(by_name), on_bytes=on_bytes)
+    sync.check_configs(by_name, listings)
+    the_plan = planning.plan(manifest, listings, tuple(by_name))
+    return sync.sync(by_name, the_plan, on_bytes=on_bytes)
 
 
 def intact(files: dict[str, bytes]) -> bool:
@@ -83,7 +93,7 @@ def test_an_empty_location_receives_everything_in_order_and_is_counted():
     assert origin.write_attempts == []
     b = report.destinations["b"]
     assert (b.files_copied, b.bytes_copied, b.error, b.repaired) == (
-        6, sum(map(len, REPOSITORY.values())), None, [])
+        6, sum(map(len, REPOSITORY.values())), None, ())
     assert report.destinations["a"].files_copied == 0
     assert sum(copied) == b.bytes_copied
     assert report.damaged_at_origin == () and report.unrecoverable == ()
@@ -124,7 +134,7 @@ def test_damaged_copy_of_the_right_size_at_an_origin_is_replaced_by_the_verified
     report = run(a, b, c)
     assert a.files[path] == DATA1
     assert a.write_attempts == [path]
-    assert report.destinations["a"].repaired == [path]
+    assert report.destinations["a"].repaired == (path,)
 
 
 def test_file_damaged_everywhere_is_unrecoverable_and_not_copied():
@@ -152,7 +162,7 @@ def test_a_copy_of_the_wrong_size_is_repaired_and_reported():
     a, b = FakeStore("a", REPOSITORY), FakeStore("b", truncated)
     report = run(a, b)
     assert b.files[path] == INDEX
-    assert report.destinations["b"].repaired == [path]
+    assert report.destinations["b"].repaired == (path,)
     assert report.destinations["b"].files_copied == 1
     assert a.write_attempts == []
 
@@ -178,6 +188,7 @@ def test_failed_write_stops_the_destination_across_many_files():
     snapshot = {f"snapshots/{name_of(SNAPSHOT)}": SNAPSHOT}
     first = sorted(packs)[3]
     a = FakeStore("a", {"config": CONFIG, **packs, **snapshot})
+    manifest = Manifest(a.list_files())
 
     class FailsOnce(FakeStore):
         def write(self, relative_path, data):
@@ -186,7 +197,7 @@ def test_failed_write_stops_the_destination_across_many_files():
             super().write(relative_path, data)
 
     broken, healthy = FailsOnce("b", {}), FakeStore("c", {})
-    report = run(a, broken, healthy)
+    report = run(a, broken, healthy, manifest=manifest)
     assert broken.write_attempts[-1] == first
     assert len(broken.write_attempts) == 1 + 4  # config and three packs before it
     assert f"snapshots/{name_of(SNAPSHOT)}" not in broken.files
@@ -208,3 +219,74 @@ def test_equal_configs_and_missing_config_are_no_conflict():
     a, b, c = FakeStore("a", REPOSITORY), FakeStore("b", {"config": CONFIG}), FakeStore("c", {})
     run(a, b, c)
     assert b.files == c.files == REPOSITORY
+
+
+def test_a_planted_file_is_never_read_nor_copied():
+    planted = b"random bytes named by their hash"
+    planted_path = f"snapshots/{name_of(planted)}"
+    a = FakeStore("a", {**REPOSITORY, planted_path: planted})
+    b = FakeStore("b", {})
+    run(a, b)
+    assert b.files == REPOSITORY
+    assert planted_path not in a.reads and planted_path not in b.write_attempts
+
+
+def test_a_copy_of_another_size_at_an_origin_is_never_read_and_is_replaced():
+    path = pack(DATA1)
+    big = dict(REPOSITORY, **{path: DATA1 + b"\0" * 10_000})  # grown: not the manifest size
+    a, b, c = FakeStore("a", big), FakeStore("b", REPOSITORY), FakeStore("c", {})
+    report = run(a, b, c)
+    assert path not in a.reads
+    assert a.files[path] == DATA1 and c.files[path] == DATA1
+    assert report.destinations["a"].repaired == (path,)
+
+
+def test_files_deleted_by_the_toolkit_are_removed_at_every_location():
+    gone = f"snapshots/{name_of(SNAPSHOT)}"
+    manifest = Manifest({p: len(d) for p, d in REPOSITORY.items() if p != gone}, frozenset({gone}))
+    a, b = FakeStore("a", REPOSITORY), FakeStore("b", REPOSITORY)
+
+    def delete(store):
+        def remove(relative_path):
+            del store.files[relative_path]
+        return remove
+
+    a.delete, b.delete = delete(a), delete(b)
+    report = run(a, b, manifest=manifest)
+    assert gone not in a.files and gone not in b.files
+    assert report.destinations["a"].removed == (gone,) == report.destinations["b"].removed
+
+
+def test_interruption_does_not_wait_for_a_writer_stuck_on_a_remote_write():
+    """A stand-in for a remote write that never returns (a dead SFTP peer): it blocks until the
+    store is closed. The real case is tests/integration/backup/test_replication_interrupt.py."""
+    release, entered = threading.Event(), threading.Event()
+
+    class Stuck(FakeStore):
+        closed = False
+
+        def write(self, relative_path, data):
+            if relative_path.startswith("data/"):
+                entered.set()
+                release.wait(60)
+            super().write(relative_path, data)
+
+        def close(self):
+            self.closed = True
+
+    class InterruptedReader(FakeStore):
+        def read(self, relative_path, *, limit=None):
+            if relative_path.startswith("index/"):
+                assert entered.wait(10), "the writer never started its stuck write"
+                raise KeyboardInterrupt  # what SIGTERM raises in the main thread
+            return super().read(relative_path, limit=limit)
+
+    a, stuck = InterruptedReader("a", REPOSITORY), Stuck("b", {})
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run(a, stuck)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert entered.is_set() and elapsed < sync.STOP_SECONDS + 2
+    assert stuck.closed
+    assert not any(p.startswith(("index/", "snapshots/")) for p in stuck.write_attempts)

@@ -42,6 +42,15 @@ def test_init_argv():
     assert commands.init_argv(OLD, LOCAL) == ("/usr/bin/restic", "init", *GLOBAL_OLD)
 
 
+def test_unlock_argv():
+    assert commands.unlock_argv(OLD, LOCAL) == ("/usr/bin/restic", "unlock", *GLOBAL_OLD)
+
+
+def test_cat_config_argv_takes_no_lock():
+    assert commands.cat_config_argv(OLD, LOCAL) == (
+        "/usr/bin/restic", "cat", *GLOBAL_OLD, "config", "--no-lock")
+
+
 def test_backup_argv_on_old_restic_has_no_retry_lock():
     argv = commands.backup_argv(
         OLD, LOCAL, paths=(pathlib.Path("/var/mail"), pathlib.Path("/-odd")),

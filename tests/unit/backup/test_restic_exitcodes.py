@@ -30,6 +30,9 @@ SFTP_NO_REPOSITORY_WITH_SSH_CHATTER = (
     "hosts.\nFatal: unable to open config file: Lstat: file does not exist\n"
     "Is there a repository at the following location?\nsftp:bk@127.0.0.1:/r\n")
 OTHER = "Fatal: unable to save snapshot: disk full\n"
+NO_SPACE = ("Save(<data/0d2c8e0a>) returned error, retrying after 552.330144ms: open "
+            "/mnt/usb/r/data/0d/0d2c8e0a: no space left on device\nFatal: unable to save "
+            "snapshot: Save(<data/0d2c8e0a>): no space left on device\n")
 
 
 @pytest.mark.parametrize(("returncode", "stderr", "outcome"), [
@@ -45,6 +48,9 @@ OTHER = "Fatal: unable to save snapshot: disk full\n"
     (1, SFTP_UNRESOLVED, Outcome.UNREACHABLE),
     (1, SFTP_NO_REPOSITORY_WITH_SSH_CHATTER, Outcome.NO_REPOSITORY),
     (1, OTHER, Outcome.FAILED),
+    (1, NO_SPACE, Outcome.NO_SPACE),
+    (1, "Fatal: unable to save snapshot: write /mnt/usb/r/snapshots/ab: no space left on device\n",
+     Outcome.NO_SPACE),
     (1, "", Outcome.FAILED),
     (10, "Fatal: repository does not exist: unable to open config file\n", Outcome.NO_REPOSITORY),
     (11, "Fatal: unable to create lock in backend: repository is already locked\n", Outcome.LOCKED),
