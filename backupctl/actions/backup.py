@@ -172,7 +172,7 @@ def _attempt(job: _Job, reached: reach.Reached, name: str):
     target = repository(reached.stores[name])
     job.progress.backup_started(job.source.name, name)
     try:
-        outcome = _run_backup(job, target)
+        outcome = _run_backup(job, target, lock_wait=None)
         if outcome.result.outcome is Outcome.LOCKED:
             outcome = _unlock_and_retry(job, target, name, outcome)
     except BaseException:
@@ -189,15 +189,18 @@ def _attempt(job: _Job, reached: reach.Reached, name: str):
                                                complete=complete)
 
 
-def _run_backup(job: _Job, target) -> operations.BackupOutcome:
+def _run_backup(job: _Job, target, *, lock_wait: str | None = "5m") -> operations.BackupOutcome:
     return operations.backup(
         job.restic, target, job.password, paths=job.source.paths, excludes=job.source.excludes,
-        tags=job.tags, on_status=lambda status: job.progress.backup_status(job.source.name, status))
+        tags=job.tags, on_status=lambda status: job.progress.backup_status(job.source.name, status),
+        lock_wait=lock_wait)
 
 
 def _unlock_and_retry(job: _Job, target, name: str, outcome) -> operations.BackupOutcome:
-    """restic 0.14 has no --retry-lock: `restic unlock` removes only stale locks (this host and the
-    process gone, or older than 30 minutes), then try once more at the same location."""
+    """The first attempt does not wait for a lock (restic 0.18 would wait out its --retry-lock on a
+    stale lock, and 0.14 cannot wait at all): `restic unlock` removes only stale locks (this host
+    and the process gone, or older than 30 minutes), then try once more at the same location,
+    this time waiting for a live lock where restic can (0.16 and later)."""
     logger.warning("location %s: repository locked; removing stale locks and trying again", name)
     unlocked = operations.unlock(job.restic, target, job.password)
     if not unlocked.ok:

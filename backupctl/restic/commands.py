@@ -24,14 +24,16 @@ def backup_argv(
     excludes: tuple[str, ...] = (),
     tags: tuple[str, ...] = (),
     host: str | None = None,
+    lock_wait: str | None = "5m",
 ) -> tuple[str, ...]:
-    """Given what to back up, return `restic backup --json ...` with the given tags and excludes."""
+    """Given what to back up, return `restic backup --json ...` with the given tags and excludes;
+    where restic can wait for a lock, it waits ``lock_wait`` (None: fail at once when locked)."""
     return flags.command(
         restic, repository, "backup", "--json",
         *flags.repeated("--exclude", excludes),
         *flags.repeated("--tag", tags),
         *(("--host", host) if host else ()),
-        *lock_retry(restic),
+        *(lock_retry(restic, lock_wait) if lock_wait else ()),
         "--", *(str(path) for path in paths),
     )
 

@@ -74,8 +74,10 @@ def backup(
     excludes: tuple[str, ...],
     tags: tuple[str, ...],
     on_status: Callable[[messages.Status], None] | None = None,
+    lock_wait: str | None = "5m",
 ) -> BackupOutcome:
-    """Back paths up; return the result with restic's summary and per-file errors."""
+    """Back paths up; return the result with restic's summary and per-file errors. ``lock_wait``:
+    how long a restic that can wait for a lock waits (None: fail at once when locked)."""
     summaries: list[messages.Summary] = []
     item_errors: list[messages.ItemError] = []
 
@@ -88,7 +90,8 @@ def backup(
         elif isinstance(message, messages.ItemError):
             item_errors.append(message)
 
-    argv = commands.backup_argv(restic, repository, paths=paths, excludes=excludes, tags=tags)
+    argv = commands.backup_argv(restic, repository, paths=paths, excludes=excludes, tags=tags,
+                                lock_wait=lock_wait)
     result = execute.run(argv, password=password, environment=repository.environment,
                          on_line=on_line)
     for line in result.stderr.splitlines():  # restic < 0.17 prints its JSON errors on stderr

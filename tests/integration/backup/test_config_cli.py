@@ -21,6 +21,7 @@ def _config(root: pathlib.Path, *, state_dir: str = "", schedule: str = "daily",
         master_secret.generate_master_key_file(master)
     for name in ("a", "b", "data"):
         (root / name).mkdir(exist_ok=True)
+    (root / "data" / "file.txt").write_text("something to back up\n")  # not an empty snapshot
     config = root / "c.toml"
     config.write_text(
         f'[backupctl]\nstate_dir = "{state_dir or root / "state"}"\n'

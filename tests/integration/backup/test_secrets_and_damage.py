@@ -4,6 +4,7 @@ run cannot finish."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -163,32 +164,88 @@ def _waits_on_a_fifo(pid: int) -> bool:
         return False
 
 
-def test_restic_dies_with_a_killed_backupctl(backup_env):
-    """restic writes progress many times a second and would die of SIGPIPE once backupctl's end
-    of the pipe is gone; so that only the parent-death signal can end it, restic is held silent:
-    a FIFO planted as a lock file blocks it while it reads the repository's locks."""
-    env = backup_env
-    env.backupctl("init", check=True)
+def _restic_waiting_for_a_lock(process: subprocess.Popen, *, deadline: float = 60) -> int:
+    """Return the pid of backupctl's restic backup that waits for a lock (--retry-lock)."""
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        assert process.poll() is None, "backupctl ended before restic waited for the lock"
+        found = _restic_processes(b"\x00--retry-lock\x00", parent=process.pid)
+        if found:
+            return found[0]
+        time.sleep(0.005)
+    raise AssertionError(f"no restic of backupctl waited for the lock within {deadline}s")
+
+
+def _hold_silent_with_a_fifo(env) -> contextlib.AbstractContextManager:
+    """restic 0.14: a FIFO planted as a lock file blocks restic while it reads the locks."""
     fifo = env.root / "disk" / env.source / "locks" / ("f" * 64)
     fifo.parent.mkdir(exist_ok=True)
     os.mkfifo(fifo)
-    process = subprocess.Popen(
-        (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    restic = None
-    try:
+
+    def silent(process: subprocess.Popen) -> int:
         restic = _wait_for_restic_backup(process)
         until = time.monotonic() + 30
         while not _waits_on_a_fifo(restic):
             assert _is_running(restic), "restic ended before it blocked on the planted lock"
             assert time.monotonic() < until, "restic did not block on the planted lock"
             time.sleep(0.01)
-        process.kill()  # SIGKILL: backupctl cannot forward anything
-        process.wait(timeout=30)
-        _wait_until_gone(restic, deadline=30)  # the kernel's parent-death signal ended it
+        return restic
+
+    return contextlib.nullcontext(silent)
+
+
+@contextlib.contextmanager
+def _hold_silent_with_a_live_lock(env):
+    """restic 0.16 and later skip a FIFO among the locks, but wait silently with --retry-lock
+    while another process holds an exclusive lock: a `restic check` stopped with SIGSTOP once
+    its lock exists. backupctl's first attempt fails at once, `restic unlock` keeps the live
+    lock, and the second attempt waits for it."""
+    locks = env.root / "disk" / env.source / "locks"
+    password_file = env.root / "pw"
+    password_file.write_text(env.password())
+    password_file.chmod(0o600)
+    holder = subprocess.Popen(
+        (env.restic_binary, "-r", str(env.root / "disk" / env.source), "--password-file",
+         str(password_file), "--no-cache", "check", "--read-data"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        until = time.monotonic() + 30
+        while not (locks.is_dir() and any(path.stat().st_size for path in locks.iterdir())):
+            assert holder.poll() is None, "restic check ended before its lock was seen"
+            assert time.monotonic() < until, "restic check made no lock"
+            time.sleep(0.005)
+        holder.send_signal(signal.SIGSTOP)
+        yield lambda process: _restic_waiting_for_a_lock(process)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if restic is not None and _is_running(restic):
-            os.kill(restic, signal.SIGKILL)  # the old code's leftover, not to block the session
+        holder.send_signal(signal.SIGCONT)
+        holder.kill()
+        holder.wait()
+
+
+def test_restic_dies_with_a_killed_backupctl(backup_env):
+    """restic writes progress many times a second and would die of SIGPIPE once backupctl's end
+    of the pipe is gone; so that only the parent-death signal can end it, restic is held silent
+    (a FIFO among the locks for 0.14, a live lock it waits for on newer ones)."""
+    env = backup_env
+    env.backupctl("init", check=True)
+    env.backupctl("backup", check=True)
+    version = subprocess.run((env.restic_binary, "version"), capture_output=True, text=True,
+                             check=True).stdout
+    older = version.startswith(("restic 0.14", "restic 0.15"))
+    hold = _hold_silent_with_a_fifo(env) if older else _hold_silent_with_a_live_lock(env)
+    restic = None
+    with hold as wait_until_silent:
+        process = subprocess.Popen(
+            (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup",
+             "--quiet"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            restic = wait_until_silent(process)
+            process.kill()  # SIGKILL: backupctl cannot forward anything
+            process.wait(timeout=30)
+            _wait_until_gone(restic, deadline=30)  # the kernel's parent-death signal ended it
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            if restic is not None and _is_running(restic):
+                os.kill(restic, signal.SIGKILL)  # the old code's leftover, not to block the session

@@ -25,7 +25,7 @@ def test_a_stale_lock_left_by_a_killed_restic_does_not_move_the_primary(backup_e
     password_file.write_text(env.password())
     password_file.chmod(0o600)
     restic = subprocess.Popen(
-        (backup_env_module.RESTIC, "-r", str(repository), "--password-file", str(password_file),
+        (env.restic_binary, "-r", str(repository), "--password-file", str(password_file),
          "--no-cache", "check", "--read-data"),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

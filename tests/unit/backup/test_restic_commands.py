@@ -73,6 +73,12 @@ def test_backup_argv_on_new_restic_retries_locks_before_the_paths():
     )
 
 
+def test_backup_argv_without_a_lock_wait_fails_at_once_when_locked():
+    argv = commands.backup_argv(NEW, SFTP, paths=(pathlib.Path("/var/mail"),), lock_wait=None)
+    assert "--retry-lock" not in argv
+    assert argv[-2:] == ("--", "/var/mail")
+
+
 @pytest.mark.parametrize(("version", "retries"), [
     ((0, 14, 0), False), ((0, 15, 2), False), ((0, 16, 0), True), ((0, 16, 4), True),
     ((0, 18, 0), True), ((1, 0, 0), True),
