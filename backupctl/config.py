@@ -126,11 +126,20 @@ def _check_local_directories(general: dict[str, Any], errors: list[str]) -> None
         if not isinstance(value, str) or not value.startswith("/"):
             continue
         path = pathlib.Path(value)
-        blocker = next((candidate for candidate in (path, *path.parents)
-                        if candidate.exists() or candidate.is_symlink()), None)
+        blocker = next(
+            (
+                candidate
+                for candidate in (path, *path.parents)
+                if candidate.exists() or candidate.is_symlink()
+            ),
+            None,
+        )
         if blocker is not None and not blocker.is_dir():
-            what = ("is not a directory" if blocker == path
-                    else f"lies below {blocker}, not a directory")
+            what = (
+                "is not a directory"
+                if blocker == path
+                else f"lies below {blocker}, not a directory"
+            )
             errors.append(f"backupctl.{key}: {value} {what}")
 
 
@@ -142,8 +151,10 @@ def _distinct_places(
     places = {name: place_of(location) for name, location in locations.items()}
     known = {name: place for name, place in places.items() if place is not None}
     for name, twin in placement.duplicate_places(known):
-        errors.append(f"locations.{name}: stores in the same place as locations.{twin}; "
-                      "two names for one place are one copy, not two")
+        errors.append(
+            f"locations.{name}: stores in the same place as locations.{twin}; "
+            "two names for one place are one copy, not two"
+        )
     return known
 
 
@@ -154,12 +165,18 @@ def place_of(location: Location) -> placement.Place | None:
     settings = location.settings
     if location.kind == "local" and isinstance(settings.get("path"), str):
         return placement.Place(("local",), _path_parts(os.path.realpath(settings["path"])))
-    if location.kind == "sftp" and isinstance(settings.get("host"), str) and isinstance(
-            settings.get("path"), str):
+    if (
+        location.kind == "sftp"
+        and isinstance(settings.get("host"), str)
+        and isinstance(settings.get("path"), str)
+    ):
         host = settings["host"].lower().rstrip(".")
         return placement.Place(("sftp", host, str(settings["port"])), _path_parts(settings["path"]))
-    if location.kind == "s3" and isinstance(settings.get("endpoint"), str) and isinstance(
-            settings.get("bucket"), str):
+    if (
+        location.kind == "s3"
+        and isinstance(settings.get("endpoint"), str)
+        and isinstance(settings.get("bucket"), str)
+    ):
         scope = ("s3", _normal_endpoint(settings["endpoint"]), settings["bucket"])
         return placement.Place(scope, _path_parts(settings.get("prefix") or ""))
     return None
@@ -184,7 +201,8 @@ def _normal_endpoint(endpoint: str) -> str:
     except ValueError:
         return endpoint.strip().lower()
     return f"{url.scheme.lower()}://{(url.hostname or '').rstrip('.')}:{port}/" + "/".join(
-        _path_parts(url.path))
+        _path_parts(url.path)
+    )
 
 
 def _named_tables(raw: Any, section: str, errors: list[str]) -> dict[str, Any]:
@@ -237,8 +255,12 @@ def _parse_locations(raw: Any, errors: list[str]) -> dict[str, Location]:
                 errors.append(f"{where}.region: {mismatch}")
         common = {key.name for key in schema.LOCATION_COMMON_KEYS}
         locations[name] = Location(
-            name=name, kind=kind, country=values["country"].upper(), offsite=values["offsite"],
-            provider=values["provider"], allow_outside_eea=values["allow_outside_eea"],
+            name=name,
+            kind=kind,
+            country=values["country"].upper(),
+            offsite=values["offsite"],
+            provider=values["provider"],
+            allow_outside_eea=values["allow_outside_eea"],
             settings={k: v for k, v in values.items() if k not in common},
         )
     return locations
@@ -295,13 +317,16 @@ def _check_source_references(
     for location_name in unknown:
         errors.append(f"{where}.locations: unknown location {location_name!r}")
     if values["retention"] not in policies:
-        errors.append(f"{where}.retention: unknown policy {values['retention']!r} "
-                      f"(known: {', '.join(sorted(policies))})")
+        errors.append(
+            f"{where}.retention: unknown policy {values['retention']!r} "
+            f"(known: {', '.join(sorted(policies))})"
+        )
     known = [locations[n] for n in dict.fromkeys(names) if n in locations]
     if unknown:
         return
     verdict = placement.check_placement(
-        len(known), sum(1 for location in known if location.offsite),
+        len(known),
+        sum(1 for location in known if location.offsite),
         allow_single_location=values["allow_single_location"],
         allow_no_offsite=values["allow_no_offsite"],
     )
@@ -309,10 +334,13 @@ def _check_source_references(
         errors.append(f"{where}.locations: {problem}")
 
 
-def _check_nested_places(names: list[str], places: dict[str, placement.Place], where: str,
-                         errors: list[str]) -> None:
+def _check_nested_places(
+    names: list[str], places: dict[str, placement.Place], where: str, errors: list[str]
+) -> None:
     """Append a problem when one of a source's locations stores inside another of them."""
     known = tuple(name for name in dict.fromkeys(names) if name in places)
     for inner, outer in placement.nested_places(known, places):
-        errors.append(f"{where}.locations: {inner} stores inside {outer}; "
-                      "one place holding both copies is not two locations (clause 10.12)")
+        errors.append(
+            f"{where}.locations: {inner} stores inside {outer}; "
+            "one place holding both copies is not two locations (clause 10.12)"
+        )

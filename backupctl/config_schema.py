@@ -54,9 +54,14 @@ def _country(value: str) -> str | None:
 
 def _bucket(value: str) -> str | None:
     valid = re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value) and ".." not in value
-    return None if valid else (
-        "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', "
-        "starting and ending with a letter or digit")
+    return (
+        None
+        if valid
+        else (
+            "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    )
 
 
 def _identifier(value: str) -> str | None:
@@ -66,17 +71,23 @@ def _identifier(value: str) -> str | None:
 def _tags(values: list[str]) -> str | None:
     for tag in values:
         if not TAG_PATTERN.match(tag):
-            return (f"tag {tag!r} must be 1-64 letters, digits, '.', '_', '-' or ':', "
-                    "starting with a letter or digit")
+            return (
+                f"tag {tag!r} must be 1-64 letters, digits, '.', '_', '-' or ':', "
+                "starting with a letter or digit"
+            )
         if tag in RESERVED_TAGS or tag.startswith(RESERVED_TAG_PREFIXES):
             return f"tag {tag!r} is one backupctl sets itself"
     return None
 
 
 def _schedule(value: str) -> str | None:
-    return None if parse_interval_hours(value) is not None else (
-        'must be "hourly", "daily", "weekly" or a number of hours like "36h" '
-        f"(at most {MAX_SCHEDULE_HOURS}h, a year)"
+    return (
+        None
+        if parse_interval_hours(value) is not None
+        else (
+            'must be "hourly", "daily", "weekly" or a number of hours like "36h" '
+            f"(at most {MAX_SCHEDULE_HOURS}h, a year)"
+        )
     )
 
 
@@ -92,50 +103,104 @@ def parse_interval_hours(value: str) -> float | None:
 
 
 GLOBAL_KEYS = (
-    Key("state_dir", "str", default="/var/lib/backupctl", check=_absolute,
-        help="Directory for the embedded state database, job folders and caches."),
-    Key("keystore", "str", default="/etc/backupctl/keystore.bin", check=_absolute,
-        help="The encrypted keystore holding repository passwords and location credentials."),
-    Key("master_key_file", "str", check=_absolute,
-        help="Root-only file holding the keystore's master secret (mode 0600)."),
-    Key("master_key_command", "str",
-        help="Command whose stdout is the master secret (instead of master_key_file)."),
-    Key("restic", "str", default="restic",
-        help="The restic binary (name on PATH or absolute path)."),
-    Key("restic_cache_dir", "str", check=_absolute,
-        help="restic's cache directory; default: <state_dir>/restic-cache."),
+    Key(
+        "state_dir",
+        "str",
+        default="/var/lib/backupctl",
+        check=_absolute,
+        help="Directory for the embedded state database, job folders and caches.",
+    ),
+    Key(
+        "keystore",
+        "str",
+        default="/etc/backupctl/keystore.bin",
+        check=_absolute,
+        help="The encrypted keystore holding repository passwords and location credentials.",
+    ),
+    Key(
+        "master_key_file",
+        "str",
+        check=_absolute,
+        help="Root-only file holding the keystore's master secret (mode 0600).",
+    ),
+    Key(
+        "master_key_command",
+        "str",
+        help="Command whose stdout is the master secret (instead of master_key_file).",
+    ),
+    Key(
+        "restic", "str", default="restic", help="The restic binary (name on PATH or absolute path)."
+    ),
+    Key(
+        "restic_cache_dir",
+        "str",
+        check=_absolute,
+        help="restic's cache directory; default: <state_dir>/restic-cache.",
+    ),
 )
 
 LOCATION_COMMON_KEYS = (
     Key("kind", "str", required=True, help='"local", "sftp" or "s3".'),
-    Key("country", "str", required=True, check=_country,
-        help="ISO 3166 country where the data is stored (EEA check, clause 9)."),
+    Key(
+        "country",
+        "str",
+        required=True,
+        check=_country,
+        help="ISO 3166 country where the data is stored (EEA check, clause 9).",
+    ),
     Key("offsite", "bool", required=True, help="Whether the location is off-site."),
     Key("provider", "str", default="own", help="Who operates it (a sub-processor, clause 9)."),
-    Key("allow_outside_eea", "str",
+    Key(
+        "allow_outside_eea",
+        "str",
         help="Reason why a location outside the EEA is allowed; "
-             "without it such a location is refused."),
+        "without it such a location is refused.",
+    ),
 )
 
 LOCATION_KIND_KEYS = {
     "local": (
-        Key("path", "str", required=True, check=_absolute,
-            help="Directory holding one repository per source."),
+        Key(
+            "path",
+            "str",
+            required=True,
+            check=_absolute,
+            help="Directory holding one repository per source.",
+        ),
     ),
     "sftp": (
         Key("host", "str", required=True, help="SSH server host name or address."),
         Key("port", "int", default=22, check=_port, help="SSH port."),
         Key("user", "str", required=True, help="SSH user."),
-        Key("path", "str", required=True, check=_absolute,
-            help="Directory on the server holding one repository per source."),
-        Key("identity_file", "str", required=True, check=_absolute,
-            help="Private key file for the SSH user (root-only)."),
-        Key("known_hosts", "str", required=True, check=_absolute,
-            help="known_hosts file with the server's host key; unknown keys are refused."),
+        Key(
+            "path",
+            "str",
+            required=True,
+            check=_absolute,
+            help="Directory on the server holding one repository per source.",
+        ),
+        Key(
+            "identity_file",
+            "str",
+            required=True,
+            check=_absolute,
+            help="Private key file for the SSH user (root-only).",
+        ),
+        Key(
+            "known_hosts",
+            "str",
+            required=True,
+            check=_absolute,
+            help="known_hosts file with the server's host key; unknown keys are refused.",
+        ),
     ),
     "s3": (
-        Key("endpoint", "str", required=True,
-            help='S3 endpoint URL, e.g. "https://s3.eu-central-1.amazonaws.com".'),
+        Key(
+            "endpoint",
+            "str",
+            required=True,
+            help='S3 endpoint URL, e.g. "https://s3.eu-central-1.amazonaws.com".',
+        ),
         Key("bucket", "str", required=True, check=_bucket, help="Bucket name."),
         Key("prefix", "str", default="", help="Key prefix inside the bucket."),
         Key("region", "str", required=True, help="The bucket's region."),
@@ -146,25 +211,52 @@ LOCATION_KIND_KEYS = {
 SOURCE_KEYS = (
     Key("paths", "list[str]", required=True, help="Absolute paths to back up."),
     Key("excludes", "list[str]", default=(), help="restic exclude patterns."),
-    Key("tenant", "str", required=True, check=_identifier,
-        help="The customer/tenant the data belongs to (a name, as for sources)."),
-    Key("locations", "list[str]", required=True,
-        help="Location names; the first receives the backup, the others a verified copy."),
+    Key(
+        "tenant",
+        "str",
+        required=True,
+        check=_identifier,
+        help="The customer/tenant the data belongs to (a name, as for sources).",
+    ),
+    Key(
+        "locations",
+        "list[str]",
+        required=True,
+        help="Location names; the first receives the backup, the others a verified copy.",
+    ),
     Key("retention", "str", default="backup-12m", help="Name of the retention policy."),
-    Key("schedule", "str", default="daily", check=_schedule,
+    Key(
+        "schedule",
+        "str",
+        default="daily",
+        check=_schedule,
         help='How often it must be backed up: "hourly", "daily", "weekly" or "<N>h" (at most '
-             f'{MAX_SCHEDULE_HOURS}h).'),
-    Key("tags", "list[str]", default=(), check=_tags,
+        f"{MAX_SCHEDULE_HOURS}h).",
+    ),
+    Key(
+        "tags",
+        "list[str]",
+        default=(),
+        check=_tags,
         help='Extra restic tags for every snapshot: names that may also hold ":", e.g. '
-             '"team:finance" (not source:, tenant:, change: or backupctl).'),
-    Key("allow_single_location", "str",
-        help="Reason why fewer than two locations is allowed (clause 10.12)."),
+        '"team:finance" (not source:, tenant:, change: or backupctl).',
+    ),
+    Key(
+        "allow_single_location",
+        "str",
+        help="Reason why fewer than two locations is allowed (clause 10.12).",
+    ),
     Key("allow_no_offsite", "str", help="Reason why no off-site location is allowed."),
 )
 
 POLICY_KEYS = (
-    Key("max_age_days", "int", required=True, check=_positive,
-        help="No snapshot is kept longer than this many days."),
+    Key(
+        "max_age_days",
+        "int",
+        required=True,
+        check=_positive,
+        help="No snapshot is kept longer than this many days.",
+    ),
     Key("keep_last", "int", default=1, help="Always keep the newest N snapshots (within max age)."),
     Key("keep_daily", "int", default=0, help="Keep one snapshot per day for N days."),
     Key("keep_weekly", "int", default=0, help="Keep one snapshot per week for N weeks."),
@@ -178,8 +270,12 @@ TYPE_CHECKS = {
     "bool": lambda value: isinstance(value, bool),
     "list[str]": lambda value: isinstance(value, list) and all(isinstance(v, str) for v in value),
 }
-TYPE_NAMES = {"str": "a string", "int": "an integer", "bool": "true or false",
-              "list[str]": "a list of strings"}
+TYPE_NAMES = {
+    "str": "a string",
+    "int": "an integer",
+    "bool": "true or false",
+    "list[str]": "a list of strings",
+}
 
 
 def check_table(table: Any, keys: tuple[Key, ...], where: str, errors: list[str]) -> dict[str, Any]:

@@ -49,8 +49,16 @@ def is_expected(error: BaseException) -> bool:
 
 
 # When several outcomes apply to one run, the most serious one is the exit code.
-SEVERITY = (ExitCode.OK, ExitCode.WARNING, ExitCode.EMPTY_SNAPSHOT, ExitCode.PARTIAL,
-            ExitCode.FAILED, ExitCode.REFUSED, ExitCode.USAGE, ExitCode.INTERRUPTED)
+SEVERITY = (
+    ExitCode.OK,
+    ExitCode.WARNING,
+    ExitCode.EMPTY_SNAPSHOT,
+    ExitCode.PARTIAL,
+    ExitCode.FAILED,
+    ExitCode.REFUSED,
+    ExitCode.USAGE,
+    ExitCode.INTERRUPTED,
+)
 
 
 def most_serious(codes: list[int]) -> ExitCode:

@@ -18,18 +18,28 @@ class LocationState:
     size_bytes: int = 0
 
 
-def warnings_for(states: list[LocationState], *, schedule_hours: float, grace_hours: float,
-                 now: datetime.datetime) -> list[str]:
+def warnings_for(
+    states: list[LocationState],
+    *,
+    schedule_hours: float,
+    grace_hours: float,
+    now: datetime.datetime,
+) -> list[str]:
     """Given each location's state, return what an operator must look at, most serious first."""
     warnings = [f"location {s.name} unreachable: {s.reason}" for s in states if not s.reachable]
     every_snapshot = frozenset().union(*(s.snapshot_ids for s in states if s.reachable))
     for state in states:
         lacking = len(every_snapshot - state.snapshot_ids)
         if state.reachable and lacking:
-            warnings.append(f"location {state.name} lacks {lacking} snapshot(s) the others have; "
-                            "the next backup copies them")
-    healthy = [s for s in states if s.reachable and s.newest is not None
-               and s.snapshot_ids == every_snapshot]
+            warnings.append(
+                f"location {state.name} lacks {lacking} snapshot(s) the others have; "
+                "the next backup copies them"
+            )
+    healthy = [
+        s
+        for s in states
+        if s.reachable and s.newest is not None and s.snapshot_ids == every_snapshot
+    ]
     if len(healthy) < 2:
         warnings.append(f"only {len(healthy)} healthy location(s) hold all backups; 2 are required")
     if not any(s.offsite for s in healthy):

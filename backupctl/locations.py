@@ -8,10 +8,15 @@ S3 credentials come from the keystore, entries ``location/<name>/access_key_id``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from backupctl.config import Location
 from backupctl.restic.flags import Repository
 from targets import registry
 from targets.store import RepositoryStore
+
+if TYPE_CHECKING:
+    from backupctl.keys.store import Keystore
 
 
 def access_key_entry(location: str) -> str:
@@ -27,7 +32,7 @@ def _credential_entry(location: str, key: str) -> str:
     return f"location/{location}/{key}"
 
 
-def spec_for(location: Location, source_name: str | None, keystore) -> object:
+def spec_for(location: Location, source_name: str | None, keystore: Keystore) -> object:
     """Given a location, a source name (None: the location's root) and the keystore, return its
     spec; the keystore is asked only for the credentials the kind needs (S3)."""
 
@@ -35,16 +40,22 @@ def spec_for(location: Location, source_name: str | None, keystore) -> object:
         return keystore.get(_credential_entry(location.name, key)).reveal()
 
     return registry.spec_from_settings(
-        location.kind, name=location.name, settings=location.settings, subpath=source_name,
+        location.kind,
+        name=location.name,
+        settings=location.settings,
+        subpath=source_name,
         credential=credential,
     )
 
 
-def store_for(location: Location, source_name: str, keystore) -> RepositoryStore:
+def store_for(location: Location, source_name: str, keystore: Keystore) -> RepositoryStore:
     return registry.open_store(spec_for(location, source_name, keystore))
 
 
 def repository(store: RepositoryStore) -> Repository:
     """Given a store, return how restic reaches the same repository."""
-    return Repository(url=store.restic_repository(), options=store.restic_options(),
-                      environment=store.restic_environment())
+    return Repository(
+        url=store.restic_repository(),
+        options=store.restic_options(),
+        environment=store.restic_environment(),
+    )

@@ -65,8 +65,13 @@ class PeriodicProgress:
     injected so tests need not wait. Safe to call from the copy's worker threads.
     """
 
-    def __init__(self, emit: Emit, *, clock: Callable[[], float] = time.monotonic,
-                 interval: float = PROGRESS_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        emit: Emit,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = PROGRESS_INTERVAL_SECONDS,
+    ) -> None:
         self._emit = emit
         self._clock = clock
         self._interval = interval
@@ -103,13 +108,17 @@ class PeriodicProgress:
         with self._lock:
             self._copied += count
             if self._due():
-                self._send("replication-progress", {"source": source, "bytes_done": self._copied,
-                                                    "total_bytes": self._copy_total})
+                self._send(
+                    "replication-progress",
+                    {"source": source, "bytes_done": self._copied, "total_bytes": self._copy_total},
+                )
 
     def replication_finished(self, source: str) -> None:
         with self._lock:
-            self._send("replication-finished", {"source": source, "bytes_done": self._copied,
-                                                "total_bytes": self._copy_total})
+            self._send(
+                "replication-finished",
+                {"source": source, "bytes_done": self._copied, "total_bytes": self._copy_total},
+            )
 
     def _due(self) -> bool:
         return self._last is None or self._clock() - self._last >= self._interval
@@ -122,9 +131,14 @@ class PeriodicProgress:
 def status_fields(status: Status) -> dict[str, Any]:
     """Given a restic status, return its counts and sizes (restic's current file names are left
     out on purpose)."""
-    return {"percent": status.percent_done, "bytes_done": status.bytes_done,
-            "total_bytes": status.total_bytes, "files_done": status.files_done,
-            "total_files": status.total_files, "seconds_remaining": status.seconds_remaining}
+    return {
+        "percent": status.percent_done,
+        "bytes_done": status.bytes_done,
+        "total_bytes": status.total_bytes,
+        "files_done": status.files_done,
+        "total_files": status.total_files,
+        "seconds_remaining": status.seconds_remaining,
+    }
 
 
 def describe(event: str, fields: dict[str, Any]) -> str:
@@ -142,7 +156,7 @@ def describe(event: str, fields: dict[str, Any]) -> str:
         "backup-progress": f"{source}: backup {fields.get('percent', 0):.0%}: {sizes}",
         "backup-finished": f"{source}: backup finished" + (f": {sizes}" if sizes else ""),
         "replication-started": f"{source}: copying {_size(fields.get('total_bytes', 0))} "
-                               "to the other locations",
+        "to the other locations",
         "replication-progress": f"{source}: copied {sizes}",
         "replication-finished": f"{source}: copies finished: {sizes}",
     }

@@ -14,11 +14,15 @@ import threading
 import time
 import types
 from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from backupctl import errors, runlock
 from backupctl import locations as location_stores
 from backupctl.config import Config, Source
 from targets.store import RepositoryStore
+
+if TYPE_CHECKING:
+    from backupctl.keys.store import Keystore
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +38,8 @@ def _frozen(mapping: Mapping) -> Mapping:
 
 @dataclasses.dataclass(frozen=True)
 class Reached:
-    """The stores of one source: which locations answered, with their listings, and which did not."""
+    """The stores of one source: which locations answered, with their listings, and which did
+    not."""
 
     stores: Mapping[str, RepositoryStore]
     listings: Mapping[str, Mapping[str, int]]
@@ -62,12 +67,13 @@ class Reached:
 
     def with_config(self, preference: Iterable[str]) -> tuple[str, ...]:
         """Return the reachable locations holding a repository config, in preference order."""
-        return tuple(name for name in preference
-                     if name in self.listings and "config" in self.listings[name])
+        return tuple(
+            name for name in preference if name in self.listings and "config" in self.listings[name]
+        )
 
 
 @contextlib.contextmanager
-def reach(config: Config, source: Source, keystore) -> Iterator[Reached]:
+def reach(config: Config, source: Source, keystore: Keystore) -> Iterator[Reached]:
     """Given a source, open and list each of its locations in parallel (failures carry reasons);
     yield the result and close every store at the end of the block."""
     stores: dict[str, RepositoryStore] = {}
@@ -92,12 +98,14 @@ def reach(config: Config, source: Source, keystore) -> Iterator[Reached]:
 
 
 @contextlib.contextmanager
-def reach_locked(config: Config, source: Source, keystore) -> Iterator[Reached]:
+def reach_locked(config: Config, source: Source, keystore: Keystore) -> Iterator[Reached]:
     """Given a source, take its run lock, reach its locations and remove the temporary files a
     killed run left at each reachable one (safe only under the lock: no other run of ours writes
     there); yield the reached value. Raise runlock.SourceBusy when another run holds the lock."""
-    with runlock.source_lock(config.state_dir, source.name), \
-            reach(config, source, keystore) as reached:
+    with (
+        runlock.source_lock(config.state_dir, source.name),
+        reach(config, source, keystore) as reached,
+    ):
         for name in reached.listings:
             _remove_stale_temporaries(reached.stores[name])
         yield reached
@@ -107,19 +115,27 @@ def _remove_stale_temporaries(store: RepositoryStore) -> None:
     try:
         removed = store.remove_stale_temporaries(STALE_TEMPORARY_SECONDS)
     except Exception as error:  # noqa: BLE001 - leftovers never stop a run; its writes will tell
-        logger.warning("location %s: cannot remove temporary files left by a killed run: %s",
-                       store.name, _describe(error))
+        logger.warning(
+            "location %s: cannot remove temporary files left by a killed run: %s",
+            store.name,
+            _describe(error),
+        )
         return
     if removed:
-        logger.warning("location %s: removed %d temporary file(s) left by a killed run",
-                       store.name, len(removed))
+        logger.warning(
+            "location %s: removed %d temporary file(s) left by a killed run",
+            store.name,
+            len(removed),
+        )
 
 
 def close(stores: Iterable[RepositoryStore], *, timeout: float = CLOSE_SECONDS) -> None:
     """Close stores, waiting at most ``timeout`` seconds in all (a store stuck on a dead
     connection is left to the process's end); a failure to close is logged, never raised."""
-    closers = [threading.Thread(target=_close_one, args=(store,), daemon=True,
-                                name=f"close-{store.name}") for store in stores]
+    closers = [
+        threading.Thread(target=_close_one, args=(store,), daemon=True, name=f"close-{store.name}")
+        for store in stores
+    ]
     for closer in closers:
         closer.start()
     deadline = time.monotonic() + timeout

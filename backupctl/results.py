@@ -46,7 +46,8 @@ class SourceReport:
 
     @property
     def exit_code(self) -> ExitCode:
-        """The most serious of: the locations' outcomes, foreign files (5), an empty snapshot (6)."""
+        """The most serious of: the locations' outcomes, foreign files (5), an empty snapshot
+        (6)."""
         return _exit_code(self.results, foreign=bool(self.foreign), empty=self.empty_snapshot)
 
 
@@ -58,18 +59,28 @@ class RunReport:
     @property
     def exit_code(self) -> ExitCode:
         """The most serious of: every location's outcome, foreign files (5), empty snapshots (6)."""
-        return _exit_code([r for report in self.sources for r in report.results],
-                          foreign=any(report.foreign for report in self.sources),
-                          empty=any(report.empty_snapshot for report in self.sources))
+        return _exit_code(
+            [r for report in self.sources for r in report.results],
+            foreign=any(report.foreign for report in self.sources),
+            empty=any(report.empty_snapshot for report in self.sources),
+        )
 
 
-def failed_everywhere(source: str, locations: Iterable[str], step: str, reason: str, *,
-                      reasons: dict[str, str] | None = None) -> tuple[LocationResult, ...]:
+def failed_everywhere(
+    source: str,
+    locations: Iterable[str],
+    step: str,
+    reason: str,
+    *,
+    reasons: dict[str, str] | None = None,
+) -> tuple[LocationResult, ...]:
     """Given a source's locations and a reason, return a failed result for each; ``reasons``
     overrides the reason of single locations."""
     reasons = reasons or {}
-    return tuple(LocationResult(source, name, step, ok=False, reason=reasons.get(name, reason))
-                 for name in locations)
+    return tuple(
+        LocationResult(source, name, step, ok=False, reason=reasons.get(name, reason))
+        for name in locations
+    )
 
 
 def _exit_code(results: Iterable[LocationResult], *, foreign: bool, empty: bool) -> ExitCode:

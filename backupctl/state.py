@@ -17,7 +17,7 @@ import logging
 import os
 import pathlib
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from backupctl.errors import BackupctlError
 from backupctl.replication.manifest import Manifest
@@ -26,8 +26,10 @@ from backupctl.results import LocationResult
 logger = logging.getLogger(__name__)
 
 COMPONENT = "backup"
-VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS schema_version"
-                 " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_version"
+    " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+)
 MIGRATIONS = (
     """
     CREATE TABLE IF NOT EXISTS runs (
@@ -126,8 +128,9 @@ def _restrict_modes(path: pathlib.Path) -> None:
     directory made by hand, a file made by an older version)."""
     directory_mode = path.parent.stat().st_mode
     if directory_mode & 0o077:
-        logger.warning("state directory %s was mode %o; made it 0700", path.parent,
-                       directory_mode & 0o777)
+        logger.warning(
+            "state directory %s was mode %o; made it 0700", path.parent, directory_mode & 0o777
+        )
         os.chmod(path.parent, 0o700)
     for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         with contextlib.suppress(FileNotFoundError):
@@ -153,7 +156,8 @@ def migrate(connection: sqlite3.Connection) -> int:
             connection.execute(
                 "INSERT INTO schema_version (component, version) VALUES (?, ?)"
                 " ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-                (COMPONENT, len(MIGRATIONS)))
+                (COMPONENT, len(MIGRATIONS)),
+            )
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -164,12 +168,15 @@ def migrate(connection: sqlite3.Connection) -> int:
 
 
 def _stored_version(connection: sqlite3.Connection) -> int:
-    row = connection.execute("SELECT version FROM schema_version WHERE component = ?",
-                             (COMPONENT,)).fetchone()
+    row = connection.execute(
+        "SELECT version FROM schema_version WHERE component = ?", (COMPONENT,)
+    ).fetchone()
     current = row[0] if row else 0
     if current > len(MIGRATIONS):
-        raise StateError(f"state database schema ({COMPONENT}) is version {current}, newer than "
-                         f"this backupctl knows ({len(MIGRATIONS)}); upgrade backupctl")
+        raise StateError(
+            f"state database schema ({COMPONENT}) is version {current}, newer than "
+            f"this backupctl knows ({len(MIGRATIONS)}); upgrade backupctl"
+        )
     return current
 
 
@@ -179,7 +186,10 @@ def _statements(script: str) -> list[str]:
 
 # ---- runs --------------------------------------------------------------------------------------
 
-def start_run(path: pathlib.Path, *, command: str, actor: str, host: str, tags=()) -> int:
+
+def start_run(
+    path: pathlib.Path, *, command: str, actor: str, host: str, tags: Iterable[str] = ()
+) -> int:
     with connect(path) as connection:
         cursor = connection.execute(
             "INSERT INTO runs (command, actor, host, started_at, tags, pid)"
@@ -194,15 +204,27 @@ def record_result(path: pathlib.Path, run_id: int, result: LocationResult) -> No
         connection.execute(
             "INSERT INTO run_results (run_id, source, location, step, ok, reason, bytes_added,"
             " files_copied, snapshot_id, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, result.source, result.location, result.step, int(result.ok), result.reason,
-             result.bytes_added, result.files_copied, result.snapshot_id, utc_now()),
+            (
+                run_id,
+                result.source,
+                result.location,
+                result.step,
+                int(result.ok),
+                result.reason,
+                result.bytes_added,
+                result.files_copied,
+                result.snapshot_id,
+                utc_now(),
+            ),
         )
 
 
 def finish_run(path: pathlib.Path, run_id: int, exit_code: int) -> None:
     with connect(path) as connection:
-        connection.execute("UPDATE runs SET ended_at = ?, exit_code = ? WHERE id = ?",
-                           (utc_now(), exit_code, run_id))
+        connection.execute(
+            "UPDATE runs SET ended_at = ?, exit_code = ? WHERE id = ?",
+            (utc_now(), exit_code, run_id),
+        )
 
 
 def last_results(path: pathlib.Path, source: str) -> list[dict]:
@@ -212,7 +234,8 @@ def last_results(path: pathlib.Path, source: str) -> list[dict]:
         rows = connection.execute(
             "SELECT r.* FROM run_results r JOIN (SELECT location, step, MAX(rowid) AS newest"
             " FROM run_results WHERE source = ? GROUP BY location, step) n"
-            " ON r.rowid = n.newest", (source,),
+            " ON r.rowid = n.newest",
+            (source,),
         ).fetchall()
         return [dict(row) for row in rows]
 
@@ -224,7 +247,8 @@ def unfinished_runs(path: pathlib.Path) -> list[dict]:
         connection.row_factory = sqlite3.Row
         rows = connection.execute(
             "SELECT * FROM runs WHERE ended_at IS NULL AND id > COALESCE((SELECT MAX(id) FROM"
-            " runs WHERE ended_at IS NOT NULL), 0) ORDER BY id DESC LIMIT 20").fetchall()
+            " runs WHERE ended_at IS NOT NULL), 0) ORDER BY id DESC LIMIT 20"
+        ).fetchall()
         return [{**dict(row), "tags": json.loads(row["tags"])} for row in rows]
 
 
@@ -232,32 +256,50 @@ def recent_runs(path: pathlib.Path, *, limit: int) -> list[dict]:
     """Return the newest runs, each with its per-location results, newest first."""
     with connect(path) as connection:
         connection.row_factory = sqlite3.Row
-        runs = [dict(row) for row in connection.execute(
-            "SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()]
+        runs = [
+            dict(row)
+            for row in connection.execute(
+                "SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        ]
         for run in runs:
             run["tags"] = json.loads(run["tags"])
-            run["results"] = [dict(row) for row in connection.execute(
-                "SELECT source, location, step, ok, reason, bytes_added, files_copied, snapshot_id,"
-                " finished_at FROM run_results WHERE run_id = ? ORDER BY rowid", (run["id"],))]
+            run["results"] = [
+                dict(row)
+                for row in connection.execute(
+                    "SELECT source, location, step, ok, reason, bytes_added, files_copied,"
+                    " snapshot_id, finished_at FROM run_results WHERE run_id = ? ORDER BY rowid",
+                    (run["id"],),
+                )
+            ]
         return runs
 
 
 # ---- manifest ----------------------------------------------------------------------------------
 
+
 def load_manifest(path: pathlib.Path, source: str) -> Manifest | None:
     """Given a source, return its manifest, or None when none was ever established."""
     with connect(path) as connection:
-        if connection.execute("SELECT 1 FROM manifest_sources WHERE source = ?",
-                              (source,)).fetchone() is None:
+        if (
+            connection.execute(
+                "SELECT 1 FROM manifest_sources WHERE source = ?", (source,)
+            ).fetchone()
+            is None
+        ):
             return None
-        rows = connection.execute("SELECT path, size, deleted_at FROM manifest_files"
-                                  " WHERE source = ?", (source,)).fetchall()
-    return Manifest({p: size for p, size, deleted in rows if deleted is None},
-                    frozenset(p for p, _, deleted in rows if deleted is not None))
+        rows = connection.execute(
+            "SELECT path, size, deleted_at FROM manifest_files WHERE source = ?", (source,)
+        ).fetchall()
+    return Manifest(
+        {p: size for p, size, deleted in rows if deleted is None},
+        frozenset(p for p, _, deleted in rows if deleted is not None),
+    )
 
 
-def establish_manifest(path: pathlib.Path, source: str, files: Mapping[str, int], *, how: str,
-                       location: str) -> None:
+def establish_manifest(
+    path: pathlib.Path, source: str, files: Mapping[str, int], *, how: str, location: str
+) -> None:
     """Replace a source's manifest by ``files`` (a listing restic just created, or adopted once)."""
     now = utc_now()
     with connect(path) as connection:
@@ -266,10 +308,12 @@ def establish_manifest(path: pathlib.Path, source: str, files: Mapping[str, int]
             "INSERT INTO manifest_sources (source, established_at, how, location) VALUES"
             " (?, ?, ?, ?) ON CONFLICT(source) DO UPDATE SET established_at = excluded."
             "established_at, how = excluded.how, location = excluded.location",
-            (source, now, how, location))
+            (source, now, how, location),
+        )
         connection.executemany(
             "INSERT INTO manifest_files (source, path, size, added_at) VALUES (?, ?, ?, ?)",
-            [(source, name, size, now) for name, size in files.items()])
+            [(source, name, size, now) for name, size in files.items()],
+        )
 
 
 def add_to_manifest(path: pathlib.Path, source: str, files: Mapping[str, int]) -> None:
@@ -279,7 +323,8 @@ def add_to_manifest(path: pathlib.Path, source: str, files: Mapping[str, int]) -
         connection.executemany(
             "INSERT INTO manifest_files (source, path, size, added_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(source, path) DO NOTHING",
-            [(source, name, size, now) for name, size in files.items()])
+            [(source, name, size, now) for name, size in files.items()],
+        )
 
 
 def mark_deleted(path: pathlib.Path, source: str, paths: list[str]) -> None:
@@ -287,23 +332,28 @@ def mark_deleted(path: pathlib.Path, source: str, paths: list[str]) -> None:
     with connect(path) as connection:
         connection.executemany(
             "UPDATE manifest_files SET deleted_at = ? WHERE source = ? AND path = ?",
-            [(utc_now(), source, name) for name in paths])
+            [(utc_now(), source, name) for name in paths],
+        )
 
 
 def manifest_origin(path: pathlib.Path, source: str) -> dict | None:
     with connect(path) as connection:
         connection.row_factory = sqlite3.Row
-        row = connection.execute("SELECT * FROM manifest_sources WHERE source = ?",
-                                 (source,)).fetchone()
+        row = connection.execute(
+            "SELECT * FROM manifest_sources WHERE source = ?", (source,)
+        ).fetchone()
         return dict(row) if row else None
 
 
 # ---- verify ------------------------------------------------------------------------------------
 
+
 def verify_cursor(path: pathlib.Path, source: str, location: str) -> str | None:
     with connect(path) as connection:
-        row = connection.execute("SELECT last_path FROM verify_cursors WHERE source = ? AND"
-                                 " location = ?", (source, location)).fetchone()
+        row = connection.execute(
+            "SELECT last_path FROM verify_cursors WHERE source = ? AND location = ?",
+            (source, location),
+        ).fetchone()
         return row[0] if row else None
 
 
@@ -312,21 +362,25 @@ def set_verify_cursor(path: pathlib.Path, source: str, location: str, last_path:
         connection.execute(
             "INSERT INTO verify_cursors (source, location, last_path) VALUES (?, ?, ?)"
             " ON CONFLICT(source, location) DO UPDATE SET last_path = excluded.last_path",
-            (source, location, last_path))
+            (source, location, last_path),
+        )
 
 
-def record_verify(path: pathlib.Path, source: str, *, checked: int, damaged: int, repaired: int,
-                  unrepairable: int) -> None:
+def record_verify(
+    path: pathlib.Path, source: str, *, checked: int, damaged: int, repaired: int, unrepairable: int
+) -> None:
     with connect(path) as connection:
         connection.execute(
             "INSERT INTO verify_results (source, finished_at, checked, damaged, repaired,"
             " unrepairable) VALUES (?, ?, ?, ?, ?, ?)",
-            (source, utc_now(), checked, damaged, repaired, unrepairable))
+            (source, utc_now(), checked, damaged, repaired, unrepairable),
+        )
 
 
 def last_verify(path: pathlib.Path, source: str) -> dict | None:
     with connect(path) as connection:
         connection.row_factory = sqlite3.Row
-        row = connection.execute("SELECT * FROM verify_results WHERE source = ?"
-                                 " ORDER BY rowid DESC LIMIT 1", (source,)).fetchone()
+        row = connection.execute(
+            "SELECT * FROM verify_results WHERE source = ? ORDER BY rowid DESC LIMIT 1", (source,)
+        ).fetchone()
         return dict(row) if row else None

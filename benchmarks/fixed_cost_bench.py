@@ -47,22 +47,39 @@ def make_tree(tree: pathlib.Path, seed: int) -> None:
 
 def config_text(base: pathlib.Path, names: list[str]) -> str:
     """Return a config with one local location and one source per name (single-location waived)."""
-    lines = ["[backupctl]", f'state_dir = "{base}/state"', f'keystore = "{base}/keystore.bin"',
-             f'master_key_file = "{base}/master.key"', "",
-             "[locations.disk]", 'kind = "local"', f'path = "{base}/location"',
-             'country = "NL"', "offsite = false", ""]
+    lines = [
+        "[backupctl]",
+        f'state_dir = "{base}/state"',
+        f'keystore = "{base}/keystore.bin"',
+        f'master_key_file = "{base}/master.key"',
+        "",
+        "[locations.disk]",
+        'kind = "local"',
+        f'path = "{base}/location"',
+        'country = "NL"',
+        "offsite = false",
+        "",
+    ]
     for name in names:
-        lines += [f"[sources.{name}]", f'paths = ["{base}/trees/{name}"]', 'tenant = "bench"',
-                  'locations = ["disk"]', 'allow_single_location = "benchmark"',
-                  'allow_no_offsite = "benchmark"', ""]
+        lines += [
+            f"[sources.{name}]",
+            f'paths = ["{base}/trees/{name}"]',
+            'tenant = "bench"',
+            'locations = ["disk"]',
+            'allow_single_location = "benchmark"',
+            'allow_no_offsite = "benchmark"',
+            "",
+        ]
     return "\n".join(lines)
 
 
 def run_checked(argv: list[str]) -> None:
     result = subprocess.run(argv, capture_output=True, text=True, env=ENVIRONMENT, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"benchmark: {' '.join(argv[:3])} failed ({result.returncode}):\n"
-                         f"{result.stdout[-1500:]}{result.stderr[-1500:]}")
+        raise SystemExit(
+            f"benchmark: {' '.join(argv[:3])} failed ({result.returncode}):\n"
+            f"{result.stdout[-1500:]}{result.stderr[-1500:]}"
+        )
 
 
 def timed(argv: list[str]) -> float:
@@ -78,18 +95,37 @@ def prepare_backupctl(base: pathlib.Path, names: list[str]) -> pathlib.Path:
     (base / "location").mkdir(parents=True)
     config = base / "backupctl.toml"
     config.write_text(config_text(base, names))
-    for step in (["keys", "master-keygen"], ["keys", "init"], ["init", "--quiet"],
-                 ["backup", "--quiet"]):  # the first backup is a full one; we time unchanged runs
+    for step in (
+        ["keys", "master-keygen"],
+        ["keys", "init"],
+        ["init", "--quiet"],
+        ["backup", "--quiet"],
+    ):  # the first backup is a full one; we time unchanged runs
         run_checked([str(BACKUPCTL), "--config", str(config), *step])
     return config
 
 
 def plain_argv(restic: str, base: pathlib.Path, name: str) -> list[str]:
     """Return the restic backup argv backupctl builds for source ``name``, password from a file."""
-    return [restic, "backup", "--repo", str(base / "repos" / name), "--cache-dir",
-            str(base / "cache"), "--password-file", str(base / "password"), "--json",
-            "--tag", "backupctl", "--tag", f"source:{name}", "--tag", "tenant:bench",
-            "--", str(base / "trees" / name)]
+    return [
+        restic,
+        "backup",
+        "--repo",
+        str(base / "repos" / name),
+        "--cache-dir",
+        str(base / "cache"),
+        "--password-file",
+        str(base / "password"),
+        "--json",
+        "--tag",
+        "backupctl",
+        "--tag",
+        f"source:{name}",
+        "--tag",
+        "tenant:bench",
+        "--",
+        str(base / "trees" / name),
+    ]
 
 
 def prepare_plain(restic: str, base: pathlib.Path, names: list[str]) -> None:
@@ -99,29 +135,51 @@ def prepare_plain(restic: str, base: pathlib.Path, names: list[str]) -> None:
     password.chmod(0o600)
     for index, name in enumerate(names):
         make_tree(base / "trees" / name, index)
-        run_checked([restic, "init", "--repo", str(base / "repos" / name), "--cache-dir",
-                     str(base / "cache"), "--password-file", str(password)])
+        run_checked(
+            [
+                restic,
+                "init",
+                "--repo",
+                str(base / "repos" / name),
+                "--cache-dir",
+                str(base / "cache"),
+                "--password-file",
+                str(password),
+            ]
+        )
         run_checked(plain_argv(restic, base, name))
 
 
 def measure(work: pathlib.Path, restic: str, rounds: int, sources: int) -> dict:
     one, many = ["s000"], [f"s{index:03d}" for index in range(sources)]
-    configs = {"one": prepare_backupctl(work / "b-one", one),
-               "many": prepare_backupctl(work / "b-many", many)}
+    configs = {
+        "one": prepare_backupctl(work / "b-one", one),
+        "many": prepare_backupctl(work / "b-many", many),
+    }
     prepare_plain(restic, work / "r-one", one)
     prepare_plain(restic, work / "r-many", many)
-    samples: dict[str, list[float]] = {key: [] for key in
-                                       ("backupctl-one", "restic-one", "backupctl-many",
-                                        "restic-many")}
+    samples: dict[str, list[float]] = {
+        key: [] for key in ("backupctl-one", "restic-one", "backupctl-many", "restic-many")
+    }
     for round_index in range(rounds):
         jobs = [
-            ("backupctl-one", lambda: timed([str(BACKUPCTL), "--config", str(configs["one"]),
-                                             "backup", "--quiet"])),
+            (
+                "backupctl-one",
+                lambda: timed(
+                    [str(BACKUPCTL), "--config", str(configs["one"]), "backup", "--quiet"]
+                ),
+            ),
             ("restic-one", lambda: timed(plain_argv(restic, work / "r-one", "s000"))),
-            ("backupctl-many", lambda: timed([str(BACKUPCTL), "--config", str(configs["many"]),
-                                              "backup", "--quiet"])),
-            ("restic-many", lambda: sum(timed(plain_argv(restic, work / "r-many", name))
-                                        for name in many)),
+            (
+                "backupctl-many",
+                lambda: timed(
+                    [str(BACKUPCTL), "--config", str(configs["many"]), "backup", "--quiet"]
+                ),
+            ),
+            (
+                "restic-many",
+                lambda: sum(timed(plain_argv(restic, work / "r-many", name)) for name in many),
+            ),
         ]
         shift = round_index % len(jobs)
         for key, job in jobs[shift:] + jobs[:shift]:
@@ -129,10 +187,16 @@ def measure(work: pathlib.Path, restic: str, rounds: int, sources: int) -> dict:
     medians = {key: statistics.median(values) for key, values in samples.items()}
     fixed = medians["backupctl-one"] - medians["restic-one"]
     per_source = (medians["backupctl-many"] - medians["restic-many"] - fixed) / sources
-    return {"rounds": rounds, "sources": sources, "samples": samples, "medians": medians,
-            "fixed_cost_s": fixed, "per_source_s": per_source,
-            "ratio_one": medians["backupctl-one"] / medians["restic-one"],
-            "ratio_many": medians["backupctl-many"] / medians["restic-many"]}
+    return {
+        "rounds": rounds,
+        "sources": sources,
+        "samples": samples,
+        "medians": medians,
+        "fixed_cost_s": fixed,
+        "per_source_s": per_source,
+        "ratio_one": medians["backupctl-one"] / medians["restic-one"],
+        "ratio_many": medians["backupctl-many"] / medians["restic-many"],
+    }
 
 
 def main() -> None:
@@ -140,8 +204,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--sources", type=int, default=50)
     parser.add_argument("--restic", default=shutil.which("restic") or "restic")
-    parser.add_argument("--output", type=pathlib.Path,
-                        default=pathlib.Path(__file__).parent / "results" / "fixed-cost.json")
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        default=pathlib.Path(__file__).parent / "results" / "fixed-cost.json",
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="backupctl-fixed-") as temporary:
         result = measure(pathlib.Path(temporary), options.restic, options.rounds, options.sources)
@@ -151,12 +218,16 @@ def main() -> None:
     options.output.write_text(json.dumps(result, indent=2))
     medians = result["medians"]
     print(f"restic: {result['restic']}; rounds: {options.rounds}; medians in seconds")
-    print(f"  one source:   backupctl {medians['backupctl-one']:.3f}  restic "
-          f"{medians['restic-one']:.3f}  ratio {result['ratio_one']:.2f}  "
-          f"fixed cost {result['fixed_cost_s'] * 1000:.0f} ms (goal < 150 ms)")
-    print(f"  {options.sources} sources:   backupctl {medians['backupctl-many']:.3f}  restic "
-          f"{medians['restic-many']:.3f}  ratio {result['ratio_many']:.2f}  "
-          f"per extra source {result['per_source_s'] * 1000:.1f} ms (goal < 20 ms)")
+    print(
+        f"  one source:   backupctl {medians['backupctl-one']:.3f}  restic "
+        f"{medians['restic-one']:.3f}  ratio {result['ratio_one']:.2f}  "
+        f"fixed cost {result['fixed_cost_s'] * 1000:.0f} ms (goal < 150 ms)"
+    )
+    print(
+        f"  {options.sources} sources:   backupctl {medians['backupctl-many']:.3f}  restic "
+        f"{medians['restic-many']:.3f}  ratio {result['ratio_many']:.2f}  "
+        f"per extra source {result['per_source_s'] * 1000:.1f} ms (goal < 20 ms)"
+    )
     print(f"results: {options.output}")
 
 

@@ -13,7 +13,8 @@
 Run as root from the repository root:
     .venv/bin/python benchmarks/image_bench.py [--size-mib 1024] [--runs 5]
     .venv/bin/python benchmarks/image_bench.py --split --runs 3    # where the time goes
-    .venv/bin/python benchmarks/image_bench.py --slow-only --runs 3 [--slow-size-mib 128 --slow-ms 2]
+    .venv/bin/python benchmarks/image_bench.py --slow-only --runs 3 \\
+        [--slow-size-mib 128 --slow-ms 2]
     .venv/bin/python benchmarks/image_bench.py --hash-only --runs 5   # MD5, SHA-256, both
 """
 
@@ -31,12 +32,14 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Run as a script, so the repository root is not on sys.path; tests/ is not an installed package
+# (and this checkout's packages, not another's, are the ones measured): the imports follow.
 sys.path.insert(0, str(ROOT))
 
-from backupctl.actions import image as image_action
-from recovery import ddrescue, image_hash
-from recovery.jobs import JobStore
-from tests.fixtures import faulty_disk
+from backupctl.actions import image as image_action  # noqa: E402 - needs ROOT on sys.path
+from recovery import ddrescue, image_hash  # noqa: E402 - needs ROOT on sys.path
+from recovery.jobs import JobStore  # noqa: E402 - needs ROOT on sys.path
+from tests.fixtures import faulty_disk  # noqa: E402 - needs ROOT on sys.path
 
 MIB = 1024 * 1024
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
@@ -166,7 +169,8 @@ def clean_medium(work: pathlib.Path, size: int, runs: int) -> None:
     finally:
         subprocess.run(("losetup", "--detach", node), check=False)
     print(
-        f"\nclean {size // MIB} MiB loop device, median of {runs} rounds, page cache dropped before each run"
+        f"\nclean {size // MIB} MiB loop device, median of {runs} rounds,"
+        " page cache dropped before each run"
     )
     print("| what | median s | MB/s | runs (s) |\n| --- | ---: | ---: | --- |")
     for name, values in times.items():
@@ -222,7 +226,8 @@ def faulty_medium(work: pathlib.Path, runs: int) -> None:
         median = statistics.median(value[0] for value in values)
         rescued, bad_bytes, digests = ({value[k] for value in values} for k in (1, 2, 3))
         print(
-            f"| {name} | {median:.2f} | {sorted(rescued)} | {sorted(bad_bytes)} | {sorted(digests)} |"
+            f"| {name} | {median:.2f} | {sorted(rescued)} | {sorted(bad_bytes)}"
+            f" | {sorted(digests)} |"
         )
 
 

@@ -6,16 +6,59 @@ import dataclasses
 
 # EU member states plus Iceland, Liechtenstein and Norway (ISO 3166-1 alpha-2).
 EEA_COUNTRIES = frozenset(
-    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO"]
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    ]
 )
 
 # The country of each AWS-style S3 region name we know, to catch a declared country that does
 # not match the bucket's region. Regions not listed are accepted as declared.
 S3_REGION_COUNTRIES = {
-    "eu-central-1": "DE", "eu-central-2": "CH", "eu-west-1": "IE", "eu-west-2": "GB",
-    "eu-west-3": "FR", "eu-north-1": "SE", "eu-south-1": "IT", "eu-south-2": "ES",
-    "us-east-1": "US", "us-east-2": "US", "us-west-1": "US", "us-west-2": "US",
-    "ca-central-1": "CA", "ap-southeast-1": "SG", "ap-northeast-1": "JP", "sa-east-1": "BR",
+    "eu-central-1": "DE",
+    "eu-central-2": "CH",
+    "eu-west-1": "IE",
+    "eu-west-2": "GB",
+    "eu-west-3": "FR",
+    "eu-north-1": "SE",
+    "eu-south-1": "IT",
+    "eu-south-2": "ES",
+    "us-east-1": "US",
+    "us-east-2": "US",
+    "us-west-1": "US",
+    "us-west-2": "US",
+    "ca-central-1": "CA",
+    "ap-southeast-1": "SG",
+    "ap-northeast-1": "JP",
+    "sa-east-1": "BR",
 }
 
 
@@ -34,7 +77,7 @@ def location_allowed(country: str, *, allow_outside_eea: str | None) -> Decision
     return Decision(
         False,
         f"{country.upper()} is outside the EEA (statement clause 9); "
-        "set allow_outside_eea = \"<reason>\" to allow it explicitly",
+        'set allow_outside_eea = "<reason>" to allow it explicitly',
     )
 
 

@@ -22,7 +22,11 @@ class RetentionPolicy:
 DEFAULT_POLICY_NAME = "backup-12m"
 BUILTIN_POLICIES = {
     DEFAULT_POLICY_NAME: RetentionPolicy(
-        name=DEFAULT_POLICY_NAME, max_age_days=365, keep_last=1, keep_daily=14, keep_weekly=8,
+        name=DEFAULT_POLICY_NAME,
+        max_age_days=365,
+        keep_last=1,
+        keep_daily=14,
+        keep_weekly=8,
         keep_monthly=12,
     ),
 }

@@ -1,1 +1,2 @@
-"""Media recovery: devices (pyudev), repair jobs and custody, imaging (ddrescue), scanning. No click, no restic."""
+"""Media recovery: devices (pyudev), repair jobs and custody, imaging (ddrescue), scanning. No
+click, no restic."""

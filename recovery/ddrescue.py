@@ -8,6 +8,7 @@ The good parts of a failing medium are saved before ddrescue spends hours on the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import logging
@@ -105,7 +106,8 @@ def _common_flags(options: RescueOptions) -> tuple[str, ...]:
 def copy_argv(
     source: str, image: str, mapfile: str, *, options: RescueOptions, binary: str = DEFAULT_BINARY
 ) -> tuple[str, ...]:
-    """Given the paths, return the argv of the fast run: copy and trim, skip bad areas, no scrape."""
+    """Given the paths, return the argv of the fast run: copy and trim, skip bad areas, no
+    scrape."""
     return (binary, *_common_flags(options), "--no-scrape", source, image, mapfile)
 
 
@@ -147,10 +149,8 @@ def _forward_signals(process: subprocess.Popen, received: list[int]) -> dict:
 
     def forward(number, frame):
         received.append(number)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, number)
-        except ProcessLookupError:
-            pass
 
     return {number: signal.signal(number, forward) for number in FORWARDED_SIGNALS}
 

@@ -1,4 +1,5 @@
-"""Parse the status screen ddrescue prints while it runs (manual, "Meaning of ddrescue's screen output").
+"""Parse the status screen ddrescue prints while it runs (manual, "Meaning of ddrescue's screen
+output").
 
 ddrescue redraws its screen with carriage returns and cursor-up escapes; the parser is fed the
 raw text in chunks as it arrives and keeps the latest value of every ``name: value`` field and

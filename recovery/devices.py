@@ -123,7 +123,8 @@ def classify_kind(
     """Given a kernel name ("sdb"), subsystem, udev properties and two sysfs flags, return the kind.
 
     A USB mass-storage device that reports itself removable is a stick; one that does not is a
-    disk in an enclosure. A card reader that says it holds an SD card is an sd-card whatever its bus.
+    disk in an enclosure. A card reader that says it holds an SD card is an sd-card whatever its
+    bus.
     """
     props = properties or {}
     for kind, predicate in KIND_RULES:
@@ -185,7 +186,9 @@ def identity_text(value: str | None, *, serial: bool = False) -> str | None:
         return None
     if serial:
         value = "".join(
-            character if "!" <= character <= "~" and character != "\\" else f"\\x{ord(character):02x}"
+            character
+            if "!" <= character <= "~" and character != "\\"
+            else f"\\x{ord(character):02x}"
             for character in value
         )
     return value[:IDENTITY_MAX] or None

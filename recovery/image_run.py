@@ -153,7 +153,8 @@ def execute(
             monitor.stopping.set()
             monitor.join()
             if monitor.error is None:
-                monitor.tick()  # the last progress report (after an interruption too), still read-only
+                # the last progress report (after an interruption too), still read-only
+                monitor.tick()
             backup = plan.paths.mapfile.with_name(plan.paths.mapfile.name + ".bak")
             for name in (plan.paths.mapfile, backup):
                 image_folder.make_private(name)

@@ -71,7 +71,8 @@ def output_on_source_reasons(
     output_number: tuple[int, int],
     stacked: frozenset,
 ) -> tuple[str, ...]:
-    """Given the device, the output directory and device numbers, return why it lies on the source."""
+    """Given the device, the output directory and device numbers, return why it lies on the
+    source."""
     reasons = []
     if output_number in stacked:
         reasons.append(
@@ -105,7 +106,8 @@ def system_reasons(device: BlockDevice, *, force_system: bool) -> tuple[str, ...
 def space_reasons(
     *, size_bytes: int, existing_image_bytes: int, free_bytes: int
 ) -> tuple[str, ...]:
-    """Given the medium size, the bytes of the image already there and the free space, say if short."""
+    """Given the medium size, the bytes of the image already there and the free space, say if
+    short."""
     needed = max(0, size_bytes - existing_image_bytes) + MAPFILE_MARGIN
     if free_bytes >= needed:
         return ()

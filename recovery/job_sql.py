@@ -71,7 +71,8 @@ FREE_TEXT_MAX = 2000
 
 
 def check_job_id(job_id: str) -> str:
-    """Given a job id from outside, return it; raise InvalidRequest when it is not J-YYYYMMDD-NNN."""
+    """Given a job id from outside, return it; raise InvalidRequest when it is not
+    J-YYYYMMDD-NNN."""
     if not JOB_ID.fullmatch(job_id):
         raise errors.InvalidRequest(f"{job_id[:80]!r} is not a job id (J-YYYYMMDD-NNN)")
     return job_id
@@ -93,7 +94,9 @@ def check_free_text(name: str, value: str | None) -> str | None:
     return value
 
 
-def migrate(connection: sqlite3.Connection, adopt: Callable[[sqlite3.Connection, int], None]) -> None:
+def migrate(
+    connection: sqlite3.Connection, adopt: Callable[[sqlite3.Connection, int], None]
+) -> None:
     """Bring the recovery tables to the newest schema in one transaction.
 
     ``adopt(connection, from_version)`` runs after the scripts, in the same transaction, for the

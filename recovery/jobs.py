@@ -161,7 +161,8 @@ class JobStore:
     def attach(
         self, job_id: str, medium: Medium, *, actor: str, host: str, details: dict | None = None
     ) -> Job:
-        """Record the medium's identity on an open job; refuse a different medium than the one attached.
+        """Record the medium's identity on an open job; refuse a different medium than the one
+        attached.
 
         Attaching the same medium again (same model, serial, size, sectors) records its new node,
         for a medium that was unplugged and came back under another name.

@@ -94,7 +94,9 @@ def job_problems(
     if recorded == events:
         return []
     if len(recorded) > len(events) and recorded[: len(events)] == events:
-        text = f"the ledger records {len(recorded)} events of job {job_id}, the job has {len(events)}"
+        text = (
+            f"the ledger records {len(recorded)} events of job {job_id}, the job has {len(events)}"
+        )
         return [text + ": events were removed from the end"]
     return [f"the events of job {job_id} differ from the ledger: they were altered or added"]
 

@@ -24,7 +24,7 @@ class MapfileError(errors.RecoveryError):
     exit_code = 2
 
 
-class BlockStatus(str, enum.Enum):
+class BlockStatus(enum.StrEnum):
     """The status character of one data block."""
 
     NON_TRIED = "?"
@@ -134,7 +134,8 @@ _HEADER_COMMENTS = ("# current_pos", "#      pos")
 
 
 def parse_integer(text: str) -> int:
-    """Given a C++ integer constant (decimal, 0x hex, 0 octal), return its value; raise ValueError."""
+    """Given a C++ integer constant (decimal, 0x hex, 0 octal), return its value; raise
+    ValueError."""
     if _HEX.fullmatch(text):
         return int(text, 16)
     if _OCTAL.fullmatch(text):
@@ -189,7 +190,8 @@ def _block_line(fields: list[str], number: int, expected_position: int | None) -
 
 
 def parse(stream: TextIO) -> Mapfile:
-    """Given a text stream holding a ddrescue mapfile, return it; raise MapfileError when damaged."""
+    """Given a text stream holding a ddrescue mapfile, return it; raise MapfileError when
+    damaged."""
     comments: list[str] = []
     status: tuple[int, str, int | None] | None = None
     blocks: list[Block] = []

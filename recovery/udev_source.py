@@ -273,7 +273,8 @@ def _find(context: pyudev.Context, node: str) -> pyudev.Device:
 
 
 def describe(node: str, *, state_paths: tuple[str, ...] = ()) -> BlockDevice:
-    """Given a device node (or a /dev/disk/by-* link), return its description; raise DeviceNotFound."""
+    """Given a device node (or a /dev/disk/by-* link), return its description; raise
+    DeviceNotFound."""
     context = pyudev.Context()
     return _disk(_find(context, os.path.realpath(node)), host_usage(state_paths))
 

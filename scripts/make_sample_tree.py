@@ -15,8 +15,9 @@ def main(root: pathlib.Path) -> None:
         page = root / "htdocs" / f"page-{index:02d}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
         if not page.exists():
-            words = " ".join(generator.choice(["backup", "restore", "customer", "data"])
-                             for _ in range(200))
+            words = " ".join(
+                generator.choice(["backup", "restore", "customer", "data"]) for _ in range(200)
+            )
             page.write_text(f"<html><body><p>{words}</p></body></html>\n")
     images = root / "htdocs" / "images"
     images.mkdir(exist_ok=True)

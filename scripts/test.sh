@@ -7,9 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 "$VENV/bin/lint-imports" --no-cache
-# enabled by the lead after the tree is formatted
-# "$VENV/bin/ruff" check .
-# "$VENV/bin/ruff" format --check .
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
 set +e
 "$VENV/bin/pytest" -p no:cacheprovider "$@"
 status=$?

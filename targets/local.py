@@ -191,7 +191,9 @@ def _raise_walk_error(name: str):
 def _subdirectories(directory: pathlib.Path) -> list[str]:
     """Return the names of the real directories (not symlinks) in ``directory``; [] if missing."""
     try:
-        return [entry.name for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False)]
+        return [
+            entry.name for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False)
+        ]
     except (FileNotFoundError, NotADirectoryError):
         return []
 

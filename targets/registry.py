@@ -36,7 +36,8 @@ KINDS: dict[str, Kind] = {
 
 
 def kind_named(name: str) -> Kind:
-    """Given a kind name ("local", "sftp", "s3"), return its Kind; raise TargetError when unknown."""
+    """Given a kind name ("local", "sftp", "s3"), return its Kind; raise TargetError when
+    unknown."""
     try:
         return KINDS[name]
     except KeyError:

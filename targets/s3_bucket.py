@@ -4,11 +4,15 @@ this module only reads settings from S3 and writes the missing ones."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import botocore.exceptions
 
 from targets import errors, s3_audit, s3_client
 from targets.specs import S3Spec
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 logger = logging.getLogger(__name__)
 LIFECYCLE_RULE_ID = "backupctl-expire-noncurrent-versions"
@@ -50,7 +54,7 @@ def audit(
     return report
 
 
-def gather_facts(spec: S3Spec, client) -> s3_audit.BucketFacts:
+def gather_facts(spec: S3Spec, client: BaseClient) -> s3_audit.BucketFacts:
     """Given an S3 location and a client, read every audited setting of its bucket."""
     bucket = spec.bucket
     unreadable: list[tuple[str, str]] = []

@@ -10,6 +10,7 @@ import functools
 import ipaddress
 import threading
 import urllib.parse
+from typing import TYPE_CHECKING
 
 import boto3
 import botocore.config
@@ -17,6 +18,11 @@ import botocore.exceptions
 
 from targets import errors
 from targets.specs import S3Spec
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from botocore.client import BaseClient
 
 _UNAVAILABLE_CODES = frozenset(
     {
@@ -47,7 +53,7 @@ def addressing_style(endpoint: str) -> str:
         return "path" if "." not in host else "virtual"
 
 
-def make_client(spec: S3Spec):
+def make_client(spec: S3Spec) -> BaseClient:
     """Given an S3 spec, return a boto3 S3 client for its endpoint, region and credentials. Each
     HTTP attempt is bounded by the spec's connect and read timeouts, and a call makes at most
     ``max_attempts`` attempts, so a stalled server costs at most about
@@ -86,7 +92,7 @@ def error_code(error: botocore.exceptions.ClientError) -> str:
 
 
 @contextlib.contextmanager
-def translate_errors(spec: S3Spec, operation: str, subject: str | None):
+def translate_errors(spec: S3Spec, operation: str, subject: str | None) -> Iterator[None]:
     """Run a block of S3 calls; a missing key becomes FileMissing, an unreachable endpoint, a
     missing bucket or refused credentials become LocationUnavailable, anything else TargetError.
     Messages carry the location, bucket and error code, never credentials."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import posixpath
 import stat
 import threading
@@ -109,11 +110,8 @@ class SftpStore(store.ClosingMixin):
     def delete(self, relative_path: str) -> None:
         """Remove one file; a file already gone is not an error."""
         remote = self._remote(store.check_relative_path(self.name, relative_path))
-        with self._errors("delete", relative_path):
-            try:
-                self._client().remove(remote)
-            except FileNotFoundError:
-                pass
+        with self._errors("delete", relative_path), contextlib.suppress(FileNotFoundError):
+            self._client().remove(remote)
 
     def ping(self) -> None:
         """Connect and stat the repository's parent directory; raise LocationUnavailable if not."""
@@ -129,7 +127,9 @@ class SftpStore(store.ClosingMixin):
         with self._errors("clean", "temporary files"):
             client = self._client()
             data = _list_or_empty(client, self._remote("data"))
-            data_directories = [entry.filename for entry in data if stat.S_ISDIR(entry.st_mode or 0)]
+            data_directories = [
+                entry.filename for entry in data if stat.S_ISDIR(entry.st_mode or 0)
+            ]
             for relative in store.temporary_directories(data_directories):
                 for entry in _list_or_empty(client, posixpath.join(self.root, relative)):
                     if _is_stale_temporary(entry, cutoff):
@@ -179,7 +179,9 @@ class SftpStore(store.ClosingMixin):
         transport = self._client().get_channel().get_transport()
         timeout = self.spec.io_timeout
         with concurrent.futures.ThreadPoolExecutor(max_workers=channels) as pool:
-            parts = pool.map(lambda chunk: _list_chunk(transport, timeout, self.root, chunk), chunks)
+            parts = pool.map(
+                lambda chunk: _list_chunk(transport, timeout, self.root, chunk), chunks
+            )
             return {path: size for part in parts for path, size in part.items()}
 
 
@@ -228,7 +230,5 @@ def _stat_or_none(client: paramiko.SFTPClient, remote: str) -> paramiko.SFTPAttr
 
 
 def _remove_quietly(client: paramiko.SFTPClient, remote: str) -> None:
-    try:
+    with contextlib.suppress(OSError, paramiko.SSHException, EOFError):
         client.remove(remote)
-    except (OSError, paramiko.SSHException, EOFError):
-        pass

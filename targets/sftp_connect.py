@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import paramiko
 
@@ -138,7 +138,9 @@ def connect_failure_reason(error: BaseException, timeout: float) -> str:
 
 
 @contextlib.contextmanager
-def translate_errors(location: str, operation: str, relative_path: str, on_lost: Callable[[], None]):
+def translate_errors(
+    location: str, operation: str, relative_path: str, on_lost: Callable[[], None]
+) -> Iterator[None]:
     """Run a block of SFTP calls; turn a missing file into FileMissing, a dropped or stalled
     connection into LocationUnavailable (after ``on_lost``, which forgets the connection), and
     other SFTP failures into TargetError."""

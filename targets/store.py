@@ -58,7 +58,7 @@ class ClosingMixin:
     def close(self) -> None:  # pragma: no cover - overridden
         """Release the store's connections."""
 
-    def __enter__(self):
+    def __enter__(self) -> typing.Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

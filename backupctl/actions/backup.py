@@ -10,45 +10,56 @@ import dataclasses
 import logging
 import pathlib
 import re
+from typing import TYPE_CHECKING
 
 from backupctl import reach, state
 from backupctl.actions import manifest as manifests
 from backupctl.actions import prepare, replicate
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, ExitCode, is_expected
+from backupctl.keys.secret import Secret
 from backupctl.locations import repository
 from backupctl.progress import Progress
 from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.results import LocationResult, RunReport, SourceReport, failed_everywhere
-from backupctl.keys.secret import Secret
+
+if TYPE_CHECKING:
+    from backupctl.keys.store import Keystore
 
 logger = logging.getLogger(__name__)
 
 CHANGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 # Outcomes that say "this location, not the source": try the next location as the primary.
 LOCATION_OUTCOMES = (Outcome.UNREACHABLE, Outcome.NO_REPOSITORY, Outcome.LOCKED, Outcome.NO_SPACE)
-EMPTY_WARNING = ("the snapshot holds no files (everything excluded, or a source path that is a "
-                 "symlink restic does not follow)")
+EMPTY_WARNING = (
+    "the snapshot holds no files (everything excluded, or a source path that is a "
+    "symlink restic does not follow)"
+)
 
 
 def select_sources(config: Config, names: tuple[str, ...]) -> list[Source]:
     """Given source names (none: all), return them; raise ConfigError for an unknown name."""
     unknown = [name for name in names if name not in config.sources]
     if unknown:
-        raise ConfigError(f"unknown source(s): {', '.join(unknown)} "
-                          f"(configured: {', '.join(sorted(config.sources)) or 'none'})")
+        raise ConfigError(
+            f"unknown source(s): {', '.join(unknown)} "
+            f"(configured: {', '.join(sorted(config.sources)) or 'none'})"
+        )
     return [config.sources[name] for name in names] if names else list(config.sources.values())
 
 
 def tags_for(source: Source, change_ref: str | None) -> tuple[str, ...]:
-    """Return the restic tags of a source's snapshot; raise ConfigError for a malformed change ref."""
+    """Return the restic tags of a source's snapshot; raise ConfigError for a malformed change
+    ref."""
     tags = ("backupctl", f"source:{source.name}", f"tenant:{source.tenant}", *source.tags)
     if change_ref is None:
         return tags
     if not CHANGE_REF.match(change_ref):
-        raise ConfigError(f"--tag change:{change_ref}: a change reference is letters, digits and . _ / -")
+        raise ConfigError(
+            f"--tag change:{change_ref}: a change reference is letters, digits and . _ / -"
+        )
     return (*tags, f"change:{change_ref}")
 
 
@@ -64,44 +75,78 @@ class _Job:
     db: pathlib.Path  # the state database
 
 
-def backup(config: Config, *, names: tuple[str, ...], change_ref: str | None,
-           progress: Progress, actor: str, host: str) -> RunReport:
+def backup(
+    config: Config,
+    *,
+    names: tuple[str, ...],
+    change_ref: str | None,
+    progress: Progress,
+    actor: str,
+    host: str,
+) -> RunReport:
     """Given source names (none: all), back them up; raise ConfigError for an unknown name or a
     bad change ref, KeysError or ResticError when the run cannot start."""
     sources = select_sources(config, names)
     for source in sources:
         tags_for(source, change_ref)  # a bad change ref fails before anything is opened
     keystore, restic = prepare.keystore_and_restic(config)
-    return run_backup(config, keystore, restic, sources=sources, change_ref=change_ref,
-                      progress=progress, actor=actor, host=host)
+    return run_backup(
+        config,
+        keystore,
+        restic,
+        sources=sources,
+        change_ref=change_ref,
+        progress=progress,
+        actor=actor,
+        host=host,
+    )
 
 
-def run_backup(config: Config, keystore, restic: Restic, *, sources: list[Source],
-               change_ref: str | None, progress: Progress, actor: str, host: str) -> RunReport:
+def run_backup(
+    config: Config,
+    keystore: Keystore,
+    restic: Restic,
+    *,
+    sources: list[Source],
+    change_ref: str | None,
+    progress: Progress,
+    actor: str,
+    host: str,
+) -> RunReport:
     """Back the sources up in turn; return what happened at every location (also recorded)."""
     tag_sets = {source.name: tags_for(source, change_ref) for source in sources}
     db = state.db_path(config.state_dir)
-    run_id = state.start_run(db, command="backup", actor=actor, host=host,
-                             tags=[f"change:{change_ref}"] if change_ref else [])
+    run_id = state.start_run(
+        db,
+        command="backup",
+        actor=actor,
+        host=host,
+        tags=[f"change:{change_ref}"] if change_ref else [],
+    )
     reports = []
     try:
         for source in sources:
-            report = _backup_source(config, keystore, restic, source, tag_sets[source.name],
-                                    progress)
+            report = _backup_source(
+                config, keystore, restic, source, tag_sets[source.name], progress
+            )
             for result in report.results:
                 state.record_result(db, run_id, result)
             reports.append(report)
     finally:
         outcome = RunReport(run_id, tuple(reports))
-        state.finish_run(db, run_id, outcome.exit_code if len(reports) == len(sources)
-                         else ExitCode.INTERRUPTED)
+        state.finish_run(
+            db, run_id, outcome.exit_code if len(reports) == len(sources) else ExitCode.INTERRUPTED
+        )
     return outcome
 
 
 def _failed(source: Source, reason: str, reasons: dict[str, str] | None = None) -> SourceReport:
-    return SourceReport(source.name, None, None,
-                        failed_everywhere(source.name, source.locations, "backup", reason,
-                                          reasons=reasons))
+    return SourceReport(
+        source.name,
+        None,
+        None,
+        failed_everywhere(source.name, source.locations, "backup", reason, reasons=reasons),
+    )
 
 
 def _backup_source(config, keystore, restic, source, tags, progress) -> SourceReport:
@@ -109,8 +154,14 @@ def _backup_source(config, keystore, restic, source, tags, progress) -> SourceRe
     if missing:
         return _failed(source, f"source path does not exist: {', '.join(missing)}")
     try:
-        job = _Job(restic, source, keystore.get(f"repo/{source.name}"), tags, progress,
-                   state.db_path(config.state_dir))
+        job = _Job(
+            restic,
+            source,
+            keystore.get(f"repo/{source.name}"),
+            tags,
+            progress,
+            state.db_path(config.state_dir),
+        )
         with reach.reach_locked(config, source, keystore) as reached:
             return _backup_reached(job, reached)
     except Exception as error:
@@ -127,14 +178,25 @@ def _backup_reached(job: _Job, reached: reach.Reached) -> SourceReport:
         return _failed(source, "no location took the backup", dict(reached.failures))
     manifest = manifests.current(job.db, source.name, reached, source.locations)
     preference = (primary, *[name for name in source.locations if name != primary])
-    copied = replicate.replicate(reached, manifest, source=source.name, names=preference,
-                                 progress=job.progress, skip=(primary,))
+    copied = replicate.replicate(
+        reached,
+        manifest,
+        source=source.name,
+        names=preference,
+        progress=job.progress,
+        skip=(primary,),
+    )
     item_warnings = tuple(f"{e.item}: {e.message}" for e in outcome.item_errors)
     empty = outcome.summary.total_files_processed == 0
-    return SourceReport(source.name, outcome.summary.snapshot_id, primary,
-                        (_backup_result(source.name, primary, outcome), *copied.results),
-                        warnings=((EMPTY_WARNING,) if empty else ()) + item_warnings,
-                        foreign=copied.foreign, empty_snapshot=empty)
+    return SourceReport(
+        source.name,
+        outcome.summary.snapshot_id,
+        primary,
+        (_backup_result(source.name, primary, outcome), *copied.results),
+        warnings=((EMPTY_WARNING,) if empty else ()) + item_warnings,
+        foreign=copied.foreign,
+        empty_snapshot=empty,
+    )
 
 
 def _back_up_first(job: _Job, reached: reach.Reached):
@@ -157,11 +219,24 @@ def _back_up_first(job: _Job, reached: reach.Reached):
 def _backup_result(source: str, location: str, outcome) -> LocationResult:
     unreadable = len(outcome.item_errors)
     empty = outcome.summary.total_files_processed == 0
-    reason = "; ".join(filter(None, (f"{unreadable} file(s) unreadable" if unreadable else "",
-                                      "empty snapshot" if empty else "")))
-    return LocationResult(source, location, "backup", ok=True, reason=reason,
-                          bytes_added=outcome.summary.data_added,
-                          snapshot_id=outcome.summary.snapshot_id)
+    reason = "; ".join(
+        filter(
+            None,
+            (
+                f"{unreadable} file(s) unreadable" if unreadable else "",
+                "empty snapshot" if empty else "",
+            ),
+        )
+    )
+    return LocationResult(
+        source,
+        location,
+        "backup",
+        ok=True,
+        reason=reason,
+        bytes_added=outcome.summary.data_added,
+        snapshot_id=outcome.summary.snapshot_id,
+    )
 
 
 def _attempt(job: _Job, reached: reach.Reached, name: str):
@@ -177,23 +252,31 @@ def _attempt(job: _Job, reached: reach.Reached, name: str):
             outcome = _unlock_and_retry(job, target, name, outcome)
     except BaseException:
         try:
-            manifests.remember_written(job.db, job.source.name, reached, name, before,
-                                       complete=False)
+            manifests.remember_written(
+                job.db, job.source.name, reached, name, before, complete=False
+            )
         except Exception as error:  # noqa: BLE001 - never hide the interruption itself
             logger.debug("after the interruption, %s could not be listed: %s", name, error)
         raise
     finally:
         job.progress.backup_finished(job.source.name)
     complete = outcome.result.ok and outcome.summary is not None
-    return outcome, manifests.remember_written(job.db, job.source.name, reached, name, before,
-                                               complete=complete)
+    return outcome, manifests.remember_written(
+        job.db, job.source.name, reached, name, before, complete=complete
+    )
 
 
 def _run_backup(job: _Job, target, *, lock_wait: str | None = "5m") -> operations.BackupOutcome:
     return operations.backup(
-        job.restic, target, job.password, paths=job.source.paths, excludes=job.source.excludes,
-        tags=job.tags, on_status=lambda status: job.progress.backup_status(job.source.name, status),
-        lock_wait=lock_wait)
+        job.restic,
+        target,
+        job.password,
+        paths=job.source.paths,
+        excludes=job.source.excludes,
+        tags=job.tags,
+        on_status=lambda status: job.progress.backup_status(job.source.name, status),
+        lock_wait=lock_wait,
+    )
 
 
 def _unlock_and_retry(job: _Job, target, name: str, outcome) -> operations.BackupOutcome:

@@ -9,6 +9,7 @@ password cannot open is never touched: the keystore was lost or replaced (`backu
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from backupctl import reach, runlock, state
 from backupctl.actions import manifest as manifests
@@ -24,22 +25,43 @@ from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.results import RunReport, SourceReport, failed_everywhere
 
+if TYPE_CHECKING:
+    from backupctl.keys.store import Keystore
+
 logger = logging.getLogger(__name__)
 
-RECOVER_HINT = ("the keystore has no password that opens it (lost or replaced keystore?); restore "
-                "the keystore from escrow with `backupctl keys recover`; nothing was changed")
+RECOVER_HINT = (
+    "the keystore has no password that opens it (lost or replaced keystore?); restore "
+    "the keystore from escrow with `backupctl keys recover`; nothing was changed"
+)
 
 
-def init(config: Config, *, names: tuple[str, ...], progress: Progress, actor: str,
-         host: str) -> RunReport:
+def init(
+    config: Config, *, names: tuple[str, ...], progress: Progress, actor: str, host: str
+) -> RunReport:
     """Given source names (none: all), prepare them, creating the keystore when missing."""
     keystore, restic = prepare.keystore_and_restic(config, create_keystore=True)
-    return run_init(config, keystore, restic, sources=select_sources(config, names),
-                    progress=progress, actor=actor, host=host)
+    return run_init(
+        config,
+        keystore,
+        restic,
+        sources=select_sources(config, names),
+        progress=progress,
+        actor=actor,
+        host=host,
+    )
 
 
-def run_init(config: Config, keystore, restic: Restic, *, sources: list[Source],
-             progress: Progress, actor: str, host: str) -> RunReport:
+def run_init(
+    config: Config,
+    keystore: Keystore,
+    restic: Restic,
+    *,
+    sources: list[Source],
+    progress: Progress,
+    actor: str,
+    host: str,
+) -> RunReport:
     """Create passwords and repositories where missing; return per-location results (recorded)."""
     db = state.db_path(config.state_dir)
     run_id = state.start_run(db, command="init", actor=actor, host=host)
@@ -52,15 +74,19 @@ def run_init(config: Config, keystore, restic: Restic, *, sources: list[Source],
             reports.append(report)
     finally:  # the recorded code is the one the CLI exits with
         outcome = RunReport(run_id, tuple(reports))
-        state.finish_run(db, run_id, outcome.exit_code if len(reports) == len(sources)
-                         else ExitCode.INTERRUPTED)
+        state.finish_run(
+            db, run_id, outcome.exit_code if len(reports) == len(sources) else ExitCode.INTERRUPTED
+        )
     return outcome
 
 
 def _failed(source: Source, reason: str, reasons: dict[str, str] | None = None) -> SourceReport:
-    return SourceReport(source.name, None, None,
-                        failed_everywhere(source.name, source.locations, "init", reason,
-                                          reasons=reasons))
+    return SourceReport(
+        source.name,
+        None,
+        None,
+        failed_everywhere(source.name, source.locations, "init", reason, reasons=reasons),
+    )
 
 
 def _locked_init_source(config, keystore, restic, source, progress) -> SourceReport:
@@ -80,21 +106,28 @@ def _init_source(config, keystore, restic, source, progress, reached) -> SourceR
         refusal = _cannot_open(keystore, restic, source, reached, holders[0])
         if refusal:
             logger.error("source %s: repository at %s: %s", source.name, holders[0], refusal)
-            return _failed(source, f"repository at {holders[0]}: {refusal}",
-                           dict(reached.failures))
+            return _failed(source, f"repository at {holders[0]}: {refusal}", dict(reached.failures))
         manifest = manifests.current(db, source.name, reached, source.locations)
     else:
         password = keystore.ensure_random(f"repo/{source.name}")
         keystore.save()
         created_at, reached = _create_first(restic, source, reached, password)
         if created_at is None:
-            return _failed(source, "no location could create the repository",
-                           dict(reached.failures))
+            return _failed(
+                source, "no location could create the repository", dict(reached.failures)
+            )
         manifest = manifests.created(db, source.name, reached, created_at)
-    copied = replicate.replicate(reached, manifest, source=source.name, names=source.locations,
-                                 progress=progress, step="init")
-    return SourceReport(source.name, None, None, copied.results, foreign=copied.foreign,
-                        created_at=created_at)
+    copied = replicate.replicate(
+        reached,
+        manifest,
+        source=source.name,
+        names=source.locations,
+        progress=progress,
+        step="init",
+    )
+    return SourceReport(
+        source.name, None, None, copied.results, foreign=copied.foreign, created_at=created_at
+    )
 
 
 def _cannot_open(keystore, restic, source, reached, name) -> str | None:

@@ -1,4 +1,5 @@
-"""Provision and audit a location's storage (S3 buckets: region, public access, encryption, versioning)."""
+"""Provision and audit a location's storage (S3 buckets: region, public access, encryption,
+versioning)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ def s3_location(config: Config, name: str) -> config_module.Location:
     """Given a location name, return the S3 location; raise ConfigError for an unknown name or
     another kind."""
     if name not in config.locations:
-        raise ConfigError(f"unknown location {name!r} (configured: "
-                          f"{', '.join(sorted(config.locations)) or 'none'})")
+        raise ConfigError(
+            f"unknown location {name!r} (configured: "
+            f"{', '.join(sorted(config.locations)) or 'none'})"
+        )
     location = config.locations[name]
     if location.kind != "s3":
-        raise ConfigError(f"location {name} is {location.kind}; provision and audit are for s3 "
-                          "locations (a local or SFTP location needs no bucket settings)")
+        raise ConfigError(
+            f"location {name} is {location.kind}; provision and audit are for s3 "
+            "locations (a local or SFTP location needs no bucket settings)"
+        )
     return location
 
 
@@ -44,7 +49,8 @@ def provision(config: Config, name: str) -> list[s3_audit.Finding]:
 
 
 def audit(config: Config, name: str) -> s3_audit.AuditReport:
-    """Report each safety setting of the bucket; the report fails on a public or out-of-region one."""
+    """Report each safety setting of the bucket; the report fails on a public or out-of-region
+    one."""
     from targets import s3_bucket
 
     location = s3_location(config, name)

@@ -53,7 +53,8 @@ class WatchEvent:
 
 
 def list_media(*, state_dir: pathlib.Path, include_empty: bool = False) -> list[BlockDevice]:
-    """Return every disk and tape drive; the disk holding ``state_dir`` counts as a system device."""
+    """Return every disk and tape drive; the disk holding ``state_dir`` counts as a system
+    device."""
     return udev_source.list_devices(state_paths=(str(state_dir),), include_empty=include_empty)
 
 

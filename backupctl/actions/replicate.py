@@ -24,36 +24,56 @@ class Replication:
 
 
 def replicate(
-    reached: reach.Reached, manifest: Manifest, *, source: str, names: tuple[str, ...],
-    progress: Progress, step: str = "replicate", skip: tuple[str, ...] = (),
+    reached: reach.Reached,
+    manifest: Manifest,
+    *,
+    source: str,
+    names: tuple[str, ...],
+    progress: Progress,
+    step: str = "replicate",
+    skip: tuple[str, ...] = (),
 ) -> Replication:
     """Given reached locations and the manifest, copy what each lacks; return a result for every
-    location in ``names`` (preferred origin first) but those in ``skip``. A location is ok only when, listed again, it
-    holds every manifest file some location could supply."""
+    location in ``names`` (preferred origin first) but those in ``skip``. A location is ok only
+    when, listed again, it holds every manifest file some location could supply."""
     reachable = tuple(name for name in names if name in reached.listings)
     listings = {name: reached.listings[name] for name in reachable}
     the_plan = planning.plan(manifest, listings, reachable)
     for foreign in the_plan.foreign:
-        logger.warning("location %s: foreign file %s (%d bytes): not written by backupctl; "
-                       "not copied", foreign.location, foreign.path, foreign.size)
+        logger.warning(
+            "location %s: foreign file %s (%d bytes): not written by backupctl; not copied",
+            foreign.location,
+            foreign.path,
+            foreign.size,
+        )
     try:
         sync.check_configs(reached.stores, listings)
     except sync.ConfigConflict as conflict:
         reported = [name for name in names if name not in skip]
-        return Replication(failed_everywhere(source, reported, step, str(conflict),
-                                             reasons=dict(reached.failures)),
-                           the_plan.foreign, reached)
+        return Replication(
+            failed_everywhere(
+                source, reported, step, str(conflict), reasons=dict(reached.failures)
+            ),
+            the_plan.foreign,
+            reached,
+        )
     progress.replication_started(source, the_plan.total_bytes)
     try:
-        report = sync.sync(reached.stores, the_plan,
-                           on_bytes=lambda count: progress.replication_bytes(source, count))
+        report = sync.sync(
+            reached.stores,
+            the_plan,
+            on_bytes=lambda count: progress.replication_bytes(source, count),
+        )
     finally:
         progress.replication_finished(source)
     after = reached.relisted(reachable)
     lost = the_plan.unavailable if all(name in reached.listings for name in names) else ()
     context = _Context(manifest, report, the_plan.unavailable, lost, source, step)
-    return Replication(tuple(_result(after, name, context) for name in names if name not in skip),
-                       the_plan.foreign, after)
+    return Replication(
+        tuple(_result(after, name, context) for name in names if name not in skip),
+        the_plan.foreign,
+        after,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,20 +95,28 @@ def _result(reached: reach.Reached, name: str, context: _Context) -> LocationRes
     listing = reached.listings[name]
     lacking = set(report.unrecoverable) | set(context.lost)
     waiting = set(report.unrecoverable) | set(context.unavailable)
-    missing = [path for path, size in context.manifest.files.items()
-               if listing.get(path) != size and path not in waiting]
+    missing = [
+        path
+        for path, size in context.manifest.files.items()
+        if listing.get(path) != size and path not in waiting
+    ]
     problems = []
     if destination.error:
         problems.append(f"write failed: {destination.error}")
     if missing:
         problems.append(f"{len(missing)} file(s) still missing after the copy")
     if lacking:
-        problems.append(f"{len(lacking)} file(s) damaged or missing on every location: "
-                        f"{', '.join(sorted(lacking)[:3])}")
+        problems.append(
+            f"{len(lacking)} file(s) damaged or missing on every location: "
+            f"{', '.join(sorted(lacking)[:3])}"
+        )
     notes = list(problems)
     if destination.repaired:
-        logger.warning("location %s: replaced %d damaged file(s) with verified copies",
-                       name, len(destination.repaired))
+        logger.warning(
+            "location %s: replaced %d damaged file(s) with verified copies",
+            name,
+            len(destination.repaired),
+        )
         notes.append(f"repaired {len(destination.repaired)} damaged file(s) from a verified copy")
     if destination.removed:
         notes.append(f"removed {len(destination.removed)} file(s) deleted by backupctl")
@@ -96,6 +124,11 @@ def _result(reached: reach.Reached, name: str, context: _Context) -> LocationRes
     if damaged_here and not destination.repaired:
         notes.append(f"{len(damaged_here)} damaged file(s) found here")
     return LocationResult(
-        context.source, name, context.step, ok=not problems, reason="; ".join(notes),
-        bytes_added=destination.bytes_copied, files_copied=destination.files_copied,
+        context.source,
+        name,
+        context.step,
+        ok=not problems,
+        reason="; ".join(notes),
+        bytes_added=destination.bytes_copied,
+        files_copied=destination.files_copied,
     )

@@ -8,6 +8,7 @@ import dataclasses
 import datetime
 import os
 import socket
+from typing import TYPE_CHECKING
 
 from backupctl import errors, health, reach, state
 from backupctl.actions import prepare
@@ -21,9 +22,16 @@ from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.results import ForeignFile
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from backupctl.keys.store import Keystore
+
 GRACE_HOURS = 2.0
-RECOVER_HINT = ("a repository exists but the keystore has no password for it; restore the "
-                "keystore with `backupctl keys recover`")
+RECOVER_HINT = (
+    "a repository exists but the keystore has no password for it; restore the "
+    "keystore with `backupctl keys recover`"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,54 +58,71 @@ def status(config: Config, *, names: tuple[str, ...], now: datetime.datetime) ->
     keystore, restic = prepare.keystore_and_restic(config)
     sources = tuple(source_status(config, keystore, restic, source, now=now) for source in chosen)
     killed = tuple(killed_runs(config))
-    warnings = tuple(f"run {run['id']} ({run['command']} by {run['actor']}, started "
-                     f"{run['started_at']}) never finished: it was killed; the next run catches up"
-                     for run in killed)
+    warnings = tuple(
+        f"run {run['id']} ({run['command']} by {run['actor']}, started "
+        f"{run['started_at']}) never finished: it was killed; the next run catches up"
+        for run in killed
+    )
     return Status(sources, killed, warnings)
 
 
-def snapshot_ids(listing) -> frozenset[str]:
+def snapshot_ids(listing: Iterable[str]) -> frozenset[str]:
     return frozenset(path.split("/", 1)[1] for path in listing if path.startswith("snapshots/"))
 
 
-def source_status(config: Config, keystore, restic: Restic, source: Source, *,
-                  now: datetime.datetime) -> SourceStatus:
+def source_status(
+    config: Config, keystore: Keystore, restic: Restic, source: Source, *, now: datetime.datetime
+) -> SourceStatus:
     """Given a source, ask each location what it holds (in parallel) and judge the whole."""
     db = state.db_path(config.state_dir)
     with reach.reach(config, source, keystore) as reached:
         try:
             password = keystore.get(f"repo/{source.name}")
         except KeysError as error:  # not initialised yet, or a lost keystore
-            hint = RECOVER_HINT if reached.with_config(source.locations) else (
-                f"{error}; run `backupctl init`")
+            hint = (
+                RECOVER_HINT
+                if reached.with_config(source.locations)
+                else (f"{error}; run `backupctl init`")
+            )
             for name in source.locations:
                 reached = reached.failed(name, hint)
             password = None
         found, reached = _snapshots(restic, reached, password)
         states = tuple(_state(config, name, reached, found) for name in source.locations)
         manifest = state.load_manifest(db, source.name)
-        foreign = planning.plan(manifest, reached.listings, source.locations).foreign \
-            if manifest is not None else ()
+        foreign = (
+            planning.plan(manifest, reached.listings, source.locations).foreign
+            if manifest is not None
+            else ()
+        )
     union = {snapshot.id: snapshot for snapshots in found.values() for snapshot in snapshots}
     ordered = tuple(sorted(union.values(), key=lambda s: messages.parse_time(s.time)))
-    warnings = health.warnings_for(list(states), schedule_hours=source.schedule_hours,
-                                   grace_hours=GRACE_HOURS, now=now)
+    warnings = health.warnings_for(
+        list(states), schedule_hours=source.schedule_hours, grace_hours=GRACE_HOURS, now=now
+    )
     warnings += _foreign_warnings(foreign)
     verified = state.last_verify(db, source.name)
     if verified and verified["unrepairable"]:
-        warnings.append(f"verify at {verified['finished_at']}: {verified['unrepairable']} "
-                        "damaged file(s) could not be repaired")
-    return SourceStatus(source.name, source.tenant, states, ordered, tuple(warnings), foreign,
-                        verified)
+        warnings.append(
+            f"verify at {verified['finished_at']}: {verified['unrepairable']} "
+            "damaged file(s) could not be repaired"
+        )
+    return SourceStatus(
+        source.name, source.tenant, states, ordered, tuple(warnings), foreign, verified
+    )
 
 
 def _snapshots(restic, reached, password) -> tuple[dict, reach.Reached]:
     if password is None:
         return {}, reached
     with concurrent.futures.ThreadPoolExecutor(max(1, len(reached.listings))) as pool:
-        futures = {name: pool.submit(operations.snapshots, restic,
-                                     repository(reached.stores[name]), password)
-                   for name, listing in reached.listings.items() if "config" in listing}
+        futures = {
+            name: pool.submit(
+                operations.snapshots, restic, repository(reached.stores[name]), password
+            )
+            for name, listing in reached.listings.items()
+            if "config" in listing
+        }
     found = {}
     for name, future in futures.items():
         try:
@@ -116,21 +141,28 @@ def _foreign_warnings(foreign) -> list[str]:
     by_location: dict[str, list[ForeignFile]] = {}
     for entry in foreign:
         by_location.setdefault(entry.location, []).append(entry)
-    return [f"location {name}: {len(entries)} foreign file(s) backupctl did not write, e.g. "
-            f"{entries[0].path} ({entries[0].size} bytes); not copied, remove or investigate"
-            for name, entries in by_location.items()]
+    return [
+        f"location {name}: {len(entries)} foreign file(s) backupctl did not write, e.g. "
+        f"{entries[0].path} ({entries[0].size} bytes); not copied, remove or investigate"
+        for name, entries in by_location.items()
+    ]
 
 
 def _state(config, name, reached, found) -> health.LocationState:
     offsite = config.locations[name].offsite
     if name in reached.failures or name not in reached.listings:
-        return health.LocationState(name, offsite, reachable=False,
-                                    reason=reached.failures.get(name, "not reached"))
+        return health.LocationState(
+            name, offsite, reachable=False, reason=reached.failures.get(name, "not reached")
+        )
     listing = reached.listings[name]
     times = [messages.parse_time(s.time) for s in found.get(name, [])]
     return health.LocationState(
-        name, offsite, reachable=True, snapshot_ids=snapshot_ids(listing),
-        newest=max(times, default=None), oldest=min(times, default=None),
+        name,
+        offsite,
+        reachable=True,
+        snapshot_ids=snapshot_ids(listing),
+        newest=max(times, default=None),
+        oldest=min(times, default=None),
         size_bytes=sum(listing.values()),
     )
 
@@ -138,8 +170,11 @@ def _state(config, name, reached, found) -> health.LocationState:
 def killed_runs(config: Config) -> list[dict]:
     """Return the runs that never finished and whose process is gone (killed, or the host
     crashed), newest first."""
-    return [run for run in state.unfinished_runs(state.db_path(config.state_dir))
-            if not _still_running(run)]
+    return [
+        run
+        for run in state.unfinished_runs(state.db_path(config.state_dir))
+        if not _still_running(run)
+    ]
 
 
 def _still_running(run: dict) -> bool:

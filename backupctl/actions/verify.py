@@ -14,10 +14,10 @@ import logging
 import math
 
 from backupctl import reach, state
-from backupctl.keys import access as keyaccess
 from backupctl.actions.backup import select_sources
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, ExitCode, is_expected, most_serious
+from backupctl.keys import access as keyaccess
 from backupctl.replication import verify as content
 from targets import errors as target_errors
 
@@ -74,8 +74,9 @@ def exit_code(reports: list[VerifyReport]) -> ExitCode:
     return most_serious([report.exit_code for report in reports])
 
 
-def verify(config: Config, *, names: tuple[str, ...], location: str | None,
-           sample_percent: float) -> list[VerifyReport]:
+def verify(
+    config: Config, *, names: tuple[str, ...], location: str | None, sample_percent: float
+) -> list[VerifyReport]:
     """Given source names (none: all), an optional location and the share of files to check,
     check and repair; return one report per source (the summary is recorded for `status`)."""
     sources = select_sources(config, names)
@@ -84,24 +85,29 @@ def verify(config: Config, *, names: tuple[str, ...], location: str | None,
     if not 0 < sample_percent <= 100:
         raise ConfigError("--sample: a percentage above 0 and at most 100")
     keystore = keyaccess.open_keystore(config)  # location credentials only; no repository password
-    return [_verify_source(config, keystore, source, location, sample_percent)
-            for source in sources]
+    return [
+        _verify_source(config, keystore, source, location, sample_percent) for source in sources
+    ]
 
 
-def _verify_source(config, keystore, source: Source, only: str | None,
-                   sample_percent: float) -> VerifyReport:
+def _verify_source(
+    config, keystore, source: Source, only: str | None, sample_percent: float
+) -> VerifyReport:
     db = state.db_path(config.state_dir)
     try:
         with reach.reach_locked(config, source, keystore) as reached:
             manifest = state.load_manifest(db, source.name)
             if manifest is None:
-                return VerifyReport(source.name, (), (), "no manifest yet; run `backupctl init` "
-                                    "or `backupctl backup` first")
+                return VerifyReport(
+                    source.name,
+                    (),
+                    (),
+                    "no manifest yet; run `backupctl init` or `backupctl backup` first",
+                )
             names = [name for name in source.locations if only in (None, name)]
             checks, findings = [], []
             for name in names:
-                check, found = _verify_location(db, source, reached, manifest, name,
-                                                sample_percent)
+                check, found = _verify_location(db, source, reached, manifest, name, sample_percent)
                 checks.append(check)
                 findings += found
     except Exception as error:
@@ -109,8 +115,14 @@ def _verify_source(config, keystore, source: Source, only: str | None,
             raise
         return VerifyReport(source.name, (), (), str(error))
     report = VerifyReport(source.name, tuple(checks), tuple(findings))
-    state.record_verify(db, source.name, checked=report.checked, damaged=len(findings),
-                        repaired=len(report.repaired), unrepairable=len(report.unrepairable))
+    state.record_verify(
+        db,
+        source.name,
+        checked=report.checked,
+        damaged=len(findings),
+        repaired=len(report.repaired),
+        unrepairable=len(report.unrepairable),
+    )
     return report
 
 
@@ -176,4 +188,3 @@ def _repair(reached, name, path, size, problem) -> Finding:
         logger.warning("location %s: %s repaired from %s", name, path, origin)
         return Finding(name, path, problem, repaired=True, detail=f"copied from {origin}")
     return Finding(name, path, problem, repaired=False, detail="no intact copy at any location")
-

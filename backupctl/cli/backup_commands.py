@@ -22,12 +22,18 @@ def _change_ref(value: str | None) -> str | None:
 
 @click.command()
 @click.argument("sources", nargs=-1)
-@click.option("--tag", "tag", metavar="change:REF",
-              help="Mark this as a backup around a change, with its change reference (clause 8.2).")
+@click.option(
+    "--tag",
+    "tag",
+    metavar="change:REF",
+    help="Mark this as a backup around a change, with its change reference (clause 8.2).",
+)
 @json_option
 @quiet_option
 @click.pass_obj
-def backup(app, sources: tuple[str, ...], tag: str | None, as_json: bool, quiet: bool) -> None:
+def backup(
+    app: context.AppContext, sources: tuple[str, ...], tag: str | None, as_json: bool, quiet: bool
+) -> None:
     """Back each SOURCE (default: all) up once, then copy it to every other location.
 
     The backup goes to the first reachable location of the source; every other location then
@@ -41,13 +47,24 @@ def backup(app, sources: tuple[str, ...], tag: str | None, as_json: bool, quiet:
     5 foreign files found, 6 the snapshot holds no files.
     """
     run = backup_action.backup(
-        app.config(), names=sources, change_ref=_change_ref(tag),
+        app.config(),
+        names=sources,
+        change_ref=_change_ref(tag),
         progress=progress.choose(quiet=quiet, as_json=as_json),
-        actor=context.actor(), host=context.host())
+        actor=context.actor(),
+        host=context.host(),
+    )
     if as_json:
-        click.echo(json.dumps({"run": run.run_id, "exit_code": int(run.exit_code),
-                               "sources": [report.source_dict(entry) for entry in run.sources]},
-                              indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "run": run.run_id,
+                    "exit_code": int(run.exit_code),
+                    "sources": [report.source_dict(entry) for entry in run.sources],
+                },
+                indent=2,
+            )
+        )
     elif not quiet or run.exit_code:
         for entry in run.sources:
             snapshot = f" snapshot {entry.snapshot_id[:8]}" if entry.snapshot_id else ""

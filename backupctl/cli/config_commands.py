@@ -22,17 +22,27 @@ def validate(app: context.AppContext, as_json: bool) -> None:
     """Validate the config; every problem is listed with its key path (exit 2 when any)."""
     loaded = app.config()
     summary = {
-        "config": str(loaded.path), "ok": True,
-        "locations": {name: {"kind": loc.kind, "country": loc.country, "offsite": loc.offsite}
-                      for name, loc in loaded.locations.items()},
-        "sources": {name: {"tenant": src.tenant, "locations": list(src.locations),
-                           "retention": src.retention} for name, src in loaded.sources.items()},
+        "config": str(loaded.path),
+        "ok": True,
+        "locations": {
+            name: {"kind": loc.kind, "country": loc.country, "offsite": loc.offsite}
+            for name, loc in loaded.locations.items()
+        },
+        "sources": {
+            name: {
+                "tenant": src.tenant,
+                "locations": list(src.locations),
+                "retention": src.retention,
+            }
+            for name, src in loaded.sources.items()
+        },
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    click.echo(f"{loaded.path}: ok — {len(loaded.locations)} location(s), "
-               f"{len(loaded.sources)} source(s)")
+    click.echo(
+        f"{loaded.path}: ok — {len(loaded.locations)} location(s), {len(loaded.sources)} source(s)"
+    )
     for name, source in loaded.sources.items():
         click.echo(f"  {name} (tenant {source.tenant}) → {', '.join(source.locations)}")
 

@@ -42,7 +42,8 @@ class _JsonProgress:
 
 
 class _BarProgress:
-    """A tqdm bar of rescued bytes with the pass, bad areas, rate and time since the last good read."""
+    """A tqdm bar of rescued bytes with the pass, bad areas, rate and time since the last good
+    read."""
 
     def __init__(self) -> None:
         from tqdm import tqdm
@@ -96,7 +97,8 @@ def _progress(as_json: bool, quiet: bool):
 @click.option(
     "--direct",
     is_flag=True,
-    help="Read the medium with direct disc access, bypassing the kernel cache (ddrescue --idirect).",
+    help="Read the medium with direct disc access, bypassing the kernel cache"
+    " (ddrescue --idirect).",
 )
 @click.option(
     "--force-system-device",
@@ -108,7 +110,17 @@ def _progress(as_json: bool, quiet: bool):
 @json_option
 @quiet_option
 @click.pass_obj
-def image(obj, device, job_id, out_dir, retries, direct, force_system, as_json, quiet):
+def image(
+    obj: context.AppContext,
+    device: str,
+    job_id: str,
+    out_dir: pathlib.Path | None,
+    retries: int,
+    direct: bool,
+    force_system: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Image DEVICE read-only into the job's folder with GNU ddrescue, resumably, and hash it.
 
     A second run on the same job continues from the mapfile without rereading what was rescued.
@@ -145,13 +157,15 @@ def image(obj, device, job_id, out_dir, retries, direct, force_system, as_json, 
 @click.argument("job_id")
 @json_option
 @click.pass_obj
-def verify(obj, job_id, as_json):
+def verify(obj: context.AppContext, job_id: str, as_json: bool) -> None:
     """Re-hash the image of JOB_ID and compare with the digests recorded when imaging finished."""
     details = image_action.verify(_store(obj), job_id, _who(obj))
     if as_json:
         click.echo(json.dumps(details))
     else:
-        click.echo(f"{shown(details['image'])}: OK (md5 {details['md5']}, sha256 {details['sha256']})")
+        click.echo(
+            f"{shown(details['image'])}: OK (md5 {details['md5']}, sha256 {details['sha256']})"
+        )
 
 
 media_subcommands = [image, verify]

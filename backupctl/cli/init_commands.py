@@ -17,7 +17,7 @@ from backupctl.cli.options import json_option, quiet_option
 @json_option
 @quiet_option
 @click.pass_obj
-def init(app, sources: tuple[str, ...], as_json: bool, quiet: bool) -> None:
+def init(app: context.AppContext, sources: tuple[str, ...], as_json: bool, quiet: bool) -> None:
     """Prepare every location of each SOURCE (default: all).
 
     Creates the keystore if it does not exist yet, one random password per source, the
@@ -25,13 +25,24 @@ def init(app, sources: tuple[str, ...], as_json: bool, quiet: bool) -> None:
     Safe to run again: only what is missing is created or copied. A location that already holds
     a repository the keystore cannot open is never touched (see `backupctl keys recover`).
     """
-    run = init_action.init(app.config(), names=sources,
-                           progress=progress.choose(quiet=quiet, as_json=as_json),
-                           actor=context.actor(), host=context.host())
+    run = init_action.init(
+        app.config(),
+        names=sources,
+        progress=progress.choose(quiet=quiet, as_json=as_json),
+        actor=context.actor(),
+        host=context.host(),
+    )
     if as_json:
-        click.echo(json.dumps({"run": run.run_id, "exit_code": int(run.exit_code),
-                               "sources": [report.source_dict(entry) for entry in run.sources]},
-                              indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "run": run.run_id,
+                    "exit_code": int(run.exit_code),
+                    "sources": [report.source_dict(entry) for entry in run.sources],
+                },
+                indent=2,
+            )
+        )
     else:
         for entry in run.sources:
             created = f" (repository created at {entry.created_at})" if entry.created_at else ""

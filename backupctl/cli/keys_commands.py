@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from backupctl.actions import keys as actions
 from backupctl.cli.options import json_option
 from backupctl.keys.secret import Secret
+
+if TYPE_CHECKING:
+    from backupctl.cli.context import AppContext
 
 FILE = click.Path(dir_okay=False, path_type=pathlib.Path)
 EXISTING_FILE = click.Path(dir_okay=False, exists=True, path_type=pathlib.Path)
@@ -46,7 +50,7 @@ def keys() -> None:
 @keys.command("init")
 @json_option
 @click.pass_obj
-def init_command(app, as_json: bool) -> None:
+def init_command(app: AppContext, as_json: bool) -> None:
     """Create an empty keystore at the configured path (refuses an existing one, exit 4)."""
     config = app.config()
     summary = actions.init_keystore(
@@ -62,7 +66,7 @@ def init_command(app, as_json: bool) -> None:
     "--out", type=FILE, help="Where to write it; default: master_key_file from the config."
 )
 @click.pass_obj
-def master_keygen_command(app, out: pathlib.Path | None) -> None:
+def master_keygen_command(app: AppContext, out: pathlib.Path | None) -> None:
     """Generate a random master key file (mode 0600); never overwrites one (exit 4).
 
     32 random bytes in base64: the keystore derives its key from it with HKDF, which is fast;
@@ -80,7 +84,7 @@ def master_keygen_command(app, out: pathlib.Path | None) -> None:
 @keys.command("list")
 @json_option
 @click.pass_obj
-def list_command(app, as_json: bool) -> None:
+def list_command(app: AppContext, as_json: bool) -> None:
     """List the entry names in the keystore (never their values)."""
     config = app.config()
     summary = actions.check_keystore(
@@ -92,7 +96,7 @@ def list_command(app, as_json: bool) -> None:
 @keys.command("check")
 @json_option
 @click.pass_obj
-def check_command(app, as_json: bool) -> None:
+def check_command(app: AppContext, as_json: bool) -> None:
     """Open the keystore with the master secret and report how many entries it holds.
 
     Fails (exit 3) saying whether the keystore is missing, not a keystore, damaged, or intact
@@ -136,7 +140,7 @@ def check_command(app, as_json: bool) -> None:
 )
 @passphrase_stdin_option
 def recovery_keygen_command(
-    out_private, out_public, no_passphrase: bool, passphrase_stdin: bool
+    out_private: pathlib.Path, out_public: pathlib.Path, no_passphrase: bool, passphrase_stdin: bool
 ) -> None:
     """Generate the offline recovery key pair (X25519). Run on the offline machine; needs no config.
 
@@ -166,7 +170,13 @@ def recovery_keygen_command(
 )
 @json_option
 @click.pass_obj
-def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) -> None:
+def escrow_command(
+    app: AppContext,
+    recovery_public_key: pathlib.Path,
+    out: pathlib.Path,
+    force: bool,
+    as_json: bool,
+) -> None:
     """Write the keystore's entries encrypted to the recovery public key; store it off-site."""
     config = app.config()
     result = actions.write_escrow(
@@ -202,7 +212,12 @@ def escrow_command(app, recovery_public_key, out, force: bool, as_json: bool) ->
 @json_option
 @click.pass_obj
 def recover_command(
-    app, escrow_file, recovery_private_key, force: bool, passphrase_stdin: bool, as_json: bool
+    app: AppContext,
+    escrow_file: pathlib.Path,
+    recovery_private_key: pathlib.Path,
+    force: bool,
+    passphrase_stdin: bool,
+    as_json: bool,
 ) -> None:
     """Write a new keystore at the configured path from the escrow, under the current master
     secret."""

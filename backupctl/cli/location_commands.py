@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from backupctl.actions import location as location_action
 from backupctl.cli.options import json_option
 from backupctl.errors import ExitCode
 from backupctl.keys.secret import Secret
+
+if TYPE_CHECKING:
+    from backupctl.cli.context import AppContext
 
 
 @click.group()
@@ -22,7 +26,7 @@ def location() -> None:
 @location.command("set-credentials")
 @click.argument("name")
 @click.pass_obj
-def set_credentials(app, name: str) -> None:
+def set_credentials(app: AppContext, name: str) -> None:
     """Store the S3 access key of location NAME in the keystore.
 
     Reads two lines from stdin (access key id, then secret access key) or prompts on a TTY;
@@ -45,19 +49,28 @@ def set_credentials(app, name: str) -> None:
 @click.argument("name")
 @json_option
 @click.pass_obj
-def provision(app, name: str, as_json: bool) -> None:
+def provision(app: AppContext, name: str, as_json: bool) -> None:
     """Create the bucket of S3 location NAME in its declared region, with public access blocked,
     default encryption, versioning (noncurrent versions expire) — idempotent, then audit it."""
     config = app.config()
     findings = location_action.provision(config, name)
     report = location_action.audit(config, name)
     if as_json:
-        click.echo(json.dumps({"findings": [dataclasses.asdict(f) for f in findings],
-                               "audit": _audit_dict(report)}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "findings": [dataclasses.asdict(f) for f in findings],
+                    "audit": _audit_dict(report),
+                },
+                indent=2,
+            )
+        )
     else:
         for finding in findings:
-            click.echo(f"  {'changed' if finding.changed else 'ok     '} {finding.setting}: "
-                       f"{finding.detail}")
+            click.echo(
+                f"  {'changed' if finding.changed else 'ok     '} {finding.setting}: "
+                f"{finding.detail}"
+            )
         _print_audit(report)
     sys.exit(ExitCode.OK if report.ok else ExitCode.FAILED)
 
@@ -66,7 +79,7 @@ def provision(app, name: str, as_json: bool) -> None:
 @click.argument("name")
 @json_option
 @click.pass_obj
-def audit(app, name: str, as_json: bool) -> None:
+def audit(app: AppContext, name: str, as_json: bool) -> None:
     """Report every safety setting of S3 location NAME and its region; exit 3 when the bucket is
     public, out of its region, unencrypted or unversioned."""
     config = app.config()
@@ -79,13 +92,18 @@ def audit(app, name: str, as_json: bool) -> None:
 
 
 def _audit_dict(report) -> dict:
-    return {"location": report.location, "bucket": report.bucket, "ok": report.ok,
-            "checks": [dataclasses.asdict(check) for check in report.checks]}
+    return {
+        "location": report.location,
+        "bucket": report.bucket,
+        "ok": report.ok,
+        "checks": [dataclasses.asdict(check) for check in report.checks],
+    }
 
 
 def _print_audit(report) -> None:
-    click.echo(f"audit of {report.location} (bucket {report.bucket}): "
-               f"{'ok' if report.ok else 'FAILED'}")
+    click.echo(
+        f"audit of {report.location} (bucket {report.bucket}): {'ok' if report.ok else 'FAILED'}"
+    )
     for check in report.checks:
         click.echo(f"  {'ok    ' if check.ok else 'FAILED'} {check.setting}: {check.reason}")
 

@@ -31,9 +31,11 @@ def device_line(device: BlockDevice) -> str:
     reasons = "; ".join(_text(reason) for reason in device.system_reasons)
     system = f"SYSTEM ({reasons})" if device.is_system else ""
     return (
-        f"{_text(device.node):<14} {_text(device.kind):<9} {_text(device.bus):<8} {describe_size(device.size_bytes):>10}  "
+        f"{_text(device.node):<14} {_text(device.kind):<9} {_text(device.bus):<8} "
+        f"{describe_size(device.size_bytes):>10}  "
         f"{_text(device.vendor)} {_text(device.model)}  serial {_text(device.serial)}  "
-        f"sectors {device.logical_sector_size}/{device.physical_sector_size}  {' '.join(flags)}  {system}"
+        f"sectors {device.logical_sector_size}/{device.physical_sector_size}  "
+        f"{' '.join(flags)}  {system}"
     ).rstrip()
 
 
@@ -41,7 +43,8 @@ def _print_device(device: BlockDevice) -> None:
     click.echo(device_line(device))
     if device.filesystem or device.mountpoints:
         click.echo(
-            f"    (whole device) {_text(device.filesystem)}  mounted at {_points(device.mountpoints)}"
+            f"    (whole device) {_text(device.filesystem)}  "
+            f"mounted at {_points(device.mountpoints)}"
         )
     for partition in device.partitions:
         click.echo(

@@ -29,8 +29,14 @@ class TqdmProgress:
         self._bar: tqdm.tqdm | None = None
 
     def backup_started(self, source: str, location: str) -> None:
-        self._bar = tqdm.tqdm(desc=f"{source} → {location}", unit="B", unit_scale=True,
-                              unit_divisor=1024, file=sys.stderr, leave=False)
+        self._bar = tqdm.tqdm(
+            desc=f"{source} → {location}",
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=sys.stderr,
+            leave=False,
+        )
 
     def backup_status(self, source: str, status: Status) -> None:
         if self._bar is None:
@@ -44,8 +50,15 @@ class TqdmProgress:
         self._close()
 
     def replication_started(self, source: str, total_bytes: int) -> None:
-        self._bar = tqdm.tqdm(desc=f"{source} copies", total=total_bytes or None, unit="B",
-                              unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=False)
+        self._bar = tqdm.tqdm(
+            desc=f"{source} copies",
+            total=total_bytes or None,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=sys.stderr,
+            leave=False,
+        )
 
     def replication_bytes(self, source: str, count: int) -> None:
         if self._bar is not None:
@@ -64,8 +77,12 @@ class JsonProgress(PeriodicProgress):
     """One JSON object per line on stderr, so stdout keeps only the result: the start and end of
     each phase, and at most one progress object every PROGRESS_INTERVAL_SECONDS in between."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
-                 interval: float = PROGRESS_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = PROGRESS_INTERVAL_SECONDS,
+    ) -> None:
         super().__init__(_emit_json, clock=clock, interval=interval)
 
 
@@ -73,8 +90,12 @@ class LogProgress(PeriodicProgress):
     """Progress lines through logging to stderr, for runs without a terminal (cron, systemd):
     a hung run still shows how far it got."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
-                 interval: float = PROGRESS_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = PROGRESS_INTERVAL_SECONDS,
+    ) -> None:
         super().__init__(_log_line, clock=clock, interval=interval)
 
 

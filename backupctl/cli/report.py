@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import click
 
 from backupctl.results import LocationResult, SourceReport
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MAX_LINES = 10
 
@@ -16,26 +20,33 @@ def result_dict(result: LocationResult) -> dict:
 
 
 def source_dict(report: SourceReport) -> dict:
-    return {"source": report.source, "snapshot_id": report.snapshot_id,
-            "primary": report.primary, "created_at": report.created_at,
-            "exit_code": int(report.exit_code), "empty_snapshot": report.empty_snapshot,
-            "warnings": list(report.warnings),
-            "foreign": [dataclasses.asdict(entry) for entry in report.foreign],
-            "locations": [result_dict(result) for result in report.results]}
+    return {
+        "source": report.source,
+        "snapshot_id": report.snapshot_id,
+        "primary": report.primary,
+        "created_at": report.created_at,
+        "exit_code": int(report.exit_code),
+        "empty_snapshot": report.empty_snapshot,
+        "warnings": list(report.warnings),
+        "foreign": [dataclasses.asdict(entry) for entry in report.foreign],
+        "locations": [result_dict(result) for result in report.results],
+    }
 
 
 def print_source(report: SourceReport) -> None:
     print_results(report.results)
     for entry in report.foreign[:MAX_LINES]:
-        click.echo(f"  foreign: {entry.location}: {entry.path} ({human_bytes(entry.size)}); "
-                   "not written by backupctl, not copied")
+        click.echo(
+            f"  foreign: {entry.location}: {entry.path} ({human_bytes(entry.size)}); "
+            "not written by backupctl, not copied"
+        )
     if len(report.foreign) > MAX_LINES:
         click.echo(f"  foreign: ... and {len(report.foreign) - MAX_LINES} more")
     for warning in report.warnings[:MAX_LINES]:
         click.echo(f"  warning: {warning}")
 
 
-def print_results(results) -> None:
+def print_results(results: Iterable[LocationResult]) -> None:
     for result in results:
         mark = "ok    " if result.ok else "FAILED"
         detail = []

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,8 +16,11 @@ from backupctl.cli.report import human_bytes
 from backupctl.errors import ExitCode
 from backupctl.restic import messages
 
+if TYPE_CHECKING:
+    from backupctl.cli.context import AppContext
 
-def _gather(app, sources) -> tuple[datetime.datetime, status_action.Status]:
+
+def _gather(app: AppContext, sources) -> tuple[datetime.datetime, status_action.Status]:
     now = datetime.datetime.now(datetime.UTC)
     return now, status_action.status(app.config(), names=sources, now=now)
 
@@ -30,8 +34,11 @@ def _age(now, moment) -> str:
 
 def _location_dict(now, location) -> dict:
     return {
-        "location": location.name, "offsite": location.offsite, "reachable": location.reachable,
-        "reason": location.reason, "count": len(location.snapshot_ids),
+        "location": location.name,
+        "offsite": location.offsite,
+        "reachable": location.reachable,
+        "reason": location.reason,
+        "count": len(location.snapshot_ids),
         "newest": location.newest.isoformat() if location.newest else None,
         "oldest": location.oldest.isoformat() if location.oldest else None,
         "newest_age_seconds": (now - location.newest).total_seconds() if location.newest else None,
@@ -44,7 +51,7 @@ def _location_dict(now, location) -> dict:
 @click.argument("sources", nargs=-1)
 @json_option
 @click.pass_obj
-def status(app, sources: tuple[str, ...], as_json: bool) -> None:
+def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
     """Per SOURCE (default: all) and location: snapshot count, newest and oldest with their ages,
     size, and warnings (fewer than two healthy locations, none off-site, backup overdue, foreign
     files at a location, damage `verify` could not repair, runs killed before they finished).
@@ -54,30 +61,50 @@ def status(app, sources: tuple[str, ...], as_json: bool) -> None:
     now, result = _gather(app, sources)
     statuses = result.sources
     if as_json:
-        click.echo(json.dumps({"sources": [
-            {"source": s.source, "tenant": s.tenant, "warnings": list(s.warnings),
-             "foreign": [dataclasses.asdict(entry) for entry in s.foreign],
-             "last_verify": s.last_verify,
-             "locations": [_location_dict(now, loc) for loc in s.locations]} for s in statuses
-        ], "warnings": list(result.warnings), "killed_runs": list(result.killed_runs)}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "sources": [
+                        {
+                            "source": s.source,
+                            "tenant": s.tenant,
+                            "warnings": list(s.warnings),
+                            "foreign": [dataclasses.asdict(entry) for entry in s.foreign],
+                            "last_verify": s.last_verify,
+                            "locations": [_location_dict(now, loc) for loc in s.locations],
+                        }
+                        for s in statuses
+                    ],
+                    "warnings": list(result.warnings),
+                    "killed_runs": list(result.killed_runs),
+                },
+                indent=2,
+            )
+        )
     else:
         for entry in statuses:
             click.echo(f"{entry.source} (tenant {entry.tenant})")
-            click.echo(f"  {'location':<16} {'site':<8} {'count':>5} {'newest':>8} {'oldest':>8} "
-                       f"{'size':>10}")
+            click.echo(
+                f"  {'location':<16} {'site':<8} {'count':>5} {'newest':>8} {'oldest':>8} "
+                f"{'size':>10}"
+            )
             for loc in entry.locations:
                 if not loc.reachable:
                     click.echo(f"  {loc.name:<16} UNREACHABLE: {loc.reason}")
                     continue
                 site = "offsite" if loc.offsite else "onsite"
-                click.echo(f"  {loc.name:<16} {site:<8} {len(loc.snapshot_ids):>5} "
-                           f"{_age(now, loc.newest):>8} {_age(now, loc.oldest):>8} "
-                           f"{human_bytes(loc.size_bytes):>10}")
+                click.echo(
+                    f"  {loc.name:<16} {site:<8} {len(loc.snapshot_ids):>5} "
+                    f"{_age(now, loc.newest):>8} {_age(now, loc.oldest):>8} "
+                    f"{human_bytes(loc.size_bytes):>10}"
+                )
             if entry.last_verify:
                 verified = entry.last_verify
-                click.echo(f"  verify {verified['finished_at']}: {verified['checked']} checked, "
-                           f"{verified['damaged']} damaged, {verified['repaired']} repaired, "
-                           f"{verified['unrepairable']} unrepairable")
+                click.echo(
+                    f"  verify {verified['finished_at']}: {verified['checked']} checked, "
+                    f"{verified['damaged']} damaged, {verified['repaired']} repaired, "
+                    f"{verified['unrepairable']} unrepairable"
+                )
             for warning in entry.warnings:
                 click.echo(f"  warning: {warning}")
         for warning in result.warnings:
@@ -90,32 +117,61 @@ def status(app, sources: tuple[str, ...], as_json: bool) -> None:
 @click.argument("sources", nargs=-1)
 @json_option
 @click.pass_obj
-def snapshots(app, sources: tuple[str, ...], as_json: bool) -> None:
+def snapshots(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
     """List the snapshots of each SOURCE (default: all) and which locations hold each."""
     now, result = _gather(app, sources)
     statuses = result.sources
     if as_json:
-        click.echo(json.dumps({"sources": [{"source": s.source, "snapshots": [
-            {"id": snap.id, "time": snap.time, "tags": list(snap.tags), "paths": list(snap.paths),
-             "locations": [loc.name for loc in s.locations if snap.id in loc.snapshot_ids]}
-            for snap in s.snapshots]} for s in statuses]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "sources": [
+                        {
+                            "source": s.source,
+                            "snapshots": [
+                                {
+                                    "id": snap.id,
+                                    "time": snap.time,
+                                    "tags": list(snap.tags),
+                                    "paths": list(snap.paths),
+                                    "locations": [
+                                        loc.name
+                                        for loc in s.locations
+                                        if snap.id in loc.snapshot_ids
+                                    ],
+                                }
+                                for snap in s.snapshots
+                            ],
+                        }
+                        for s in statuses
+                    ]
+                },
+                indent=2,
+            )
+        )
         return
     for entry in statuses:
         click.echo(f"{entry.source}: {len(entry.snapshots)} snapshot(s)")
         for snap in entry.snapshots:
             held = ",".join(loc.name for loc in entry.locations if snap.id in loc.snapshot_ids)
             when = messages.parse_time(snap.time)
-            click.echo(f"  {snap.short_id}  {when:%Y-%m-%d %H:%M}  {_age(now, when):>7}  "
-                       f"[{held}]  {','.join(snap.tags)}")
-
+            click.echo(
+                f"  {snap.short_id}  {when:%Y-%m-%d %H:%M}  {_age(now, when):>7}  "
+                f"[{held}]  {','.join(snap.tags)}"
+            )
 
 
 @click.command()
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
-              help="How many runs to show, newest first.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="How many runs to show, newest first.",
+)
 @json_option
 @click.pass_obj
-def history(app, limit: int, as_json: bool) -> None:
+def history(app: AppContext, limit: int, as_json: bool) -> None:
     """Show recorded init and backup runs: who, when, exit code, and every location's result.
 
     A run without an end was killed before it could finish; the next run catches up.
@@ -126,14 +182,18 @@ def history(app, limit: int, as_json: bool) -> None:
         return
     for run in runs:
         ended = run["ended_at"] or "never finished"
-        click.echo(f"run {run['id']} {run['command']} by {run['actor']}@{run['host']} "
-                   f"{run['started_at']} → {ended} exit {run['exit_code']} "
-                   f"{' '.join(run['tags'])}".rstrip())
+        click.echo(
+            f"run {run['id']} {run['command']} by {run['actor']}@{run['host']} "
+            f"{run['started_at']} → {ended} exit {run['exit_code']} "
+            f"{' '.join(run['tags'])}".rstrip()
+        )
         for result in run["results"]:
             mark = "ok    " if result["ok"] else "FAILED"
             detail = result["snapshot_id"] or result["reason"] or ""
-            click.echo(f"  {mark} {result['source']:<16} {result['location']:<16} "
-                       f"{result['step']:<9} {human_bytes(result['bytes_added']):>10} {detail}")
+            click.echo(
+                f"  {mark} {result['source']:<16} {result['location']:<16} "
+                f"{result['step']:<9} {human_bytes(result['bytes_added']):>10} {detail}"
+            )
 
 
 commands = [status, snapshots, history]

@@ -25,7 +25,10 @@ import hashlib
 import hmac
 import json
 import struct
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 KEYSTORE_MAGIC = b"BCTLKEYS"
 ESCROW_MAGIC = b"BCTLESCR"
@@ -59,7 +62,9 @@ class Container:
     ciphertext: bytes
 
 
-def seal(*, magic: bytes, header: dict, encrypt, version: int = VERSION) -> bytes:
+def seal(
+    *, magic: bytes, header: dict, encrypt: Callable[[bytes], bytes], version: int = VERSION
+) -> bytes:
     """Given a magic, a header and ``encrypt(associated_data) -> ciphertext``, return the file
     bytes in format ``version`` (version 1 only to make old files in tests)."""
     header_bytes = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -129,7 +134,7 @@ def header_bytes_field(header: dict, *path: str, size_range: tuple[int, int]) ->
     return data
 
 
-def header_field(header: dict, *path: str):
+def header_field(header: dict, *path: str) -> Any:
     """Given a header and a key path, return the value; raise DamagedContainer when missing."""
     value = header
     for key in path:

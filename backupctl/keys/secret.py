@@ -7,6 +7,7 @@ encryption) calls :meth:`Secret.reveal`. Modelled on restic's ``SecretString``.
 from __future__ import annotations
 
 import hmac
+from typing import NoReturn
 
 REDACTED = "**redacted**"
 
@@ -47,7 +48,7 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret is not picklable; reveal it explicitly at a process boundary")
 
     def __copy__(self) -> Secret:

@@ -62,8 +62,9 @@ def category(path: str) -> str:
     return path.split("/", 1)[0]
 
 
-def plan(manifest: Manifest, listings: Mapping[str, Mapping[str, int]],
-         preference: tuple[str, ...]) -> Plan:
+def plan(
+    manifest: Manifest, listings: Mapping[str, Mapping[str, int]], preference: tuple[str, ...]
+) -> Plan:
     """Given the manifest, each reachable location's listing (path -> size) and the preferred
     origin order, return the transfers (crash-safe order), foreign files and removals."""
     ranked = tuple(name for name in preference if name in listings)
@@ -72,25 +73,44 @@ def plan(manifest: Manifest, listings: Mapping[str, Mapping[str, int]],
     for path, size in manifest.files.items():
         origins = tuple(name for name in ranked if listings[name].get(path) == size)
         lacking = tuple(name for name in ranked if path not in listings[name])
-        damaged = tuple(name for name in ranked
-                        if path in listings[name] and listings[name][path] != size)
+        damaged = tuple(
+            name for name in ranked if path in listings[name] and listings[name][path] != size
+        )
         if not (lacking or damaged):
             continue
         if not origins:
             unavailable.append(path)
             continue
-        transfers.append(Transfer(path, size, origins, lacking, damaged,
-                                  reason=_reason(lacking, damaged, size, listings, path)))
+        transfers.append(
+            Transfer(
+                path,
+                size,
+                origins,
+                lacking,
+                damaged,
+                reason=_reason(lacking, damaged, size, listings, path),
+            )
+        )
     return Plan(
         locations=ranked,
         transfers=tuple(sorted(transfers, key=lambda t: _order_key(t.path))),
-        foreign=tuple(ForeignFile(name, path, size) for name in ranked
-                      for path, size in sorted(listings[name].items())
-                      if path not in manifest.files and path not in manifest.deleted),
-        removals=tuple(sorted(
-            (Removal(name, path, "deleted by backupctl, still present here")
-             for name in ranked for path in listings[name] if path in manifest.deleted),
-            key=lambda r: (_order_key(r.path, reverse=True), r.location))),
+        foreign=tuple(
+            ForeignFile(name, path, size)
+            for name in ranked
+            for path, size in sorted(listings[name].items())
+            if path not in manifest.files and path not in manifest.deleted
+        ),
+        removals=tuple(
+            sorted(
+                (
+                    Removal(name, path, "deleted by backupctl, still present here")
+                    for name in ranked
+                    for path in listings[name]
+                    if path in manifest.deleted
+                ),
+                key=lambda r: (_order_key(r.path, reverse=True), r.location),
+            )
+        ),
         unavailable=tuple(sorted(unavailable, key=_order_key)),
     )
 

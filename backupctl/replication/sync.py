@@ -68,12 +68,18 @@ class _Tally:
     error: str | None = None
 
     def frozen(self) -> DestinationReport:
-        return DestinationReport(self.files_copied, self.bytes_copied, tuple(self.repaired),
-                                 tuple(self.removed), self.error)
+        return DestinationReport(
+            self.files_copied,
+            self.bytes_copied,
+            tuple(self.repaired),
+            tuple(self.removed),
+            self.error,
+        )
 
 
-def check_configs(stores: Mapping[str, RepositoryStore],
-                  listings: Mapping[str, Mapping[str, int]]) -> None:
+def check_configs(
+    stores: Mapping[str, RepositoryStore], listings: Mapping[str, Mapping[str, int]]
+) -> None:
     """Raise ConfigConflict when two locations hold different repository configs. A location whose
     config cannot be read is left out here; its own reads and writes fail and say why."""
     contents = {}
@@ -91,8 +97,12 @@ def check_configs(stores: Mapping[str, RepositoryStore],
         )
 
 
-def sync(stores: Mapping[str, RepositoryStore], plan: planning.Plan, *,
-         on_bytes: Callable[[int], None] | None = None) -> SyncReport:
+def sync(
+    stores: Mapping[str, RepositoryStore],
+    plan: planning.Plan,
+    *,
+    on_bytes: Callable[[int], None] | None = None,
+) -> SyncReport:
     """Given reachable stores and the plan made from their listings, carry it out; return what
     happened at every location of the plan."""
     tallies = {name: _Tally() for name in plan.locations}
@@ -106,8 +116,11 @@ def sync(stores: Mapping[str, RepositoryStore], plan: planning.Plan, *,
         finished = True
     finally:
         _stop(writers, stores, interrupted=not finished)
-    return SyncReport({name: tally.frozen() for name, tally in tallies.items()},
-                      tuple(damaged), tuple(unrecoverable))
+    return SyncReport(
+        {name: tally.frozen() for name, tally in tallies.items()},
+        tuple(damaged),
+        tuple(unrecoverable),
+    )
 
 
 def _copy(stores, plan, tallies, writers, damaged, unrecoverable, on_bytes) -> None:
@@ -119,8 +132,9 @@ def _copy(stores, plan, tallies, writers, damaged, unrecoverable, on_bytes) -> N
             unrecoverable.append(transfer.path)
             continue
         # a copy of the right size that failed its content check is replaced too
-        targets = transfer.destinations + tuple(n for n in bad_origins
-                                                if n not in transfer.destinations)
+        targets = transfer.destinations + tuple(
+            n for n in bad_origins if n not in transfer.destinations
+        )
         for name in targets:
             if tallies[name].error is None:
                 future = writers[name].submit(_write, stores[name], tallies[name], transfer, data)
@@ -159,8 +173,12 @@ def _read_verified(stores, transfer) -> tuple[bytes | None, tuple[str, ...]]:
         if len(data) == transfer.size and verify.content_name_matches(transfer.path, data):
             return data, tuple(damaged)
         damaged.append(origin)
-        logger.error("location %s: %s does not match its content hash or manifest size; "
-                     "not copied from there", origin, transfer.path)
+        logger.error(
+            "location %s: %s does not match its content hash or manifest size; "
+            "not copied from there",
+            origin,
+            transfer.path,
+        )
     return None, tuple(damaged)
 
 
@@ -245,14 +263,20 @@ def _stop(writers: dict[str, _Writer], stores, *, interrupted: bool) -> None:
             writer.join(None)
         return
     for name in writers:
-        threading.Thread(target=_close_quietly, args=(stores[name],), daemon=True,
-                         name=f"close-{name}").start()
+        threading.Thread(
+            target=_close_quietly, args=(stores[name],), daemon=True, name=f"close-{name}"
+        ).start()
     deadline = time.monotonic() + STOP_SECONDS
-    stuck = [name for name, writer in writers.items()
-             if not writer.join(max(0.0, deadline - time.monotonic()))]
+    stuck = [
+        name
+        for name, writer in writers.items()
+        if not writer.join(max(0.0, deadline - time.monotonic()))
+    ]
     if stuck:
-        logger.warning("interrupted: left the writer(s) of %s blocked; they end with the process",
-                       ", ".join(stuck))
+        logger.warning(
+            "interrupted: left the writer(s) of %s blocked; they end with the process",
+            ", ".join(stuck),
+        )
 
 
 def _close_quietly(store: RepositoryStore) -> None:

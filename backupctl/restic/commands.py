@@ -1,4 +1,5 @@
-"""argv builders for the restic subcommands backupctl runs; each returns a tuple, nothing runs here."""
+"""argv builders for the restic subcommands backupctl runs; each returns a tuple, nothing runs
+here."""
 
 from __future__ import annotations
 
@@ -29,12 +30,16 @@ def backup_argv(
     """Given what to back up, return `restic backup --json ...` with the given tags and excludes;
     where restic can wait for a lock, it waits ``lock_wait`` (None: fail at once when locked)."""
     return flags.command(
-        restic, repository, "backup", "--json",
+        restic,
+        repository,
+        "backup",
+        "--json",
         *flags.repeated("--exclude", excludes),
         *flags.repeated("--tag", tags),
         *(("--host", host) if host else ()),
         *(lock_retry(restic, lock_wait) if lock_wait else ()),
-        "--", *(str(path) for path in paths),
+        "--",
+        *(str(path) for path in paths),
     )
 
 
@@ -43,7 +48,8 @@ def snapshots_argv(restic: Restic, repository: Repository) -> tuple[str, ...]:
 
 
 def unlock_argv(restic: Restic, repository: Repository) -> tuple[str, ...]:
-    """`restic unlock`: removes only stale locks (same host and the process gone, or > 30 min old)."""
+    """`restic unlock`: removes only stale locks (same host and the process gone, or > 30 min
+    old)."""
     return flags.command(restic, repository, "unlock")
 
 
@@ -52,12 +58,16 @@ def cat_config_argv(restic: Restic, repository: Repository) -> tuple[str, ...]:
     return flags.command(restic, repository, "cat", "config", "--no-lock")
 
 
-def check_argv(restic: Restic, repository: Repository, *, read_data_subset: str | None = None):
+def check_argv(
+    restic: Restic, repository: Repository, *, read_data_subset: str | None = None
+) -> tuple[str, ...]:
     subset = ("--read-data-subset", read_data_subset) if read_data_subset else ()
     return flags.command(restic, repository, "check", *subset, *lock_retry(restic))
 
 
-def restore_argv(restic: Restic, repository: Repository, snapshot: str, target: pathlib.Path):
+def restore_argv(
+    restic: Restic, repository: Repository, snapshot: str, target: pathlib.Path
+) -> tuple[str, ...]:
     return flags.command(restic, repository, "restore", snapshot, "--target", str(target))
 
 

@@ -31,8 +31,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 
 from backupctl.errors import BackupctlError
-from backupctl.restic import exitcodes
 from backupctl.keys.secret import Secret
+from backupctl.restic import exitcodes
 
 logger = logging.getLogger(__name__)
 
@@ -84,12 +84,17 @@ def run(
         logger.debug("running %s", " ".join(full_argv))
         try:
             process = subprocess.Popen(
-                full_argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, env=build_environment(environment),
-                pass_fds=(password_fd,) if password_fd else (), start_new_session=True,
+                full_argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=build_environment(environment),
+                pass_fds=(password_fd,) if password_fd else (),
+                start_new_session=True,
                 # the child hook takes no lock and imports nothing (see _die_with_parent)
                 preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
-                text=True, errors="replace",
+                text=True,
+                errors="replace",
             )
         except OSError as error:
             raise ResticNotRunnable(f"cannot run {argv[0]}: {error.strerror}") from None

@@ -37,14 +37,29 @@ EXIT_CODES = {
 # the following location?" to any failure to open the config file, including a refused connection.
 STDERR_PATTERNS = (
     (re.compile(r"wrong password|no key found", re.IGNORECASE), Outcome.WRONG_PASSWORD),
-    (re.compile(r"repository is already locked|unable to create lock", re.IGNORECASE), Outcome.LOCKED),
+    (
+        re.compile(r"repository is already locked|unable to create lock", re.IGNORECASE),
+        Outcome.LOCKED,
+    ),
     (re.compile(r"no space left on device|disk quota exceeded", re.IGNORECASE), Outcome.NO_SPACE),
-    (re.compile(r"connection refused|no route to host|ssh command exited|dial tcp|i/o timeout"
-                r"|unable to start the sftp session|Could not resolve hostname|Host key verification failed|Permission denied \(publickey"
-                r"|NoSuchBucket|The specified bucket does not exist|connection reset", re.IGNORECASE),
-     Outcome.UNREACHABLE),
-    (re.compile(r"Is there a repository at the following location|unable to open config file"
-                r"|repository does not exist|config file does not exist", re.IGNORECASE), Outcome.NO_REPOSITORY),
+    (
+        re.compile(
+            r"connection refused|no route to host|ssh command exited|dial tcp|i/o timeout"
+            r"|unable to start the sftp session|Could not resolve hostname"
+            r"|Host key verification failed|Permission denied \(publickey"
+            r"|NoSuchBucket|The specified bucket does not exist|connection reset",
+            re.IGNORECASE,
+        ),
+        Outcome.UNREACHABLE,
+    ),
+    (
+        re.compile(
+            r"Is there a repository at the following location|unable to open config file"
+            r"|repository does not exist|config file does not exist",
+            re.IGNORECASE,
+        ),
+        Outcome.NO_REPOSITORY,
+    ),
 )
 
 

@@ -30,10 +30,13 @@ class UnsupportedResticError(BackupctlError):
 
 
 def parse_version(output: str) -> tuple[int, int, int]:
-    """Given the output of `restic version`, return (major, minor, patch); raise when unrecognised."""
+    """Given the output of `restic version`, return (major, minor, patch); raise when
+    unrecognised."""
     match = re.search(r"restic (\d+)\.(\d+)\.(\d+)", output)
     if not match:
-        raise UnsupportedResticError(f"cannot recognise restic's version in {output.strip()[:80]!r}")
+        raise UnsupportedResticError(
+            f"cannot recognise restic's version in {output.strip()[:80]!r}"
+        )
     version = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
     if version < OLDEST_SUPPORTED:
         raise UnsupportedResticError(

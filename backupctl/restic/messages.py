@@ -79,13 +79,17 @@ def _backup_message(message: dict[str, Any]) -> Status | Summary | ItemError | N
     if kind == "summary":
         return _summary(message)
     if kind == "error":
-        return ItemError(item=str(message.get("item", "")), during=str(message.get("during", "")),
-                         message=_error_text(message.get("error")))
+        return ItemError(
+            item=str(message.get("item", "")),
+            during=str(message.get("during", "")),
+            message=_error_text(message.get("error")),
+        )
     return None
 
 
 def _error_text(error: Any) -> str:
-    """restic >= 0.15 sends {"message": ...}; 0.14 sends Go's *PathError as {"Op", "Path", "Err"}."""
+    """restic >= 0.15 sends {"message": ...}; 0.14 sends Go's *PathError as {"Op", "Path",
+    "Err"}."""
     if not isinstance(error, dict):
         return str(error or "")
     if "message" in error:
@@ -117,8 +121,11 @@ def parse_snapshots(text: str) -> list[Snapshot]:
     entries = json.loads(text.strip() or "[]") or []
     snapshots = [
         Snapshot(
-            id=entry["id"], short_id=entry.get("short_id", entry["id"][:8]), time=entry["time"],
-            hostname=entry.get("hostname", ""), paths=tuple(entry.get("paths") or ()),
+            id=entry["id"],
+            short_id=entry.get("short_id", entry["id"][:8]),
+            time=entry["time"],
+            hostname=entry.get("hostname", ""),
+            paths=tuple(entry.get("paths") or ()),
             tags=tuple(entry.get("tags") or ()),
         )
         for entry in entries
@@ -133,4 +140,6 @@ def parse_time(text: str) -> datetime.datetime:
         raise ValueError(f"not a restic timestamp: {text!r}")
     fraction = (match.group(2) or ".0")[:7]
     offset = match.group(3) or "+00:00"
-    return datetime.datetime.fromisoformat(match.group(1) + fraction + offset.replace("Z", "+00:00"))
+    return datetime.datetime.fromisoformat(
+        match.group(1) + fraction + offset.replace("Z", "+00:00")
+    )

@@ -11,9 +11,9 @@ import subprocess
 from collections.abc import Callable
 
 from backupctl.errors import BackupctlError
+from backupctl.keys.secret import Secret
 from backupctl.restic import commands, execute, feature, messages
 from backupctl.restic.flags import Repository, Restic
-from backupctl.keys.secret import Secret
 
 
 class ResticError(BackupctlError):
@@ -61,8 +61,12 @@ def detect(binary: str, cache_dir: pathlib.Path) -> Restic:
 
 
 def init(restic: Restic, repository: Repository, password: Secret) -> execute.Result:
-    return execute.run(commands.init_argv(restic, repository), password=password,
-                       environment=repository.environment, timeout=600)
+    return execute.run(
+        commands.init_argv(restic, repository),
+        password=password,
+        environment=repository.environment,
+        timeout=600,
+    )
 
 
 def backup(
@@ -90,10 +94,12 @@ def backup(
         elif isinstance(message, messages.ItemError):
             item_errors.append(message)
 
-    argv = commands.backup_argv(restic, repository, paths=paths, excludes=excludes, tags=tags,
-                                lock_wait=lock_wait)
-    result = execute.run(argv, password=password, environment=repository.environment,
-                         on_line=on_line)
+    argv = commands.backup_argv(
+        restic, repository, paths=paths, excludes=excludes, tags=tags, lock_wait=lock_wait
+    )
+    result = execute.run(
+        argv, password=password, environment=repository.environment, on_line=on_line
+    )
     for line in result.stderr.splitlines():  # restic < 0.17 prints its JSON errors on stderr
         message = messages.parse_backup_line(line)
         if isinstance(message, messages.ItemError):
@@ -103,24 +109,39 @@ def backup(
 
 def snapshots(restic: Restic, repository: Repository, password: Secret) -> list[messages.Snapshot]:
     """Return the repository's snapshots, oldest first; raise ResticError when restic fails."""
-    result = execute.run(commands.snapshots_argv(restic, repository), password=password,
-                         environment=repository.environment, timeout=600)
+    result = execute.run(
+        commands.snapshots_argv(restic, repository),
+        password=password,
+        environment=repository.environment,
+        timeout=600,
+    )
     if not result.ok:
         raise ResticError(f"snapshots of {repository.url}: {result.reason()}")
     try:
         return messages.parse_snapshots(result.stdout)
     except (ValueError, KeyError, TypeError) as error:
-        raise ResticError(f"snapshots of {repository.url}: unexpected output from restic: "
-                          f"{type(error).__name__}: {error}") from None
+        raise ResticError(
+            f"snapshots of {repository.url}: unexpected output from restic: "
+            f"{type(error).__name__}: {error}"
+        ) from None
 
 
 def unlock(restic: Restic, repository: Repository, password: Secret) -> execute.Result:
     """Remove the repository's stale locks (restic decides which are stale)."""
-    return execute.run(commands.unlock_argv(restic, repository), password=password,
-                       environment=repository.environment, timeout=300)
+    return execute.run(
+        commands.unlock_argv(restic, repository),
+        password=password,
+        environment=repository.environment,
+        timeout=300,
+    )
 
 
 def open_check(restic: Restic, repository: Repository, password: Secret) -> execute.Result:
-    """Return whether the password opens the repository (outcome WRONG_PASSWORD when it does not)."""
-    return execute.run(commands.cat_config_argv(restic, repository), password=password,
-                       environment=repository.environment, timeout=300)
+    """Return whether the password opens the repository (outcome WRONG_PASSWORD when it does
+    not)."""
+    return execute.run(
+        commands.cat_config_argv(restic, repository),
+        password=password,
+        environment=repository.environment,
+        timeout=300,
+    )

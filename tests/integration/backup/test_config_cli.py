@@ -14,8 +14,14 @@ from backupctl.keys import master_secret
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 
 
-def _config(root: pathlib.Path, *, state_dir: str = "", schedule: str = "daily",
-            tenant: str = "t", second_path: str = "") -> pathlib.Path:
+def _config(
+    root: pathlib.Path,
+    *,
+    state_dir: str = "",
+    schedule: str = "daily",
+    tenant: str = "t",
+    second_path: str = "",
+) -> pathlib.Path:
     master = root / "master.key"
     if not master.exists():
         master_secret.generate_master_key_file(master)
@@ -28,15 +34,21 @@ def _config(root: pathlib.Path, *, state_dir: str = "", schedule: str = "daily",
         f'keystore = "{root}/ks.bin"\nmaster_key_file = "{master}"\n'
         f'[locations.a]\nkind = "local"\npath = "{root}/a"\ncountry = "NL"\noffsite = false\n'
         f'[locations.b]\nkind = "local"\npath = "{second_path or root / "b"}"\ncountry = "DE"\n'
-        f'offsite = true\n'
+        f"offsite = true\n"
         f'[sources.s]\npaths = ["{root}/data"]\ntenant = "{tenant}"\nlocations = ["a", "b"]\n'
-        f'schedule = "{schedule}"\n')
+        f'schedule = "{schedule}"\n'
+    )
     return config
 
 
 def _run(config: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run((str(BACKUPCTL), "--config", str(config), *args), capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        (str(BACKUPCTL), "--config", str(config), *args),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _state_file(root: pathlib.Path) -> dict:
@@ -46,12 +58,18 @@ def _state_file(root: pathlib.Path) -> dict:
 
 CASES = {
     "state_dir is a file": (_state_file, "backupctl.state_dir: "),
-    "schedule overflows": (lambda root: {"schedule": "99999999999999999999999h"},
-                           "sources.s.schedule: must be"),
-    "tenant injects a tag": (lambda root: {"tenant": "t,source:other"},
-                             "sources.s.tenant: must be 1-64 letters"),
-    "second location is the first": (lambda root: {"second_path": f"{root}/b/../a"},
-                                     "locations.b: stores in the same place as locations.a"),
+    "schedule overflows": (
+        lambda root: {"schedule": "99999999999999999999999h"},
+        "sources.s.schedule: must be",
+    ),
+    "tenant injects a tag": (
+        lambda root: {"tenant": "t,source:other"},
+        "sources.s.tenant: must be 1-64 letters",
+    ),
+    "second location is the first": (
+        lambda root: {"second_path": f"{root}/b/../a"},
+        "locations.b: stores in the same place as locations.a",
+    ),
 }
 
 

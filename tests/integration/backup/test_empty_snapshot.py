@@ -26,13 +26,19 @@ def _setup(tmp_path: pathlib.Path, source_path: pathlib.Path) -> pathlib.Path:
         f'[locations.a]\nkind = "local"\npath = "{tmp_path}/a"\ncountry = "NL"\noffsite = false\n'
         f'[locations.b]\nkind = "local"\npath = "{tmp_path}/b"\ncountry = "BE"\noffsite = true\n'
         f'[sources.books]\npaths = ["{source_path}"]\nexcludes = ["*.tmp"]\ntenant = "t"\n'
-        f'locations = ["a", "b"]\n')
+        f'locations = ["a", "b"]\n'
+    )
     return config
 
 
 def _backupctl(config, *args):
-    return subprocess.run((str(BACKUPCTL), "--config", str(config), *args), capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        (str(BACKUPCTL), "--config", str(config), *args),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _everything_excluded(tmp_path) -> pathlib.Path:

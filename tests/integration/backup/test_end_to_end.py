@@ -19,7 +19,8 @@ def _snapshot_files(env, location: str) -> set[str]:
 def _assert_same_trees(left, right) -> None:
     comparison = filecmp.dircmp(left, right)
     assert not comparison.left_only and not comparison.right_only and not comparison.diff_files, (
-        comparison.report())
+        comparison.report()
+    )
     for name in comparison.common_dirs:
         _assert_same_trees(left / name, right / name)
     for name in comparison.common_files:
@@ -37,7 +38,10 @@ def test_init_backup_down_location_catch_up_and_restore(backup_env):
     report = json.loads(first.stdout)
     assert report["exit_code"] == 0
     assert {entry["location"] for entry in report["sources"][0]["locations"]} == {
-        "disk", "sftp-de", "s3-de"}
+        "disk",
+        "sftp-de",
+        "s3-de",
+    }
     every = {name: _snapshot_files(env, name) for name in ("disk", "sftp-de", "s3-de")}
     assert len(every["disk"]) == 1 and every["disk"] == every["sftp-de"] == every["s3-de"]
 

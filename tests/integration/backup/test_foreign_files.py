@@ -49,7 +49,9 @@ def test_planted_files_are_not_copied_and_are_reported_foreign(backup_env):
     assert result.returncode == 5, result.stdout + result.stderr
     report = json.loads(result.stdout)["sources"][0]
     assert {(f["location"], f["path"], f["size"]) for f in report["foreign"]} == {
-        ("sftp-de", planted, SNAPSHOT_PLANT_SIZE), ("disk", big, DATA_PLANT_SIZE)}
+        ("sftp-de", planted, SNAPSHOT_PLANT_SIZE),
+        ("disk", big, DATA_PLANT_SIZE),
+    }
     assert all(entry["ok"] for entry in report["locations"])
     assert not (disk_repository / planted).exists()
     assert not (sftp_repository / big).exists()
@@ -64,7 +66,9 @@ def test_planted_files_are_not_copied_and_are_reported_foreign(backup_env):
     assert status.returncode == 1
     source = json.loads(status.stdout)["sources"][0]
     assert {(f["location"], f["path"]) for f in source["foreign"]} == {
-        ("sftp-de", planted), ("disk", big)}
+        ("sftp-de", planted),
+        ("disk", big),
+    }
     assert any("foreign file" in warning for warning in source["warnings"])
 
 

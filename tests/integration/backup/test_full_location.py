@@ -23,8 +23,11 @@ def small_tmpfs(tmp_path):
         pytest.skip("mounting a tmpfs needs root")
     mountpoint = tmp_path / "small"
     mountpoint.mkdir()
-    subprocess.run(("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mountpoint)),
-                   check=True, capture_output=True)
+    subprocess.run(
+        ("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mountpoint)),
+        check=True,
+        capture_output=True,
+    )
     yield mountpoint
     subprocess.run(("umount", "-l", str(mountpoint)), check=True, capture_output=True)
 
@@ -38,15 +41,21 @@ def test_a_full_primary_fails_over_to_the_next_location(tmp_path, small_tmpfs):
         f'[backupctl]\nstate_dir = "{tmp_path}/state"\nkeystore = "{tmp_path}/ks.bin"\n'
         f'master_key_file = "{tmp_path}/master.key"\n'
         f'[locations.usb]\nkind = "local"\npath = "{small_tmpfs}"\ncountry = "NL"\n'
-        f'offsite = false\n'
+        f"offsite = false\n"
         f'[locations.disk]\nkind = "local"\npath = "{tmp_path}/disk"\ncountry = "BE"\n'
-        f'offsite = true\n'
+        f"offsite = true\n"
         f'[sources.books]\npaths = ["{tmp_path}/data"]\ntenant = "t"\n'
-        f'locations = ["usb", "disk"]\n')
+        f'locations = ["usb", "disk"]\n'
+    )
 
     def backupctl(*args):
-        return subprocess.run((str(BACKUPCTL), "--config", str(config), *args),
-                              capture_output=True, text=True, timeout=600, check=False)
+        return subprocess.run(
+            (str(BACKUPCTL), "--config", str(config), *args),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
 
     init = backupctl("init", "--json")
     assert init.returncode == 0, init.stdout + init.stderr

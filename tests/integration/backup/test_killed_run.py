@@ -32,7 +32,9 @@ def test_status_warns_about_a_killed_run_until_a_later_run_finishes(backup_env):
     backup_env_module.write_tree(env.root / "data" / "big", files=30, size=1_000_000, seed=8)
     process = subprocess.Popen(
         (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not _has_restic_child(process.pid):
         assert process.poll() is None, "backupctl ended before restic backup was seen"
@@ -72,8 +74,10 @@ def test_the_next_run_removes_temporary_files_a_killed_run_left(backup_env):
     env.backupctl("init", check=True)
     env.backupctl("backup", check=True)
     pack = "ab" + "0" * 62
-    left = [env.root / "disk" / env.source / "data" / "ab" / f".{pack}.tmp-0123456789abcdef",
-            env.root / "sftp-root" / env.source / "index" / f".{'cd' * 32}.tmp-fedcba9876543210"]
+    left = [
+        env.root / "disk" / env.source / "data" / "ab" / f".{pack}.tmp-0123456789abcdef",
+        env.root / "sftp-root" / env.source / "index" / f".{'cd' * 32}.tmp-fedcba9876543210",
+    ]
     look_alike = env.root / "disk" / env.source / "data" / "ab" / "notes.tmp-0123456789abcdef"
     for path in [*left, look_alike]:
         path.parent.mkdir(parents=True, exist_ok=True)

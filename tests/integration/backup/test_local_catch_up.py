@@ -15,8 +15,13 @@ BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 
 
 def _backupctl(config: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run((str(BACKUPCTL), "--config", str(config), *args), capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        (str(BACKUPCTL), "--config", str(config), *args),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_location_down_at_init_is_caught_up_by_the_next_backup(tmp_path, restic_binary):
@@ -30,10 +35,11 @@ def test_location_down_at_init_is_caught_up_by_the_next_backup(tmp_path, restic_
         f'[backupctl]\nstate_dir = "{tmp_path}/state"\nkeystore = "{tmp_path}/ks.bin"\n'
         f'master_key_file = "{master}"\nrestic = "{restic_binary}"\n'
         f'[locations.a]\nkind = "local"\npath = "{tmp_path}/disk-a"\ncountry = "NL"\n'
-        f'offsite = false\n'
+        f"offsite = false\n"
         f'[locations.b]\nkind = "local"\npath = "{tmp_path}/disk-b"\ncountry = "BE"\n'
-        f'offsite = true\n'
-        f'[sources.books]\npaths = ["{tmp_path}/data"]\ntenant = "t"\nlocations = ["a", "b"]\n')
+        f"offsite = true\n"
+        f'[sources.books]\npaths = ["{tmp_path}/data"]\ntenant = "t"\nlocations = ["a", "b"]\n'
+    )
 
     init = _backupctl(config, "init", "--json")  # disk-b is not mounted: its root is missing
     assert init.returncode == 1, init.stdout + init.stderr
@@ -46,17 +52,32 @@ def test_location_down_at_init_is_caught_up_by_the_next_backup(tmp_path, restic_
     backup = _backupctl(config, "backup", "--json")
     assert backup.returncode == 0, backup.stdout + backup.stderr
 
-    password = keystore.Keystore.open(
-        tmp_path / "ks.bin", master_secret.load_master_secret(key_file=master, key_command=None)
-    ).get("repo/books").reveal()
+    password = (
+        keystore.Keystore.open(
+            tmp_path / "ks.bin", master_secret.load_master_secret(key_file=master, key_command=None)
+        )
+        .get("repo/books")
+        .reveal()
+    )
     password_file = tmp_path / "pw"
     password_file.write_text(password)
-    restic = (restic_binary, "-r", str(tmp_path / "disk-b" / "books"), "--password-file",
-              str(password_file), "--no-cache")
-    assert subprocess.run((*restic, "check", "--read-data"), capture_output=True,
-                          check=False).returncode == 0
+    restic = (
+        restic_binary,
+        "-r",
+        str(tmp_path / "disk-b" / "books"),
+        "--password-file",
+        str(password_file),
+        "--no-cache",
+    )
+    assert (
+        subprocess.run(
+            (*restic, "check", "--read-data"), capture_output=True, check=False
+        ).returncode
+        == 0
+    )
     restored = tmp_path / "restored"
-    subprocess.run((*restic, "restore", "latest", "--target", str(restored)), check=True,
-                   capture_output=True)
+    subprocess.run(
+        (*restic, "restore", "latest", "--target", str(restored)), check=True, capture_output=True
+    )
     copy = restored / str(tmp_path / "data" / "invoice.txt").lstrip("/")
     assert copy.read_text() == "invoice 2026-001\n"

@@ -15,8 +15,11 @@ from backupctl.keys.secret import Secret
 
 
 def _tree(root) -> dict[str, str]:
-    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 @pytest.mark.parametrize("new_entry", [None, "a-different-password"])
@@ -31,8 +34,9 @@ def test_init_with_a_replaced_keystore_is_refused_and_touches_nothing(backup_env
     credentials = f"{env.s3.access_key_id}\n{env.s3.secret_access_key}\n"
     env.backupctl("location", "set-credentials", "s3-de", input=credentials, check=True)
     if new_entry is not None:
-        master = master_secret.load_master_secret(key_file=env.root / "master.key",
-                                                  key_command=None)
+        master = master_secret.load_master_secret(
+            key_file=env.root / "master.key", key_command=None
+        )
         store = keystore.Keystore.open(env.root / "keystore.bin", master)
         store.set(f"repo/{env.source}", Secret(new_entry))
         store.save()
@@ -41,8 +45,10 @@ def test_init_with_a_replaced_keystore_is_refused_and_touches_nothing(backup_env
     assert result.returncode == 3, result.stdout + result.stderr
     (source,) = json.loads(result.stdout)["sources"]
     assert {entry["location"] for entry in source["locations"]} == {"disk", "sftp-de", "s3-de"}
-    assert all(not entry["ok"] and "backupctl keys recover" in entry["reason"]
-               for entry in source["locations"])
+    assert all(
+        not entry["ok"] and "backupctl keys recover" in entry["reason"]
+        for entry in source["locations"]
+    )
     assert source["created_at"] is None
     after = {name: _tree(env.root / name / env.source) for name in ("disk", "sftp-root")}
     assert after == before

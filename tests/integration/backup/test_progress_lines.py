@@ -29,7 +29,8 @@ def config(tmp_path, restic_binary) -> pathlib.Path:
         f'master_key_file = "{master}"\nrestic = "{restic_binary}"\n'
         f'[locations.a]\nkind = "local"\npath = "{tmp_path}/a"\ncountry = "NL"\noffsite = false\n'
         f'[locations.b]\nkind = "local"\npath = "{tmp_path}/b"\ncountry = "DE"\noffsite = true\n'
-        f'[sources.books]\npaths = ["{tmp_path}/data"]\ntenant = "t"\nlocations = ["a", "b"]\n')
+        f'[sources.books]\npaths = ["{tmp_path}/data"]\ntenant = "t"\nlocations = ["a", "b"]\n'
+    )
     init = _run(path, "init")
     assert init.returncode == 0, init.stdout + init.stderr
     return path
@@ -37,8 +38,14 @@ def config(tmp_path, restic_binary) -> pathlib.Path:
 
 def _run(config: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
     # stdin, stdout and stderr are pipes here, as under cron or systemd: no terminal
-    return subprocess.run((str(BACKUPCTL), "--config", str(config), *args), capture_output=True,
-                          stdin=subprocess.DEVNULL, text=True, timeout=300, check=False)
+    return subprocess.run(
+        (str(BACKUPCTL), "--config", str(config), *args),
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_backup_without_a_terminal_logs_start_and_end_of_each_phase(config):

@@ -6,6 +6,7 @@ accepts no more data, as a hung remote host does; nothing is mocked."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -71,18 +72,26 @@ def test_sigterm_during_replication_to_a_hung_sftp_server_ends_the_run(backup_en
     config_file = env.ssh.identity_file.parent / "sshd_config"
     process = subprocess.Popen(
         (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     stopped: list[int] = []
     try:
-        _wait_for(lambda: sftp_data.exists() and any(sftp_data.rglob("*")) or
-                  process.poll() is not None, 120, "replication to reach the SFTP location")
+        _wait_for(
+            lambda: sftp_data.exists() and any(sftp_data.rglob("*")) or process.poll() is not None,
+            120,
+            "replication to reach the SFTP location",
+        )
         assert process.poll() is None, "backupctl ended before replication was seen"
         stopped = _sshd_sessions(config_file)
         assert stopped, "no sshd session serving the replication was found"
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
-        _wait_for(lambda: _unread_bytes_at(env.ssh.port) > 0, 30,
-                  "a write the stopped server does not read")
+        _wait_for(
+            lambda: _unread_bytes_at(env.ssh.port) > 0,
+            30,
+            "a write the stopped server does not read",
+        )
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
@@ -92,10 +101,8 @@ def test_sigterm_during_replication_to_a_hung_sftp_server_ends_the_run(backup_en
             process.kill()
             process.wait()
         for pid in stopped:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     assert process.returncode == 130, stdout + stderr
     assert elapsed < 10, f"backupctl took {elapsed:.1f}s to stop"
     newest = json.loads(env.backupctl("history", "--json", check=True).stdout)["runs"][0]

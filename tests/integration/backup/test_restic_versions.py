@@ -13,9 +13,9 @@ import time
 
 import pytest
 
+from backupctl.keys.secret import Secret
 from backupctl.restic import commands, execute, feature, flags, operations
 from backupctl.restic.exitcodes import Outcome
-from backupctl.keys.secret import Secret
 
 PASSWORD = Secret("correct horse battery staple")
 
@@ -48,8 +48,11 @@ def test_missing_repository_is_no_repository(restic, tmp_path):
 
 
 def test_wrong_password_is_wrong_password(restic, repository):
-    result = execute.run(commands.snapshots_argv(restic, repository),
-                         password=Secret("not the password"), timeout=120)
+    result = execute.run(
+        commands.snapshots_argv(restic, repository),
+        password=Secret("not the password"),
+        timeout=120,
+    )
     assert result.outcome is Outcome.WRONG_PASSWORD, (result.returncode, result.stderr)
 
 
@@ -57,9 +60,21 @@ def test_locked_repository_is_locked_and_retry_lock_is_accepted(restic, reposito
     password_file = tmp_path / "password"
     password_file.write_text(PASSWORD.reveal())
     holder = subprocess.Popen(  # a backup waiting on stdin holds a lock on the repository
-        (restic.binary, "-r", repository.url, "--password-file", str(password_file), "--no-cache",
-         "backup", "--stdin", "--quiet"),
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (
+            restic.binary,
+            "-r",
+            repository.url,
+            "--password-file",
+            str(password_file),
+            "--no-cache",
+            "backup",
+            "--stdin",
+            "--quiet",
+        ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         locks = pathlib.Path(repository.url) / "locks"
         deadline = time.monotonic() + 30

@@ -26,9 +26,11 @@ def _restic_processes(subcommand: bytes = b"", *, parent: int | None = None) -> 
         if not entry.name.isdigit():
             continue
         try:
-            if os.path.basename(os.readlink(entry / "exe")) == "restic" and (
-                    subcommand in (entry / "cmdline").read_bytes()) and (
-                    parent is None or _parent(entry.name) == parent):
+            if (
+                os.path.basename(os.readlink(entry / "exe")) == "restic"
+                and (subcommand in (entry / "cmdline").read_bytes())
+                and (parent is None or _parent(entry.name) == parent)
+            ):
                 found.append(int(entry.name))
         except OSError:
             continue
@@ -85,13 +87,17 @@ def test_password_is_not_in_restic_argv_or_environment(backup_env):
     password = env.password().encode()
     process = subprocess.Popen(
         (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     seen: dict[int, tuple[bytes, bytes]] = {}
     while process.poll() is None:
         for pid in _restic_processes(parent=process.pid):
             try:
-                seen[pid] = (pathlib.Path(f"/proc/{pid}/cmdline").read_bytes(),
-                             pathlib.Path(f"/proc/{pid}/environ").read_bytes())
+                seen[pid] = (
+                    pathlib.Path(f"/proc/{pid}/cmdline").read_bytes(),
+                    pathlib.Path(f"/proc/{pid}/environ").read_bytes(),
+                )
             except OSError:
                 continue
         time.sleep(0.005)
@@ -114,8 +120,9 @@ def test_damaged_pack_is_not_copied_and_is_repaired_from_a_good_copy(backup_env)
     damaged = packs[0]
     original = damaged.read_bytes()
     damaged.write_bytes(original[: len(original) // 2])  # truncated on the first location
-    sftp_copy = env.root / "sftp-root" / env.source / damaged.relative_to(
-        env.root / "disk" / env.source)
+    sftp_copy = (
+        env.root / "sftp-root" / env.source / damaged.relative_to(env.root / "disk" / env.source)
+    )
     sftp_copy.unlink()  # and lost on the second
 
     (env.root / "data" / "another.txt").write_text("a change\n")
@@ -134,7 +141,9 @@ def test_interrupted_backup_leaves_a_state_the_next_run_finishes(backup_env):
     backup_env_module.write_tree(env.root / "data" / "big", files=40, size=1_000_000, seed=5)
     process = subprocess.Popen(
         (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     restic = _wait_for_restic_backup(process)
     _wait_for_progress(restic)
     process.send_signal(signal.SIGTERM)
@@ -158,8 +167,10 @@ def _waits_on_a_fifo(pid: int) -> bool:
     """Return whether a thread of ``pid`` is blocked opening a FIFO (it writes nothing then);
     the kernel names that wait wait_for_partner (fifo_open in older kernels)."""
     try:
-        return any((task / "wchan").read_text() in ("wait_for_partner", "fifo_open")
-                   for task in pathlib.Path(f"/proc/{pid}/task").iterdir())
+        return any(
+            (task / "wchan").read_text() in ("wait_for_partner", "fifo_open")
+            for task in pathlib.Path(f"/proc/{pid}/task").iterdir()
+        )
     except OSError:
         return False
 
@@ -205,9 +216,19 @@ def _hold_silent_with_a_live_lock(env):
     password_file.write_text(env.password())
     password_file.chmod(0o600)
     holder = subprocess.Popen(
-        (env.restic_binary, "-r", str(env.root / "disk" / env.source), "--password-file",
-         str(password_file), "--no-cache", "check", "--read-data"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (
+            env.restic_binary,
+            "-r",
+            str(env.root / "disk" / env.source),
+            "--password-file",
+            str(password_file),
+            "--no-cache",
+            "check",
+            "--read-data",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         until = time.monotonic() + 30
         while not (locks.is_dir() and any(path.stat().st_size for path in locks.iterdir())):
@@ -229,15 +250,24 @@ def test_restic_dies_with_a_killed_backupctl(backup_env):
     env = backup_env
     env.backupctl("init", check=True)
     env.backupctl("backup", check=True)
-    version = subprocess.run((env.restic_binary, "version"), capture_output=True, text=True,
-                             check=True).stdout
+    version = subprocess.run(
+        (env.restic_binary, "version"), capture_output=True, text=True, check=True
+    ).stdout
     older = version.startswith(("restic 0.14", "restic 0.15"))
     hold = _hold_silent_with_a_fifo(env) if older else _hold_silent_with_a_live_lock(env)
     restic = None
     with hold as wait_until_silent:
         process = subprocess.Popen(
-            (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup",
-             "--quiet"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            (
+                str(backup_env_module.BACKUPCTL),
+                "--config",
+                str(env.config_path),
+                "backup",
+                "--quiet",
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             restic = wait_until_silent(process)
             process.kill()  # SIGKILL: backupctl cannot forward anything

@@ -25,9 +25,19 @@ def test_a_stale_lock_left_by_a_killed_restic_does_not_move_the_primary(backup_e
     password_file.write_text(env.password())
     password_file.chmod(0o600)
     restic = subprocess.Popen(
-        (env.restic_binary, "-r", str(repository), "--password-file", str(password_file),
-         "--no-cache", "check", "--read-data"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (
+            env.restic_binary,
+            "-r",
+            str(repository),
+            "--password-file",
+            str(password_file),
+            "--no-cache",
+            "check",
+            "--read-data",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     locks = repository / "locks"
     # restic writes its lock file in place: wait until it is whole (a lock file that cannot be

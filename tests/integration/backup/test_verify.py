@@ -26,9 +26,15 @@ def test_a_flipped_byte_in_a_pack_is_found_and_repaired(backup_env):
     assert code == 5, result.stdout + result.stderr
     (source,) = report["sources"]
     relative = str(pack.relative_to(env.root / "sftp-root" / env.source))
-    assert source["findings"] == [{
-        "location": "sftp-de", "path": relative, "problem": "content does not match its name",
-        "repaired": True, "detail": "copied from disk"}]
+    assert source["findings"] == [
+        {
+            "location": "sftp-de",
+            "path": relative,
+            "problem": "content does not match its name",
+            "repaired": True,
+            "detail": "copied from disk",
+        }
+    ]
     assert pack.read_bytes() == bytes(original)
     assert env.restic("sftp-de", "check", "--read-data").returncode == 0
 
@@ -51,8 +57,11 @@ def test_three_runs_of_a_34_percent_sample_cover_every_file(backup_env):
         for location in report["sources"][0]["locations"]:
             seen.setdefault(location["location"], set()).update(location["checked_paths"])
             counts.append(location["checked"])
-    every = {str(path.relative_to(env.root / "disk" / env.source))
-             for path in (env.root / "disk" / env.source).rglob("*") if path.is_file()}
+    every = {
+        str(path.relative_to(env.root / "disk" / env.source))
+        for path in (env.root / "disk" / env.source).rglob("*")
+        if path.is_file()
+    }
     every -= {path for path in every if path.startswith("locks/")}
     assert set(seen) == {"disk", "sftp-de", "s3-de"}
     assert all(paths == every for paths in seen.values()), (every, seen)

@@ -1,4 +1,5 @@
-"""Imaging against real parts: GNU ddrescue reading a FUSE-backed failing disk through a loop device.
+"""Imaging against real parts: GNU ddrescue reading a FUSE-backed failing disk through a loop
+device.
 
 Needs root, /dev/fuse and /dev/loop-control (the faulty_disk fixture skips with the reason).
 """

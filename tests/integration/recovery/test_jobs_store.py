@@ -173,7 +173,8 @@ DROP_TRIGGERS = (
     ("tamper", "explanation"),
     [
         (
-            'UPDATE recovery_custody_events SET details = \'{"consent_ref": "forged"}\' WHERE sequence = 1',
+            "UPDATE recovery_custody_events"
+            ' SET details = \'{"consent_ref": "forged"}\' WHERE sequence = 1',
             "event 1 (job.opened) does not match its digest",
         ),
         (

@@ -87,7 +87,8 @@ def test_watch_reports_appear_and_remove(tmp_path, make_loop, udevd):
 
 
 def read_events_until(process: subprocess.Popen, node: str, action: str) -> list[tuple[str, str]]:
-    """Read JSON event lines until ``action`` for ``node``; return this node's (action, node) pairs."""
+    """Read JSON event lines until ``action`` for ``node``; return this node's (action, node)
+    pairs."""
     seen = []
     for line in process.stdout:
         event = json.loads(line)

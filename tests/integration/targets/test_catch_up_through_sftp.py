@@ -19,11 +19,13 @@ def _backup(env) -> subprocess.CompletedProcess:
     """Run ``backupctl backup``; fail the test (instead of hanging it) past the deadline."""
     argv = (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--json")
     try:
-        return subprocess.run(argv, capture_output=True, text=True, check=False,
-                              timeout=DEADLINE_SECONDS)
+        return subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=DEADLINE_SECONDS
+        )
     except subprocess.TimeoutExpired as expired:
         raise AssertionError(
-            f"backupctl backup hung for {DEADLINE_SECONDS}s:\n{expired.stderr}") from None
+            f"backupctl backup hung for {DEADLINE_SECONDS}s:\n{expired.stderr}"
+        ) from None
 
 
 def _repository_files(env) -> dict[str, set[str]]:
@@ -36,13 +38,15 @@ def _repository_files(env) -> dict[str, set[str]]:
     disk = env.root / "disk" / env.source
     sftp = env.root / "sftp-root" / env.source
     prefix = f"backups/{env.source}/"
-    pages = env.s3.client().get_paginator("list_objects_v2").paginate(
-        Bucket=env.bucket, Prefix=prefix)
+    pages = (
+        env.s3.client().get_paginator("list_objects_v2").paginate(Bucket=env.bucket, Prefix=prefix)
+    )
     return {
         "disk": kept(p.relative_to(disk).as_posix() for p in disk.rglob("*") if p.is_file()),
         "sftp-de": kept(p.relative_to(sftp).as_posix() for p in sftp.rglob("*") if p.is_file()),
-        "s3-de": kept(item["Key"][len(prefix):] for page in pages
-                      for item in page.get("Contents", ())),
+        "s3-de": kept(
+            item["Key"][len(prefix) :] for page in pages for item in page.get("Contents", ())
+        ),
     }
 
 

@@ -111,10 +111,12 @@ def test_stalled_sftp_server_gives_location_unavailable_within_the_deadline(
 
     with registry.open_store(spec) as opened:
         opened.write("config", b"c" * 1000)
-        calls = {"read": lambda: opened.read("config"),
-                 "write": lambda: opened.write("config", os.urandom(4 << 20)),
-                 "list": opened.list_files,
-                 "ping-on-a-new-channel": opened.ping}
+        calls = {
+            "read": lambda: opened.read("config"),
+            "write": lambda: opened.write("config", os.urandom(4 << 20)),
+            "list": opened.list_files,
+            "ping-on-a-new-channel": opened.ping,
+        }
         before = None if operation == "ping-on-a-new-channel" else opened.ping
         try:
             raised, seconds = _call_with_deadline(calls[operation], before=before, stall=stall)
@@ -129,13 +131,16 @@ def test_stalled_sftp_server_gives_location_unavailable_within_the_deadline(
 def test_stalled_s3_endpoint_gives_location_unavailable_within_the_deadline(s3_server):
     listener = socket.create_server(("127.0.0.1", 0))
     accepted: list[socket.socket] = []
-    acceptor = threading.Thread(target=lambda: accepted.extend(
-        listener.accept()[0] for _ in range(4)), daemon=True)
+    acceptor = threading.Thread(
+        target=lambda: accepted.extend(listener.accept()[0] for _ in range(4)), daemon=True
+    )
     acceptor.start()
     spec = dataclasses.replace(
         s3_server.make_spec("s3-stalls", "bucket", "p"),
         endpoint=f"http://127.0.0.1:{listener.getsockname()[1]}",
-        connect_timeout=1.0, read_timeout=1.0, max_attempts=2,
+        connect_timeout=1.0,
+        read_timeout=1.0,
+        max_attempts=2,
     )
     try:
         with registry.open_store(spec) as opened:

@@ -135,7 +135,8 @@ def test_list_files_shows_repository_files_in_nested_dirs_and_never_locks(opened
     blobs = [os.urandom(size) for size in (1, 10, 100, 1000)]
     expected = {"config": 7}
     opened.write("config", b"config!")
-    for directory, blob in zip(("keys", "index", "snapshots"), blobs):
+    # three directories, four blobs: the last blob is written under data/ only
+    for directory, blob in zip(("keys", "index", "snapshots"), blobs, strict=False):
         opened.write(f"{directory}/{content_name(blob)}", blob)
         expected[f"{directory}/{content_name(blob)}"] = len(blob)
     for blob in blobs:
@@ -195,7 +196,10 @@ def test_invalid_paths_are_refused(opened, bad):
 
 def test_down_location_raises_location_unavailable_naming_it(location):
     spec = location.make_down_spec("offsite-down")
-    with registry.open_store(spec) as repository, pytest.raises(errors.LocationUnavailable) as raised:
+    with (
+        registry.open_store(spec) as repository,
+        pytest.raises(errors.LocationUnavailable) as raised,
+    ):
         repository.list_files()
     message = str(raised.value)
     assert "offsite-down" in message
@@ -256,12 +260,14 @@ def _temporary(final_name: str, token: str = "0123456789abcdef") -> str:
 
 def test_remove_stale_temporaries_removes_only_our_old_temporary_files(opened, location):
     pack = content_name(b"pack")
-    ours = sorted([
-        _temporary("config"),
-        f"data/{pack[:2]}/{_temporary(pack)}",
-        f"index/{_temporary(content_name(b'index'))}",
-        f"snapshots/{_temporary(content_name(b'snap'), 'fedcba9876543210')}",
-    ])
+    ours = sorted(
+        [
+            _temporary("config"),
+            f"data/{pack[:2]}/{_temporary(pack)}",
+            f"index/{_temporary(content_name(b'index'))}",
+            f"snapshots/{_temporary(content_name(b'snap'), 'fedcba9876543210')}",
+        ]
+    )
     others = [
         f"data/{pack[:2]}/notes.tmp-0123456789abcdef",  # not hidden
         f"data/{pack[:2]}/.{pack}.tmp-0123",  # not our token

@@ -1,4 +1,5 @@
-"""Config loading and validation: every mistake names its key path and what was expected, all at once."""
+"""Config loading and validation: every mistake names its key path and what was expected, all at
+once."""
 
 from __future__ import annotations
 
@@ -19,13 +20,22 @@ GOOD = {
     "locations": {
         "nas": {"kind": "local", "country": "nl", "offsite": False, "path": "/mnt/nas"},
         "remote": {
-            "kind": "sftp", "country": "DE", "offsite": True, "host": "backup.example",
-            "user": "bk", "path": "/repos", "identity_file": "/etc/backupctl/id",
+            "kind": "sftp",
+            "country": "DE",
+            "offsite": True,
+            "host": "backup.example",
+            "user": "bk",
+            "path": "/repos",
+            "identity_file": "/etc/backupctl/id",
             "known_hosts": "/etc/backupctl/known_hosts",
         },
         "bucket": {
-            "kind": "s3", "country": "DE", "offsite": True, "provider": "aws",
-            "endpoint": "https://s3.eu-central-1.amazonaws.com", "bucket": "acme-backups",
+            "kind": "s3",
+            "country": "DE",
+            "offsite": True,
+            "provider": "aws",
+            "endpoint": "https://s3.eu-central-1.amazonaws.com",
+            "bucket": "acme-backups",
             "region": "eu-central-1",
         },
     },
@@ -33,9 +43,13 @@ GOOD = {
     "sources": {
         "mail": {"paths": ["/var/mail"], "tenant": "acme", "locations": ["nas", "remote"]},
         "billing": {
-            "paths": ["/srv/billing", "/srv/invoices"], "tenant": "acme",
-            "locations": ["nas", "bucket"], "retention": "invoices-7y", "schedule": "36h",
-            "excludes": ["*.tmp"], "tags": ["finance"],
+            "paths": ["/srv/billing", "/srv/invoices"],
+            "tenant": "acme",
+            "locations": ["nas", "bucket"],
+            "retention": "invoices-7y",
+            "schedule": "36h",
+            "excludes": ["*.tmp"],
+            "tags": ["finance"],
         },
     },
 }
@@ -76,7 +90,8 @@ def test_good_config_parses_to_expected_values_and_defaults():
     assert billing.schedule_hours == 36.0
     assert (billing.excludes, billing.tags) == (("*.tmp",), ("finance",))
     assert parsed.policies["invoices-7y"] == retention.RetentionPolicy(
-        name="invoices-7y", max_age_days=2557, keep_monthly=84)
+        name="invoices-7y", max_age_days=2557, keep_monthly=84
+    )
     assert parsed.policies["backup-12m"].max_age_days == 365
     assert parsed.source_locations(mail) == (nas, parsed.locations["remote"])
 
@@ -112,22 +127,37 @@ MISTAKES = [
     ("sources.mail.path", ["/x"], "sources.mail.path: unknown key"),
     ("policies.invoices-7y.keep_hourly", 3, "policies.invoices-7y.keep_hourly: unknown key"),
     ("backupctl.state_dir", 5, "backupctl.state_dir: expected a string, got 5"),
-    ("backupctl.state_dir", "var/lib", "backupctl.state_dir: must be an absolute path, got 'var/lib'"),
+    (
+        "backupctl.state_dir",
+        "var/lib",
+        "backupctl.state_dir: must be an absolute path, got 'var/lib'",
+    ),
     ("locations.nas.offsite", "no", "locations.nas.offsite: expected true or false, got 'no'"),
     ("locations.remote.port", "22", "locations.remote.port: expected an integer, got '22'"),
     ("locations.remote.port", True, "locations.remote.port: expected an integer, got True"),
     ("locations.remote.port", 70000, "locations.remote.port: must be a port number 1-65535"),
     ("sources.mail.paths", "/var/mail", "sources.mail.paths: expected a list of strings"),
     ("sources.mail.tags", ["a", 1], "sources.mail.tags: expected a list of strings"),
-    ("sources.mail.schedule", "often", "sources.mail.schedule: must be \"hourly\""),
+    ("sources.mail.schedule", "often", 'sources.mail.schedule: must be "hourly"'),
     ("sources.mail.schedule", "0h", "sources.mail.schedule: must be"),
-    ("policies.invoices-7y.max_age_days", 0, "policies.invoices-7y.max_age_days: must be greater than 0"),
-    ("policies.invoices-7y.max_age_days", DELETE,
-     "policies.invoices-7y.max_age_days: required key is missing"),
+    (
+        "policies.invoices-7y.max_age_days",
+        0,
+        "policies.invoices-7y.max_age_days: must be greater than 0",
+    ),
+    (
+        "policies.invoices-7y.max_age_days",
+        DELETE,
+        "policies.invoices-7y.max_age_days: required key is missing",
+    ),
     ("locations.nas.country", DELETE, "locations.nas.country: required key is missing"),
     ("locations.nas.offsite", DELETE, "locations.nas.offsite: required key is missing"),
     ("locations.nas.path", DELETE, "locations.nas.path: required key is missing"),
-    ("locations.remote.known_hosts", DELETE, "locations.remote.known_hosts: required key is missing"),
+    (
+        "locations.remote.known_hosts",
+        DELETE,
+        "locations.remote.known_hosts: required key is missing",
+    ),
     ("locations.bucket.region", DELETE, "locations.bucket.region: required key is missing"),
     ("sources.mail.tenant", DELETE, "sources.mail.tenant: required key is missing"),
     ("sources.mail.paths", DELETE, "sources.mail.paths: required key is missing"),
@@ -135,36 +165,75 @@ MISTAKES = [
     ("locations.nas.kind", "ftp", "locations.nas.kind: expected one of local, sftp, s3, got 'ftp'"),
     ("locations.nas.kind", DELETE, "locations.nas.kind: expected one of local, sftp, s3, got None"),
     ("locations.nas.kind", ["local"], "locations.nas.kind: expected one of local, sftp, s3"),
-    ("locations.nas.country", "NLD", "locations.nas.country: must be a two-letter ISO 3166 country code"),
+    (
+        "locations.nas.country",
+        "NLD",
+        "locations.nas.country: must be a two-letter ISO 3166 country code",
+    ),
     ("locations.nas.country", "US", "locations.nas.country: US is outside the EEA"),
-    ("locations.bucket.country", "FR",
-     "locations.bucket.region: region eu-central-1 is in DE, but the location declares country FR"),
-    ("locations.bucket.bucket", "Acme_Backups", "locations.bucket.bucket: must be an S3 bucket name"),
-    ("locations.nas.path", "mnt/nas", "locations.nas.path: must be an absolute path, got 'mnt/nas'"),
+    (
+        "locations.bucket.country",
+        "FR",
+        "locations.bucket.region: region eu-central-1 is in DE,"
+        " but the location declares country FR",
+    ),
+    (
+        "locations.bucket.bucket",
+        "Acme_Backups",
+        "locations.bucket.bucket: must be an S3 bucket name",
+    ),
+    (
+        "locations.nas.path",
+        "mnt/nas",
+        "locations.nas.path: must be an absolute path, got 'mnt/nas'",
+    ),
     ("sources.mail.paths", ["var/mail"], "sources.mail.paths: 'var/mail' must be an absolute path"),
     ("sources.mail.paths", [], "sources.mail.paths: at least one path is required"),
-    ("sources.mail.locations", ["nas", "nowhere", "remote"],
-     "sources.mail.locations: unknown location 'nowhere'"),
-    ("sources.mail.locations", ["nas", "nas", "remote"],
-     "sources.mail.locations: a location is listed twice"),
-    ("sources.mail.retention", "forever",
-     "sources.mail.retention: unknown policy 'forever' (known: backup-12m, invoices-7y)"),
+    (
+        "sources.mail.locations",
+        ["nas", "nowhere", "remote"],
+        "sources.mail.locations: unknown location 'nowhere'",
+    ),
+    (
+        "sources.mail.locations",
+        ["nas", "nas", "remote"],
+        "sources.mail.locations: a location is listed twice",
+    ),
+    (
+        "sources.mail.retention",
+        "forever",
+        "sources.mail.retention: unknown policy 'forever' (known: backup-12m, invoices-7y)",
+    ),
     ("sources.mail.locations", ["remote"], "sources.mail.locations: has 1 location(s); at least 2"),
     ("sources.mail.locations", ["nas"], "sources.mail.locations: has no off-site location"),
     ("locations.nas", "not a table", "locations.nas: expected a table"),
     ("sources.mail", "not a table", "sources.mail: expected a table"),
     ("locations", ["nas"], "locations: expected a table of named tables"),
-    ("sources.bad name", {"paths": ["/x"], "tenant": "t", "locations": ["nas", "remote"]},
-     "sources.bad name: name must be 1-64 letters"),
-    ("backupctl.master_key_command", "cat /key",
-     "backupctl: set master_key_file or master_key_command, not both"),
+    (
+        "sources.bad name",
+        {"paths": ["/x"], "tenant": "t", "locations": ["nas", "remote"]},
+        "sources.bad name: name must be 1-64 letters",
+    ),
+    (
+        "backupctl.master_key_command",
+        "cat /key",
+        "backupctl: set master_key_file or master_key_command, not both",
+    ),
     # identifiers become restic tags: "acme,source:other" would add a tag of another source
     ("sources.mail.tenant", "acme,source:other", "sources.mail.tenant: must be 1-64 letters"),
     ("sources.mail.tenant", "acme corp", "sources.mail.tenant: must be 1-64 letters"),
     ("sources.mail.tenant", "", "sources.mail.tenant: must be 1-64 letters"),
-    ("sources.mail.tags", ["finance,source:other"], "sources.mail.tags: tag 'finance,source:other'"),
+    (
+        "sources.mail.tags",
+        ["finance,source:other"],
+        "sources.mail.tags: tag 'finance,source:other'",
+    ),
     ("sources.mail.tags", [" finance"], "sources.mail.tags: tag ' finance' must be"),
-    ("sources.mail.tags", ["tenant:other"], "sources.mail.tags: tag 'tenant:other' is one backupctl"),
+    (
+        "sources.mail.tags",
+        ["tenant:other"],
+        "sources.mail.tags: tag 'tenant:other' is one backupctl",
+    ),
     ("sources.mail.tags", ["source:billing"], "sources.mail.tags: tag 'source:billing' is one"),
     ("sources.mail.tags", ["backupctl"], "sources.mail.tags: tag 'backupctl' is one backupctl"),
     ("locations.a,b", dict(GOOD["locations"]["nas"], path="/mnt/x"), "locations.a,b: name must be"),
@@ -176,8 +245,9 @@ MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize(("dotted", "value", "expected"), MISTAKES,
-                         ids=[f"{d}={v!r}"[:60] for d, v, _ in MISTAKES])
+@pytest.mark.parametrize(
+    ("dotted", "value", "expected"), MISTAKES, ids=[f"{d}={v!r}"[:60] for d, v, _ in MISTAKES]
+)
 def test_each_mistake_reports_its_key_path_and_expectation(dotted, value, expected):
     message = problems_of(_set(good(), dotted, value))
     assert expected in message
@@ -196,15 +266,22 @@ def test_all_problems_are_reported_at_once():
     raw["sources"]["billing"]["retention"] = "nope"
     message = problems_of(raw)
     assert "4 problem(s)" in message
-    for expected in ("extra: unknown table", "locations.nas.country: US is outside the EEA",
-                     "sources.mail.paths: 'relative'", "sources.billing.retention: unknown policy"):
+    for expected in (
+        "extra: unknown table",
+        "locations.nas.country: US is outside the EEA",
+        "sources.mail.paths: 'relative'",
+        "sources.billing.retention: unknown policy",
+    ):
         assert expected in message
 
 
-@pytest.mark.parametrize(("waiver", "locations", "rule"), [
-    ("allow_single_location", ["remote"], "at least 2"),
-    ("allow_no_offsite", ["nas", "nas2"], "off-site"),
-])
+@pytest.mark.parametrize(
+    ("waiver", "locations", "rule"),
+    [
+        ("allow_single_location", ["remote"], "at least 2"),
+        ("allow_no_offsite", ["nas", "nas2"], "off-site"),
+    ],
+)
 def test_placement_rule_is_waived_only_with_a_reason(waiver, locations, rule):
     raw = good()
     raw["locations"]["nas2"] = dict(raw["locations"]["nas"], path="/mnt/nas2")
@@ -247,8 +324,7 @@ def test_unknown_s3_region_is_accepted_as_declared():
 def test_two_names_for_one_place_are_refused(name, table, twin):
     raw = good()
     raw["locations"][name] = table
-    assert (f"locations.{name}: stores in the same place as locations.{twin}"
-            in problems_of(raw))
+    assert f"locations.{name}: stores in the same place as locations.{twin}" in problems_of(raw)
 
 
 @pytest.mark.parametrize(("location", "key", "value"), [
@@ -276,7 +352,9 @@ def write(tmp_path: pathlib.Path, text: str) -> pathlib.Path:
 
 
 def test_load_reads_a_toml_file(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         [backupctl]
         state_dir = "/srv/state"
 
@@ -297,7 +375,8 @@ def test_load_reads_a_toml_file(tmp_path):
         tenant = "acme"
         locations = ["nas", "far"]
         schedule = "hourly"
-    """)
+    """,
+    )
     parsed = config.load(path)
     assert parsed.path == path
     assert parsed.sources["web"].schedule_hours == 1.0
@@ -366,16 +445,18 @@ def _local(path) -> dict:
     return {"kind": "local", "country": "SE", "offsite": True, "path": str(path)}
 
 
-@pytest.mark.parametrize("spelling", ["{a}/.", "{a}//", "{a}/", "{b}/../a", "{a}/sub/..",
-                                      "{link}", "{link}/"])
+@pytest.mark.parametrize(
+    "spelling", ["{a}/.", "{a}//", "{a}/", "{b}/../a", "{a}/sub/..", "{link}", "{link}/"]
+)
 def test_two_spellings_of_one_local_directory_are_one_place(tmp_path, spelling):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "a")
     raw = good()
     raw["locations"]["first"] = _local(tmp_path / "a")
-    raw["locations"]["second"] = _local(spelling.format(a=tmp_path / "a", b=tmp_path / "b",
-                                                        link=tmp_path / "link"))
+    raw["locations"]["second"] = _local(
+        spelling.format(a=tmp_path / "a", b=tmp_path / "b", link=tmp_path / "link")
+    )
     assert "locations.second: stores in the same place as locations.first" in problems_of(raw)
 
 

@@ -10,8 +10,15 @@ from backupctl.errors import ExitCode, exit_code_for
 
 def test_documented_exit_code_values():
     assert [(code.name, int(code)) for code in ExitCode] == [
-        ("OK", 0), ("PARTIAL", 1), ("USAGE", 2), ("FAILED", 3), ("REFUSED", 4),
-        ("WARNING", 5), ("EMPTY_SNAPSHOT", 6), ("INTERRUPTED", 130)]
+        ("OK", 0),
+        ("PARTIAL", 1),
+        ("USAGE", 2),
+        ("FAILED", 3),
+        ("REFUSED", 4),
+        ("WARNING", 5),
+        ("EMPTY_SNAPSHOT", 6),
+        ("INTERRUPTED", 130),
+    ]
 
 
 @pytest.mark.parametrize(("codes", "expected"), [

@@ -14,8 +14,14 @@ ALL = frozenset({"s1", "s2", "s3"})
 
 
 def state(name, *, offsite=False, reachable=True, reason="", snapshots=ALL, newest=NOW - HOUR):
-    return LocationState(name=name, offsite=offsite, reachable=reachable, reason=reason,
-                         snapshot_ids=frozenset(snapshots), newest=newest if snapshots else None)
+    return LocationState(
+        name=name,
+        offsite=offsite,
+        reachable=reachable,
+        reason=reason,
+        snapshot_ids=frozenset(snapshots),
+        newest=newest if snapshots else None,
+    )
 
 
 def judge(*states, schedule=24.0, grace=2.0):
@@ -82,12 +88,17 @@ def test_overdue_only_past_schedule_plus_grace(age_hours, overdue):
 
 
 def test_overdue_uses_the_newest_backup_of_any_location():
-    warnings = judge(state("nas", newest=NOW - 50 * HOUR), state("far", offsite=True),
-                     schedule=1.0, grace=0.5)
+    warnings = judge(
+        state("nas", newest=NOW - 50 * HOUR), state("far", offsite=True), schedule=1.0, grace=0.5
+    )
     assert warnings == []
 
 
 def test_hourly_schedule_is_shown_without_decimals():
     newest = NOW - 3 * HOUR
-    assert judge(state("nas", newest=newest), state("far", offsite=True, newest=newest),
-                 schedule=1.0, grace=0.25) == ["newest backup is 3.0h old; schedule is every 1h"]
+    assert judge(
+        state("nas", newest=newest),
+        state("far", offsite=True, newest=newest),
+        schedule=1.0,
+        grace=0.25,
+    ) == ["newest backup is 3.0h old; schedule is every 1h"]

@@ -33,8 +33,7 @@ def test_a_partial_file_of_an_unfinished_restic_is_not_adopted(tmp_path):
     db = state.db_path(tmp_path)
     state.establish_manifest(db, "s", {"config": 5}, how="init", location="a")
     whole, partial = b"whole pack", b"partial pack"
-    store = ListingStore("a", {"config": b"12345", pack(whole): whole,
-                               pack(partial): partial[:4]})
+    store = ListingStore("a", {"config": b"12345", pack(whole): whole, pack(partial): partial[:4]})
     before = {"config": 5}
     reached = reach.Reached({"a": store}, {"a": before}, {})
     after = manifests.remember_written(db, "s", reached, "a", before, complete=False)

@@ -34,8 +34,10 @@ parts = st.lists(st.sampled_from(["a", "b", "c"]), max_size=4).map(tuple)
 @given(parts, parts)
 def test_inside_and_contains_mirror_each_other(first, second):
     mirror = {"same": "same", "inside": "contains", "contains": "inside", None: None}
-    assert same_or_inside(local(*second), local(*first)) == mirror[
-        same_or_inside(local(*first), local(*second))]
+    assert (
+        same_or_inside(local(*second), local(*first))
+        == mirror[same_or_inside(local(*first), local(*second))]
+    )
 
 
 def test_duplicate_places_names_the_first_holder():

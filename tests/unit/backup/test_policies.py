@@ -1,4 +1,5 @@
-"""Pure policies: where data may live (EEA), how many places it must live, and what is kept how long."""
+"""Pure policies: where data may live (EEA), how many places it must live, and what is kept how
+long."""
 
 from __future__ import annotations
 
@@ -62,8 +63,9 @@ def test_eea_has_its_30_members():
     (1, 0, "", "", False, 2, 0),
 ])  # fmt: skip
 def test_check_placement_table(count, offsite, single, no_offsite, ok, problems, waived):
-    verdict = placement.check_placement(count, offsite, allow_single_location=single,
-                                        allow_no_offsite=no_offsite)
+    verdict = placement.check_placement(
+        count, offsite, allow_single_location=single, allow_no_offsite=no_offsite
+    )
     assert (verdict.ok, len(verdict.problems), len(verdict.waived)) == (ok, problems, waived)
 
 
@@ -71,7 +73,8 @@ def test_check_placement_reasons_name_the_clause_and_the_waiver():
     verdict = placement.check_placement(1, 0, allow_no_offsite="air-gapped site")
     assert verdict.problems == ("has 1 location(s); at least 2 are required (clause 10.12)",)
     assert verdict.waived == (
-        "has no off-site location; at least 1 is required (clause 10.12); allowed: air-gapped site",)
+        "has no off-site location; at least 1 is required (clause 10.12); allowed: air-gapped site",
+    )
 
 
 reasons = st.one_of(st.none(), st.just(""), st.text(min_size=1, max_size=20))
@@ -80,8 +83,9 @@ reasons = st.one_of(st.none(), st.just(""), st.text(min_size=1, max_size=20))
 @given(count=st.integers(0, 6), offsite=st.integers(0, 6), single=reasons, no_offsite=reasons)
 def test_placement_ok_iff_both_rules_hold_or_are_waived(count, offsite, single, no_offsite):
     offsite = min(offsite, count)
-    verdict = placement.check_placement(count, offsite, allow_single_location=single,
-                                        allow_no_offsite=no_offsite)
+    verdict = placement.check_placement(
+        count, offsite, allow_single_location=single, allow_no_offsite=no_offsite
+    )
     expected = (count >= 2 or bool(single)) and (offsite >= 1 or bool(no_offsite))
     assert verdict.ok is expected
     assert verdict.ok is (not verdict.problems)
@@ -94,13 +98,23 @@ def test_default_policy_never_keeps_longer_than_12_months():
     assert retention.DEFAULT_POLICY_NAME == "backup-12m"
     assert policy.name == "backup-12m"
     assert policy.max_age_days == 365
-    assert (policy.keep_last, policy.keep_daily, policy.keep_weekly, policy.keep_monthly,
-            policy.keep_yearly) == (1, 14, 8, 12, 0)
+    assert (
+        policy.keep_last,
+        policy.keep_daily,
+        policy.keep_weekly,
+        policy.keep_monthly,
+        policy.keep_yearly,
+    ) == (1, 14, 8, 12, 0)
 
 
 def test_retention_policy_defaults_and_is_frozen():
     policy = retention.RetentionPolicy(name="calls-1y", max_age_days=365)
-    assert (policy.keep_last, policy.keep_daily, policy.keep_weekly, policy.keep_monthly,
-            policy.keep_yearly) == (1, 0, 0, 0, 0)
+    assert (
+        policy.keep_last,
+        policy.keep_daily,
+        policy.keep_weekly,
+        policy.keep_monthly,
+        policy.keep_yearly,
+    ) == (1, 0, 0, 0, 0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         policy.max_age_days = 9999  # type: ignore[misc]

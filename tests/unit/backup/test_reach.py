@@ -33,8 +33,11 @@ def test_a_reached_value_cannot_be_changed_in_place():
 
 def test_failed_and_relisted_return_new_values():
     store = ListingStore("a", {"config": 1, "keys/k": 2})
-    original = reach.Reached({"a": store, "b": ListingStore("b", error=OSError("gone"))},
-                             {"a": {"config": 1}, "b": {}}, {})
+    original = reach.Reached(
+        {"a": store, "b": ListingStore("b", error=OSError("gone"))},
+        {"a": {"config": 1}, "b": {}},
+        {},
+    )
     relisted = original.relisted(["a", "b"])
     assert original.listings == {"a": {"config": 1}, "b": {}}
     assert relisted.listings == {"a": {"config": 1, "keys/k": 2}}

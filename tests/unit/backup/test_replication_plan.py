@@ -18,9 +18,14 @@ def name_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-K, D, I, S, X = (name_of(bytes([n])) for n in range(5))
-FULL = {"config": 155, f"keys/{K}": 450, f"data/{D[:2]}/{D}": 1000, f"index/{I}": 300,
-        f"snapshots/{S}": 250}
+K, D, N, S, X = (name_of(bytes([n])) for n in range(5))
+FULL = {
+    "config": 155,
+    f"keys/{K}": 450,
+    f"data/{D[:2]}/{D}": 1000,
+    f"index/{N}": 300,
+    f"snapshots/{S}": 250,
+}
 MANIFEST = Manifest(FULL)
 
 
@@ -34,13 +39,23 @@ def test_no_listings_no_transfers():
 
 
 def test_lacking_files_are_planned_in_crash_safe_order_from_preferred_origins():
-    result = planning.plan(MANIFEST, {"b": dict(FULL), "a": dict(FULL), "c": {"config": 155}},
-                           ("a", "b", "c"))
-    assert [t.path for t in result.transfers] == [f"keys/{K}", f"data/{D[:2]}/{D}", f"index/{I}",
-                                                  f"snapshots/{S}"]
+    result = planning.plan(
+        MANIFEST, {"b": dict(FULL), "a": dict(FULL), "c": {"config": 155}}, ("a", "b", "c")
+    )
+    assert [t.path for t in result.transfers] == [
+        f"keys/{K}",
+        f"data/{D[:2]}/{D}",
+        f"index/{N}",
+        f"snapshots/{S}",
+    ]
     assert result.transfers[0] == planning.Transfer(
-        path=f"keys/{K}", size=450, origins=("a", "b"), lacking=("c",), damaged=(),
-        reason="missing at c")
+        path=f"keys/{K}",
+        size=450,
+        origins=("a", "b"),
+        lacking=("c",),
+        damaged=(),
+        reason="missing at c",
+    )
     assert result.total_bytes == 450 + 1000 + 300 + 250
 
 
@@ -62,7 +77,7 @@ def test_only_the_manifest_size_is_an_origin_and_other_sizes_are_damaged():
 
 
 def test_a_manifest_file_held_nowhere_at_its_size_is_unavailable_not_transferred():
-    path = f"index/{I}"
+    path = f"index/{N}"
     listings = {"a": {**FULL, path: 1}, "b": {k: v for k, v in FULL.items() if k != path}}
     result = planning.plan(MANIFEST, listings, ("a", "b"))
     assert result.unavailable == (path,)
@@ -75,14 +90,17 @@ def test_files_deleted_by_the_toolkit_are_removed_where_present_snapshots_first(
     listings = {"a": dict(FULL), "b": {**FULL, f"snapshots/{X}": 9}, "c": {"config": 155}}
     result = planning.plan(manifest, listings, ("a", "b", "c"))
     assert [(r.location, r.path) for r in result.removals] == [
-        ("b", f"snapshots/{X}"), ("a", f"data/{D[:2]}/{D}"), ("b", f"data/{D[:2]}/{D}")]
+        ("b", f"snapshots/{X}"),
+        ("a", f"data/{D[:2]}/{D}"),
+        ("b", f"data/{D[:2]}/{D}"),
+    ]
     assert result.foreign == ()
     assert all(t.path not in gone for t in result.transfers)
 
 
 def test_preference_orders_the_origins_and_unlisted_locations_come_last():
-    listings = {"a": {f"index/{I}": 300}, "b": {f"index/{I}": 300}, "c": {}}
-    result = planning.plan(Manifest({f"index/{I}": 300}), listings, ("b",))
+    listings = {"a": {f"index/{N}": 300}, "b": {f"index/{N}": 300}, "c": {}}
+    result = planning.plan(Manifest({f"index/{N}": 300}), listings, ("b",))
     assert result.locations == ("b", "a", "c")
     assert result.transfers[0].origins == ("b", "a")
 
@@ -92,7 +110,7 @@ def test_new_files_are_those_only_in_the_later_listing():
 
 
 @pytest.mark.parametrize(("path", "category"), [
-    ("config", "config"), (f"keys/{K}", "keys"), (f"data/ab/{D}", "data"), (f"index/{I}", "index"),
+    ("config", "config"), (f"keys/{K}", "keys"), (f"data/ab/{D}", "data"), (f"index/{N}", "index"),
     (f"snapshots/{S}", "snapshots"),
 ])  # fmt: skip
 def test_category(path, category):
@@ -114,8 +132,11 @@ def test_content_name_matches(path, data, matches):
 
 # ---- properties ---------------------------------------------------------------------------
 
-CATEGORY_PATHS = [f"{prefix}{name_of(bytes([n]))}" for n in range(6)
-                  for prefix in ("keys/", "index/", "snapshots/")]
+CATEGORY_PATHS = [
+    f"{prefix}{name_of(bytes([n]))}"
+    for n in range(6)
+    for prefix in ("keys/", "index/", "snapshots/")
+]
 CATEGORY_PATHS += [f"data/{name_of(bytes([n]))[:2]}/{name_of(bytes([n]))}" for n in range(6)]
 CATEGORY_PATHS += ["config"]
 LOCATIONS = ("a", "b", "c", "d")
@@ -134,8 +155,10 @@ def cases(draw):
         for holder in draw(st.lists(st.sampled_from(names), unique=True)):
             damaged = draw(st.booleans()) and draw(st.booleans())
             listings[holder][path] = true_size[path] + (7 if damaged else 0)
-    manifest = Manifest({p: true_size[p] for p in paths if kinds[p] == "manifest"},
-                        frozenset(p for p in paths if kinds[p] == "deleted"))
+    manifest = Manifest(
+        {p: true_size[p] for p in paths if kinds[p] == "manifest"},
+        frozenset(p for p in paths if kinds[p] == "deleted"),
+    )
     return manifest, listings, tuple(draw(st.permutations(names)))
 
 
@@ -190,8 +213,12 @@ def test_foreign_files_are_reported_untouched_and_deleted_files_disappear(case):
     manifest, listings, preference = case
     result = planning.plan(manifest, listings, preference)
     after = apply(manifest, listings, result)
-    expected_foreign = {(name, path) for name, listing in listings.items() for path in listing
-                        if path not in manifest.files and path not in manifest.deleted}
+    expected_foreign = {
+        (name, path)
+        for name, listing in listings.items()
+        for path in listing
+        if path not in manifest.files and path not in manifest.deleted
+    }
     assert {(f.location, f.path) for f in result.foreign} == expected_foreign
     for name, path in expected_foreign:
         assert after[name][path] == listings[name][path]
@@ -203,6 +230,8 @@ def test_foreign_files_are_reported_untouched_and_deleted_files_disappear(case):
 @given(cases())
 def test_transfers_are_ordered_config_keys_data_index_snapshots(case):
     manifest, listings, preference = case
-    ranks = [planning.CATEGORY_ORDER.index(planning.category(t.path))
-             for t in planning.plan(manifest, listings, preference).transfers]
+    ranks = [
+        planning.CATEGORY_ORDER.index(planning.category(t.path))
+        for t in planning.plan(manifest, listings, preference).transfers
+    ]
     assert ranks == sorted(ranks)

@@ -29,16 +29,27 @@ def pack(data: bytes) -> str:
 
 CONFIG = b"restic repository config (encrypted)"
 KEY, DATA1, DATA2, INDEX, SNAPSHOT = b"key", b"pack one" * 50, b"pack two" * 70, b"index", b"snap"
-REPOSITORY = {"config": CONFIG, f"keys/{name_of(KEY)}": KEY, pack(DATA1): DATA1,
-              pack(DATA2): DATA2, f"index/{name_of(INDEX)}": INDEX,
-              f"snapshots/{name_of(SNAPSHOT)}": SNAPSHOT}
+REPOSITORY = {
+    "config": CONFIG,
+    f"keys/{name_of(KEY)}": KEY,
+    pack(DATA1): DATA1,
+    pack(DATA2): DATA2,
+    f"index/{name_of(INDEX)}": INDEX,
+    f"snapshots/{name_of(SNAPSHOT)}": SNAPSHOT,
+}
 
 
 class FakeStore:
     """In-memory stand-in for a RepositoryStore (see the module docstring)."""
 
-    def __init__(self, name: str, files: dict[str, bytes] | None = None, *,
-                 fail_write_on: str | None = None, fail_read_on: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        files: dict[str, bytes] | None = None,
+        *,
+        fail_write_on: str | None = None,
+        fail_read_on: str | None = None,
+    ):
         self.name = name
         self.files = dict(files or {})
         self.fail_write_on = fail_write_on  # a path prefix whose write raises
@@ -89,11 +100,21 @@ def test_an_empty_location_receives_everything_in_order_and_is_counted():
     report = run(origin, empty, on_bytes=copied.append)
     assert empty.files == REPOSITORY
     assert [path.split("/")[0] for path in empty.write_attempts] == [
-        "config", "keys", "data", "data", "index", "snapshots"]
+        "config",
+        "keys",
+        "data",
+        "data",
+        "index",
+        "snapshots",
+    ]
     assert origin.write_attempts == []
     b = report.destinations["b"]
     assert (b.files_copied, b.bytes_copied, b.error, b.repaired) == (
-        6, sum(map(len, REPOSITORY.values())), None, ())
+        6,
+        sum(map(len, REPOSITORY.values())),
+        None,
+        (),
+    )
     assert report.destinations["a"].files_copied == 0
     assert sum(copied) == b.bytes_copied
     assert report.damaged_at_origin == () and report.unrecoverable == ()
@@ -249,6 +270,7 @@ def test_files_deleted_by_the_toolkit_are_removed_at_every_location():
     def delete(store):
         def remove(relative_path):
             del store.files[relative_path]
+
         return remove
 
     a.delete, b.delete = delete(a), delete(b)

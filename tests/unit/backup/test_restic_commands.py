@@ -14,7 +14,9 @@ CACHE = pathlib.Path("/var/lib/backupctl/restic-cache")
 OLD = Restic("/usr/bin/restic", (0, 14, 0), CACHE)
 NEW = Restic("/usr/local/bin/restic", (0, 17, 3), CACHE)
 LOCAL = Repository("/mnt/nas/mail")
-SFTP = Repository("sftp:bk@host:/repos/mail", options=("-o", "sftp.command=ssh -F /x bk@host -s sftp"))
+SFTP = Repository(
+    "sftp:bk@host:/repos/mail", options=("-o", "sftp.command=ssh -F /x bk@host -s sftp")
+)
 GLOBAL_OLD = ("--repo", "/mnt/nas/mail", "--cache-dir", str(CACHE))
 
 
@@ -25,8 +27,13 @@ def test_repeated_gives_the_flag_once_per_value():
 
 def test_global_flags_include_repository_options_last():
     assert flags.global_flags(OLD, SFTP) == (
-        "--repo", "sftp:bk@host:/repos/mail", "--cache-dir", str(CACHE),
-        "-o", "sftp.command=ssh -F /x bk@host -s sftp")
+        "--repo",
+        "sftp:bk@host:/repos/mail",
+        "--cache-dir",
+        str(CACHE),
+        "-o",
+        "sftp.command=ssh -F /x bk@host -s sftp",
+    )
 
 
 def test_repository_environment_is_not_in_its_repr():
@@ -48,28 +55,60 @@ def test_unlock_argv():
 
 def test_cat_config_argv_takes_no_lock():
     assert commands.cat_config_argv(OLD, LOCAL) == (
-        "/usr/bin/restic", "cat", *GLOBAL_OLD, "config", "--no-lock")
+        "/usr/bin/restic",
+        "cat",
+        *GLOBAL_OLD,
+        "config",
+        "--no-lock",
+    )
 
 
 def test_backup_argv_on_old_restic_has_no_retry_lock():
     argv = commands.backup_argv(
-        OLD, LOCAL, paths=(pathlib.Path("/var/mail"), pathlib.Path("/-odd")),
-        excludes=("*.tmp", "cache/"), tags=("tenant:acme", "source:mail"), host="mx1")
+        OLD,
+        LOCAL,
+        paths=(pathlib.Path("/var/mail"), pathlib.Path("/-odd")),
+        excludes=("*.tmp", "cache/"),
+        tags=("tenant:acme", "source:mail"),
+        host="mx1",
+    )
     assert argv == (
-        "/usr/bin/restic", "backup", *GLOBAL_OLD, "--json",
-        "--exclude", "*.tmp", "--exclude", "cache/",
-        "--tag", "tenant:acme", "--tag", "source:mail",
-        "--host", "mx1",
-        "--", "/var/mail", "/-odd",
+        "/usr/bin/restic",
+        "backup",
+        *GLOBAL_OLD,
+        "--json",
+        "--exclude",
+        "*.tmp",
+        "--exclude",
+        "cache/",
+        "--tag",
+        "tenant:acme",
+        "--tag",
+        "source:mail",
+        "--host",
+        "mx1",
+        "--",
+        "/var/mail",
+        "/-odd",
     )
 
 
 def test_backup_argv_on_new_restic_retries_locks_before_the_paths():
     argv = commands.backup_argv(NEW, SFTP, paths=(pathlib.Path("/var/mail"),))
     assert argv == (
-        "/usr/local/bin/restic", "backup", "--repo", "sftp:bk@host:/repos/mail",
-        "--cache-dir", str(CACHE), "-o", "sftp.command=ssh -F /x bk@host -s sftp",
-        "--json", "--retry-lock", "5m", "--", "/var/mail",
+        "/usr/local/bin/restic",
+        "backup",
+        "--repo",
+        "sftp:bk@host:/repos/mail",
+        "--cache-dir",
+        str(CACHE),
+        "-o",
+        "sftp.command=ssh -F /x bk@host -s sftp",
+        "--json",
+        "--retry-lock",
+        "5m",
+        "--",
+        "/var/mail",
     )
 
 
@@ -91,19 +130,40 @@ def test_lock_retry_only_from_0_16(version, retries):
 
 def test_snapshots_argv_does_not_lock():
     assert commands.snapshots_argv(NEW, LOCAL) == (
-        "/usr/local/bin/restic", "snapshots", *GLOBAL_OLD, "--json", "--no-lock")
+        "/usr/local/bin/restic",
+        "snapshots",
+        *GLOBAL_OLD,
+        "--json",
+        "--no-lock",
+    )
 
 
 def test_check_argv_with_read_data_subset():
     assert commands.check_argv(OLD, LOCAL, read_data_subset="1/10") == (
-        "/usr/bin/restic", "check", *GLOBAL_OLD, "--read-data-subset", "1/10")
+        "/usr/bin/restic",
+        "check",
+        *GLOBAL_OLD,
+        "--read-data-subset",
+        "1/10",
+    )
     assert commands.check_argv(NEW, LOCAL) == (
-        "/usr/local/bin/restic", "check", *GLOBAL_OLD, "--retry-lock", "5m")
+        "/usr/local/bin/restic",
+        "check",
+        *GLOBAL_OLD,
+        "--retry-lock",
+        "5m",
+    )
 
 
 def test_restore_argv():
     assert commands.restore_argv(OLD, LOCAL, "0c32cd58", pathlib.Path("/restore/t1")) == (
-        "/usr/bin/restic", "restore", *GLOBAL_OLD, "0c32cd58", "--target", "/restore/t1")
+        "/usr/bin/restic",
+        "restore",
+        *GLOBAL_OLD,
+        "0c32cd58",
+        "--target",
+        "/restore/t1",
+    )
 
 
 @pytest.mark.parametrize(("output", "version"), [

@@ -1,4 +1,5 @@
-"""Pure parts of the restic runner: where the password flag goes and which environment restic gets."""
+"""Pure parts of the restic runner: where the password flag goes and which environment restic
+gets."""
 
 from __future__ import annotations
 
@@ -11,8 +12,18 @@ ARGV = ("/usr/bin/restic", "backup", "--repo", "/r", "--json", "--", "/--passwor
 
 def test_with_password_file_goes_right_after_the_subcommand_before_the_paths():
     argv = execute.with_password_file(ARGV, 7)
-    assert argv == ("/usr/bin/restic", "backup", "--password-file", "/dev/fd/7", "--repo", "/r",
-                    "--json", "--", "/--password-file", "/data")
+    assert argv == (
+        "/usr/bin/restic",
+        "backup",
+        "--password-file",
+        "/dev/fd/7",
+        "--repo",
+        "/r",
+        "--json",
+        "--",
+        "/--password-file",
+        "/data",
+    )
     assert argv.index("--password-file") < argv.index("--")
 
 
@@ -22,14 +33,27 @@ def test_with_password_file_without_a_password_leaves_argv_unchanged():
 
 def test_with_password_file_on_an_argv_without_paths():
     assert execute.with_password_file(("restic", "init", "--repo", "/r"), 3) == (
-        "restic", "init", "--password-file", "/dev/fd/3", "--repo", "/r")
+        "restic",
+        "init",
+        "--password-file",
+        "/dev/fd/3",
+        "--repo",
+        "/r",
+    )
 
 
 CALLER_SECRETS = {
-    "RESTIC_PASSWORD": "hunter2", "RESTIC_PASSWORD_FILE": "/root/pw", "RESTIC_REPOSITORY": "/evil",
-    "RESTIC_PASSWORD_COMMAND": "cat /root/pw", "RESTIC_CACHE_DIR": "/tmp/c",
-    "AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_PROFILE": "prod",
-    "AWS_SESSION_TOKEN": "tok", "B2_ACCOUNT_KEY": "b2", "GOOGLE_APPLICATION_CREDENTIALS": "/g",
+    "RESTIC_PASSWORD": "hunter2",
+    "RESTIC_PASSWORD_FILE": "/root/pw",
+    "RESTIC_REPOSITORY": "/evil",
+    "RESTIC_PASSWORD_COMMAND": "cat /root/pw",
+    "RESTIC_CACHE_DIR": "/tmp/c",
+    "AWS_ACCESS_KEY_ID": "AKIA",
+    "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+    "AWS_PROFILE": "prod",
+    "AWS_SESSION_TOKEN": "tok",
+    "B2_ACCOUNT_KEY": "b2",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/g",
 }
 
 
@@ -47,8 +71,9 @@ def test_build_environment_never_passes_callers_restic_or_aws_variables(monkeypa
 
 def test_build_environment_uses_the_locations_own_variables(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "callers-key")
-    environment = execute.build_environment({"AWS_ACCESS_KEY_ID": "location-key",
-                                             "AWS_SECRET_ACCESS_KEY": "location-secret"})
+    environment = execute.build_environment(
+        {"AWS_ACCESS_KEY_ID": "location-key", "AWS_SECRET_ACCESS_KEY": "location-secret"}
+    )
     assert environment["AWS_ACCESS_KEY_ID"] == "location-key"
     assert environment["AWS_SECRET_ACCESS_KEY"] == "location-secret"
 

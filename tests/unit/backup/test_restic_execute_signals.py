@@ -28,8 +28,11 @@ def test_the_child_gets_sigint_when_its_parent_dies():
 
 def test_a_child_started_from_a_worker_thread_gets_it_too():
     results = []
-    worker = threading.Thread(target=lambda: results.append(
-        execute.run((sys.executable, "-c", PRINT_PDEATHSIG), password=None)))
+    worker = threading.Thread(
+        target=lambda: results.append(
+            execute.run((sys.executable, "-c", PRINT_PDEATHSIG), password=None)
+        )
+    )
     worker.start()
     worker.join(60)
     assert not worker.is_alive() and int(results[0].stdout) == signal.SIGINT
@@ -55,6 +58,7 @@ def test_sigterm_to_backupctl_reaches_the_child_as_sigint():
             os.kill(os.getpid(), signal.SIGTERM)  # what systemd sends to a stopped service
 
     with pytest.raises(KeyboardInterrupt):
-        execute.run((sys.executable, "-c", REPORT_SIGNAL), password=None, on_line=on_line,
-                    timeout=60)
+        execute.run(
+            (sys.executable, "-c", REPORT_SIGNAL), password=None, on_line=on_line, timeout=60
+        )
     assert lines == ["ready", f"got {int(signal.SIGINT)}"]

@@ -8,31 +8,44 @@ from backupctl.restic.exitcodes import Outcome, classify, reason
 
 # Real stderr texts of restic 0.14 (exit code 1 for all of them).
 WRONG_PASSWORD = "Fatal: wrong password or no key found\n"
-LOCKED = ("unable to create lock in backend: repository is already locked by PID 4242 on host by "
-          "root (UID 0, GID 0)\nlock was created at 2024-05-01 10:00:00 (12s ago)\n"
-          "storage ID 1a2b3c4d\nthe `unlock` command can be used to remove stale locks\n")
-NO_REPOSITORY = ("Fatal: unable to open config file: stat /tmp/nope/config: no such file or "
-                 "directory\nIs there a repository at the following location?\n/tmp/nope\n")
-SFTP_REFUSED = ("subprocess ssh: ssh: connect to host 127.0.0.1 port 2222: Connection refused\n"
-                "Fatal: unable to open repository at sftp:bk@127.0.0.1:/r: unable to start the sftp "
-                "session, error: EOF\n")
+LOCKED = (
+    "unable to create lock in backend: repository is already locked by PID 4242 on host by "
+    "root (UID 0, GID 0)\nlock was created at 2024-05-01 10:00:00 (12s ago)\n"
+    "storage ID 1a2b3c4d\nthe `unlock` command can be used to remove stale locks\n"
+)
+NO_REPOSITORY = (
+    "Fatal: unable to open config file: stat /tmp/nope/config: no such file or "
+    "directory\nIs there a repository at the following location?\n/tmp/nope\n"
+)
+SFTP_REFUSED = (
+    "subprocess ssh: ssh: connect to host 127.0.0.1 port 2222: Connection refused\n"
+    "Fatal: unable to open repository at sftp:bk@127.0.0.1:/r: unable to start the sftp "
+    "session, error: EOF\n"
+)
 SFTP_HOSTKEY = "subprocess ssh: Host key verification failed.\nFatal: unable to open repository\n"
-S3_REFUSED = ('Fatal: unable to open config file: Stat: Get "http://127.0.0.1:9/b/?location=": '
-              "dial tcp 127.0.0.1:9: connect: connection refused\n"
-              "Is there a repository at the following location?\ns3:http://127.0.0.1:9/b\n")
+S3_REFUSED = (
+    'Fatal: unable to open config file: Stat: Get "http://127.0.0.1:9/b/?location=": '
+    "dial tcp 127.0.0.1:9: connect: connection refused\n"
+    "Is there a repository at the following location?\ns3:http://127.0.0.1:9/b\n"
+)
 S3_NO_BUCKET = "Fatal: unable to open config file: Stat: The specified bucket does not exist.\n"
-SFTP_UNRESOLVED = ("subprocess ssh: ssh: Could not resolve hostname nowhere.invalid: Name or service "
-                   "not known\nFatal: unable to open repository at sftp:bk@nowhere.invalid:/r: "
-                   "unable to start the sftp session, error: EOF\n")
+SFTP_UNRESOLVED = (
+    "subprocess ssh: ssh: Could not resolve hostname nowhere.invalid: Name or service "
+    "not known\nFatal: unable to open repository at sftp:bk@nowhere.invalid:/r: "
+    "unable to start the sftp session, error: EOF\n"
+)
 # ssh's own warnings reach restic's stderr prefixed "subprocess ssh:"; they say nothing about reach.
 SFTP_NO_REPOSITORY_WITH_SSH_CHATTER = (
     "subprocess ssh: Warning: Permanently added '[127.0.0.1]:2222' (ED25519) to the list of known "
     "hosts.\nFatal: unable to open config file: Lstat: file does not exist\n"
-    "Is there a repository at the following location?\nsftp:bk@127.0.0.1:/r\n")
+    "Is there a repository at the following location?\nsftp:bk@127.0.0.1:/r\n"
+)
 OTHER = "Fatal: unable to save snapshot: disk full\n"
-NO_SPACE = ("Save(<data/0d2c8e0a>) returned error, retrying after 552.330144ms: open "
-            "/mnt/usb/r/data/0d/0d2c8e0a: no space left on device\nFatal: unable to save "
-            "snapshot: Save(<data/0d2c8e0a>): no space left on device\n")
+NO_SPACE = (
+    "Save(<data/0d2c8e0a>) returned error, retrying after 552.330144ms: open "
+    "/mnt/usb/r/data/0d/0d2c8e0a: no space left on device\nFatal: unable to save "
+    "snapshot: Save(<data/0d2c8e0a>): no space left on device\n"
+)
 
 
 @pytest.mark.parametrize(("returncode", "stderr", "outcome"), [
@@ -76,12 +89,14 @@ def test_s3_connection_refused_counts_as_unreachable_before_no_repository():
 def test_reason_picks_the_fatal_line():
     assert reason(Outcome.UNREACHABLE, SFTP_REFUSED) == (
         "unreachable: Fatal: unable to open repository at sftp:bk@127.0.0.1:/r: unable to start "
-        "the sftp session, error: EOF")
+        "the sftp session, error: EOF"
+    )
 
 
 def test_reason_without_a_fatal_line_takes_the_last_line():
     assert reason(Outcome.LOCKED, LOCKED) == (
-        "locked: the `unlock` command can be used to remove stale locks")
+        "locked: the `unlock` command can be used to remove stale locks"
+    )
 
 
 def test_reason_without_stderr_is_the_outcome():

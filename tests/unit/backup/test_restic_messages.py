@@ -1,4 +1,5 @@
-"""Parse restic's --json lines: real ones captured from /usr/bin/restic, and hand-made damaged ones."""
+"""Parse restic's --json lines: real ones captured from /usr/bin/restic, and hand-made damaged
+ones."""
 
 from __future__ import annotations
 
@@ -39,22 +40,52 @@ def real_restic(tmp_path_factory) -> Capture:
     (base / "src" / "a.txt").write_bytes(b"hello\n")
     (base / "src" / "b.bin").write_bytes(os.urandom(4096))
     (base / "pw").write_text("test-only password\n")
-    common = (binary, "--repo", str(base / "repo"), "--password-file", str(base / "pw"),
-              "--cache-dir", str(base / "cache"))
+    common = (
+        binary,
+        "--repo",
+        str(base / "repo"),
+        "--password-file",
+        str(base / "pw"),
+        "--cache-dir",
+        str(base / "cache"),
+    )
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(base)}
     subprocess.run((*common, "init"), check=True, capture_output=True, env=environment)
-    backup = subprocess.run((*common, "backup", "--json", "--tag", "t1", "--tag", "t2", "--",
-                             str(base / "src"), unreadable),
-                            check=False, capture_output=True, text=True, env=environment)
-    listing = subprocess.run((*common, "snapshots", "--json"), check=True, capture_output=True,
-                             text=True, env=environment)
-    return Capture(backup.stdout.splitlines(), backup.stderr.splitlines(), backup.returncode,
-                   listing.stdout)
+    backup = subprocess.run(
+        (
+            *common,
+            "backup",
+            "--json",
+            "--tag",
+            "t1",
+            "--tag",
+            "t2",
+            "--",
+            str(base / "src"),
+            unreadable,
+        ),
+        check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    listing = subprocess.run(
+        (*common, "snapshots", "--json"),
+        check=True,
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    return Capture(
+        backup.stdout.splitlines(), backup.stderr.splitlines(), backup.returncode, listing.stdout
+    )
 
 
 def parsed_lines(capture: Capture) -> list:
     # restic 0.14 prints --json error messages on stderr, later releases on stdout.
-    return [messages.parse_backup_line(line) for line in capture.backup_stdout + capture.backup_stderr]
+    return [
+        messages.parse_backup_line(line) for line in capture.backup_stdout + capture.backup_stderr
+    ]
 
 
 def test_real_backup_is_incomplete_because_of_the_unreadable_file(real_restic):
@@ -81,9 +112,11 @@ def test_real_summary_parses(real_restic):
 
 def test_real_error_line_parses_with_its_reason(real_restic):
     errors = [m for m in parsed_lines(real_restic) if isinstance(m, messages.ItemError)]
-    assert errors == [messages.ItemError(
-        item="/proc/sys/vm/compact_memory", during="archival",
-        message=errors[0].message)]
+    assert errors == [
+        messages.ItemError(
+            item="/proc/sys/vm/compact_memory", during="archival", message=errors[0].message
+        )
+    ]
     assert "Permission denied" in errors[0].message or "permission denied" in errors[0].message
 
 
@@ -106,40 +139,56 @@ def test_real_snapshots_parse(real_restic):
 
 
 # restic 0.17 style lines, written from its documentation (doc/075_scripting.rst).
-STATUS_017 = ('{"message_type":"status","seconds_elapsed":2,"seconds_remaining":5,'
-              '"percent_done":0.25,"total_files":8,"files_done":2,"total_bytes":4000,'
-              '"bytes_done":1000,"current_files":["/x"]}')
-ERROR_017 = ('{"message_type":"error","error":{"message":"open /x: permission denied"},'
-             '"during":"archival","item":"/x"}')
+STATUS_017 = (
+    '{"message_type":"status","seconds_elapsed":2,"seconds_remaining":5,'
+    '"percent_done":0.25,"total_files":8,"files_done":2,"total_bytes":4000,'
+    '"bytes_done":1000,"current_files":["/x"]}'
+)
+ERROR_017 = (
+    '{"message_type":"error","error":{"message":"open /x: permission denied"},'
+    '"during":"archival","item":"/x"}'
+)
 
 
 def test_status_with_all_fields():
     assert messages.parse_backup_line(STATUS_017) == messages.Status(
-        percent_done=0.25, total_files=8, files_done=2, total_bytes=4000, bytes_done=1000,
-        seconds_elapsed=2.0, seconds_remaining=5.0)
+        percent_done=0.25,
+        total_files=8,
+        files_done=2,
+        total_bytes=4000,
+        bytes_done=1000,
+        seconds_elapsed=2.0,
+        seconds_remaining=5.0,
+    )
 
 
 def test_status_with_missing_fields_gets_zeros():
     assert messages.parse_backup_line('{"message_type":"status","percent_done":0}') == (
-        messages.Status(0.0, 0, 0, 0, 0, 0.0, None))
+        messages.Status(0.0, 0, 0, 0, 0, 0.0, None)
+    )
 
 
 def test_error_with_message_object():
     assert messages.parse_backup_line(ERROR_017) == messages.ItemError(
-        item="/x", during="archival", message="open /x: permission denied")
+        item="/x", during="archival", message="open /x: permission denied"
+    )
 
 
 def test_error_of_restic_014_is_described_from_its_fields():
-    line = ('{"message_type":"error","error":{"Op":"open","Path":"/p","Err":13},'
-            '"during":"archival","item":"/p"}')
+    line = (
+        '{"message_type":"error","error":{"Op":"open","Path":"/p","Err":13},'
+        '"during":"archival","item":"/p"}'
+    )
     assert messages.parse_backup_line(line) == messages.ItemError(
-        item="/p", during="archival", message="open /p: Permission denied")
+        item="/p", during="archival", message="open /p: Permission denied"
+    )
 
 
 def test_error_as_plain_string():
     line = '{"message_type":"error","error":"boom","item":"/p"}'
-    assert messages.parse_backup_line(line) == messages.ItemError(item="/p", during="",
-                                                                  message="boom")
+    assert messages.parse_backup_line(line) == messages.ItemError(
+        item="/p", during="", message="boom"
+    )
 
 
 def test_summary_without_snapshot_id():
@@ -163,17 +212,34 @@ def test_malformed_or_other_lines_give_none(line):
 
 
 def test_parse_snapshots_sorts_oldest_first_across_offsets():
-    text = json.dumps([
-        {"id": "b" * 64, "time": "2024-05-01T12:00:00.5+02:00", "paths": ["/b"]},  # 10:00:00.5 UTC
-        {"id": "a" * 64, "short_id": "aaaaaaaa", "time": "2024-05-01T10:00:00.000000001Z",
-         "hostname": "h", "paths": ["/a"], "tags": ["x"]},
-        {"id": "c" * 64, "time": "2024-04-30T23:00:00-02:00", "tags": None},  # 01:00 UTC May 1
-    ])
+    text = json.dumps(
+        [
+            {
+                "id": "b" * 64,
+                "time": "2024-05-01T12:00:00.5+02:00",
+                "paths": ["/b"],
+            },  # 10:00:00.5 UTC
+            {
+                "id": "a" * 64,
+                "short_id": "aaaaaaaa",
+                "time": "2024-05-01T10:00:00.000000001Z",
+                "hostname": "h",
+                "paths": ["/a"],
+                "tags": ["x"],
+            },
+            {"id": "c" * 64, "time": "2024-04-30T23:00:00-02:00", "tags": None},  # 01:00 UTC May 1
+        ]
+    )
     snapshots = messages.parse_snapshots(text)
     assert [s.id[0] for s in snapshots] == ["c", "a", "b"]
-    assert snapshots[1] == messages.Snapshot(id="a" * 64, short_id="aaaaaaaa",
-                                             time="2024-05-01T10:00:00.000000001Z", hostname="h",
-                                             paths=("/a",), tags=("x",))
+    assert snapshots[1] == messages.Snapshot(
+        id="a" * 64,
+        short_id="aaaaaaaa",
+        time="2024-05-01T10:00:00.000000001Z",
+        hostname="h",
+        paths=("/a",),
+        tags=("x",),
+    )
     assert snapshots[0].short_id == "c" * 8 and snapshots[0].tags == () and snapshots[0].paths == ()
 
 
@@ -196,8 +262,17 @@ def test_parse_time(text, expected):
     assert parsed == expected
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "2024-05-01", "2024-05-01 10:00:00Z",
-                                  "2024-05-01T10:00Z", "2024-05-01T10:00:00+0200"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yesterday",
+        "2024-05-01",
+        "2024-05-01 10:00:00Z",
+        "2024-05-01T10:00Z",
+        "2024-05-01T10:00:00+0200",
+    ],
+)
 def test_parse_time_rejects_non_timestamps(text):
     with pytest.raises(ValueError):
         messages.parse_time(text)

@@ -44,4 +44,5 @@ def test_run_exit_code_combines_sources():
 def test_failed_everywhere_with_a_reason_per_location():
     assert failed_everywhere("s", ("a", "b"), "init", "busy", reasons={"b": "down"}) == (
         LocationResult("s", "a", "init", ok=False, reason="busy"),
-        LocationResult("s", "b", "init", ok=False, reason="down"))
+        LocationResult("s", "b", "init", ok=False, reason="down"),
+    )

@@ -38,14 +38,17 @@ def test_an_unversioned_database_adopts_migration_one_and_keeps_its_runs(tmp_pat
     db = state.db_path(tmp_path)
     with sqlite3.connect(db) as connection:
         connection.executescript(OLD_SCHEMA)
-        connection.execute("INSERT INTO runs (command, actor, host, started_at) VALUES"
-                           " ('backup', 'root', 'h', '2026-01-01T00:00:00+00:00')")
+        connection.execute(
+            "INSERT INTO runs (command, actor, host, started_at) VALUES"
+            " ('backup', 'root', 'h', '2026-01-01T00:00:00+00:00')"
+        )
     assert state.load_manifest(db, "shop") is None
     (run,) = state.recent_runs(db, limit=5)
     assert run["command"] == "backup" and run["pid"] is None
     with sqlite3.connect(db) as connection:
-        assert connection.execute("SELECT version FROM schema_version WHERE component ="
-                                  " 'backup'").fetchone() == (len(state.MIGRATIONS),)
+        assert connection.execute(
+            "SELECT version FROM schema_version WHERE component = 'backup'"
+        ).fetchone() == (len(state.MIGRATIONS),)
 
 
 def test_a_database_newer_than_the_code_is_refused(tmp_path):
@@ -65,17 +68,21 @@ def test_other_components_versions_are_left_alone(tmp_path):
     state.unfinished_runs(db)
     with sqlite3.connect(db) as connection:
         assert dict(connection.execute("SELECT * FROM schema_version")) == {
-            "recovery": 7, "backup": len(state.MIGRATIONS)}
+            "recovery": 7,
+            "backup": len(state.MIGRATIONS),
+        }
 
 
 def test_manifest_established_extended_and_deleted(tmp_path):
     db = state.db_path(tmp_path)
-    state.establish_manifest(db, "shop", {"config": 155, "keys/k": 450}, how="init",
-                             location="disk")
+    state.establish_manifest(
+        db, "shop", {"config": 155, "keys/k": 450}, how="init", location="disk"
+    )
     state.add_to_manifest(db, "shop", {"snapshots/s": 250, "config": 999})
     state.mark_deleted(db, "shop", ["keys/k"])
-    assert state.load_manifest(db, "shop") == Manifest({"config": 155, "snapshots/s": 250},
-                                                       frozenset({"keys/k"}))
+    assert state.load_manifest(db, "shop") == Manifest(
+        {"config": 155, "snapshots/s": 250}, frozenset({"keys/k"})
+    )
     assert state.load_manifest(db, "other") is None
     assert state.manifest_origin(db, "shop")["how"] == "init"
 

@@ -29,8 +29,11 @@ def test_no_files_no_sample():
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.text(min_size=1, max_size=4), min_size=1, max_size=60, unique=True),
-       st.floats(1, 100), st.none() | st.text(max_size=4))
+@given(
+    st.lists(st.text(min_size=1, max_size=4), min_size=1, max_size=60, unique=True),
+    st.floats(1, 100),
+    st.none() | st.text(max_size=4),
+)
 def test_repeated_runs_cover_every_file(paths, percent, cursor):
     paths = sorted(paths)
     runs = int(-(-100 // percent))  # ceil(100 / percent)
@@ -43,8 +46,10 @@ def test_repeated_runs_cover_every_file(paths, percent, cursor):
 
 
 def _report(findings=(), errors=("",), checked=("p",), source_error=""):
-    checks = tuple(verify.LocationCheck(f"l{n}", checked if not error else (), error)
-                   for n, error in enumerate(errors))
+    checks = tuple(
+        verify.LocationCheck(f"l{n}", checked if not error else (), error)
+        for n, error in enumerate(errors)
+    )
     return verify.VerifyReport("s", checks, tuple(findings), source_error)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
-TINY_TEST = '''
+TINY_TEST = """
 import pytest
 from tests.fixtures import requirements
 
@@ -22,7 +22,7 @@ def sshd_like():
 
 def test_needs_the_part(sshd_like):
     pass
-'''
+"""
 
 
 def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str | None):
@@ -40,8 +40,9 @@ def test_a_missing_part_fails_the_run_under_ci(pytester, monkeypatch, ci):
     result = _run(pytester, monkeypatch, ci)
     result.assert_outcomes(errors=1)
     assert result.ret != 0
-    result.stdout.fnmatch_lines(["*CI=true and a required test part is missing: "
-                                 "/usr/sbin/sshd is not installed*"])
+    result.stdout.fnmatch_lines(
+        ["*CI=true and a required test part is missing: /usr/sbin/sshd is not installed*"]
+    )
 
 
 @pytest.mark.parametrize("ci", [None, "", "false"])
@@ -55,7 +56,10 @@ def test_a_missing_part_skips_with_its_reason_outside_ci(pytester, monkeypatch, 
 def test_no_fixture_module_skips_around_the_ci_check():
     """Every skip for a missing part goes through requirements.skip_or_fail."""
     fixtures = ROOT / "tests" / "fixtures"
-    offenders = [path.name for path in sorted(fixtures.glob("*.py"))
-                 if path.name != "requirements.py"
-                 and ("pytest.skip(" in path.read_text() or "mark.skipif" in path.read_text())]
+    offenders = [
+        path.name
+        for path in sorted(fixtures.glob("*.py"))
+        if path.name != "requirements.py"
+        and ("pytest.skip(" in path.read_text() or "mark.skipif" in path.read_text())
+    ]
     assert offenders == []

@@ -11,8 +11,14 @@ import pytest
 import backupctl
 
 CLI = pathlib.Path(backupctl.__file__).parent / "cli"
-FORBIDDEN = ("backupctl.keyaccess", "backupctl.keystore", "backupctl.state",
-             "backupctl.restic.operations", "backupctl.reach", "targets")
+FORBIDDEN = (
+    "backupctl.keyaccess",
+    "backupctl.keystore",
+    "backupctl.state",
+    "backupctl.restic.operations",
+    "backupctl.reach",
+    "targets",
+)
 
 
 def imported(path: pathlib.Path) -> set[str]:
@@ -25,9 +31,13 @@ def imported(path: pathlib.Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("module", ["backup_commands", "init_commands", "status_commands",
-                                    "verify_commands", "report"])
+@pytest.mark.parametrize(
+    "module", ["backup_commands", "init_commands", "status_commands", "verify_commands", "report"]
+)
 def test_command_module_imports_no_store_state_or_restic_runner(module):
     names = imported(CLI / f"{module}.py")
-    assert not [name for name in names
-                if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)]
+    assert not [
+        name
+        for name in names
+        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
+    ]

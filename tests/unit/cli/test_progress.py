@@ -8,8 +8,15 @@ from backupctl.cli import progress
 from backupctl.progress import NoProgress, PeriodicProgress
 from backupctl.restic.messages import Status
 
-HALF = Status(percent_done=0.5, total_files=10, files_done=5, total_bytes=1_048_576,
-              bytes_done=524_288, seconds_elapsed=1.0, seconds_remaining=1.0)
+HALF = Status(
+    percent_done=0.5,
+    total_files=10,
+    files_done=5,
+    total_bytes=1_048_576,
+    bytes_done=524_288,
+    seconds_elapsed=1.0,
+    seconds_remaining=1.0,
+)
 
 
 def test_tqdm_bar_shows_bytes_percent_and_files(capsys):
@@ -33,9 +40,16 @@ def test_json_progress_is_one_object_per_line_on_stderr(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     events = [json.loads(line) for line in captured.err.splitlines()]
-    assert events[0] == {"event": "backup-progress", "source": "shop", "percent": 0.5,
-                         "bytes_done": 524_288, "total_bytes": 1_048_576, "files_done": 5,
-                         "total_files": 10, "seconds_remaining": 1.0}
+    assert events[0] == {
+        "event": "backup-progress",
+        "source": "shop",
+        "percent": 0.5,
+        "bytes_done": 524_288,
+        "total_bytes": 1_048_576,
+        "files_done": 5,
+        "total_files": 10,
+        "seconds_remaining": 1.0,
+    }
     assert events[1] == {"event": "replication-started", "source": "shop", "total_bytes": 2048}
 
 
@@ -56,29 +70,41 @@ class FakeClock:
 
 
 def _status(fraction: float) -> Status:
-    return Status(percent_done=fraction, total_files=10, files_done=int(10 * fraction),
-                  total_bytes=1_048_576, bytes_done=int(1_048_576 * fraction),
-                  seconds_elapsed=1.0, seconds_remaining=30.0)
+    return Status(
+        percent_done=fraction,
+        total_files=10,
+        files_done=int(10 * fraction),
+        total_bytes=1_048_576,
+        bytes_done=int(1_048_576 * fraction),
+        seconds_elapsed=1.0,
+        seconds_remaining=30.0,
+    )
 
 
 def test_periodic_progress_is_start_end_and_at_most_one_line_per_interval():
     clock, events = FakeClock(), []
-    periodic = PeriodicProgress(lambda event, fields: events.append((clock.now, event)),
-                                clock=clock, interval=10)
+    periodic = PeriodicProgress(
+        lambda event, fields: events.append((clock.now, event)), clock=clock, interval=10
+    )
     periodic.backup_started("shop", "disk")
     for second in (1, 5, 9.9, 10, 15, 19.9, 20, 21, 35):
         clock.now = 1000 + second
         periodic.backup_status("shop", _status(second / 40))
     periodic.backup_finished("shop")
-    assert events == [(1000, "backup-started"), (1010, "backup-progress"),
-                      (1020, "backup-progress"), (1035, "backup-progress"),
-                      (1035, "backup-finished")]
+    assert events == [
+        (1000, "backup-started"),
+        (1010, "backup-progress"),
+        (1020, "backup-progress"),
+        (1035, "backup-progress"),
+        (1035, "backup-finished"),
+    ]
 
 
 def test_periodic_progress_counts_copied_bytes_between_lines():
     clock, events = FakeClock(), []
-    periodic = PeriodicProgress(lambda event, fields: events.append((event, fields)),
-                                clock=clock, interval=10)
+    periodic = PeriodicProgress(
+        lambda event, fields: events.append((event, fields)), clock=clock, interval=10
+    )
     periodic.replication_started("shop", 3000)
     for second in (1, 2, 11, 12):
         clock.now = 1000 + second
@@ -127,8 +153,17 @@ def test_backup_finished_leaves_out_the_empty_counts_of_restics_first_status():
     events = []
     periodic = PeriodicProgress(lambda event, fields: events.append(fields), clock=FakeClock())
     periodic.backup_started("shop", "disk")
-    periodic.backup_status("shop", Status(percent_done=0.0, total_files=0, files_done=0,
-                                          total_bytes=0, bytes_done=0, seconds_elapsed=0.0,
-                                          seconds_remaining=None))
+    periodic.backup_status(
+        "shop",
+        Status(
+            percent_done=0.0,
+            total_files=0,
+            files_done=0,
+            total_bytes=0,
+            bytes_done=0,
+            seconds_elapsed=0.0,
+            seconds_remaining=None,
+        ),
+    )
     periodic.backup_finished("shop")
     assert events[-1] == {"source": "shop"}

@@ -21,8 +21,6 @@ def test_command_module_imports_only_actions_click_and_cli_helpers(name):
         for alias in node.names
     ]
     outside = [
-        module
-        for module in imported
-        if module != "__future__" and not module.startswith(ALLOWED)
+        module for module in imported if module != "__future__" and not module.startswith(ALLOWED)
     ]
     assert outside == []

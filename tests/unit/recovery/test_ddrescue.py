@@ -13,17 +13,31 @@ OPTIONS = ddrescue.RescueOptions(sector_size=4096, retries=3, direct=True)
 
 def test_copy_run_skips_scraping_and_uses_the_device_sector_size():
     assert ddrescue.copy_argv("/dev/sdz", "/j/J.img", "/j/J.map", options=OPTIONS) == (
-        "/usr/bin/ddrescue", "--sector-size=4096", "--idirect", "--mapfile-interval=1,30",
-        "--no-scrape", "/dev/sdz", "/j/J.img", "/j/J.map",
+        "/usr/bin/ddrescue",
+        "--sector-size=4096",
+        "--idirect",
+        "--mapfile-interval=1,30",
+        "--no-scrape",
+        "/dev/sdz",
+        "/j/J.img",
+        "/j/J.map",
     )
 
 
 def test_scrape_run_retries_bad_sectors_the_requested_number_of_times():
     plain = ddrescue.RescueOptions(sector_size=512, retries=0, direct=False)
     assert ddrescue.scrape_argv("/dev/sdz", "i", "m", options=plain, binary="ddr") == (
-        "ddr", "--sector-size=512", "--mapfile-interval=1,30", "--retry-passes=0", "/dev/sdz", "i", "m",
+        "ddr",
+        "--sector-size=512",
+        "--mapfile-interval=1,30",
+        "--retry-passes=0",
+        "/dev/sdz",
+        "i",
+        "m",
     )
-    assert "--retry-passes=3" in ddrescue.phase_argv("scrape", "/dev/sdz", "i", "m", options=OPTIONS)
+    assert "--retry-passes=3" in ddrescue.phase_argv(
+        "scrape", "/dev/sdz", "i", "m", options=OPTIONS
+    )
 
 
 def test_no_run_ever_forces_writing_to_a_device():
@@ -76,8 +90,12 @@ def test_exit_statuses_map_to_errors(returncode, received, error, words):
 
 
 def test_run_reports_ddrescue_failure_with_its_message(tmp_path):
-    argv = ddrescue.copy_argv(str(tmp_path / "missing"), str(tmp_path / "i"), str(tmp_path / "m"),
-                              options=ddrescue.RescueOptions())
+    argv = ddrescue.copy_argv(
+        str(tmp_path / "missing"),
+        str(tmp_path / "i"),
+        str(tmp_path / "m"),
+        options=ddrescue.RescueOptions(),
+    )
     with pytest.raises(ddrescue.DdrescueError, match="exit status 1"):
         ddrescue.run(argv)
 
@@ -86,8 +104,9 @@ def test_run_streams_the_status_screen(tmp_path):
     source = tmp_path / "source"
     source.write_bytes(bytes(range(256)) * 4096)
     parser = ddrescue_status.StatusParser()
-    argv = ddrescue.copy_argv(str(source), str(tmp_path / "i"), str(tmp_path / "m"),
-                              options=ddrescue.RescueOptions())
+    argv = ddrescue.copy_argv(
+        str(source), str(tmp_path / "i"), str(tmp_path / "m"), options=ddrescue.RescueOptions()
+    )
     ddrescue.run(argv, on_output=parser.feed)
     assert (tmp_path / "i").read_bytes() == source.read_bytes()
     assert parser.status().read_errors == 0
@@ -97,7 +116,8 @@ def test_run_streams_the_status_screen(tmp_path):
 # Captured from GNU ddrescue 1.27 writing to a pipe: carriage returns and cursor-up escapes.
 SCREEN = (
     "GNU ddrescue 1.27\nPress Ctrl-C to interrupt\n\n\n\n\n\n\n"
-    "\r\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A     ipos:    2874 MB, non-trimmed:        0 B,  current rate:  21479 kB/s\n"
+    "\r\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A"
+    "     ipos:    2874 MB, non-trimmed:        0 B,  current rate:  21479 kB/s\n"
     "     opos:    2874 MB, non-scraped:        0 B,  average rate:  21023 kB/s\n"
     "non-tried:   13603 MB,  bad-sector:     4096 B,    error rate:       0 B/s\n"
     "  rescued:    2401 MB,   bad areas:        1,        run time:         35s\n"
@@ -121,7 +141,13 @@ def test_status_screen_fields():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("0 B", 0), ("8388 kB", 8_388_000), ("3 MiB", 3 * 2**20), ("12 GB/s", 12 * 10**9), ("n/a", None)],
+    [
+        ("0 B", 0),
+        ("8388 kB", 8_388_000),
+        ("3 MiB", 3 * 2**20),
+        ("12 GB/s", 12 * 10**9),
+        ("n/a", None),
+    ],
 )
 def test_parse_size(text, expected):
     assert ddrescue_status.parse_size(text) == expected
@@ -129,6 +155,8 @@ def test_parse_size(text, expected):
 
 def test_screen_before_any_read_has_no_rates():
     parser = ddrescue_status.StatusParser()
-    parser.feed("GNU ddrescue 1.27\n                              time since last successful read:         n/a\n")
+    parser.feed(
+        "GNU ddrescue 1.27\n"
+        "                              time since last successful read:         n/a\n"
+    )
     assert parser.status().since_last_read is None and parser.status().current_rate is None
-

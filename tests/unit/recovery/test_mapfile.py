@@ -1,4 +1,5 @@
-"""The ddrescue mapfile parser: tables of real and damaged mapfiles, and properties for all inputs."""
+"""The ddrescue mapfile parser: tables of real and damaged mapfiles, and properties for all
+inputs."""
 
 from __future__ import annotations
 

@@ -24,7 +24,11 @@ def test_parse_mountinfo_reads_numbers_points_and_sources():
 
 
 def test_parse_swaps_skips_header():
-    text = "Filename\tType\tSize\tUsed\tPriority\n/dev/sda2 partition 1024 0 -2\n/swapfile file 10 0 -3\n"
+    text = (
+        "Filename\tType\tSize\tUsed\tPriority\n"
+        "/dev/sda2 partition 1024 0 -2\n"
+        "/swapfile file 10 0 -3\n"
+    )
     assert mounts.parse_swaps(io.StringIO(text)) == ("/dev/sda2", "/swapfile")
 
 

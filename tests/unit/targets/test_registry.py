@@ -16,10 +16,21 @@ from targets import errors, registry, specs
 
 SETTINGS = {
     "local": {"path": "/srv/a"},
-    "sftp": {"host": "192.0.2.1", "port": 2222, "user": "backup", "path": "/srv/b",
-             "identity_file": "/etc/backupctl/id", "known_hosts": "/etc/backupctl/known_hosts"},
-    "s3": {"endpoint": "http://127.0.0.1:9000", "bucket": "bk", "prefix": "/backups/",
-           "region": "eu-central-1", "verify_tls": True},
+    "sftp": {
+        "host": "192.0.2.1",
+        "port": 2222,
+        "user": "backup",
+        "path": "/srv/b",
+        "identity_file": "/etc/backupctl/id",
+        "known_hosts": "/etc/backupctl/known_hosts",
+    },
+    "s3": {
+        "endpoint": "http://127.0.0.1:9000",
+        "bucket": "bk",
+        "prefix": "/backups/",
+        "region": "eu-central-1",
+        "verify_tls": True,
+    },
 }
 CREDENTIALS = {"access_key_id": "AKIAEXAMPLE", "secret_access_key": "SECRETVALUE"}
 
@@ -70,7 +81,10 @@ def test_every_spec_is_a_frozen_dataclass():
         assert dataclasses.is_dataclass(kind.spec_type)
         assert kind.spec_type.__dataclass_params__.frozen
     assert {kind.spec_type for kind in registry.KINDS.values()} == {
-        specs.LocalSpec, specs.SftpSpec, specs.S3Spec}
+        specs.LocalSpec,
+        specs.SftpSpec,
+        specs.S3Spec,
+    }
 
 
 def test_targets_has_no_import_cycles():
@@ -100,7 +114,8 @@ def test_only_the_kind_in_use_is_imported():
         "assert store.restic_repository() == '/srv/a/src1'\n"
         "print(sorted(m for m in ('paramiko', 'boto3', 'botocore') if m in sys.modules))\n"
     )
-    result = subprocess.run((sys.executable, "-c", code), capture_output=True, text=True,
-                            check=False, timeout=60)
+    result = subprocess.run(
+        (sys.executable, "-c", code), capture_output=True, text=True, check=False, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
