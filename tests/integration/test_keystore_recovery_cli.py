@@ -15,6 +15,7 @@ import pytest
 from backupctl.keys.master_secret import load_master_secret
 from backupctl.keys.secret import Secret
 from backupctl.keys.store import Keystore
+from tests.fixtures.requirements import skip_or_fail
 
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 PASSPHRASE = "correct horse battery staple offline"
@@ -24,7 +25,11 @@ ENTRIES = {
     "location/offsite/secret_access_key": "s3-secret-VALUE-2",
 }
 
-pytestmark = pytest.mark.skipif(not BACKUPCTL.exists(), reason="the installed backupctl is missing")
+
+@pytest.fixture(autouse=True)
+def _installed_backupctl() -> None:
+    if not BACKUPCTL.exists():
+        skip_or_fail("the installed backupctl is missing (make setup-test)")
 
 
 NAMES = ("backupctl.toml", "keystore.bin", "master.key", "recovery.pub", "escrow.bin", "offline")

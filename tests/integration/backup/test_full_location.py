@@ -13,6 +13,7 @@ import pytest
 
 from backupctl.keys import master_secret
 from tests.fixtures.backup_env import write_tree
+from tests.fixtures.requirements import skip_or_fail
 
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 
@@ -20,7 +21,7 @@ BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 @pytest.fixture
 def small_tmpfs(tmp_path):
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        skip_or_fail("mounting a tmpfs needs root")
     mountpoint = tmp_path / "small"
     mountpoint.mkdir()
     subprocess.run(

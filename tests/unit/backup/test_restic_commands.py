@@ -9,6 +9,7 @@ import pytest
 from backupctl.errors import BackupctlError
 from backupctl.restic import commands, feature, flags
 from backupctl.restic.flags import Repository, Restic
+from tests.fixtures.requirements import skip_or_fail
 
 CACHE = pathlib.Path("/var/lib/backupctl/restic-cache")
 OLD = Restic("/usr/bin/restic", (0, 14, 0), CACHE)
@@ -183,7 +184,7 @@ def test_parse_version_of_the_installed_restic():
 
     binary = shutil.which("restic")
     if binary is None:
-        pytest.skip("restic is not installed")
+        skip_or_fail("restic is not installed")
     output = subprocess.run([binary, "version"], capture_output=True, text=True, check=True).stdout
     assert feature.parse_version(output) >= feature.OLDEST_SUPPORTED
 

@@ -7,11 +7,17 @@ import shutil
 import pytest
 
 from backupctl.restic import operations
+from tests.fixtures.requirements import skip_or_fail
 
 RESTIC = shutil.which("restic")
 
 
-@pytest.mark.skipif(RESTIC is None, reason="restic is not installed")
+@pytest.fixture(autouse=True)
+def _restic_installed() -> None:
+    if RESTIC is None:
+        skip_or_fail("restic is not installed")
+
+
 def test_version_is_detected_then_remembered_for_the_same_binary(tmp_path):
     first = operations.detect("restic", tmp_path)
     assert first.version >= (0, 14, 0)
@@ -22,7 +28,6 @@ def test_version_is_detected_then_remembered_for_the_same_binary(tmp_path):
     assert operations.detect("restic", tmp_path).version == (0, 99, 0)
 
 
-@pytest.mark.skipif(RESTIC is None, reason="restic is not installed")
 def test_a_changed_binary_is_asked_again(tmp_path):
     copy = tmp_path / "bin" / "restic"
     copy.parent.mkdir()

@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 from backupctl.restic import messages
+from tests.fixtures.requirements import skip_or_fail
 
 UTC = datetime.UTC
 
@@ -31,10 +32,10 @@ def real_restic(tmp_path_factory) -> Capture:
     one backup of a small tree plus a file restic cannot read, then `snapshots --json`."""
     binary = shutil.which("restic")
     if binary is None:
-        pytest.skip("restic is not installed")
+        skip_or_fail("restic is not installed")
     unreadable = "/proc/sys/vm/compact_memory"  # mode 0200: even root cannot open it for reading
     if not os.path.exists(unreadable):
-        pytest.skip(f"{unreadable} is missing")
+        skip_or_fail(f"{unreadable} is missing")
     base = tmp_path_factory.mktemp("restic")
     (base / "src").mkdir()
     (base / "src" / "a.txt").write_bytes(b"hello\n")

@@ -16,6 +16,7 @@ from backupctl.keys import escrow, kdf, recovery_key, sealed, store_format
 from backupctl.keys.errors import EscrowError, KeystoreMissing, KeystoreUnreadable, UnsafeFile
 from backupctl.keys.secret import Secret
 from backupctl.keys.store import Keystore
+from tests.fixtures.requirements import skip_or_fail
 
 MASTER = Secret("master-secret-for-escrow-tests")
 ENTRIES = {
@@ -289,7 +290,7 @@ def _symlink_to_a_file(path: pathlib.Path) -> None:
 
 def _device_node(path: pathlib.Path) -> None:
     if os.geteuid() != 0:
-        pytest.skip("mknod of a device node needs root")
+        skip_or_fail("mknod of a device node needs root")
     os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # the numbers of /dev/null
 
 

@@ -13,6 +13,7 @@ import pytest
 from backupctl.errors import ConfigError
 from backupctl.keys import master_secret
 from backupctl.keys.errors import AlreadyExists, KeysError, UnsafeFile
+from tests.fixtures.requirements import skip_or_fail
 
 CONTENT = "TOP-SECRET-master-value"
 
@@ -41,8 +42,9 @@ def test_file_accessible_to_group_or_other_is_refused(tmp_path, mode):
     assert CONTENT not in message
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
 def test_file_owned_by_another_user_is_refused(tmp_path):
+    if os.geteuid() != 0:
+        skip_or_fail("chown to another user needs root")
     path = _key_file(tmp_path)
     os.chown(path, 65534, 65534)
     with pytest.raises(KeysError, match="owned by uid 65534"):

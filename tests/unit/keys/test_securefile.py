@@ -11,6 +11,7 @@ import pytest
 
 from backupctl.keys import securefile
 from backupctl.keys.errors import UnsafeFile
+from tests.fixtures.requirements import skip_or_fail
 
 LIMIT = 1024
 
@@ -129,8 +130,9 @@ def test_atomic_write_refuses_a_symlink_and_leaves_its_target_alone(tmp_path):
     assert link.is_symlink() and target.read_bytes() == b"target content"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a device node needs root")
 def test_atomic_write_refuses_a_device_node(tmp_path):
+    if os.geteuid() != 0:
+        skip_or_fail("mknod of a device node needs root")
     device = _device(tmp_path)
     _assert_refused_and_unchanged(device, securefile.write_atomic)
     assert stat.S_ISCHR(os.lstat(device).st_mode)
