@@ -205,6 +205,14 @@ def _hold_silent_with_a_fifo(env) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext(silent)
 
 
+def _holds_a_lock(locks: pathlib.Path) -> bool:
+    """Return whether a complete (non-empty) lock file is in ``locks``."""
+    try:
+        return any(path.stat().st_size for path in locks.iterdir())
+    except OSError:  # no locks folder yet, or a lock removed while looking
+        return False
+
+
 @contextlib.contextmanager
 def _hold_silent_with_a_live_lock(env):
     """restic 0.16 and later skip a FIFO among the locks, but wait silently with --retry-lock
@@ -231,11 +239,12 @@ def _hold_silent_with_a_live_lock(env):
     )
     try:
         until = time.monotonic() + 30
-        while not (locks.is_dir() and any(path.stat().st_size for path in locks.iterdir())):
+        while not _holds_a_lock(locks):
             assert holder.poll() is None, "restic check ended before its lock was seen"
             assert time.monotonic() < until, "restic check made no lock"
             time.sleep(0.005)
         holder.send_signal(signal.SIGSTOP)
+        assert holder.poll() is None and _holds_a_lock(locks), "restic check ended too soon"
         yield lambda process: _restic_waiting_for_a_lock(process)
     finally:
         holder.send_signal(signal.SIGCONT)
@@ -249,6 +258,8 @@ def test_restic_dies_with_a_killed_backupctl(backup_env):
     (a FIFO among the locks for 0.14, a live lock it waits for on newer ones)."""
     env = backup_env
     env.backupctl("init", check=True)
+    # enough data that `restic check --read-data` still holds its lock when it is stopped
+    backup_env_module.write_tree(env.root / "data" / "big", files=40, size=1_000_000, seed=6)
     env.backupctl("backup", check=True)
     version = subprocess.run(
         (env.restic_binary, "version"), capture_output=True, text=True, check=True

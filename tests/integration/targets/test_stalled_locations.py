@@ -7,6 +7,7 @@ answers stands in for a stalled S3 endpoint (moto cannot be made to stall).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -131,9 +132,13 @@ def test_stalled_sftp_server_gives_location_unavailable_within_the_deadline(
 def test_stalled_s3_endpoint_gives_location_unavailable_within_the_deadline(s3_server):
     listener = socket.create_server(("127.0.0.1", 0))
     accepted: list[socket.socket] = []
-    acceptor = threading.Thread(
-        target=lambda: accepted.extend(listener.accept()[0] for _ in range(4)), daemon=True
-    )
+
+    def accept_and_never_answer() -> None:
+        with contextlib.suppress(OSError):  # the listener is closed at the end of the test
+            for _ in range(4):
+                accepted.append(listener.accept()[0])
+
+    acceptor = threading.Thread(target=accept_and_never_answer, daemon=True)
     acceptor.start()
     spec = dataclasses.replace(
         s3_server.make_spec("s3-stalls", "bucket", "p"),
