@@ -99,15 +99,17 @@ def reach(config: Config, source: Source, keystore: Keystore) -> Iterator[Reache
 
 @contextlib.contextmanager
 def reach_locked(config: Config, source: Source, keystore: Keystore) -> Iterator[Reached]:
-    """Given a source, take its run lock, reach its locations and remove the temporary files a
-    killed run left at each reachable one (safe only under the lock: no other run of ours writes
-    there); yield the reached value. Raise runlock.SourceBusy when another run holds the lock."""
+    """Given a source, take its run lock and reach its locations; when the source's previous run
+    did not end cleanly, remove the temporary files it may have left at each reachable location
+    (safe only under the lock: no other run of ours writes there). Yield the reached value;
+    raise runlock.SourceBusy when another run holds the lock."""
     with (
-        runlock.source_lock(config.state_dir, source.name),
+        runlock.source_lock(config.state_dir, source.name) as held,
         reach(config, source, keystore) as reached,
     ):
-        for name in reached.listings:
-            _remove_stale_temporaries(reached.stores[name])
+        if held.previous_run_unclean:  # a clean run leaves none, and looking costs a listing
+            for name in reached.listings:
+                _remove_stale_temporaries(reached.stores[name])
         yield reached
 
 

@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -82,10 +83,19 @@ def run_checked(argv: list[str]) -> None:
         )
 
 
-def timed(argv: list[str]) -> float:
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Run argv; return its wall time and the CPU time (user + system) of it and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     run_checked(argv)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def timed_all(argvs: list[list[str]]) -> tuple[float, float]:
+    pairs = [timed(argv) for argv in argvs]
+    return sum(wall for wall, _ in pairs), sum(cpu for _, cpu in pairs)
 
 
 def prepare_backupctl(base: pathlib.Path, names: list[str]) -> pathlib.Path:
@@ -158,42 +168,40 @@ def measure(work: pathlib.Path, restic: str, rounds: int, sources: int) -> dict:
     }
     prepare_plain(restic, work / "r-one", one)
     prepare_plain(restic, work / "r-many", many)
-    samples: dict[str, list[float]] = {
-        key: [] for key in ("backupctl-one", "restic-one", "backupctl-many", "restic-many")
+    keys = ("backupctl-one", "restic-one", "backupctl-many", "restic-many")
+    samples: dict[str, list[float]] = {key: [] for key in keys}
+    cpu: dict[str, list[float]] = {key: [] for key in keys}
+    jobs = {
+        "backupctl-one": [[str(BACKUPCTL), "--config", str(configs["one"]), "backup", "--quiet"]],
+        "restic-one": [plain_argv(restic, work / "r-one", "s000")],
+        "backupctl-many": [[str(BACKUPCTL), "--config", str(configs["many"]), "backup", "--quiet"]],
+        "restic-many": [plain_argv(restic, work / "r-many", name) for name in many],
     }
     for round_index in range(rounds):
-        jobs = [
-            (
-                "backupctl-one",
-                lambda: timed(
-                    [str(BACKUPCTL), "--config", str(configs["one"]), "backup", "--quiet"]
-                ),
-            ),
-            ("restic-one", lambda: timed(plain_argv(restic, work / "r-one", "s000"))),
-            (
-                "backupctl-many",
-                lambda: timed(
-                    [str(BACKUPCTL), "--config", str(configs["many"]), "backup", "--quiet"]
-                ),
-            ),
-            (
-                "restic-many",
-                lambda: sum(timed(plain_argv(restic, work / "r-many", name)) for name in many),
-            ),
-        ]
-        shift = round_index % len(jobs)
-        for key, job in jobs[shift:] + jobs[:shift]:
-            samples[key].append(job())
+        shift = round_index % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            wall, used = timed_all(jobs[key])
+            samples[key].append(wall)
+            cpu[key].append(used)
     medians = {key: statistics.median(values) for key, values in samples.items()}
+    cpu_medians = {key: statistics.median(values) for key, values in cpu.items()}
     fixed = medians["backupctl-one"] - medians["restic-one"]
     per_source = (medians["backupctl-many"] - medians["restic-many"] - fixed) / sources
+    fixed_cpu = cpu_medians["backupctl-one"] - cpu_medians["restic-one"]
+    per_source_cpu = (
+        cpu_medians["backupctl-many"] - cpu_medians["restic-many"] - fixed_cpu
+    ) / sources
     return {
         "rounds": rounds,
         "sources": sources,
         "samples": samples,
+        "cpu_samples": cpu,
         "medians": medians,
+        "cpu_medians": cpu_medians,
         "fixed_cost_s": fixed,
         "per_source_s": per_source,
+        "fixed_cost_cpu_s": fixed_cpu,
+        "per_source_cpu_s": per_source_cpu,
         "ratio_one": medians["backupctl-one"] / medians["restic-one"],
         "ratio_many": medians["backupctl-many"] / medians["restic-many"],
     }
@@ -227,6 +235,11 @@ def main() -> None:
         f"  {options.sources} sources:   backupctl {medians['backupctl-many']:.3f}  restic "
         f"{medians['restic-many']:.3f}  ratio {result['ratio_many']:.2f}  "
         f"per extra source {result['per_source_s'] * 1000:.1f} ms (goal < 20 ms)"
+    )
+    print(
+        f"  CPU (user + system, steadier on a shared machine): fixed cost "
+        f"{result['fixed_cost_cpu_s'] * 1000:.0f} ms, per extra source "
+        f"{result['per_source_cpu_s'] * 1000:.1f} ms"
     )
     print(f"results: {options.output}")
 

@@ -69,10 +69,23 @@ def test_the_state_directory_and_database_are_root_only(backup_env):
 
 def test_the_next_run_removes_temporary_files_a_killed_run_left(backup_env):
     """A copy killed mid-write leaves a hidden temporary file at a location; the next run, under
-    the source lock, removes it and nothing else (local and SFTP locations, real sshd)."""
+    the source lock, removes it and nothing else (local and SFTP locations, real sshd). The run is
+    killed for real; the half-written files are planted, since where a kill lands is chance."""
     env = backup_env
     env.backupctl("init", check=True)
-    env.backupctl("backup", check=True)
+    backup_env_module.write_tree(env.root / "data" / "big", files=30, size=1_000_000, seed=9)
+    process = subprocess.Popen(
+        (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not _has_restic_child(process.pid):
+        assert process.poll() is None, "backupctl ended before restic backup was seen"
+        assert time.monotonic() < deadline, "restic backup never started"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
     pack = "ab" + "0" * 62
     left = [
         env.root / "disk" / env.source / "data" / "ab" / f".{pack}.tmp-0123456789abcdef",
