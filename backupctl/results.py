@@ -83,6 +83,21 @@ def failed_everywhere(
     )
 
 
+def source_failed(
+    source: str,
+    locations: Iterable[str],
+    step: str,
+    reason: str,
+    *,
+    reasons: dict[str, str] | None = None,
+) -> SourceReport:
+    """Given a source whose step failed before it reached any location, return its report: a
+    failed result at each location (``reasons`` overrides single locations' reason)."""
+    return SourceReport(
+        source, None, None, failed_everywhere(source, locations, step, reason, reasons=reasons)
+    )
+
+
 def _exit_code(results: Iterable[LocationResult], *, foreign: bool, empty: bool) -> ExitCode:
     codes = [exit_code_for([result.ok for result in results])]
     if foreign:

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING
 
 from backupctl import reach, state
 from backupctl.actions import manifest as manifests
-from backupctl.actions import prepare, replicate
+from backupctl.actions import prepare, recorded, replicate
 from backupctl.config import Config, Source
-from backupctl.errors import ConfigError, ExitCode, is_expected
+from backupctl.errors import ConfigError, is_expected
 from backupctl.keys.secret import Secret
 from backupctl.locations import repository
 from backupctl.progress import Progress
 from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
-from backupctl.results import LocationResult, RunReport, SourceReport, failed_everywhere
+from backupctl.results import LocationResult, RunReport, SourceReport, source_failed
 
 if TYPE_CHECKING:
     from backupctl.keys.store import Keystore
@@ -115,44 +115,28 @@ def run_backup(
 ) -> RunReport:
     """Back the sources up in turn; return what happened at every location (also recorded)."""
     tag_sets = {source.name: tags_for(source, change_ref) for source in sources}
-    db = state.db_path(config.state_dir)
-    run_id = state.start_run(
-        db,
+    return recorded.run_recorded(
+        config.state_dir,
         command="backup",
         actor=actor,
         host=host,
         tags=[f"change:{change_ref}"] if change_ref else [],
-    )
-    reports = []
-    try:
-        for source in sources:
-            report = _backup_source(
-                config, keystore, restic, source, tag_sets[source.name], progress
-            )
-            for result in report.results:
-                state.record_result(db, run_id, result)
-            reports.append(report)
-    finally:
-        outcome = RunReport(run_id, tuple(reports))
-        state.finish_run(
-            db, run_id, outcome.exit_code if len(reports) == len(sources) else ExitCode.INTERRUPTED
-        )
-    return outcome
-
-
-def _failed(source: Source, reason: str, reasons: dict[str, str] | None = None) -> SourceReport:
-    return SourceReport(
-        source.name,
-        None,
-        None,
-        failed_everywhere(source.name, source.locations, "backup", reason, reasons=reasons),
+        sources=sources,
+        each=lambda source: _backup_source(
+            config, keystore, restic, source, tag_sets[source.name], progress
+        ),
     )
 
 
 def _backup_source(config, keystore, restic, source, tags, progress) -> SourceReport:
     missing = [str(path) for path in source.paths if not path.exists()]
     if missing:
-        return _failed(source, f"source path does not exist: {', '.join(missing)}")
+        return source_failed(
+            source.name,
+            source.locations,
+            "backup",
+            f"source path does not exist: {', '.join(missing)}",
+        )
     try:
         job = _Job(
             restic,
@@ -167,7 +151,7 @@ def _backup_source(config, keystore, restic, source, tags, progress) -> SourceRe
     except Exception as error:
         if not is_expected(error):
             raise
-        return _failed(source, str(error))
+        return source_failed(source.name, source.locations, "backup", str(error))
 
 
 def _backup_reached(job: _Job, reached: reach.Reached) -> SourceReport:
@@ -175,7 +159,13 @@ def _backup_reached(job: _Job, reached: reach.Reached) -> SourceReport:
     manifests.current(job.db, source.name, reached, source.locations)  # adopt once, if none
     primary, outcome, reached = _back_up_first(job, reached)
     if primary is None:
-        return _failed(source, "no location took the backup", dict(reached.failures))
+        return source_failed(
+            source.name,
+            source.locations,
+            "backup",
+            "no location took the backup",
+            reasons=dict(reached.failures),
+        )
     manifest = manifests.current(job.db, source.name, reached, source.locations)
     preference = (primary, *[name for name in source.locations if name != primary])
     copied = replicate.replicate(

@@ -13,17 +13,16 @@ from typing import TYPE_CHECKING
 
 from backupctl import reach, runlock, state
 from backupctl.actions import manifest as manifests
-from backupctl.actions import prepare, replicate
+from backupctl.actions import prepare, recorded, replicate
 from backupctl.actions.backup import select_sources
 from backupctl.config import Config, Source
-from backupctl.errors import ExitCode
 from backupctl.keys.errors import KeysError
 from backupctl.locations import repository
 from backupctl.progress import Progress
 from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
-from backupctl.results import RunReport, SourceReport, failed_everywhere
+from backupctl.results import RunReport, SourceReport, source_failed
 
 if TYPE_CHECKING:
     from backupctl.keys.store import Keystore
@@ -63,29 +62,13 @@ def run_init(
     host: str,
 ) -> RunReport:
     """Create passwords and repositories where missing; return per-location results (recorded)."""
-    db = state.db_path(config.state_dir)
-    run_id = state.start_run(db, command="init", actor=actor, host=host)
-    reports = []
-    try:
-        for source in sources:
-            report = _locked_init_source(config, keystore, restic, source, progress)
-            for result in report.results:
-                state.record_result(db, run_id, result)
-            reports.append(report)
-    finally:  # the recorded code is the one the CLI exits with
-        outcome = RunReport(run_id, tuple(reports))
-        state.finish_run(
-            db, run_id, outcome.exit_code if len(reports) == len(sources) else ExitCode.INTERRUPTED
-        )
-    return outcome
-
-
-def _failed(source: Source, reason: str, reasons: dict[str, str] | None = None) -> SourceReport:
-    return SourceReport(
-        source.name,
-        None,
-        None,
-        failed_everywhere(source.name, source.locations, "init", reason, reasons=reasons),
+    return recorded.run_recorded(
+        config.state_dir,
+        command="init",
+        actor=actor,
+        host=host,
+        sources=sources,
+        each=lambda source: _locked_init_source(config, keystore, restic, source, progress),
     )
 
 
@@ -95,7 +78,7 @@ def _locked_init_source(config, keystore, restic, source, progress) -> SourceRep
         with reach.reach_locked(config, source, keystore) as reached:
             return _init_source(config, keystore, restic, source, progress, reached)
     except runlock.SourceBusy as busy:
-        return _failed(source, str(busy))
+        return source_failed(source.name, source.locations, "init", str(busy))
 
 
 def _init_source(config, keystore, restic, source, progress, reached) -> SourceReport:
@@ -106,15 +89,25 @@ def _init_source(config, keystore, restic, source, progress, reached) -> SourceR
         refusal = _cannot_open(keystore, restic, source, reached, holders[0])
         if refusal:
             logger.error("source %s: repository at %s: %s", source.name, holders[0], refusal)
-            return _failed(source, f"repository at {holders[0]}: {refusal}", dict(reached.failures))
+            return source_failed(
+                source.name,
+                source.locations,
+                "init",
+                f"repository at {holders[0]}: {refusal}",
+                reasons=dict(reached.failures),
+            )
         manifest = manifests.current(db, source.name, reached, source.locations)
     else:
         password = keystore.ensure_random(f"repo/{source.name}")
         keystore.save()
         created_at, reached = _create_first(restic, source, reached, password)
         if created_at is None:
-            return _failed(
-                source, "no location could create the repository", dict(reached.failures)
+            return source_failed(
+                source.name,
+                source.locations,
+                "init",
+                "no location could create the repository",
+                reasons=dict(reached.failures),
             )
         manifest = manifests.created(db, source.name, reached, created_at)
     copied = replicate.replicate(

@@ -26,10 +26,8 @@ def _has_restic_child(pid: int) -> bool:
     return False
 
 
-def test_status_warns_about_a_killed_run_until_a_later_run_finishes(backup_env):
-    env = backup_env
-    env.backupctl("init", check=True)
-    backup_env_module.write_tree(env.root / "data" / "big", files=30, size=1_000_000, seed=8)
+def _kill_a_backup_once_restic_runs(env) -> None:
+    """Start `backupctl backup` and SIGKILL it once its restic backup runs."""
     process = subprocess.Popen(
         (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
         stdout=subprocess.DEVNULL,
@@ -42,6 +40,13 @@ def test_status_warns_about_a_killed_run_until_a_later_run_finishes(backup_env):
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
+
+
+def test_status_warns_about_a_killed_run_until_a_later_run_finishes(backup_env):
+    env = backup_env
+    env.backupctl("init", check=True)
+    backup_env_module.write_tree(env.root / "data" / "big", files=30, size=1_000_000, seed=8)
+    _kill_a_backup_once_restic_runs(env)
 
     status = env.backupctl("status", "--json")
     assert status.returncode == 1, status.stdout + status.stderr
@@ -74,18 +79,7 @@ def test_the_next_run_removes_temporary_files_a_killed_run_left(backup_env):
     env = backup_env
     env.backupctl("init", check=True)
     backup_env_module.write_tree(env.root / "data" / "big", files=30, size=1_000_000, seed=9)
-    process = subprocess.Popen(
-        (str(backup_env_module.BACKUPCTL), "--config", str(env.config_path), "backup", "--quiet"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not _has_restic_child(process.pid):
-        assert process.poll() is None, "backupctl ended before restic backup was seen"
-        assert time.monotonic() < deadline, "restic backup never started"
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    _kill_a_backup_once_restic_runs(env)
     pack = "ab" + "0" * 62
     left = [
         env.root / "disk" / env.source / "data" / "ab" / f".{pack}.tmp-0123456789abcdef",

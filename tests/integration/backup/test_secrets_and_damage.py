@@ -220,23 +220,7 @@ def _hold_silent_with_a_live_lock(env):
     its lock exists. backupctl's first attempt fails at once, `restic unlock` keeps the live
     lock, and the second attempt waits for it."""
     locks = env.root / "disk" / env.source / "locks"
-    password_file = env.root / "pw"
-    password_file.write_text(env.password())
-    password_file.chmod(0o600)
-    holder = subprocess.Popen(
-        (
-            env.restic_binary,
-            "-r",
-            str(env.root / "disk" / env.source),
-            "--password-file",
-            str(password_file),
-            "--no-cache",
-            "check",
-            "--read-data",
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    holder = env.start_restic_on_disk("check", "--read-data")
     try:
         until = time.monotonic() + 30
         while not _holds_a_lock(locks):

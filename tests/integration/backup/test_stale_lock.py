@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 
 from tests.fixtures import backup_env as backup_env_module
@@ -21,23 +20,7 @@ def test_a_stale_lock_left_by_a_killed_restic_does_not_move_the_primary(backup_e
     backup_env_module.write_tree(env.root / "data" / "big", files=30, size=1_000_000, seed=4)
     env.backupctl("backup", check=True)
     repository = env.root / "disk" / env.source
-    password_file = env.root / "pw"
-    password_file.write_text(env.password())
-    password_file.chmod(0o600)
-    restic = subprocess.Popen(
-        (
-            env.restic_binary,
-            "-r",
-            str(repository),
-            "--password-file",
-            str(password_file),
-            "--no-cache",
-            "check",
-            "--read-data",
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    restic = env.start_restic_on_disk("check", "--read-data")
     deadline = time.monotonic() + 60
     locks = repository / "locks"
     # restic writes its lock file in place: wait until it is whole (a lock file that cannot be
@@ -48,7 +31,6 @@ def test_a_stale_lock_left_by_a_killed_restic_does_not_move_the_primary(backup_e
         time.sleep(0.01)
     restic.send_signal(signal.SIGKILL)
     restic.wait()
-    password_file.unlink()
     assert any(locks.iterdir()), "the killed restic's lock is gone; nothing to test"
 
     result = env.backupctl("backup", "--json")
