@@ -103,6 +103,10 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
+# Databases this process has already migrated and checked (modes, WAL mode is persistent).
+_PREPARED: set[str] = set()
+
+
 @contextlib.contextmanager
 def connect(path: pathlib.Path) -> Iterator[sqlite3.Connection]:
     """Open the state database (creating its directory 0700 and its files 0600) with the schema
@@ -114,9 +118,11 @@ def connect(path: pathlib.Path) -> Iterator[sqlite3.Connection]:
     finally:
         os.umask(previous)
     try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        _restrict_modes(path)
-        migrate(connection)
+        if str(path) not in _PREPARED:  # once per process: a run opens the database many times
+            connection.execute("PRAGMA journal_mode=WAL")
+            _restrict_modes(path)
+            migrate(connection)
+            _PREPARED.add(str(path))
         yield connection
         connection.commit()
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import pathlib
 import posixpath
@@ -51,14 +50,12 @@ class LocalStore(store.ClosingMixin):
             raise errors.LocationUnavailable(
                 f"location {self.name}: {self.root} is not a directory"
             )
-        found: dict[str, int] = {}
-        for path in _walk_files(self.root, self.name):
-            relative = path.relative_to(self.root).as_posix()
-            if store.is_repository_file(relative):
-                found_stat = path.lstat()
-                if stat.S_ISREG(found_stat.st_mode):  # a symlink is never a repository file
-                    found[relative] = found_stat.st_size
-        return found
+        try:
+            return _list_repository(self.root)
+        except OSError as error:
+            raise errors.TargetError(
+                _describe(self.name, "list", error.filename or "", error)
+            ) from None
 
     def read(self, relative_path: str, *, limit: int | None = None) -> bytes:
         """Return the content of one repository file; raise FileMissing when it does not exist,
@@ -169,23 +166,30 @@ class LocalStore(store.ClosingMixin):
             os.close(descriptor)
 
 
-def _walk_files(root: pathlib.Path, name: str):
-    """Yield every regular file below the repository's kept directories, plus ``config``."""
-    config = root / "config"
-    if config.exists() or config.is_symlink():
-        yield config
-    for directory in store.REPOSITORY_DIRECTORIES:
-        for current, _dirs, files in os.walk(root / directory, onerror=_raise_walk_error(name)):
-            for file_name in files:
-                yield pathlib.Path(current, file_name)
+def _list_repository(root: pathlib.Path) -> dict[str, int]:
+    """Return relative path -> size of the regular, content-named files restic keeps: ``config``,
+    ``keys/``, ``index/``, ``snapshots/`` and ``data/xx/``; symlinks are never followed or
+    listed, and a missing directory is simply empty. One scandir per directory."""
+    found = dict(_regular_files(root, "", only="config"))
+    for directory in ("keys", "index", "snapshots"):
+        found.update(_regular_files(root / directory, f"{directory}/"))
+    for subdirectory in _subdirectories(root / "data"):
+        found.update(_regular_files(root / "data" / subdirectory, f"data/{subdirectory}/"))
+    return {path: size for path, size in found.items() if store.is_repository_file(path)}
 
 
-def _raise_walk_error(name: str):
-    def on_error(error: OSError) -> None:
-        if error.errno != errno.ENOENT:
-            raise errors.TargetError(_describe(name, "list", error.filename or "", error))
-
-    return on_error
+def _regular_files(
+    directory: pathlib.Path, prefix: str, *, only: str | None = None
+) -> list[tuple[str, int]]:
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [
+        (prefix + entry.name, entry.stat(follow_symlinks=False).st_size)
+        for entry in entries
+        if (only is None or entry.name == only) and entry.is_file(follow_symlinks=False)
+    ]
 
 
 def _subdirectories(directory: pathlib.Path) -> list[str]:
