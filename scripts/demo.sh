@@ -22,6 +22,8 @@ echo "== backupctl init"
 "$BACKUPCTL" init
 echo "== backupctl backup"
 "$BACKUPCTL" backup
+echo "== backupctl verify (every copy read back against its content hash)"
+"$BACKUPCTL" verify --sample 100
 echo "== backupctl status"
 "$BACKUPCTL" status
 echo "== backupctl snapshots"
