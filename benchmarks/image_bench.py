@@ -21,6 +21,7 @@ Run as root from the repository root:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import pathlib
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Run as a script, so the repository root is not on sys.path; tests/ is not an installed package
@@ -145,7 +147,32 @@ def attach_loop(backing: pathlib.Path) -> str:
     ).stdout.strip()
 
 
-def clean_medium(work: pathlib.Path, size: int, runs: int) -> None:
+BLKIO = pathlib.Path("/sys/fs/cgroup/blkio")
+
+
+@contextlib.contextmanager
+def throttled(node: str, mbps: float | None) -> Iterator[None]:
+    """While the block runs, limit reads from ``node`` to ``mbps`` MB/s for this process and its
+    children (cgroup v1 blkio throttling), so a loop device served from the host's cache reads
+    at a real disk's speed; None: no limit."""
+    if not mbps:
+        yield
+        return
+    group = BLKIO / "backupctl-image-bench"
+    group.mkdir(exist_ok=True)
+    device = os.stat(node).st_rdev
+    (group / "blkio.throttle.read_bps_device").write_text(
+        f"{os.major(device)}:{os.minor(device)} {int(mbps * 1e6)}\n"
+    )
+    (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        (BLKIO / "cgroup.procs").write_text(f"{os.getpid()}\n")
+        group.rmdir()
+
+
+def clean_medium(work: pathlib.Path, size: int, runs: int, mbps: float | None = None) -> None:
     backing, out, state = work / "clean.img", work / "out", work / "state"
     out.mkdir()
     random_file(backing, size)
@@ -165,11 +192,13 @@ def clean_medium(work: pathlib.Path, size: int, runs: int) -> None:
         CLI: lambda: media_image(node, out, state, direct=False),
     }
     try:
-        times = round_robin(rows, runs, out)
+        with throttled(node, mbps):
+            times = round_robin(rows, runs, out)
     finally:
         subprocess.run(("losetup", "--detach", node), check=False)
+    limit = f", reads limited to {mbps:g} MB/s (blkio)" if mbps else ""
     print(
-        f"\nclean {size // MIB} MiB loop device, median of {runs} rounds,"
+        f"\nclean {size // MIB} MiB loop device{limit}, median of {runs} rounds,"
         " page cache dropped before each run"
     )
     print("| what | median s | MB/s | runs (s) |\n| --- | ---: | ---: | --- |")
@@ -362,6 +391,12 @@ def main() -> None:
     parser.add_argument("--hash-only", action="store_true", help="only: the two digests")
     parser.add_argument("--slow-size-mib", type=int, default=128, help="at most 255 (the fixture)")
     parser.add_argument("--slow-ms", type=float, default=2.0, help="delay of every read (ms)")
+    parser.add_argument(
+        "--throttle-mbps",
+        type=float,
+        default=None,
+        help="clean medium: limit its reads to this many MB/s (cgroup v1 blkio), as a real disk",
+    )
     arguments = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("image_bench: needs root (losetup, drop_caches)")
@@ -377,7 +412,7 @@ def main() -> None:
         if arguments.slow_only:
             slow_medium(work, arguments.runs, **slow)
             return
-        clean_medium(work, arguments.size_mib * MIB, arguments.runs)
+        clean_medium(work, arguments.size_mib * MIB, arguments.runs, arguments.throttle_mbps)
         if not arguments.skip_faulty:
             faulty_medium(work, arguments.runs)
             slow_medium(work, arguments.runs, **slow)
