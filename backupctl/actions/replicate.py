@@ -66,7 +66,10 @@ def replicate(
         )
     finally:
         progress.replication_finished(source)
-    after = reached.relisted(reachable)
+    # only a location written to (or cleaned) can have changed since it was listed
+    touched = {name for transfer in the_plan.transfers for name in transfer.destinations}
+    touched |= {removal.location for removal in the_plan.removals}
+    after = reached.relisted(name for name in reachable if name in touched)
     lost = the_plan.unavailable if all(name in reached.listings for name in names) else ()
     context = _Context(manifest, report, the_plan.unavailable, lost, source, step)
     return Replication(
