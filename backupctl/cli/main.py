@@ -71,7 +71,8 @@ def cli(click_context: click.Context, config_path: pathlib.Path, verbose: int) -
     """Encrypted backups to several locations, and the media recovery workshop.
 
     Exit codes: 0 ok, 1 some locations or items failed, 2 usage or config error,
-    3 failed, 4 refused for safety or policy, 130 interrupted (docs/exit-codes.md).
+    3 failed, 4 refused for safety or policy, 5 done but needs a look (foreign files,
+    repaired damage), 6 empty snapshot, 130 interrupted (docs/exit-codes.md).
     """
     configure_logging(verbose)
     click_context.obj = context.AppContext(config_path=config_path)
