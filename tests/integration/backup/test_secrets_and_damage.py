@@ -46,17 +46,20 @@ def _is_running(pid: int) -> bool:
     return state != "Z"
 
 
-def _wait_for_restic_backup(process: subprocess.Popen, *, deadline: float = 60) -> int:
-    """Return the pid of the restic backup that backupctl ``process`` runs; fail the test when
-    backupctl ends first or none appears within ``deadline`` seconds."""
+def _wait_for_restic_backup(
+    process: subprocess.Popen, *, marker: bytes = b"\x00backup\x00", deadline: float = 60
+) -> int:
+    """Return the pid of the restic child of backupctl ``process`` whose argv holds ``marker``
+    (by default: the backup); fail the test when backupctl ends first or none appears within
+    ``deadline`` seconds."""
     until = time.monotonic() + deadline
     while time.monotonic() < until:
-        assert process.poll() is None, "backupctl ended before restic backup was seen"
-        found = _restic_processes(b"\x00backup\x00", parent=process.pid)
+        assert process.poll() is None, f"backupctl ended before restic {marker!r} was seen"
+        found = _restic_processes(marker, parent=process.pid)
         if found:
             return found[0]
         time.sleep(0.005)
-    raise AssertionError(f"no restic backup child of backupctl appeared within {deadline}s")
+    raise AssertionError(f"no restic {marker!r} child of backupctl appeared within {deadline}s")
 
 
 def _wait_until_gone(pid: int, *, deadline: float) -> None:
@@ -175,18 +178,6 @@ def _waits_on_a_fifo(pid: int) -> bool:
         return False
 
 
-def _restic_waiting_for_a_lock(process: subprocess.Popen, *, deadline: float = 60) -> int:
-    """Return the pid of backupctl's restic backup that waits for a lock (--retry-lock)."""
-    until = time.monotonic() + deadline
-    while time.monotonic() < until:
-        assert process.poll() is None, "backupctl ended before restic waited for the lock"
-        found = _restic_processes(b"\x00--retry-lock\x00", parent=process.pid)
-        if found:
-            return found[0]
-        time.sleep(0.005)
-    raise AssertionError(f"no restic of backupctl waited for the lock within {deadline}s")
-
-
 def _hold_silent_with_a_fifo(env) -> contextlib.AbstractContextManager:
     """restic 0.14: a FIFO planted as a lock file blocks restic while it reads the locks."""
     fifo = env.root / "disk" / env.source / "locks" / ("f" * 64)
@@ -216,20 +207,20 @@ def _holds_a_lock(locks: pathlib.Path) -> bool:
 @contextlib.contextmanager
 def _hold_silent_with_a_live_lock(env):
     """restic 0.16 and later skip a FIFO among the locks, but wait silently with --retry-lock
-    while another process holds an exclusive lock: a `restic check` stopped with SIGSTOP once
+    while another process holds an exclusive lock: a `restic prune` stopped with SIGSTOP once
     its lock exists. backupctl's first attempt fails at once, `restic unlock` keeps the live
     lock, and the second attempt waits for it."""
     locks = env.root / "disk" / env.source / "locks"
-    holder = env.start_restic_on_disk("check", "--read-data")
+    holder = env.start_restic_on_disk("prune")  # prune always locks exclusively
     try:
         until = time.monotonic() + 30
         while not _holds_a_lock(locks):
-            assert holder.poll() is None, "restic check ended before its lock was seen"
-            assert time.monotonic() < until, "restic check made no lock"
+            assert holder.poll() is None, "restic prune ended before its lock was seen"
+            assert time.monotonic() < until, "restic prune made no lock"
             time.sleep(0.005)
         holder.send_signal(signal.SIGSTOP)
-        assert holder.poll() is None and _holds_a_lock(locks), "restic check ended too soon"
-        yield lambda process: _restic_waiting_for_a_lock(process)
+        assert holder.poll() is None and _holds_a_lock(locks), "restic prune ended too soon"
+        yield lambda process: _wait_for_restic_backup(process, marker=b"\x00--retry-lock\x00")
     finally:
         holder.send_signal(signal.SIGCONT)
         holder.kill()
@@ -242,7 +233,7 @@ def test_restic_dies_with_a_killed_backupctl(backup_env):
     (a FIFO among the locks for 0.14, a live lock it waits for on newer ones)."""
     env = backup_env
     env.backupctl("init", check=True)
-    # enough data that `restic check --read-data` still holds its lock when it is stopped
+    # enough data that `restic prune` still holds its lock when it is stopped
     backup_env_module.write_tree(env.root / "data" / "big", files=40, size=1_000_000, seed=6)
     env.backupctl("backup", check=True)
     version = subprocess.run(
