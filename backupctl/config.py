@@ -14,10 +14,11 @@ import urllib.parse
 from typing import Any
 
 from backupctl import config_schema as schema
+from backupctl.config_access import parse_access
 from backupctl.errors import ConfigError
-from policies import jurisdiction, placement, retention
+from policies import access, jurisdiction, placement, retention
 
-TOP_LEVEL_TABLES = ("backupctl", "locations", "sources", "policies")
+TOP_LEVEL_TABLES = ("backupctl", "locations", "sources", "policies", "access")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Config:
     locations: dict[str, Location]
     sources: dict[str, Source]
     policies: dict[str, retention.RetentionPolicy]
+    access: access.AccessPolicy = access.AccessPolicy()
 
     def source_locations(self, source: Source) -> tuple[Location, ...]:
         return tuple(self.locations[name] for name in source.locations)
@@ -93,6 +95,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
     locations = _parse_locations(raw.get("locations", {}), errors)
     places = _distinct_places(locations, errors)
     sources = _parse_sources(raw.get("sources", {}), locations, places, policies, errors)
+    access_policy = parse_access(raw.get("access"), errors)
     if errors:
         listing = "\n  ".join(errors)
         raise ConfigError(f"{path}: {len(errors)} problem(s):\n  {listing}")
@@ -108,6 +111,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
         locations=locations,
         sources=sources,
         policies=policies,
+        access=access_policy,
     )
 
 

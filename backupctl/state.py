@@ -87,6 +87,20 @@ MIGRATIONS = (
         unrepairable INTEGER NOT NULL
     );
     """,
+    """
+    CREATE TABLE audit_log (           -- backupctl/audit/log.py: hash-linked, append only
+        seq INTEGER PRIMARY KEY,       -- 1, 2, 3, ... without gaps
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subjects TEXT NOT NULL,        -- JSON object of ids (source, tenant, job, request, ...)
+        outcome TEXT NOT NULL,
+        details TEXT NOT NULL,         -- JSON object: counts, sizes, reasons (never file contents)
+        prev TEXT NOT NULL,            -- hash of the record before (64 zeros for the first)
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_action ON audit_log(action, at);
+    """,
 )
 
 

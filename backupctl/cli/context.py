@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import os
 import pathlib
 import socket
@@ -44,8 +43,11 @@ class AppContext:
 
 
 def actor() -> str:
-    """Return who is acting: the login behind sudo when there is one, else the current user."""
-    return os.environ.get("SUDO_USER") or getpass.getuser()
+    """Return who is acting: the session's login identity (backupctl/identity.py), never what
+    environment variables such as SUDO_USER claim on their own."""
+    from backupctl import identity
+
+    return identity.current().name
 
 
 def host() -> str:

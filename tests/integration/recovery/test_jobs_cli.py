@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import pwd
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +23,7 @@ def run_cli(state_dir: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
         **os.environ,
         "BACKUPCTL_STATE_DIR": str(state_dir),
         "BACKUPCTL_CONFIG": str(state_dir / "absent.toml"),
-        "SUDO_USER": "tech-anna",
+        "SUDO_USER": "tech-anna",  # claimed without a sudo above: must not be believed
     }
     return subprocess.run(
         (str(BACKUPCTL), *args), check=False, capture_output=True, text=True, env=env, timeout=60
@@ -59,7 +60,8 @@ def test_open_show_list_close(tmp_path):
     report = json.loads(shown.stdout)
     assert report["chain"]["verifies"] is True
     assert [event["kind"] for event in report["events"]] == ["job.opened", "note.added"]
-    assert {event["actor"] for event in report["events"]} == {"tech-anna"}
+    # No login session and no sudo in the process tree here: the actor is the real uid (root).
+    assert {event["actor"] for event in report["events"]} == {pwd.getpwuid(os.getuid()).pw_name}
     assert report["consent_ref"] == "CF-9"
     closed = run_cli(tmp_path, "job", "close", job_id)
     assert closed.returncode == 0 and "closed" in closed.stdout
