@@ -115,7 +115,14 @@ def _set(raw: dict, dotted: str, value) -> dict:
     return raw
 
 
-DELETE = object()
+class _Delete:
+    """Marks a key to remove; a stable repr keeps test ids equal across pytest-xdist workers."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 # (dotted key to change, new value, text the report must contain)
 MISTAKES = [

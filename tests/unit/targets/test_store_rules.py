@@ -124,8 +124,8 @@ def test_s3_secrets_only_in_environment():
 @pytest.mark.parametrize(
     ("name", "ours"),
     [
-        (store.temporary_name("config"), True),
-        (store.temporary_name(HASH), True),
+        pytest.param(store.temporary_name("config"), True, id="made-for-config"),
+        pytest.param(store.temporary_name(HASH), True, id="made-for-a-pack"),
         (f".{HASH}.tmp-0123456789abcdef", True),
         (f".{HASH}.tmp-0123456789ABCDEF", False),
         (f".{HASH}.tmp-0123456789abcde", False),
