@@ -126,7 +126,11 @@ DELETE = _Delete()
 
 # (dotted key to change, new value, text the report must contain)
 MISTAKES = [
-    ("extra", {"x": 1}, "extra: unknown table (known: backupctl, locations, sources, policies, access)"),
+    (
+        "extra",
+        {"x": 1},
+        "extra: unknown table (known: backupctl, locations, sources, policies, access)",
+    ),
     ("backupctl.stat_dir", "/x", "backupctl.stat_dir: unknown key"),
     ("locations.nas.colour", "red", "locations.nas.colour: unknown key"),
     ("locations.remote.password", "x", "locations.remote.password: unknown key"),
