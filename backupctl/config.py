@@ -58,6 +58,7 @@ class Config:
     locations: dict[str, Location]
     sources: dict[str, Source]
     policies: dict[str, retention.RetentionPolicy]
+    job_copies_days: int = 30
 
     def source_locations(self, source: Source) -> tuple[Location, ...]:
         return tuple(self.locations[name] for name in source.locations)
@@ -108,6 +109,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
         locations=locations,
         sources=sources,
         policies=policies,
+        job_copies_days=general["job_copies_days"],
     )
 
 

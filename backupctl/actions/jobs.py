@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import pathlib
 
-from recovery import custody, errors, udev_source
+from recovery import custody, custody_text, errors, udev_source
 from recovery.devices import describe_size
 from recovery.jobs import CustodyEvent, Job, JobStore, Medium
 
@@ -125,6 +125,12 @@ def report(job_store: JobStore, job_id: str) -> JobReport:
     job = job_store.get(job_id)
     verifies, explanation = job_store.verify_chain(job_id)
     return JobReport(job, tuple(job_store.events(job_id)), verifies, explanation)
+
+
+def describe_event(event: CustodyEvent) -> str:
+    """Given a custody event, return what happened as one readable line (untrusted text inside:
+    escape it for the terminal)."""
+    return custody_text.describe(event)
 
 
 def require_verified(job_report: JobReport) -> None:
