@@ -21,6 +21,7 @@ from recovery.mapfile import BlockStatus, Mapfile
 from recovery.recovered_files import ScanResults
 
 MAX_LISTED_FILES = 2000
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 MAX_LISTED_DAMAGED = 2000
 
 CSS = """
@@ -28,7 +29,8 @@ body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;backgroun
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{border:1px solid #bbb;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#eee} td.num{text-align:right} .mono{font-family:"DejaVu Sans Mono",monospace}
+th{background:#eee} td.num{text-align:right}
+.mono{font-family:"DejaVu Sans Mono",monospace;word-break:break-all}
 .damaged{background:#fde4e4} .warn{color:#a00000;font-weight:bold} .note{color:#555}
 .legend span.swatch{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;
 vertical-align:middle;border:1px solid #666}
@@ -55,7 +57,9 @@ def _text(value: object, empty: str = "-") -> str:
     if value is None or value == "":
         return empty
     shown = "".join(
-        character if character.isprintable() or character == " " else f"\\u{ord(character):04x}"
+        character
+        if character.isprintable() or character == " "
+        else _NAMED.get(character, f"\\u{ord(character):04x}")
         for character in str(value)
     )
     return html.escape(shown, quote=True)
