@@ -64,10 +64,10 @@ def _parent(path: pathlib.Path) -> Iterator[int]:
 
 def _tree_size(name: str, parent: int) -> tuple[int, int]:
     files = size = 0
-    for _top, _dirs, names, top_fd in os.fwalk(name, dir_fd=parent, follow_symlinks=False):
-        for entry in names:
+    for _top, folders, names, top_fd in os.fwalk(name, dir_fd=parent, follow_symlinks=False):
+        for entry in (*folders, *names):  # a symlink to a folder is listed among the folders
             info = os.stat(entry, dir_fd=top_fd, follow_symlinks=False)
-            files += 1
+            files += not stat.S_ISDIR(info.st_mode)
             size += info.st_size if stat.S_ISREG(info.st_mode) else 0
     return files, size
 

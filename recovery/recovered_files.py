@@ -127,6 +127,7 @@ def parse(data: bytes) -> tuple[tuple[RecoveredFile, ...], tuple[dict, ...], int
     files = [_file(entry) for entry in document["files"]]
     kept = tuple(item for item in files if item is not None)
     volumes = document.get("volumes") or document.get("partitions") or []
+    volumes = volumes if isinstance(volumes, list) else []
     volumes = tuple(item for item in volumes if isinstance(item, dict))[:256]
     return kept, volumes, len(files) - len(kept)
 

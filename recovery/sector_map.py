@@ -6,7 +6,8 @@ Two views of the same mapfile, both to scale:
   worst status inside it (bad over non-scraped over non-trimmed over untried over rescued), so
   a single bad sector in a cell shows, as in ddrescueview;
 * a **bar** with one rectangle per run of blocks of one status, its width proportional to its
-  bytes (an area smaller than a pixel is drawn one pixel wide so that it stays visible).
+  bytes (an area smaller than a pixel is drawn one pixel wide so that it stays visible, taking
+  the pixel from what follows it).
 
 Only numbers and fixed colours go into the SVG; nothing from the medium is written into it.
 """
@@ -90,16 +91,19 @@ def runs(mapfile: Mapfile, width: int) -> tuple[Run, ...]:
     for block in mapfile.blocks:
         if block.size <= 0:
             continue
-        left = (block.position - start) * width // span
+        previous_end = found[-1].x + found[-1].width if found else 0
+        left = max((block.position - start) * width // span, previous_end)
         right = (block.end - start) * width // span
         if right <= left and block.status is not BlockStatus.FINISHED:
+            if left >= width and found and found[-1].width > 1:  # at the very end: take a pixel
+                last = found.pop()
+                found.append(Run(last.x, last.width - 1, last.status))
+                left = width - 1
             right = min(width, left + 1)
-            left = right - 1
         if right <= left:
-            continue
-        if found and found[-1].status is block.status and found[-1].x + found[-1].width >= left:
-            last = found.pop()
-            left, right = last.x, max(right, last.x + last.width)
+            continue  # no pixel left for it (the grid still shows it)
+        if found and found[-1].status is block.status and previous_end == left:
+            left = found.pop().x
         found.append(Run(left, right - left, block.status))
     return tuple(found)
 
