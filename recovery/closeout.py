@@ -140,6 +140,13 @@ def deletion_text(events: Sequence[CustodyEvent], *, kept_days: int, now: dateti
     done = completed_destruction(events)
     if done is not None:
         return f"The workshop's copies were deleted on {done.at}."
+    attempts = [event for event in events if event.kind == DESTROYED]
+    if attempts:
+        return (
+            f"Deletion of the workshop's copies on {attempts[-1].at} is incomplete:"
+            f" {attempts[-1].details.get('failed')} item(s) could not be deleted (see the custody"
+            " trail); deletion is pending and the next purge tries again."
+        )
     when = due(events, kept_days=kept_days)
     if when is None:
         return (

@@ -1,4 +1,4 @@
-"""Repair jobs: open one with consent, attach the customer's medium, note, show, list and close.
+"""Repair jobs: open one with consent, attach the customer's medium, note, show and list.
 
 The logic between the CLI and ``recovery.jobs``: the store lives in the state database, job
 folders under ``<state dir>/jobs``, and attaching a system device needs an explicit flag. The
@@ -75,11 +75,6 @@ def add_note(job_store: JobStore, job_id: str, text: str, *, actor: str, host: s
         job_id, kind=custody.NOTE_ADDED, actor=actor, host=host, details={"text": text}
     )
     return event.sequence
-
-
-def close(job_store: JobStore, job_id: str, *, actor: str, host: str) -> Job:
-    """Close an open job; raise JobClosedError when it is closed already."""
-    return job_store.close(job_id, actor=actor, host=host)
 
 
 def attach_device(

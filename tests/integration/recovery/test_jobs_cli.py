@@ -17,12 +17,15 @@ from tests.fixtures import loopdev
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 
 
-def run_cli(state_dir: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
+def run_cli(
+    state_dir: pathlib.Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "BACKUPCTL_STATE_DIR": str(state_dir),
         "BACKUPCTL_CONFIG": str(state_dir / "absent.toml"),
         "SUDO_USER": "tech-anna",
+        **(env or {}),
     }
     return subprocess.run(
         (str(BACKUPCTL), *args), check=False, capture_output=True, text=True, env=env, timeout=60
@@ -61,10 +64,10 @@ def test_open_show_list_close(tmp_path):
     assert [event["kind"] for event in report["events"]] == ["job.opened", "note.added"]
     assert {event["actor"] for event in report["events"]} == {"tech-anna"}
     assert report["consent_ref"] == "CF-9"
-    closed = run_cli(tmp_path, "job", "close", job_id)
+    closed = run_cli(tmp_path, "job", "close", job_id, "--outcome", "returned")
     assert closed.returncode == 0 and "closed" in closed.stdout
     assert run_cli(tmp_path, "job", "list", "--open").stdout.strip() == "no jobs"
-    again = run_cli(tmp_path, "job", "close", job_id)
+    again = run_cli(tmp_path, "job", "close", job_id, "--outcome", "returned")
     assert again.returncode == 4 and "is closed" in again.stderr
 
 
