@@ -96,6 +96,11 @@ def plan(store: JobStore, *, days: int, now: datetime.datetime) -> list[Due]:
 
 
 def _purge_one(store: JobStore, item: Due, *, actor: str, host: str) -> Purged:
+    verifies, explanation = store.verify_chain(item.job_id)
+    if not verifies:  # the paths to delete come from the record: an altered one is not obeyed
+        text = f"custody chain does not verify ({explanation}): nothing deleted"
+        logger.error("job %s: %s", item.job_id, text)
+        return Purged(item.job_id, item.due, (), error=text)
     outcomes = tuple(purge.destroy(copy) for copy in item.copies)
     failed = [outcome for outcome in outcomes if not outcome.ok]
     details = {

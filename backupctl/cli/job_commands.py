@@ -52,7 +52,8 @@ def _print_job(job: job_actions.Job, as_json: bool) -> None:
 
 @click.group()
 def job() -> None:
-    """Repair jobs: open with consent, attach the medium, show the custody record, close."""
+    """Repair jobs: open with consent, attach the medium, show the custody record, write the
+    customer's report, close with the outcome, and purge the workshop's copies when due."""
 
 
 @job.command("open")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import sqlite3
 import stat
 
 import pytest
@@ -142,3 +143,19 @@ def test_configured_days_set_the_deletion_date(tmp_path, imaged):
     assert "(in 1 days)" in closed.stdout
     purged = run_cli(tmp_path, "job", "purge", "--as-of", _in_days(3), env=env)
     assert purged.returncode == 0 and not found.image.exists()
+
+
+def test_purge_obeys_no_altered_record(tmp_path, imaged):
+    found, _store = imaged
+    run_cli(tmp_path, "job", "close", found.job.job_id, "--outcome", "recovered")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep")
+    with sqlite3.connect(tmp_path / "state.db") as connection:
+        connection.execute("DROP TRIGGER recovery_custody_no_update")
+        connection.execute(
+            "UPDATE recovery_custody_events SET details = replace(details, ?, ?)",
+            (str(found.image), str(precious)),
+        )
+    purged = run_cli(tmp_path, "job", "purge", "--as-of", _in_days(31))
+    assert purged.returncode == 1 and "does not verify" in purged.stdout
+    assert precious.read_text() == "keep" and found.mapfile.exists()
