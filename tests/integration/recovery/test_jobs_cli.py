@@ -75,7 +75,8 @@ def test_show_human_reports_verification(tmp_path):
     job_id = open_job(tmp_path)
     shown = run_cli(tmp_path, "job", "show", job_id)
     assert shown.returncode == 0
-    assert "chain    verifies" in shown.stdout and "job.opened" in shown.stdout
+    assert "chain    verifies" in shown.stdout
+    assert "job opened for customer ACME, consent CF-9, ticket T-1" in shown.stdout
 
 
 def test_show_of_tampered_job_exits_3(tmp_path):
