@@ -31,7 +31,8 @@ table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{border:1px solid #bbb;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#eee} td.num{text-align:right}
 .mono{font-family:"DejaVu Sans Mono",monospace;word-break:break-all}
-table.file-summary th{background:#c9dcf0} .damaged{background:#fde4e4} .warn{color:#a00000;font-weight:bold} .note{color:#555}
+table.file-summary th{background:#c9dcf0} .damaged{background:#fde4e4}
+.warn{color:#a00000;font-weight:bold} .note{color:#555}
 .legend span.swatch{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;
 vertical-align:middle;border:1px solid #666}
 """

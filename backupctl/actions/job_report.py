@@ -28,9 +28,20 @@ class WrittenReport:
     path: pathlib.Path
     sha256: str
     size: int
+    chain: str = ""  # why the custody chain does not verify; empty when it does
 
     def to_dict(self) -> dict:
         return {"path": str(self.path), "sha256": self.sha256, "size": self.size}
+
+
+def require_verified(written: WrittenReport) -> None:
+    """Raise CustodyBrokenError (exit 3) when the report was written over a broken chain (the
+    report says so too)."""
+    if written.chain:
+        raise errors.CustodyBrokenError(
+            f"report written to {written.path}, but the custody chain does not verify:"
+            f" {written.chain}"
+        )
 
 
 def _read_mapfile(path: str | None, destroyed: bool) -> tuple[mapfile_module.Mapfile | None, str]:
@@ -120,7 +131,8 @@ def write(
     target = pathlib.Path(os.path.abspath(to or data.job.folder / f"{job_id}-report.html"))
     content = report_html.render(data).encode("utf-8")
     _write_private(target, content)
-    written = WrittenReport(target, hashlib.sha256(content).hexdigest(), len(content))
+    chain = "" if data.chain_verifies else data.chain_explanation
+    written = WrittenReport(target, hashlib.sha256(content).hexdigest(), len(content), chain)
     store.record_event(
         job_id, kind="report.written", actor=actor, host=host, details=written.to_dict()
     )

@@ -243,7 +243,8 @@ def report_command(
 ) -> None:
     """Write the customer's report of JOB: one self-contained HTML file (0600) with the job,
     consent, medium, imaging passes and hashes, sector map, recovered files (damaged ones called
-    out), when the workshop's copies are deleted, and the custody trail. Recorded in custody."""
+    out), when the workshop's copies are deleted, and the custody trail. Recorded in custody;
+    exit 3 when the custody chain does not verify (the report says so as well)."""
     written = report_actions.write(
         _store(app),
         job_id,
@@ -257,6 +258,7 @@ def report_command(
         click.echo(json.dumps(written.to_dict(), indent=2))
     else:
         click.echo(f"{job_id}: report written to {shown(written.path)} (SHA-256 {written.sha256})")
+    report_actions.require_verified(written)
 
 
 @job.command("purge")

@@ -159,3 +159,16 @@ def test_purge_obeys_no_altered_record(tmp_path, imaged):
     purged = run_cli(tmp_path, "job", "purge", "--as-of", _in_days(31))
     assert purged.returncode == 1 and "does not verify" in purged.stdout
     assert precious.read_text() == "keep" and found.mapfile.exists()
+
+
+def test_report_over_a_broken_chain_says_so_and_exits_3(tmp_path, imaged):
+    found, _store = imaged
+    with sqlite3.connect(tmp_path / "state.db") as connection:
+        connection.execute("DROP TRIGGER recovery_custody_no_update")
+        connection.execute(
+            "UPDATE recovery_custody_events SET actor = 'mallory' WHERE sequence = 2"
+        )
+    target = tmp_path / "broken.html"
+    result = run_cli(tmp_path, "job", "report", found.job.job_id, "--to", str(target))
+    assert result.returncode == 3 and "does not verify" in result.stderr
+    assert "Tamper check FAILED" in target.read_text()
