@@ -6,11 +6,11 @@ that was edited after the scan. The manifest is outside input all the same (name
 customer's image): it is read bounded in size, never through a symlink, and every entry is
 checked; a malformed entry is counted and left out, not fatal.
 
-Manifest shape accepted: a JSON object with ``files`` (a list) and optionally ``volumes`` (the
-partitions and file systems found), or a bare list of files. Each file: ``path``, ``size``,
-``sha256``, ``origin`` (allocated, deleted, carved), ``damaged_bytes``, optionally
-``original_path``, ``type`` and times (a ``times`` object, or ``mtime``, ``atime``, ``ctime``,
-``crtime``).
+Manifest shape accepted: a JSON object with ``files`` (a list) and optionally ``volumes`` (or
+``partitions`` or ``file_systems``: what the scan found), or a bare list of files. Each file:
+``path``, ``size``, ``sha256``, ``origin`` (allocated, deleted, carved), ``damaged_bytes``,
+optionally ``original_path``, ``type`` and times (a ``times`` object, or ``mtime``, ``atime``,
+``ctime``, ``crtime``).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def parse(data: bytes) -> tuple[tuple[RecoveredFile, ...], tuple[dict, ...], int
         raise ValueError("no list of files")
     files = [_file(entry) for entry in document["files"]]
     kept = tuple(item for item in files if item is not None)
-    volumes = document.get("volumes") or document.get("partitions") or []
+    volumes = document.get("volumes") or document.get("partitions") or document.get("file_systems")
     volumes = volumes if isinstance(volumes, list) else []
     volumes = tuple(item for item in volumes if isinstance(item, dict))[:256]
     return kept, volumes, len(files) - len(kept)

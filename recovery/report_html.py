@@ -237,13 +237,23 @@ def _file_list(scan: ScanResults) -> str:
             _text(item.origin),
             _text(item.kind),
             str(item.size),
+            str(item.damaged_bytes) if item.damaged_bytes else "0",
             _text(times),
             f'<span class="mono">{_text(item.sha256)}</span>',
         )
         rows.append(_row(cells, "damaged" if item.damaged_bytes else ""))
     more = len(scan.files) - len(rows)
     note = f'<p class="note">{more} more listed in manifest.csv.</p>' if more > 0 else ""
-    headers = ("file", "original path", "state", "type", "bytes", "times", "SHA-256")
+    headers = (
+        "file",
+        "original path",
+        "state",
+        "type",
+        "bytes",
+        "damaged bytes",
+        "times",
+        "SHA-256",
+    )
     head = "".join(f"<th>{header}</th>" for header in headers)
     return f"<h3>All files</h3><table><tr>{head}</tr>{''.join(rows)}</table>{note}"
 

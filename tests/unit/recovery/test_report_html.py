@@ -7,10 +7,13 @@ import html.parser
 import pathlib
 import re
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 from backupctl.actions import job_report
 from recovery import recovered_files, report_html
+from recovery.custody import CustodyEvent
 from recovery.jobs import Job, JobStore
 from tests.fixtures import repair_job
 
@@ -90,3 +93,33 @@ def test_changed_manifest_is_called_out():
     data = report_html.ReportInput(job, (), True, "ok", None, "no map", scan, "later", "now")
     page = report_html.render(data)
     assert "scan manifest changed" in page and 'id="file-table"' not in page
+
+
+ALLOWED_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "table", "thead",
+    "tbody", "tr", "th", "td", "span", "div", "svg", "rect",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "lang", "charset", "http-equiv", "content", "class", "id", "style", "xmlns", "width",
+    "height", "viewbox", "role", "aria-label", "x", "y", "fill",
+}  # fmt: skip
+
+
+@hypothesis.settings(max_examples=150, deadline=None)
+@hypothesis.given(
+    customer=st.text(max_size=60), note=st.text(max_size=60), name=st.text(max_size=60)
+)
+def test_no_text_from_outside_becomes_markup(customer, note, name):
+    job = Job(
+        "J-20260101-001", customer, "CF-9", None, note, "open", "2026", None, pathlib.Path("/x")
+    )
+    opened = {"customer": customer, "consent_ref": "CF-9", "ticket": None, "note": note}
+    event = CustodyEvent(1, job.job_id, "job.opened", name, name, "2026", opened, "")
+    item = recovered_files.RecoveredFile(name or "x", 1, "a" * 64, "deleted", 1, name, name[:5])
+    scan = recovered_files.ScanResults("ok", name, name, (item,), ({name: name},), 0)
+    data = report_html.ReportInput(job, (event,), False, name, None, name, scan, name, name)
+    parser = _Collector()
+    parser.feed(report_html.render(data))
+    assert set(parser.tags) <= ALLOWED_TAGS
+    names = {attribute for attribute, _ in parser.attributes}
+    assert names <= ALLOWED_ATTRIBUTES
