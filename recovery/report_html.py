@@ -29,8 +29,10 @@ body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;backgroun
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{border:1px solid #bbb;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#eee} td.num{text-align:right}
-.mono{font-family:"DejaVu Sans Mono",monospace;word-break:break-all}
+td{overflow-wrap:anywhere}
+th{background:#eee}
+.mono{font-family:"DejaVu Sans Mono",monospace;word-break:break-all;display:inline-block;width:12em}
+table.files{width:100%}
 table.file-summary th{background:#c9dcf0} .damaged{background:#fde4e4}
 .warn{color:#a00000;font-weight:bold} .note{color:#555}
 .legend span.swatch{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;
@@ -255,7 +257,7 @@ def _file_list(scan: ScanResults) -> str:
         "SHA-256",
     )
     head = "".join(f"<th>{header}</th>" for header in headers)
-    return f"<h3>All files</h3><table><tr>{head}</tr>{''.join(rows)}</table>{note}"
+    return f'<h3>All files</h3><table class="files"><tr>{head}</tr>{"".join(rows)}</table>{note}'
 
 
 def _custody_section(data: ReportInput) -> str:
