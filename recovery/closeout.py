@@ -125,9 +125,9 @@ def copies(events: Sequence[CustodyEvent]) -> tuple[Copy, ...]:
             backup = pathlib.Path(mapfile + ".bak")
             found.setdefault(backup, Copy("mapfile backup", backup))
     manifests = {
-        event.details.get("to"): event.details.get("manifest_sha256")
+        scan_record.output_dir(event): event.details.get("manifest_sha256")
         for event in events
-        if event.kind == scan_record.SCAN
+        if event.kind in scan_record.FINISHED_KINDS
     }
     for folder in scan_record.scan_dirs(events):
         digest = manifests.get(str(folder))

@@ -121,10 +121,19 @@ def _image_verified(details: dict) -> str:
 def _scan(details: dict) -> str:
     counts = details.get("counts") or {}
     listed = ", ".join(f"{value} {key}" for key, value in sorted(counts.items()))
+    folder = details.get("to", details.get("output"))
     return (
-        f"image scanned, recovered files written to {details['to']}"
+        f"image scanned, recovered files written to {folder}"
         f" ({listed or 'no counts'}); manifest SHA-256 {details['manifest_sha256']}"
     )
+
+
+def _scan_failed(details: dict) -> str:
+    return f"scan into {details['output']} failed: {details['reason']}"
+
+
+def _browsed(details: dict) -> str:
+    return f"file systems on the image browsed at {details['path']} ({details['files']} entries)"
 
 
 def _report(details: dict) -> str:
@@ -166,6 +175,9 @@ _FORMATTERS: dict[str, _Formatter] = {
     "image.refused": _image_refused,
     "image.verified": _image_verified,
     "scan": _scan,
+    "scan.finished": _scan,
+    "scan.failed": _scan_failed,
+    "scan.browsed": _browsed,
     "report.written": _report,
     "job.closed": _closed,
     "copies.destroyed": _destroyed,

@@ -7,7 +7,8 @@ customer's image): it is read bounded in size, never through a symlink, and ever
 checked; a malformed entry is counted and left out, not fatal.
 
 Manifest shape accepted: a JSON object with ``files`` (a list) and optionally ``volumes`` (or
-``partitions`` or ``file_systems``: what the scan found), or a bare list of files. Each file:
+``partitions``, ``file_systems``, or ``scan.partitions``: what the scan found), or a bare list
+of files. Each file:
 ``path``, ``size``, ``sha256``, ``origin`` (allocated, deleted, carved), ``damaged_bytes``,
 optionally ``original_path``, ``type`` and times (a ``times`` object, or ``mtime``, ``atime``,
 ``ctime``, ``crtime``).
@@ -23,6 +24,7 @@ import pathlib
 import re
 import stat
 
+from recovery import scan_record
 from recovery.custody import CustodyEvent
 from recovery.scan_record import MANIFEST_NAME
 
@@ -83,7 +85,7 @@ def load(event: CustodyEvent | None) -> ScanResults:
     """Given the job's latest scan event (or None), return what its manifest lists."""
     if event is None:
         return ScanResults("none", "no scan yet: recovered files are listed after media scan")
-    to = str(event.details.get("to"))
+    to = str(scan_record.output_dir(event))
     expected = event.details.get("manifest_sha256")
     try:
         data = _read_bounded(pathlib.Path(to) / MANIFEST_NAME)
@@ -126,7 +128,13 @@ def parse(data: bytes) -> tuple[tuple[RecoveredFile, ...], tuple[dict, ...], int
         raise ValueError("no list of files")
     files = [_file(entry) for entry in document["files"]]
     kept = tuple(item for item in files if item is not None)
-    volumes = document.get("volumes") or document.get("partitions") or document.get("file_systems")
+    summary = document.get("scan") if isinstance(document.get("scan"), dict) else {}
+    volumes = (
+        document.get("volumes")
+        or document.get("partitions")
+        or document.get("file_systems")
+        or summary.get("partitions")
+    )
     volumes = volumes if isinstance(volumes, list) else []
     volumes = tuple(item for item in volumes if isinstance(item, dict))[:256]
     return kept, volumes, len(files) - len(kept)

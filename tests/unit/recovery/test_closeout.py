@@ -60,6 +60,8 @@ def test_copies_are_what_the_record_names():
         _event(3, "scan", {"to": "/srv/out/J", "manifest_sha256": "e" * 64, "counts": {}}),
         _event(4, "scan", {"to": "relative/path", "manifest_sha256": "e" * 64, "counts": {}}),
         _event(5, "image.started", {"paths": {"image": "../../etc/passwd"}}),
+        _event(6, "scan.failed", {"output": "/srv/out/J2", "reason": "disk full"}),
+        _event(7, "scan.finished", {"output": "/srv/out/J3", "manifest_sha256": "d" * 64}),
     ]
     copies = closeout.copies(events)
     assert [(copy.what, str(copy.path)) for copy in copies] == [
@@ -68,8 +70,11 @@ def test_copies_are_what_the_record_names():
         ("mapfile", "/srv/jobs/J/J.map"),
         ("mapfile backup", "/srv/jobs/J/J.map.bak"),
         ("recovered files", "/srv/out/J"),
+        ("recovered files", "/srv/out/J2"),
+        ("recovered files", "/srv/out/J3"),
     ]
     assert copies[0].recorded_sha256 == "f" * 64 and copies[-1].directory
+    assert copies[-1].recorded_sha256 == "d" * 64 and copies[-2].recorded_sha256 is None
 
 
 def test_deletion_text_follows_the_job():

@@ -67,6 +67,16 @@ def _event(kind: str, details: dict) -> CustodyEvent:
             " manifest SHA-256 ff",
         ),
         (
+            "scan.finished",
+            {"output": "/srv/out", "manifest_sha256": "ee", "counts": {"total": 3}},
+            "image scanned, recovered files written to /srv/out (3 total); manifest SHA-256 ee",
+        ),
+        (
+            "scan.failed",
+            {"output": "/srv/out", "reason": "no space left"},
+            "scan into /srv/out failed: no space left",
+        ),
+        (
             "copies.destroyed",
             {
                 "items": [

@@ -119,3 +119,16 @@ def test_fuzz_parse_either_parses_or_says_value_error(data):
         return
     assert skipped >= 0 and all(item.origin in recovered_files.ORIGINS for item in files)
     assert all(isinstance(volume, dict) for volume in volumes)
+
+
+def test_scan_finished_shape_of_media_scan_is_read(tmp_path):
+    document = {
+        "scan": {"partitions": [{"index": 0, "offset": 0, "table": "none", "filesystem": "FAT32"}]},
+        "files": [{**GOOD, "times": {"mtime": "2020-01-01T00:00:00"}, "byte_runs": [[0, 10]]}],
+    }
+    data = _manifest(tmp_path / "out", document)
+    details = {"output": str(tmp_path / "out"), "manifest_sha256": hashlib.sha256(data).hexdigest()}
+    event = CustodyEvent(4, "J-20260101-001", "scan.finished", "a", "h", "2026", details, "")
+    results = recovered_files.load(event)
+    assert results.state == "ok" and results.volumes[0]["filesystem"] == "FAT32"
+    assert results.files[0].times == (("mtime", "2020-01-01T00:00:00"),)
