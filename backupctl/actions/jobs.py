@@ -33,7 +33,9 @@ class JobReport:
     def to_dict(self) -> dict:
         return {
             **self.job.to_dict(),
-            "events": [event.to_dict() for event in self.events],
+            "events": [
+                {**event.to_dict(), "text": custody_text.describe(event)} for event in self.events
+            ],
             "chain": {"verifies": self.verifies, "explanation": self.explanation},
         }
 

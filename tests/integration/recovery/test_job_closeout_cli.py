@@ -68,6 +68,9 @@ def test_show_prints_custody_as_sentences_and_the_deletion_plan(tmp_path, imaged
     assert "deleted 30 days after the job is closed" in shown.stdout
     assert '"totals"' not in shown.stdout  # readable lines, not raw JSON
     assert "dropped\\nchain    verifies: forged" in shown.stdout  # escaped, not a forged line
+    as_json = json.loads(run_cli(tmp_path, "job", "show", found.job.job_id, "--json").stdout)
+    assert as_json["events"][-1]["text"].startswith("image scanned, recovered files written to")
+    assert "deleted 30 days after" in as_json["copies"]
 
 
 def test_close_needs_an_outcome(tmp_path, imaged):
