@@ -60,6 +60,7 @@ class Config:
     sources: dict[str, Source]
     policies: dict[str, retention.RetentionPolicy]
     access: access.AccessPolicy = access.AccessPolicy()
+    job_copies_days: int = 30
 
     def source_locations(self, source: Source) -> tuple[Location, ...]:
         return tuple(self.locations[name] for name in source.locations)
@@ -112,6 +113,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
         sources=sources,
         policies=policies,
         access=access_policy,
+        job_copies_days=general["job_copies_days"],
     )
 
 

@@ -38,6 +38,10 @@ def _positive(value: int) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _days_kept(value: int) -> str | None:
+    return None if 0 <= value <= 3650 else "must be 0 to 3650 days"
+
+
 def _port(value: int) -> str | None:
     return None if 0 < value < 65536 else "must be a port number 1-65535"
 
@@ -136,6 +140,14 @@ GLOBAL_KEYS = (
         "str",
         check=_absolute,
         help="restic's cache directory; default: <state_dir>/restic-cache.",
+    ),
+    Key(
+        "job_copies_days",
+        "int",
+        default=30,
+        check=_days_kept,
+        help="Days after a repair job closes until `job purge` deletes the workshop's copies"
+        " (image, mapfile, recovered files).",
     ),
 )
 

@@ -21,6 +21,8 @@ JOB_OPENED = "job.opened"
 MEDIUM_ATTACHED = "medium.attached"
 NOTE_ADDED = "note.added"
 JOB_CLOSED = "job.closed"
+# What may still be recorded on a closed job: the destruction of the workshop's copies, a report.
+AFTER_CLOSE_KINDS = frozenset({"copies.destroyed", "report.written"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -196,8 +196,11 @@ class JobStore:
             )
         return self.get(job_id)
 
-    def close(self, job_id: str, *, actor: str, host: str) -> Job:
-        """Close an open job; refuse one that is already closed."""
+    def close(
+        self, job_id: str, *, actor: str, host: str, details: Callable[[str], dict] = lambda at: {}
+    ) -> Job:
+        """Close an open job; refuse one that is already closed. ``details(closed_at)`` gives the
+        event's details (the outcome and deletion date, ``recovery/closeout.py``)."""
         at = self._clock()
         with self._write() as connection:
             _require_open(self._job_row(connection, job_id))
@@ -212,7 +215,7 @@ class JobStore:
                 actor=actor,
                 host=host,
                 at=at,
-                details={},
+                details=details(at),
             )
         return self.get(job_id)
 
@@ -243,9 +246,12 @@ class JobStore:
     def record_event(
         self, job_id: str, *, kind: str, actor: str, host: str, details: dict
     ) -> CustodyEvent:
-        """Append a custody event to an open job and return it; raise JobClosedError when closed."""
+        """Append a custody event to an open job and return it; raise JobClosedError when closed
+        (except for the kinds recorded after close: custody.AFTER_CLOSE_KINDS)."""
         with self._write() as connection:
-            _require_open(self._job_row(connection, job_id))
+            job = self._job_row(connection, job_id)
+            if kind not in custody.AFTER_CLOSE_KINDS:
+                _require_open(job)
             return self._append(
                 connection,
                 job_id,

@@ -13,6 +13,8 @@ APT_PACKAGES=(
   udev fuse3 libfuse3-3 gddrescue
   util-linux fdisk e2fsprogs dosfstools parted kmod sqlite3
 )
+# Test only: headless Chromium renders `job report` for the screenshot test, with a fixed font.
+if [ "$want_test" = 1 ]; then APT_PACKAGES+=(chromium fonts-dejavu-core); fi
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

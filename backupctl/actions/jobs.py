@@ -1,4 +1,4 @@
-"""Repair jobs: open one with consent, attach the customer's medium, note, show, list and close.
+"""Repair jobs: open one with consent, attach the customer's medium, note, show and list.
 
 The logic between the CLI and ``recovery.jobs``: the store lives in the state database, job
 folders under ``<state dir>/jobs``, and attaching a system device needs an explicit flag. The
@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import pathlib
 
-from recovery import custody, errors, udev_source
+from recovery import custody, custody_text, errors, udev_source
 from recovery.devices import describe_size
 from recovery.jobs import CustodyEvent, Job, JobStore, Medium
 
@@ -33,7 +33,9 @@ class JobReport:
     def to_dict(self) -> dict:
         return {
             **self.job.to_dict(),
-            "events": [event.to_dict() for event in self.events],
+            "events": [
+                {**event.to_dict(), "text": custody_text.describe(event)} for event in self.events
+            ],
             "chain": {"verifies": self.verifies, "explanation": self.explanation},
         }
 
@@ -75,11 +77,6 @@ def add_note(job_store: JobStore, job_id: str, text: str, *, actor: str, host: s
         job_id, kind=custody.NOTE_ADDED, actor=actor, host=host, details={"text": text}
     )
     return event.sequence
-
-
-def close(job_store: JobStore, job_id: str, *, actor: str, host: str) -> Job:
-    """Close an open job; raise JobClosedError when it is closed already."""
-    return job_store.close(job_id, actor=actor, host=host)
 
 
 def attach_device(
@@ -125,6 +122,12 @@ def report(job_store: JobStore, job_id: str) -> JobReport:
     job = job_store.get(job_id)
     verifies, explanation = job_store.verify_chain(job_id)
     return JobReport(job, tuple(job_store.events(job_id)), verifies, explanation)
+
+
+def describe_event(event: CustodyEvent) -> str:
+    """Given a custody event, return what happened as one readable line (untrusted text inside:
+    escape it for the terminal)."""
+    return custody_text.describe(event)
 
 
 def require_verified(job_report: JobReport) -> None:

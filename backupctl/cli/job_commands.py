@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import sys
 
 import click
 
+from backupctl.actions import closeout as closeout_actions
+from backupctl.actions import job_report as report_actions
 from backupctl.actions import jobs as job_actions
 from backupctl.cli import context
 from backupctl.cli.options import json_option
@@ -48,7 +52,8 @@ def _print_job(job: job_actions.Job, as_json: bool) -> None:
 
 @click.group()
 def job() -> None:
-    """Repair jobs: open with consent, attach the medium, show the custody record, close."""
+    """Repair jobs: open with consent, attach the medium, show the custody record, write the
+    customer's report, close with the outcome, and purge the workshop's copies when due."""
 
 
 @job.command("open")
@@ -112,11 +117,16 @@ def attach_command(
     _print_job(attached, as_json)
 
 
-def _print_event(event) -> None:
-    details = json.dumps(event.details, sort_keys=True)  # JSON escapes control characters
+def _days(app: context.AppContext) -> int:
+    """Return the configured days copies are kept after close (the default without a config)."""
+    configured = app.config().job_copies_days if app.config_path.exists() else None
+    return closeout_actions.kept_days(configured)
+
+
+def _print_event(event: job_actions.CustodyEvent) -> None:
     click.echo(
-        f"  {event.sequence:>3}  {shown(event.at)}  {shown(event.kind):<16} "
-        f"{shown(event.actor)}@{shown(event.host)}  {details}"
+        f"  {event.sequence:>3}  {shown(event.at)}  {shown(event.actor)}@{shown(event.host)}  "
+        f"{shown(job_actions.describe_event(event))}"
     )
 
 
@@ -126,11 +136,16 @@ def _print_event(event) -> None:
 @click.pass_obj
 def show_command(app: context.AppContext, job_id: str, as_json: bool) -> None:
     """Show a job, its custody events and whether their hash chain verifies (exit 3 when not)."""
-    report = job_actions.report(_store(app), job_id)
+    job_store = _store(app)
+    report = job_actions.report(job_store, job_id)
+    copies = closeout_actions.deletion(
+        job_store, job_id, days=_days(app), now=closeout_actions.now_or(None)
+    )
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps({**report.to_dict(), "copies": copies}, indent=2))
     else:
         _print_job(report.job, as_json=False)
+        click.echo(f"copies   {copies}")
         click.echo("custody")
         for event in report.events:
             _print_event(event)
@@ -182,12 +197,127 @@ def note_command(app: context.AppContext, job_id: str, text: str) -> None:
 
 @job.command("close")
 @click.argument("job_id", metavar="JOB")
+@click.option(
+    "--outcome",
+    required=True,
+    type=click.Choice(closeout_actions.OUTCOMES),
+    help="What happened: returned (medium given back without recovery), recovered (data handed"
+    " over), unrecoverable (nothing could be recovered), declined (the customer declined).",
+)
 @json_option
 @click.pass_obj
-def close_command(app: context.AppContext, job_id: str, as_json: bool) -> None:
-    """Close a job; its custody record takes no more events."""
-    closed = job_actions.close(_store(app), job_id, actor=context.actor(), host=context.host())
+def close_command(app: context.AppContext, job_id: str, outcome: str, as_json: bool) -> None:
+    """Close a job with its outcome; it takes no more events except the report and the
+    destruction record. The workshop's copies (image, mapfile, recovered files) are deleted by
+    `job purge` job_copies_days (config, default 30) after close."""
+    job_store = _store(app)
+    closed = closeout_actions.close(
+        job_store,
+        job_id,
+        outcome=outcome,
+        days=_days(app),
+        actor=context.actor(),
+        host=context.host(),
+    )
     _print_job(closed, as_json)
+    if not as_json:
+        now = closeout_actions.now_or(None)
+        click.echo(
+            f"copies   {closeout_actions.deletion(job_store, job_id, days=_days(app), now=now)}"
+        )
+
+
+@job.command("report")
+@click.argument("job_id", metavar="JOB")
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    help="Where to write the HTML file (default: JOB-report.html in the job folder); an existing"
+    " symlink or non-regular file there is refused.",
+)
+@json_option
+@click.pass_obj
+def report_command(
+    app: context.AppContext, job_id: str, to: pathlib.Path | None, as_json: bool
+) -> None:
+    """Write the customer's report of JOB: one self-contained HTML file (0600) with the job,
+    consent, medium, imaging passes and hashes, sector map, recovered files (damaged ones called
+    out), when the workshop's copies are deleted, and the custody trail. Recorded in custody;
+    exit 3 when the custody chain does not verify (the report says so as well)."""
+    written = report_actions.write(
+        _store(app),
+        job_id,
+        to=to,
+        kept_days=_days(app),
+        now=closeout_actions.now_or(None),
+        actor=context.actor(),
+        host=context.host(),
+    )
+    if as_json:
+        click.echo(json.dumps(written.to_dict(), indent=2))
+    else:
+        click.echo(f"{job_id}: report written to {shown(written.path)} (SHA-256 {written.sha256})")
+    report_actions.require_verified(written)
+
+
+@job.command("purge")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="TIME",
+    help="Act as if it were TIME (ISO-8601, UTC when no zone is given); default: now.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="List what is due and would be deleted; delete nothing."
+)
+@json_option
+@click.pass_obj
+def purge_command(app: context.AppContext, as_of: str | None, dry_run: bool, as_json: bool) -> None:
+    """Delete the workshop's copies of every job closed more than job_copies_days ago (run daily
+    from a timer): exactly the image, mapfile and scan folders the job's record names, never
+    through a symlink; each deletion is a copies.destroyed custody event. Exit 1 when a copy
+    could not be deleted (it is tried again on the next run)."""
+    results = closeout_actions.purge_due(
+        _store(app),
+        days=_days(app),
+        now=closeout_actions.now_or(as_of),
+        dry_run=dry_run,
+        actor=context.actor(),
+        host=context.host(),
+    )
+    if as_json:
+        click.echo(json.dumps([_purge_dict(result) for result in results], indent=2))
+    else:
+        _print_purge(results, dry_run)
+    sys.exit(closeout_actions.exit_code(results))
+
+
+def _purge_dict(result: closeout_actions.Purged | closeout_actions.Due) -> dict:
+    if isinstance(result, closeout_actions.Purged):
+        return result.to_dict()
+    return {
+        "job_id": result.job_id,
+        "due": result.due,
+        "would_delete": [{"what": copy.what, "path": str(copy.path)} for copy in result.copies],
+    }
+
+
+def _print_purge(results: list, dry_run: bool) -> None:
+    if not results:
+        click.echo("nothing due")
+    for result in results:
+        if isinstance(result, closeout_actions.Due):
+            click.echo(f"{result.job_id}  due {result.due}  would delete:")
+            for copy in result.copies:
+                click.echo(f"  {copy.what:<16} {shown(copy.path)}")
+            continue
+        click.echo(f"{result.job_id}  due {result.due}  {'done' if result.ok else 'INCOMPLETE'}")
+        if result.error:
+            click.echo(f"  error: {shown(result.error)}")
+        for outcome in result.outcomes:
+            size = "" if outcome.size is None else f"  {outcome.size} bytes"
+            click.echo(f"  {outcome.what:<16} {shown(outcome.path)}  {shown(outcome.result)}{size}")
 
 
 commands = [job]

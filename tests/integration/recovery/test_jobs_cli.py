@@ -18,12 +18,15 @@ from tests.fixtures import loopdev
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 
 
-def run_cli(state_dir: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
+def run_cli(
+    state_dir: pathlib.Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "BACKUPCTL_STATE_DIR": str(state_dir),
         "BACKUPCTL_CONFIG": str(state_dir / "absent.toml"),
         "SUDO_USER": "tech-anna",  # claimed without a sudo above: must not be believed
+        **(env or {}),
     }
     return subprocess.run(
         (str(BACKUPCTL), *args), check=False, capture_output=True, text=True, env=env, timeout=60
@@ -63,10 +66,10 @@ def test_open_show_list_close(tmp_path):
     # No login session and no sudo in the process tree here: the actor is the real uid (root).
     assert {event["actor"] for event in report["events"]} == {pwd.getpwuid(os.getuid()).pw_name}
     assert report["consent_ref"] == "CF-9"
-    closed = run_cli(tmp_path, "job", "close", job_id)
+    closed = run_cli(tmp_path, "job", "close", job_id, "--outcome", "returned")
     assert closed.returncode == 0 and "closed" in closed.stdout
     assert run_cli(tmp_path, "job", "list", "--open").stdout.strip() == "no jobs"
-    again = run_cli(tmp_path, "job", "close", job_id)
+    again = run_cli(tmp_path, "job", "close", job_id, "--outcome", "returned")
     assert again.returncode == 4 and "is closed" in again.stderr
 
 
@@ -74,7 +77,8 @@ def test_show_human_reports_verification(tmp_path):
     job_id = open_job(tmp_path)
     shown = run_cli(tmp_path, "job", "show", job_id)
     assert shown.returncode == 0
-    assert "chain    verifies" in shown.stdout and "job.opened" in shown.stdout
+    assert "chain    verifies" in shown.stdout
+    assert "job opened for customer ACME, consent CF-9, ticket T-1" in shown.stdout
 
 
 def test_show_of_tampered_job_exits_3(tmp_path):
