@@ -163,6 +163,7 @@ def read_tape(
                 continue
         if not data:
             if previous_was_filemark:
+                reader.writer.tape_mark()  # kept: the image is the tape as it was written
                 return reader.finish(END_TWO_FILEMARKS)
             reader.filemark()
             previous_was_filemark = True

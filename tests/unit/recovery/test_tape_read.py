@@ -30,6 +30,7 @@ def test_records_and_filemarks_are_kept_until_two_filemarks():
         TapeMark(),
         Record(b"c" * 7),
         TapeMark(),
+        TapeMark(),
         EndOfMedium(),
     ]
     assert result.end == tape_read.END_TWO_FILEMARKS
@@ -50,7 +51,14 @@ def test_end_of_data_reported_by_the_drive_ends_the_read():
 def test_a_record_that_fails_once_is_read_on_retry_after_backspacing():
     emulator = TapeEmulator([b"a", b"b", b"c", FILEMARK, FILEMARK], bad={1: 1})
     result, entries = read_all(emulator, retries=2)
-    assert entries[:3] == [Record(b"a"), Record(b"b"), Record(b"c")]
+    assert entries == [
+        Record(b"a"),
+        Record(b"b"),
+        Record(b"c"),
+        TapeMark(),
+        TapeMark(),
+        EndOfMedium(),
+    ]
     assert result.bad_records == ()
     assert (st_driver.MTBSR, 1) in emulator.operations
 
@@ -64,6 +72,7 @@ def test_a_record_that_always_fails_is_written_as_an_error_record_and_skipped():
         Record(b"c"),
         TapeMark(),
         Record(b"d"),
+        TapeMark(),
         TapeMark(),
         EndOfMedium(),
     ]
@@ -89,7 +98,7 @@ def test_a_record_larger_than_the_first_buffer_is_read_whole():
 def test_resume_spaces_over_complete_files():
     emulator = TapeEmulator.from_tap(tap_bytes([[b"one"], [b"two"], [b"three"]]))
     result, entries = read_all(emulator, skip_files=2)
-    assert entries == [Record(b"three"), TapeMark(), EndOfMedium()]
+    assert entries == [Record(b"three"), TapeMark(), TapeMark(), EndOfMedium()]
     assert [file.number for file in result.files] == [2]
     assert (st_driver.MTFSF, 2) in emulator.operations
 
@@ -97,7 +106,7 @@ def test_resume_spaces_over_complete_files():
 def test_resume_right_before_the_second_filemark_ends_at_once():
     emulator = TapeEmulator.from_tap(tap_bytes([[b"one"]]))
     result, entries = read_all(emulator, skip_files=1)
-    assert entries == [EndOfMedium()] and result.end == tape_read.END_TWO_FILEMARKS
+    assert entries == [TapeMark(), EndOfMedium()] and result.end == tape_read.END_TWO_FILEMARKS
 
 
 def test_a_drive_that_cannot_space_cannot_resume():
