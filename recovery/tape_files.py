@@ -67,7 +67,8 @@ def _walk(
 ) -> tuple[list[tape_stats.TapeFile], list[int], bool]:
     """Return the files, the offset after each filemark, and whether end of medium was seen.
 
-    With ``tolerate_tail``, damage after the last filemark ends the walk instead of raising.
+    With ``tolerate_tail``, damage ends the walk (at the last filemark before it) instead of
+    raising.
     """
     files, ends, offset = [], [], 0
     current = tape_stats.FileAccumulator(0)
@@ -85,8 +86,8 @@ def _walk(
                 current.error_record()
             else:
                 current.record(entry.data)
-    except simh_tap.TapFormatError as error:
-        if not tolerate_tail or error.offset < (ends[-1] if ends else 0):
+    except simh_tap.TapFormatError:
+        if not tolerate_tail:
             raise
     if not current.empty:
         files.append(current.finish(complete=False))
@@ -105,8 +106,9 @@ def summarize(stream: BinaryIO) -> TapSummary:
 def resume_point(stream: BinaryIO) -> ResumePoint:
     """Given the .tap an interrupted run left, return its complete files and where they end.
 
-    A damaged tail (a record cut short by the interruption) is dropped with everything after
-    the last filemark; damage before that raises TapFormatError.
+    Reading stops at the first damage (a record cut short by the interruption, or anything
+    else): the resume point is the last filemark before it, so everything from there on is
+    read from the tape again and nothing damaged is kept.
     """
     files, ends, ended = _walk(stream, tolerate_tail=True)
     complete = tuple(file for file in files if file.complete)

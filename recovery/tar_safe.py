@@ -114,11 +114,16 @@ def _touches(member: tarfile.TarInfo, ranges: tuple[tuple[int, int], ...]) -> bo
 def unpack(
     archive: BinaryIO, target: os.PathLike, *, damaged_ranges: tuple[tuple[int, int], ...] = ()
 ) -> Unpacked:
-    """Given a tar stream (plain or gzip/bzip2/xz-compressed) and an existing folder of this
-    user, unpack it there safely; return what was created, skipped and damaged.
+    """Given a seekable tar stream (plain or gzip/bzip2/xz-compressed) and an existing folder of
+    this user, unpack it there safely; return what was created, skipped and damaged.
 
-    Raise tarfile.ReadError when the stream is not a tar archive at all.
+    Raise tarfile.ReadError when the stream does not begin with a tar header: past that,
+    zero and invalid blocks (unreadable records filled with zeros) are skipped.
     """
+    with tarfile.open(fileobj=archive, mode="r|*") as probe:
+        if probe.next() is None:
+            raise tarfile.ReadError("an empty archive")
+    archive.seek(0)
     root = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     counts = {"files": 0, "directories": 0, "bytes": 0, "special": 0}
     skipped: list[Skipped] = []
