@@ -9,6 +9,7 @@ installed `backupctl` command for `tape files` and `tape extract`.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -25,7 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from backupctl.actions import tape as tape_action
-from recovery import st_driver
+from recovery import errors, st_driver
 from recovery.devices import BlockDevice
 from tests.fixtures.tape_emulator import Access, TapeEmulator, records_of, tap_bytes
 from tests.integration.recovery.conftest import who
@@ -212,8 +213,6 @@ def test_a_finished_image_is_not_overwritten_without_restart(state, tape):
     access = Access(NODE, emulator, drive_device())
     request = tape_action.Request(job.job_id, NODE, retries=3)
     tape_action.image(store, request, who(state_dir), access=access)
-    from recovery import errors
-
     with pytest.raises(errors.RefusedError, match="--restart"):
         tape_action.image(store, request, who(state_dir), access=access)
     again = tape_action.Request(job.job_id, NODE, retries=3, restart=True)
@@ -240,3 +239,55 @@ def test_tape_image_command_through_the_cli(state, tape, monkeypatch):
     status = json.loads(shown.output)
     assert status["variable_block_mode"] and "write_protected" in status["flags"]
     assert status["serial"] == "HU1234ABCD"
+
+
+def test_another_drive_than_the_jobs_is_refused_and_recorded(state, tape):
+    store, job, state_dir = state
+    emulator, _, _, _ = tape
+    access = Access(NODE, emulator, drive_device())
+    tape_action.image(
+        store, tape_action.Request(job.job_id, NODE, label="t1"), who(state_dir), access=access
+    )
+    other = dataclasses.replace(drive_device(), serial="OTHER-DRIVE")
+    with pytest.raises(errors.RefusedError, match="not the drive of job"):
+        tape_action.image(
+            store,
+            tape_action.Request(job.job_id, NODE, label="t2"),
+            who(state_dir),
+            access=Access(NODE, emulator, other),
+        )
+    assert store.events(job.job_id)[-1].kind == "tape.refused"
+
+
+@pytest.mark.parametrize("label", ["../x", "a b", "", "x" * 41])
+def test_a_label_that_is_no_plain_name_is_refused(state, tape, label):
+    store, job, state_dir = state
+    emulator, _, _, _ = tape
+    access = Access(NODE, emulator, drive_device())
+    with pytest.raises(errors.InvalidRequest, match="tape label"):
+        tape_action.image(
+            store, tape_action.Request(job.job_id, NODE, label=label), who(state_dir), access=access
+        )
+
+
+def test_a_disk_is_sent_to_media_image(state, tape):
+    store, job, state_dir = state
+    emulator, _, _, _ = tape
+    disk = dataclasses.replace(drive_device(), kind="usb-stick")
+    with pytest.raises(errors.InvalidRequest, match="media image"):
+        tape_action.image(
+            store,
+            tape_action.Request(job.job_id, NODE),
+            who(state_dir),
+            access=Access(NODE, emulator, disk),
+        )
+
+
+def test_a_damaged_image_is_reported_with_record_and_offset(tmp_path):
+    image = tmp_path / "bad.tap"
+    data = bytearray(tap_bytes([[b"abcd", b"efgh"]]))
+    data[12] = 7  # the second record's length
+    image.write_bytes(bytes(data))
+    result = run_cli(tmp_path, "tape", "files", str(image))
+    assert result.returncode == 3
+    assert "record 2, byte offset 12" in result.stderr and "Traceback" not in result.stderr
