@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from recovery import errors
 
@@ -133,10 +133,14 @@ def _data_record(
     return Record(data[:length], error)
 
 
-class Writer:
-    """Write .tap entries to a binary stream; count what was written."""
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> int | None: ...
 
-    def __init__(self, stream: BinaryIO) -> None:
+
+class Writer:
+    """Write .tap entries to a binary stream (or anything with ``write``); count the bytes."""
+
+    def __init__(self, stream: Sink) -> None:
         self.stream = stream
         self.bytes_written = 0
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import os
 import pathlib
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from recovery import errors, image_folder, tape_files
+from recovery import errors, image_folder, image_hash, tape_files
+
+CHUNK = 4 * 1024 * 1024
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 
@@ -63,8 +66,42 @@ def exclusive(paths: TapePaths) -> Iterator[None]:
         os.close(descriptor)
 
 
-def open_for_writing(paths: TapePaths, *, restart: bool) -> tuple[BinaryIO, tape_files.ResumePoint]:
-    """Open the image for writing, positioned where the next tape file goes.
+class HashingStream:
+    """The image being written, hashed (MD5 and SHA-256) as it is written: no second read of a
+    whole tape's image at the end."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.md5.update(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.stream.write(data)
+
+    def hash_existing(self, length: int) -> None:
+        """Hash the first ``length`` bytes an earlier run wrote; leave the stream after them."""
+        self.stream.seek(0)
+        while self.size < length:
+            chunk = self.stream.read(min(CHUNK, length - self.size))
+            if not chunk:
+                raise errors.RecoveryError(f"the image ended at {self.size} of {length} bytes")
+            self.md5.update(chunk)
+            self.sha256.update(chunk)
+            self.size += len(chunk)
+
+    def digests(self) -> image_hash.Digests:
+        return image_hash.Digests(self.md5.hexdigest(), self.sha256.hexdigest(), self.size)
+
+
+def open_for_writing(
+    paths: TapePaths, *, restart: bool
+) -> tuple[HashingStream, tape_files.ResumePoint]:
+    """Open the image for writing, positioned where the next tape file goes, with what an
+    earlier run left already hashed.
 
     Return the stream and what an earlier run left (no files, offset 0 when starting afresh).
     Raise RefusedError when a finished image is there (unless ``restart``) or the path is not
@@ -84,16 +121,18 @@ def open_for_writing(paths: TapePaths, *, restart: bool) -> tuple[BinaryIO, tape
             )
         stream.seek(point.offset)
         stream.truncate()
+        hashing = HashingStream(stream)
+        hashing.hash_existing(point.offset)
     except BaseException:
         stream.close()
         raise
-    return stream, point
+    return hashing, point
 
 
-def finish(stream: BinaryIO) -> None:
+def finish(hashing: HashingStream) -> None:
     """Flush the image to disk and close it."""
     try:
-        stream.flush()
-        os.fsync(stream.fileno())
+        hashing.stream.flush()
+        os.fsync(hashing.stream.fileno())
     finally:
-        stream.close()
+        hashing.stream.close()

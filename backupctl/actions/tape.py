@@ -21,7 +21,6 @@ from recovery import (
     custody,
     errors,
     image_folder,
-    image_hash,
     image_state,
     simh_tap,
     st_driver,
@@ -176,7 +175,7 @@ def image(
         finally:
             drive.close()
             tape_output.finish(stream)
-    digests = image_hash.hash_file(paths.image)
+    digests = stream.digests()
     files = point.complete_files + result.files
     details = {
         "paths": paths.to_dict(),

@@ -129,6 +129,7 @@ def test_tape_image_then_extract_gives_identical_files(state, tape, tmp_path):
     assert details["files"][0]["sha256"] == hashlib.sha256(b"".join(files[0])).hexdigest()
     assert details["files"][0]["error_records"] == 0  # the flaky record was read on retry
     assert emulator.closed
+    assert details["sha256"] == hashlib.sha256(image.read_bytes()).hexdigest()
 
     listed = run_cli(state_dir, "tape", "files", str(image), "--json")
     assert listed.returncode == 0, listed.stderr
@@ -204,6 +205,8 @@ def test_an_interrupted_image_resumes_after_the_last_complete_file(state, tape, 
     one_go = tap_bytes(files, bad=((1, 1),)).replace(b"unreadable" * 40, b"")
     one_go = one_go.replace(struct.pack("<I", 0x80000000 | 400), struct.pack("<I", 0x80000000))
     assert pathlib.Path(details["paths"]["image"]).read_bytes() == one_go
+    assert details["sha256"] == hashlib.sha256(one_go).hexdigest()  # hashed while written
+    assert details["md5"] == hashlib.md5(one_go).hexdigest() and details["size"] == len(one_go)
     assert [file["number"] for file in details["files"]] == [0, 1, 2]
 
 
