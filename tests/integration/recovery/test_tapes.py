@@ -2,9 +2,11 @@
 
 The tape is a .tap written by our writer and served by the st-semantics emulator
 (tests/fixtures/tape_emulator.py): this kernel has no SCSI subsystem, st driver or CUSE, so no
-real tape driver can run here (docs/tapes.md says what was verified against what). Everything
-after the drive is real: the job store and custody chain, the private image folder, the
-installed `backupctl` command for `tape files` and `tape extract`.
+real tape driver can run here (docs/tapes.md says what was verified against what). The emulator
+stands in for StDrive behind the one seam, and in the last test it sits behind a FUSE file so the
+real StDrive's ioctls and reads go through the kernel. Everything after the drive is real: the
+job store and custody chain, the private image folder, the installed `backupctl` command for
+`tape files` and `tape extract`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import json
 import os
 import pathlib
+import shutil
 import stat
 import struct
 import subprocess
@@ -28,6 +31,7 @@ from click.testing import CliRunner
 from backupctl.actions import tape as tape_action
 from recovery import errors, st_driver
 from recovery.devices import BlockDevice
+from tests.fixtures import requirements, tape_fuse
 from tests.fixtures.tape_emulator import Access, TapeEmulator, records_of, tap_bytes
 from tests.integration.recovery.conftest import who
 
@@ -294,3 +298,55 @@ def test_a_damaged_image_is_reported_with_record_and_offset(tmp_path):
     result = run_cli(tmp_path, "tape", "files", str(image))
     assert result.returncode == 3
     assert "record 2, byte offset 12" in result.stderr and "Traceback" not in result.stderr
+
+
+class FuseAccess(Access):
+    """The real StDrive on the emulator behind a FUSE file: ioctls and reads through the kernel."""
+
+    def __init__(self, node: str, path: pathlib.Path, device) -> None:
+        super().__init__(node, None, device)
+        self.path = path
+
+    def open(self, node: str):
+        self.describe(node)
+        return tape_fuse.open_drive(self.path)
+
+
+@pytest.fixture
+def fuse_tape(tmp_path):
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse") or not shutil.which("fusermount3"):
+        requirements.skip_or_fail("needs root, /dev/fuse and fusermount3 (fuse3)")
+    served = []
+
+    def make(image: pathlib.Path) -> pathlib.Path:
+        server, node = tape_fuse.serve(image, tmp_path)
+        served.append((server, node))
+        return node
+
+    yield make
+    for server, node in served:
+        tape_fuse.stop(server, node)
+
+
+def test_the_real_st_module_through_the_kernel_images_a_tape(state, fuse_tape, tmp_path):
+    """StDrive unchanged (fcntl.ioctl MTIOCTOP/MTIOCGET, os.read), served by the emulator
+    through FUSE: records below FUSE's 128 KiB request size, an unreadable record in file 1."""
+    store, job, state_dir = state
+    files = contents("gamma")
+    tape_files = [records_of(tar_of(files), RECORD), [b"x" * 100, b"lost" * 10, b"y" * 7]]
+    image_in = tmp_path / "in.tap"
+    image_in.write_bytes(tap_bytes(tape_files, bad=((1, 1),)))
+    node = fuse_tape(image_in)
+    request = tape_action.Request(job.job_id, NODE, retries=2)
+    details = tape_action.image(
+        store, request, who(state_dir), access=FuseAccess(NODE, node, drive_device())
+    )
+    assert details["end"] == "two filemarks"
+    assert [
+        (bad["file_number"], bad["record_number"], bad["attempts"])
+        for bad in details["bad_records"]
+    ] == [(1, 1, 3)]
+    out = tmp_path / "out"
+    result = run_cli(state_dir, "tape", "extract", details["paths"]["image"], "0", "--to", str(out))
+    assert result.returncode == 0, result.stderr
+    assert read_tree(out / "file-0") == files
