@@ -12,6 +12,7 @@ job store and custody chain, the private image folder, the installed `backupctl`
 from __future__ import annotations
 
 import dataclasses
+import errno
 import gzip
 import hashlib
 import io
@@ -350,3 +351,23 @@ def test_the_real_st_module_through_the_kernel_images_a_tape(state, fuse_tape, t
     result = run_cli(state_dir, "tape", "extract", details["paths"]["image"], "0", "--to", str(out))
     assert result.returncode == 0, result.stderr
     assert read_tree(out / "file-0") == files
+
+
+def test_the_real_st_module_through_the_kernel_short_buffer_and_status(fuse_tape, tmp_path):
+    image = tmp_path / "in.tap"
+    image.write_bytes(tap_bytes([[b"r" * 5000, b"s" * 20]]))
+    drive = tape_fuse.open_drive(fuse_tape(image))
+    try:
+        assert "bot" in drive.status().flags
+        drive.operation(st_driver.MTSETBLK, 0)
+        with pytest.raises(OSError) as caught:
+            drive.read_record(4096)  # the record is 5000 bytes
+        assert caught.value.errno == errno.ENOMEM
+        assert st_driver.read_one(drive, 4096) == (b"r" * 5000, 8192)
+        drive.operation(st_driver.MTFSR, 1)
+        assert drive.read_record(65536) == b""  # the filemark
+        status = drive.status()
+        assert (status.file_number, status.block_number, status.block_size) == (1, 0, 0)
+        assert "eof" in status.flags
+    finally:
+        drive.close()
