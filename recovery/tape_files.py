@@ -115,13 +115,17 @@ def resume_point(stream: BinaryIO) -> ResumePoint:
     return ResumePoint(complete, ends[-1] if ends else 0, ended)
 
 
-def write_file(stream: BinaryIO, number: int, out: BinaryIO) -> tuple[int, tuple[Filled, ...]]:
-    """Given a .tap stream, write the data of tape file ``number`` to ``out``.
+def write_file(
+    stream: BinaryIO, number: int, out: BinaryIO, *, usual_size: int | None = None
+) -> tuple[int, tuple[Filled, ...]]:
+    """Given a .tap stream, write the data of tape file ``number`` to ``out``; an unreadable
+    record becomes zeros up to ``usual_size`` (when not given, the file's most common record
+    size, found with one more pass over the image).
 
     Return the bytes written and the ranges filled with zeros for unreadable records. Raise
     InvalidRequest when the image has no such file.
     """
-    usual = _usual_size(stream, number)
+    usual = _usual_size(stream, number) if usual_size is None else usual_size
     stream.seek(0)
     file, record, written, filled = 0, 0, 0, []
     for entry in simh_tap.read(stream):

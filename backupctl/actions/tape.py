@@ -35,6 +35,7 @@ __all__ = ["Request", "SystemTapeAccess", "TapeAccess", "Who", "image", "info"]
 
 logger = logging.getLogger(__name__)
 DEFAULT_RETRIES = 3
+MAX_LISTED = 1000  # bad records listed in the custody event (all are counted)
 
 
 class TapeAccess(Protocol):
@@ -181,7 +182,8 @@ def image(
         "paths": paths.to_dict(),
         **digests.to_dict(),
         "files": [file.to_dict() for file in files],
-        "bad_records": [bad.to_dict() for bad in result.bad_records],
+        "bad_records": [bad.to_dict() for bad in result.bad_records[:MAX_LISTED]],
+        "bad_record_count": len(result.bad_records),
         "records": sum(file.records for file in files),
         "data_bytes": sum(file.bytes for file in files),
         "end": result.end,

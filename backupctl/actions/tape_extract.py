@@ -57,13 +57,15 @@ def _output_folder(to: pathlib.Path) -> pathlib.Path:
     return to
 
 
-def _write_raw(image: pathlib.Path, number: int, path: pathlib.Path) -> tuple[int, tuple]:
+def _write_raw(
+    image: pathlib.Path, number: int, path: pathlib.Path, usual_size: int
+) -> tuple[int, tuple]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     with (
         tape_files.open_image(image) as stream,
         os.fdopen(os.open(path, flags, 0o600), "wb") as out,
     ):
-        return tape_files.write_file(stream, number, out)
+        return tape_files.write_file(stream, number, out, usual_size=usual_size)
 
 
 def extract(store: JobStore | None, request: ExtractRequest, who: Who | None = None) -> dict:
@@ -80,7 +82,7 @@ def extract(store: JobStore | None, request: ExtractRequest, who: Who | None = N
     tape_file = summary.files[request.number]
     folder = _output_folder(request.to)
     raw = folder / f"file-{request.number}.bin"
-    written, filled = _write_raw(request.image, request.number, raw)
+    written, filled = _write_raw(request.image, request.number, raw, tape_file.usual_size or 0)
     details = {
         "image": str(request.image),
         "file_number": request.number,
