@@ -6,9 +6,10 @@ tar does), every path component is opened with O_NOFOLLOW relative to its parent
 (no symlink is ever followed, none is ever created), an existing entry is replaced only when it
 is a regular file. Symlinks, hard links, device nodes and FIFOs are listed, never created.
 Everything is written 0700 (folders) and 0600 (files) for the user running the extraction (root
-in the workshop): no setuid or setgid bit, no foreign owner. Damaged archives end with a note,
-not a traceback; with ``damaged_ranges`` (byte ranges of the archive that hold zeros instead of
-unreadable records) each member whose data touches such a range is named.
+in the workshop): no setuid or setgid bit, no foreign owner; files keep their modification time.
+Damaged archives end with a note, not a traceback; with ``damaged_ranges`` (byte ranges of the
+archive that hold zeros instead of unreadable records) each member whose data touches such a
+range is named.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _directory(root: int, parts: tuple[str, ...]) -> Iterator[int]:
         os.close(descriptor)
 
 
-def _write_member(root: int, parts: tuple[str, ...], source: BinaryIO) -> int:
+def _write_member(root: int, parts: tuple[str, ...], source: BinaryIO, mtime: float) -> int:
     with _directory(root, parts[:-1]) as parent:
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISREG(os.lstat(parts[-1], dir_fd=parent).st_mode):
@@ -103,6 +104,9 @@ def _write_member(root: int, parts: tuple[str, ...], source: BinaryIO) -> int:
                 out.write(chunk)
                 written += len(chunk)
             os.fchmod(out.fileno(), 0o600)
+            out.flush()  # before the time is set: a later write would change it
+            with contextlib.suppress(OverflowError, ValueError):  # a nonsense time in the header
+                os.utime(out.fileno(), (mtime, mtime))
         return written
 
 
@@ -171,7 +175,7 @@ def _one(
                 counts["directories"] += 1
             return
         source = tar.extractfile(member)
-        counts["bytes"] += _write_member(root, parts, source)
+        counts["bytes"] += _write_member(root, parts, source, member.mtime)
         counts["files"] += 1
     except OSError as error:
         if error.errno is None:  # a damaged stream, not a refusal of the folder

@@ -61,3 +61,12 @@ def test_media_image_of_a_tape_drive_points_to_tape_image(tmp_path, monkeypatch)
         errors.InvalidRequest, match=f"backupctl tape image /dev/nst0 --job {job.job_id}"
     ):
         image_action.plan(store, request, image_action.Who("tech", "bench"))
+
+
+def test_media_list_line_of_a_tape_drive_names_the_tape_commands():
+    from backupctl.cli import media_commands
+
+    line = media_commands.device_line(devices.tape_drive(node="/dev/nst0", properties=LTO))
+    assert line.startswith("/dev/nst0      tape      scsi")
+    assert "HP Ultrium 5-SCSI  serial HU1234ABCD  (backupctl tape info/image)" in line
+    assert "sectors" not in line and "0 B" not in line

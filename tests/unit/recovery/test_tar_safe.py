@@ -75,7 +75,7 @@ def test_escapes_links_and_devices_are_not_created(tmp_path):
 
 def test_modes_are_private_and_special_bits_dropped(tmp_path):
     stream = archive(
-        (member("bin/su", mode=0o4755), b"#!"),
+        (member("bin/su", mode=0o4755, mtime=946684800), b"#!"),
         (member("shared", tarfile.DIRTYPE, mode=0o3777), b""),
     )
     result = tar_safe.unpack(stream, tmp_path)
@@ -83,6 +83,7 @@ def test_modes_are_private_and_special_bits_dropped(tmp_path):
     assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "bin").stat().st_mode) == 0o700
     assert result.special_bits_dropped == 2 and (result.files, result.directories) == (1, 1)
+    assert (tmp_path / "bin" / "su").stat().st_mtime == 946684800  # the modification time is kept
 
 
 def test_a_symlink_planted_in_the_folder_is_not_followed(tmp_path):
