@@ -15,13 +15,16 @@ import fcntl
 import hashlib
 import os
 import pathlib
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from recovery import errors, image_folder, image_hash, tape_files
 
 CHUNK = 4 * 1024 * 1024
+QUEUED = 8  # writes (records, up to 16 MiB each) waiting for the digest thread
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 
@@ -68,17 +71,26 @@ def exclusive(paths: TapePaths) -> Iterator[None]:
 
 class HashingStream:
     """The image being written, hashed (MD5 and SHA-256) as it is written: no second read of a
-    whole tape's image at the end."""
+    whole tape's image at the end. The digests run on their own thread (hashlib releases the
+    GIL), fed through a queue of at most QUEUED writes, so the read loop waits for them only
+    when they fall that far behind."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.sha256 = hashlib.sha256()
         self.size = 0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED)
+        self._thread = threading.Thread(target=self._digest, name="tap-digest", daemon=True)
+        self._thread.start()
+
+    def _digest(self) -> None:
+        while (data := self._queue.get()) is not None:
+            self.md5.update(data)
+            self.sha256.update(data)
 
     def write(self, data: bytes) -> int:
-        self.md5.update(data)
-        self.sha256.update(data)
+        self._queue.put(bytes(data))
         self.size += len(data)
         return self.stream.write(data)
 
@@ -89,11 +101,17 @@ class HashingStream:
             chunk = self.stream.read(min(CHUNK, length - self.size))
             if not chunk:
                 raise errors.RecoveryError(f"the image ended at {self.size} of {length} bytes")
-            self.md5.update(chunk)
-            self.sha256.update(chunk)
+            self._queue.put(chunk)
             self.size += len(chunk)
 
+    def stop(self) -> None:
+        """End the digest thread once it has hashed everything written (idempotent)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
     def digests(self) -> image_hash.Digests:
+        self.stop()
         return image_hash.Digests(self.md5.hexdigest(), self.sha256.hexdigest(), self.size)
 
 
@@ -122,16 +140,22 @@ def open_for_writing(
         stream.seek(point.offset)
         stream.truncate()
         hashing = HashingStream(stream)
+    except BaseException:
+        stream.close()
+        raise
+    try:
         hashing.hash_existing(point.offset)
     except BaseException:
+        hashing.stop()
         stream.close()
         raise
     return hashing, point
 
 
 def finish(hashing: HashingStream) -> None:
-    """Flush the image to disk and close it."""
+    """Flush the image to disk and close it; end the digest thread."""
     try:
+        hashing.stop()
         hashing.stream.flush()
         os.fsync(hashing.stream.fileno())
     finally:
