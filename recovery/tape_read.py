@@ -178,9 +178,10 @@ _SKIPPED = b"skipped"  # a sentinel, compared by identity: a record may hold the
 
 
 def _recover(reader: _Reader, error: OSError, *, retries: int) -> bytes | None:
-    """Retry a failed record. Return its data when a retry read it (b"" when the drive was at
-    a filemark by then), _SKIPPED when it was written as an error record and the drive is past
-    it, None when the drive cannot space over it."""
+    """Retry a failed record. Return its data when a retry read it; b"" when a retry met a
+    filemark instead (the drive had moved past the record: it is written as an error record);
+    _SKIPPED when it was written as an error record and the drive is past it; None when the
+    drive cannot space over it."""
     block = reader.current.records  # the failed record's number within its file
     reason = _reason(error)
     attempts = 1
@@ -191,8 +192,17 @@ def _recover(reader: _Reader, error: OSError, *, retries: int) -> bytes | None:
         except OSError as again:
             reason = _reason(again)
             continue
+        if not data:
+            _lost(reader, block, attempts - 1, reason)
+            return data
         logger.info("file %d record %d read on attempt %d", reader.current.number, block, attempts)
         return data
+    _lost(reader, block, attempts, reason)
+    return _SKIPPED if _past(reader.drive, block) else None
+
+
+def _lost(reader: _Reader, block: int, attempts: int, reason: str) -> None:
+    """Write record ``block`` as an error record and list it as bad."""
     reader.bad.append(BadRecord(reader.current.number, block, attempts, reason))
     logger.warning(
         "file %d record %d unreadable after %d attempts (%s): written as an error record",
@@ -203,7 +213,6 @@ def _recover(reader: _Reader, error: OSError, *, retries: int) -> bytes | None:
     )
     reader.writer.error_record()
     reader.current.error_record()
-    return _SKIPPED if _past(reader.drive, block) else None
 
 
 def _reason(error: OSError) -> str:

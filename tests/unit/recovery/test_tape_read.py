@@ -137,3 +137,29 @@ def test_a_bad_record_the_drive_cannot_space_over_stops_the_read():
         Record(b"", error=True),
         EndOfMedium(),
     ]
+
+
+def test_a_retry_that_meets_a_filemark_keeps_the_lost_record_and_the_filemark():
+    class Slipping(TapeEmulator):
+        """Says it is still before the failed record, but the retry reads the filemark."""
+
+        def status(self):
+            status = super().status()
+            if self.position == 2:  # past the bad record, before the filemark
+                return st_driver.DriveStatus(
+                    **{**status.to_dict(), "block_number": 1, "flags": status.flags}
+                )
+            return status
+
+    emulator = Slipping([b"a", b"b", FILEMARK, b"c", FILEMARK, FILEMARK], bad={1: 1})
+    result, entries = read_all(emulator, retries=2)
+    assert entries == [
+        Record(b"a"),
+        Record(b"", error=True),
+        TapeMark(),
+        Record(b"c"),
+        TapeMark(),
+        TapeMark(),
+        EndOfMedium(),
+    ]
+    assert [(bad.file_number, bad.record_number) for bad in result.bad_records] == [(0, 1)]
