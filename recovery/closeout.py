@@ -5,7 +5,8 @@ workshop's copies of the customer's data are deleted (``delete_after``: the clos
 configured number of days, recorded then, so a later change of the setting does not move a
 promise already made in a report). The copies are exactly what the job's custody record names:
 the image, the mapfile (and ddrescue's ``.bak`` of it, and the run lock) from the imaging
-events, and every scan output directory from the scan events. Nothing else is ever a copy. The
+events, every scan output directory from the scan events, and the tape images and extracted
+tape files from the tape events. Nothing else is ever a copy. The
 clock is a parameter everywhere.
 """
 
@@ -29,6 +30,7 @@ DEFAULT_KEPT_DAYS = 30
 MAX_KEPT_DAYS = 3650
 DESTROYED = "copies.destroyed"
 IMAGE_KINDS = ("image.started", "image.finished")
+TAPE_KINDS = ("tape.started", "tape.finished")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +134,36 @@ def copies(events: Sequence[CustodyEvent]) -> tuple[Copy, ...]:
     for folder in scan_record.scan_dirs(events):
         digest = manifests.get(str(folder))
         found.setdefault(folder, Copy("recovered files", folder, digest, directory=True))
+    for copy in _tape_copies(events):
+        found.setdefault(copy.path, copy)
     return tuple(found.values())
+
+
+def _tape_copies(events: Sequence[CustodyEvent]) -> list[Copy]:
+    """Given a job's events, return the tape images (and their locks) and the tape files
+    extracted for the job (``tape extract --job``), as their events recorded them."""
+    result = []
+    for event in events:
+        if event.kind in TAPE_KINDS and isinstance(event.details.get("paths"), dict):
+            image = event.details["paths"].get("image")
+            if _absolute(image):
+                digest = event.details.get("sha256") if event.kind == "tape.finished" else None
+                result.append(Copy("tape image", pathlib.Path(image), digest))
+                result.append(Copy("tape image lock", pathlib.Path(image + ".lock")))
+        if event.kind == "tape.extracted":
+            data = event.details.get("data")
+            if _absolute(data):
+                result.append(Copy("extracted tape file", pathlib.Path(data)))
+            unpacked = event.details.get("unpacked")
+            folder = unpacked.get("folder") if isinstance(unpacked, dict) else None
+            if _absolute(folder):
+                result.append(Copy("unpacked tape file", pathlib.Path(folder), directory=True))
+    digests = {copy.path: copy.recorded_sha256 for copy in result if copy.recorded_sha256}
+    return [dataclasses.replace(c, recorded_sha256=digests.get(c.path)) for c in result]
+
+
+def _absolute(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("/")
 
 
 def deletion_text(events: Sequence[CustodyEvent], *, kept_days: int, now: datetime.datetime) -> str:

@@ -192,3 +192,37 @@ def identity_text(value: str | None, *, serial: bool = False) -> str | None:
             for character in value
         )
     return value[:IDENTITY_MAX] or None
+
+
+def tape_drive(
+    *,
+    node: str,
+    properties: Mapping[str, str],
+    sysfs_vendor: str | None = None,
+    sysfs_model: str | None = None,
+) -> BlockDevice:
+    """Given a tape drive's node (/dev/nstN), its udev properties (scsi_id's ID_VENDOR,
+    ID_MODEL, ID_SERIAL_SHORT or ID_SCSI_SERIAL, ID_BUS) and the SCSI inquiry strings from sysfs,
+    return its description. A tape drive has no size or sectors, is removable media, and is
+    never a system device: nothing mounts or swaps on it."""
+    vendor = properties.get("ID_VENDOR") or sysfs_vendor
+    model = properties.get("ID_MODEL") or sysfs_model
+    serial = properties.get("ID_SERIAL_SHORT") or properties.get("ID_SCSI_SERIAL")
+    return BlockDevice(
+        node=node,
+        kind="tape",
+        bus=properties.get("ID_BUS") or "scsi",
+        vendor=identity_text(vendor.replace("_", " ").strip() if vendor else None),
+        model=identity_text(model.replace("_", " ").strip() if model else None),
+        serial=identity_text(serial, serial=True),
+        size_bytes=0,
+        logical_sector_size=0,
+        physical_sector_size=0,
+        removable=True,
+        read_only=False,
+        filesystem=None,
+        mountpoints=(),
+        partitions=(),
+        is_system=False,
+        system_reasons=(),
+    )

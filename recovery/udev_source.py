@@ -23,7 +23,7 @@ from recovery.devices import BlockDevice, Partition
 
 logger = logging.getLogger(__name__)
 
-_TAPE_NAME = re.compile(r"^st\d+$")  # one node per drive: not nst0, st0l, st0m, st0a
+_TAPE_NAME = re.compile(r"^nst\d+$")  # the non-rewinding node: not st0, nst0l, nst0m, nst0a
 _HEX_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
 
@@ -168,6 +168,13 @@ def _holders(device: pyudev.Device) -> tuple[str, ...]:
 
 def _disk(device: pyudev.Device, usage: HostUsage) -> BlockDevice:
     """Given a pyudev disk (or tape drive) and the host's usage, return its plain description."""
+    if device.subsystem == "scsi_tape":
+        return devices.tape_drive(
+            node=device.device_node,
+            properties=dict(device.properties),
+            sysfs_vendor=_sysfs(device, "device/vendor"),
+            sysfs_model=_sysfs(device, "device/model"),
+        )
     children = [
         child for child in device.children if child.device_type == "partition" and child.device_node
     ]
@@ -266,6 +273,10 @@ def _find(context: pyudev.Context, node: str) -> pyudev.Device:
     if device.device_type == "partition":
         raise errors.DeviceNotFound(
             f"{node} is a partition; name the whole device ({device.parent.device_node})"
+        )
+    if device.subsystem == "scsi_tape" and not _is_listed(device):
+        raise errors.DeviceNotFound(
+            f"{node} is not the tape drive's non-rewinding node; use /dev/nst<N> (media list)"
         )
     if not _is_listed(device):
         raise errors.DeviceNotFound(f"{node} is not a disk or a tape drive")

@@ -143,6 +143,11 @@ def plan(store: JobStore, request: Request, who: Who) -> tuple[imaging.ImagePlan
     if job.status != "open":
         raise errors.JobClosedError(f"job {job.job_id} is closed; open a new job to image again")
     device = udev_source.describe(request.device, state_paths=who.state_paths)
+    if device.kind == "tape":
+        raise errors.InvalidRequest(
+            f"{device.node} is a tape drive; image tapes with:"
+            f" backupctl tape image {device.node} --job {job.job_id}"
+        )
     _check_medium(job, device)
     state = image_state.ImageState(store.db_path)
     recorded = state.folder(job.job_id)

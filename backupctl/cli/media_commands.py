@@ -30,12 +30,14 @@ def device_line(device: BlockDevice) -> str:
     ]
     reasons = "; ".join(_text(reason) for reason in device.system_reasons)
     system = f"SYSTEM ({reasons})" if device.is_system else ""
+    tape = device.kind == "tape"  # no size or sectors: read it with `backupctl tape`
     return (
         f"{_text(device.node):<14} {_text(device.kind):<9} {_text(device.bus):<8} "
-        f"{describe_size(device.size_bytes):>10}  "
+        f"{'-' if tape else describe_size(device.size_bytes):>10}  "
         f"{_text(device.vendor)} {_text(device.model)}  serial {_text(device.serial)}  "
-        f"sectors {device.logical_sector_size}/{device.physical_sector_size}  "
-        f"{' '.join(flags)}  {system}"
+        + ("(backupctl tape info/image)  " if tape else "")
+        + ("" if tape else f"sectors {device.logical_sector_size}/{device.physical_sector_size}  ")
+        + f"{' '.join(flags)}  {system}"
     ).rstrip()
 
 

@@ -8,10 +8,22 @@ import pathlib
 import pytest
 
 CLI = pathlib.Path(__file__).resolve().parents[3] / "backupctl" / "cli"
-ALLOWED = ("backupctl.actions", "backupctl.cli", "click", "tqdm", "json", "pathlib", "sys", "time")
+ALLOWED = (
+    "backupctl.actions",
+    "backupctl.cli",
+    "click",
+    "tqdm",
+    "json",
+    "logging",
+    "pathlib",
+    "sys",
+    "time",
+)
 
 
-@pytest.mark.parametrize("name", ["job_commands.py", "image_commands.py", "media_commands.py"])
+@pytest.mark.parametrize(
+    "name", ["job_commands.py", "image_commands.py", "media_commands.py", "tape_commands.py"]
+)
 def test_command_module_imports_only_actions_click_and_cli_helpers(name):
     tree = ast.parse((CLI / name).read_text())
     imported = [

@@ -101,3 +101,27 @@ def test_as_of_time_without_zone_is_utc():
     assert closeout.parse_time("2026-03-01") == datetime.datetime(2026, 3, 1, tzinfo=UTC)
     with pytest.raises(errors.InvalidRequest):
         closeout.parse_time("next tuesday")
+
+
+def test_tape_images_and_extracted_tape_files_are_copies_too():
+    image = "/srv/jobs/J/J-box1.tap"
+    events = [
+        _event(1, "tape.started", {"paths": {"image": image}}),
+        _event(2, "tape.finished", {"paths": {"image": image}, "sha256": "ab" * 32}),
+        _event(
+            3,
+            "tape.extracted",
+            {"data": "/srv/out/file-0.bin", "unpacked": {"folder": "/srv/out/file-0"}},
+        ),
+        _event(4, "tape.extracted", {"data": "relative/file-1.bin", "unpacked": None}),
+    ]
+    found = {
+        (copy.what, str(copy.path), copy.recorded_sha256, copy.directory)
+        for copy in closeout.copies(events)
+    }
+    assert found == {
+        ("tape image", image, "ab" * 32, False),
+        ("tape image lock", image + ".lock", None, False),
+        ("extracted tape file", "/srv/out/file-0.bin", None, False),
+        ("unpacked tape file", "/srv/out/file-0", None, True),
+    }
