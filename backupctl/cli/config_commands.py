@@ -8,6 +8,7 @@ import click
 
 from backupctl.cli import context
 from backupctl.cli.options import json_option
+from backupctl.cli.roles import Role, requires
 
 
 @click.group()
@@ -18,6 +19,7 @@ def config() -> None:
 @config.command()
 @json_option
 @click.pass_obj
+@requires(Role.OPERATOR, Role.ADMIN, Role.AUDITOR, action="config.validate", record=True)
 def validate(app: context.AppContext, as_json: bool) -> None:
     """Validate the config; every problem is listed with its key path (exit 2 when any)."""
     loaded = app.config()

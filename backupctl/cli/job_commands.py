@@ -9,6 +9,7 @@ import click
 from backupctl.actions import jobs as job_actions
 from backupctl.cli import context
 from backupctl.cli.options import json_option
+from backupctl.cli.roles import Role, requires
 from backupctl.cli.text import shown
 
 
@@ -64,6 +65,7 @@ def job() -> None:
 @click.option("--note", help="Free text: what the customer reported, the medium's condition.")
 @json_option
 @click.pass_obj
+@requires(Role.TECHNICIAN, action="job.open", record=True, custody=True)
 def open_command(
     app: context.AppContext,
     customer: str,
@@ -96,6 +98,9 @@ def open_command(
 )
 @json_option
 @click.pass_obj
+@requires(
+    Role.TECHNICIAN, action="job.attach", record=True, subjects={"job": "job_id"}, custody=True
+)
 def attach_command(
     app: context.AppContext, job_id: str, device: str, allow_system: bool, as_json: bool
 ) -> None:
@@ -124,6 +129,7 @@ def _print_event(event) -> None:
 @click.argument("job_id", metavar="JOB")
 @json_option
 @click.pass_obj
+@requires(Role.TECHNICIAN, Role.AUDITOR, action="job.show")
 def show_command(app: context.AppContext, job_id: str, as_json: bool) -> None:
     """Show a job, its custody events and whether their hash chain verifies (exit 3 when not)."""
     report = job_actions.report(_store(app), job_id)
@@ -143,6 +149,7 @@ def show_command(app: context.AppContext, job_id: str, as_json: bool) -> None:
 @click.option("--open", "open_only", is_flag=True, help="Only jobs that are still open.")
 @json_option
 @click.pass_obj
+@requires(Role.TECHNICIAN, Role.AUDITOR, action="job.list")
 def list_command(app: context.AppContext, open_only: bool, as_json: bool) -> None:
     """List repair jobs, oldest first; exit 3 when a job row was deleted or the ledger broken."""
     found = job_actions.list_jobs(_store(app), open_only=open_only)
@@ -172,6 +179,7 @@ def _print_list(found: job_actions.JobList) -> None:
 @click.argument("job_id", metavar="JOB")
 @click.argument("text")
 @click.pass_obj
+@requires(Role.TECHNICIAN, action="job.note", record=True, subjects={"job": "job_id"}, custody=True)
 def note_command(app: context.AppContext, job_id: str, text: str) -> None:
     """Add a note to the job's custody record (what was seen, what the customer said)."""
     sequence = job_actions.add_note(
@@ -184,6 +192,9 @@ def note_command(app: context.AppContext, job_id: str, text: str) -> None:
 @click.argument("job_id", metavar="JOB")
 @json_option
 @click.pass_obj
+@requires(
+    Role.TECHNICIAN, action="job.close", record=True, subjects={"job": "job_id"}, custody=True
+)
 def close_command(app: context.AppContext, job_id: str, as_json: bool) -> None:
     """Close a job; its custody record takes no more events."""
     closed = job_actions.close(_store(app), job_id, actor=context.actor(), host=context.host())
