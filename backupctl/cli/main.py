@@ -30,6 +30,7 @@ COMMAND_MODULES = {
     "location": "backupctl.cli.location_commands",
     "media": "backupctl.cli.media_commands",
     "job": "backupctl.cli.job_commands",
+    "audit": "backupctl.cli.audit_commands",
 }
 
 

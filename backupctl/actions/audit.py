@@ -1,0 +1,167 @@
+"""The audit commands: verify the log against itself, its checkpoints and the anchors at every
+location; show, export and scan it for alerts (docs/audit.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import pathlib
+from collections.abc import Iterator
+
+from backupctl import locations, state
+from backupctl.audit import alerts as alert_rules
+from backupctl.audit import anchors, chain, checkpoint, export, log, query, trail
+from backupctl.config import Config
+from backupctl.errors import ExitCode, is_expected
+from backupctl.keys import access as keyaccess
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "AnchorCheck",
+    "Filters",
+    "Rules",
+    "VerifyResult",
+    "alerts",
+    "as_dict",
+    "export_lines",
+    "show",
+    "verify",
+]
+
+Filters = query.Filters
+Rules = alert_rules.Rules
+as_dict = query.as_dict
+
+
+@dataclasses.dataclass(frozen=True)
+class AnchorCheck:
+    """One location's anchor: what it covers, or why it could not be read."""
+
+    location: str
+    tree_size: int | None = None
+    at: str | None = None
+    error: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyResult:
+    records: int
+    head: str
+    problems: tuple[chain.Problem, ...]
+    local_checkpoints: int
+    anchors: tuple[AnchorCheck, ...]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 tampering found; 1 intact but an anchor could not be read; 0 all agree."""
+        if self.problems:
+            return ExitCode.FAILED
+        return ExitCode.PARTIAL if any(check.error for check in self.anchors) else ExitCode.OK
+
+
+def verify(config: Config, *, host: str, actor: str) -> VerifyResult:
+    """Given the config and this host's name, walk the log, judge it against every checkpoint
+    and anchor, record the verification and return the result."""
+    db = state.db_path(config.state_dir)
+    host_key = checkpoint.public_hex(checkpoint.signing_key(config.state_dir))
+    local = checkpoint.local_checkpoints(db)
+    found = _read_anchors(config, host)
+    anchored = [(f"the anchor at location {name}", made) for name, made, _ in found if made]
+    judged = [(f"checkpoint {made.tree_size}", made) for made in local] + anchored
+    walked = _walk(db, sizes={made.tree_size for _, made in judged})
+    problems = list(walked.problems)
+    for where, made in judged:
+        problems += anchors.judge(made, walked, host_key=host_key, where=where)
+    problems += _narrowed(judged, problems)
+    checks = tuple(
+        AnchorCheck(name, made.tree_size, made.at) if made else AnchorCheck(name, error=error)
+        for name, made, error in found
+    )
+    result = VerifyResult(walked.count, walked.head, tuple(problems), len(local), checks)
+    trail.end(
+        db,
+        "audit.verify",
+        actor,
+        outcome="ok" if not problems else "failed",
+        details={
+            "records": walked.count,
+            "problems": len(problems),
+            "exit_code": int(result.exit_code),
+        },
+    )
+    return result
+
+
+def _walk(db: pathlib.Path, *, sizes: set[int]) -> chain.Walk:
+    with state.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT seq, at, actor, action, subjects, outcome, details, prev, hash"
+            " FROM audit_log ORDER BY seq"
+        )
+        return chain.walk(rows, sizes=sizes)
+
+
+def _read_anchors(config: Config, host: str) -> list[tuple[str, checkpoint.Checkpoint | None, str]]:
+    """Given the config, return each location's anchor, or None and why it could not be read."""
+    try:
+        keystore = keyaccess.open_keystore(config)
+    except Exception as error:
+        if not is_expected(error):
+            raise
+        return [
+            (name, None, f"keystore not readable: {error}") for name in sorted(config.locations)
+        ]
+    found = []
+    for name, location in sorted(config.locations.items()):
+        try:
+            with locations.store_for(location, anchors.SUBPATH, keystore) as store:
+                found.append((name, anchors.read(store, host), ""))
+        except Exception as error:
+            if not is_expected(error):
+                raise
+            found.append((name, None, str(error)))
+    return found
+
+
+def _narrowed(judged, problems: list[chain.Problem]) -> list[chain.Problem]:
+    """When some checkpoints agree with the log and a later one does not, say between which
+    records the log was rewritten."""
+    bad = sorted({p.seq for p in problems if p.kind == "replaced" and p.seq is not None})
+    if not bad:
+        return []
+    good = [made.tree_size for _, made in judged if made.tree_size < bad[0]]
+    good = [size for size in good if size not in bad]
+    start = max(good, default=0) + 1
+    return [
+        chain.Problem(
+            start,
+            "replaced",
+            f"the log differs from its checkpoints first between records {start} and {bad[0]}",
+        )
+    ]
+
+
+def show(config: Config, filters: query.Filters) -> Iterator[log.Record]:
+    """Given the filters, yield the matching records in order."""
+    return query.select(state.db_path(config.state_dir), filters)
+
+
+def export_lines(config: Config, filters: query.Filters, *, fmt: str) -> Iterator[str]:
+    """Given the filters and a format (jsonl or csv), yield the export's lines."""
+    return export.lines(show(config, filters), fmt=fmt)
+
+
+def alerts(
+    config: Config, filters: query.Filters, rules: alert_rules.Rules
+) -> list[alert_rules.Alert]:
+    """Given the filters and the rules, return the alerts the matching records raise."""
+    return alert_rules.find(show(config, filters), rules)
+
+
+def since(text: str | None) -> str | None:
+    """Given ``--since`` as typed (or None), return it normalised; raise ConfigError."""
+    if text is None:
+        return None
+    return query.parse_since(text, now=datetime.datetime.now(datetime.UTC))

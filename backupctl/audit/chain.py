@@ -1,0 +1,152 @@
+"""Walk the audit log once: check every record's number, link and hash, and compute the Merkle
+roots at the sizes checkpoints and anchors name.
+
+A problem names the record where it shows:
+
+- ``changed``: the record's content no longer matches its hash;
+- ``removed``: numbers are missing (records ``a``..``b`` deleted);
+- ``inserted``: a record links to the one *two* before it: the record between was put in;
+- ``broken link``: a record does not link to the one before it (removed and renumbered, moved,
+  or reordered).
+
+Truncation and a whole log replaced by a different but consistent one leave the chain intact;
+``checkpoints.py`` catches those against signed checkpoints and anchors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+
+from backupctl.audit import log, merkle
+
+MAX_PROBLEMS = 50  # a wholesale rewrite breaks every record; the first ones tell where
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """What is wrong, and at which record (None: the log as a whole)."""
+
+    seq: int | None
+    kind: str
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Walk:
+    """What one pass over the log found."""
+
+    count: int  # records read
+    last_seq: int
+    head: str  # hash of the last record
+    problems: tuple[Problem, ...]
+    roots: dict[int, tuple[str, str]]  # tree size -> (Merkle root, hash of that record), hex
+
+
+Row = tuple[int, str, str, str, str, str, str, str, str]
+_dumps = json.JSONEncoder(ensure_ascii=True).encode  # for the plain strings of a record
+
+
+def _canonical_fast(row: Row) -> bytes:
+    """Rebuild the hashed bytes from the stored text, which ``log.compact_json`` wrote in the
+    canonical form (keys in the order ``json.dumps(sort_keys=True)`` puts them)."""
+    seq, at, actor, action, subjects, outcome, details, _, _ = row
+    return (
+        f'{{"action":{_dumps(action)},"actor":{_dumps(actor)},"at":{_dumps(at)},'
+        f'"details":{details},"outcome":{_dumps(outcome)},"seq":{seq},"subjects":{subjects}}}'
+    ).encode()
+
+
+def _canonical(row: Row) -> bytes:
+    """Rebuild the hashed bytes by decoding and re-encoding (text stored in another layout)."""
+    seq, at, actor, action, subjects, outcome, details, _, _ = row
+    event = log.Event(action, actor, outcome, json.loads(subjects), json.loads(details))
+    return log.canonical(seq, at, event)
+
+
+def intact(row: Row) -> bool:
+    """Given a stored row, return whether its hash covers its content and its link."""
+    prev, stored = row[7], row[8]
+    try:
+        if log.chain_hash(prev, _canonical_fast(row)) == stored:
+            return True
+        return log.chain_hash(prev, _canonical(row)) == stored
+    except (ValueError, TypeError):
+        return False
+
+
+class _Tree:
+    """The Merkle frontier, extended in place while walking (merkle.Frontier is the value)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.roots: list[bytes] = []
+
+    def append(self, leaf: bytes) -> None:
+        roots = self.roots
+        roots.append(merkle.leaf_hash(leaf))
+        self.size += 1
+        merged = self.size
+        while not merged & 1:
+            right = roots.pop()
+            roots[-1] = merkle.node_hash(roots[-1], right)
+            merged >>= 1
+
+    def root(self) -> bytes:
+        return merkle.Frontier(self.size, tuple(self.roots)).root()
+
+
+def walk(rows: Iterable[Row], *, sizes: Iterable[int] = ()) -> Walk:
+    """Given the log's rows in order (seq, at, actor, action, subjects, outcome, details, prev,
+    hash) and the tree sizes of interest, return what the walk found."""
+    wanted = set(sizes)
+    problems: list[Problem] = []
+    roots: dict[int, tuple[str, str]] = {}
+    tree = _Tree()
+    before, two_before = log.GENESIS, None
+    expected, count = 1, 0
+    for row in rows:
+        seq, prev, stored = row[0], row[7], row[8]
+        if (seq != expected or prev != before or not intact(row)) and len(problems) < MAX_PROBLEMS:
+            problems += _problems(row, expected, before, two_before)
+        count += 1
+        expected = seq + 1
+        two_before, before = before, stored
+        tree.append(bytes.fromhex(stored))
+        if tree.size in wanted:
+            roots[tree.size] = (tree.root().hex(), stored)
+    return Walk(count, expected - 1, before, tuple(problems), roots)
+
+
+def _problems(row: Row, expected: int, before: str, two_before: str | None) -> list[Problem]:
+    seq, prev = row[0], row[7]
+    found = []
+    if seq > expected:
+        span = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
+        found.append(Problem(expected, "removed", f"record {span} missing: removed from the log"))
+    elif prev != before:
+        if prev == two_before:
+            found.append(
+                Problem(
+                    seq - 1,
+                    "inserted",
+                    f"record {seq - 1} was inserted: record {seq} links to record {seq - 2}",
+                )
+            )
+        else:
+            found.append(
+                Problem(
+                    seq,
+                    "broken link",
+                    f"record {seq} does not link to record {seq - 1}: records were removed,"
+                    " moved or reordered here",
+                )
+            )
+    if not intact(row):
+        found.append(
+            Problem(
+                seq, "changed", f"record {seq} was changed: its content does not match its hash"
+            )
+        )
+    return found
