@@ -130,7 +130,8 @@ def test_an_inserted_record_is_named(anchored_log):
         at = "2026-11-29T03:00:00.000000+00:00"
         digest = log.chain_hash(prev, log.canonical(8, at, event))
         connection.execute(
-            "INSERT INTO audit_log VALUES (8, ?, 'mallory', 'restore.approve', ?, 'ok', '{}', ?, ?)",
+            "INSERT INTO audit_log VALUES"
+            " (8, ?, 'mallory', 'restore.approve', ?, 'ok', '{}', ?, ?)",
             (at, log.compact_json(event.subjects), prev, digest),
         )
     result = verify(loaded)
