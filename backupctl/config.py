@@ -19,6 +19,7 @@ from backupctl.errors import ConfigError
 from policies import access, jurisdiction, placement, retention
 
 TOP_LEVEL_TABLES = ("backupctl", "locations", "sources", "policies", "access")
+RESERVED_SOURCE = "audit-checkpoints"  # the directory next to the repositories for audit anchors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,6 +281,8 @@ def _parse_sources(
     sources = {}
     for name, table in _named_tables(raw, "sources", errors).items():
         where = f"sources.{name}"
+        if name == RESERVED_SOURCE:  # the audit log's anchors live there (docs/audit.md)
+            errors.append(f"{where}: the name {RESERVED_SOURCE} is reserved for audit anchors")
         values = schema.check_table(table, schema.SOURCE_KEYS, where, errors)
         if values.get("paths") is None or values.get("locations") is None:
             continue

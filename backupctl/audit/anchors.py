@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 
+from backupctl import config
 from backupctl.audit import chain
 from backupctl.audit.checkpoint import Checkpoint, CheckpointError, parse, signature_ok
 from targets.store import RepositoryStore
 
-SUBPATH = "audit-checkpoints"
+SUBPATH = config.RESERVED_SOURCE  # "audit-checkpoints": config refuses a source so named
 MAX_ANCHOR_BYTES = 64 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 

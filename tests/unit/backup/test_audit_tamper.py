@@ -17,7 +17,7 @@ from backupctl import config, state
 from backupctl.actions import audit as audit_action
 from backupctl.actions import audit_anchor
 from backupctl.audit import checkpoint, log
-from backupctl.errors import ExitCode
+from backupctl.errors import ConfigError, ExitCode
 from backupctl.keys import access as keyaccess
 from backupctl.keys import master_secret
 
@@ -198,3 +198,12 @@ def test_a_missing_anchor_makes_the_verdict_partial(anchored_log, tmp_path):
     result = verify(loaded)
     assert result.problems == () and result.exit_code == ExitCode.PARTIAL
     assert "does not exist" in result.anchors[1].error
+
+
+def test_a_source_may_not_be_named_like_the_anchor_directory(tmp_path):
+    raw = {
+        "locations": {"a": {"kind": "local", "country": "NL", "path": str(tmp_path)}},
+        "sources": {"audit-checkpoints": {"paths": [str(tmp_path)], "locations": ["a"]}},
+    }
+    with pytest.raises(ConfigError, match="audit-checkpoints is reserved for audit anchors"):
+        config.parse(raw, tmp_path / "c.toml")

@@ -1,0 +1,170 @@
+"""Audit log benchmark (issue 9): `backupctl audit verify` on a log of one million records, and
+what the audit trail adds to a backup run.
+
+1. Builds a state database with ``--records`` records (default 1,000,000) shaped like a backup
+   run's (subjects and details of a few hundred bytes), hash-linked exactly as ``log.append``
+   links them, checkpointed and anchored at two local locations; then times the installed
+   ``backupctl audit verify`` end to end (process start, walk, Merkle roots, both anchors),
+   ``--runs`` times, and reports the median.
+2. Times what a backup run adds for its audit trail, in process and on that same large log:
+   the ``started`` record, the closing record, the checkpoint (Merkle frontier extended, Ed25519
+   signature) and the anchor written to both locations: median over ``--trail-runs`` runs.
+
+Run: ``.venv/bin/python benchmarks/audit_bench.py [--records 1000000] [--runs 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from backupctl import config, state
+from backupctl.actions import audit_anchor, run_audit
+from backupctl.audit import checkpoint, log
+from backupctl.keys import access as keyaccess
+from backupctl.keys import master_secret
+from backupctl.results import LocationResult, RunReport, SourceReport
+
+BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
+BATCH = 50_000
+
+
+def make_config(root: pathlib.Path) -> config.Config:
+    master_secret.generate_master_key_file(root / "master.key")
+    for name in ("a", "b"):
+        (root / name).mkdir()
+    text = (
+        f'[backupctl]\nstate_dir = "{root}/state"\nkeystore = "{root}/ks.bin"\n'
+        f'master_key_file = "{root}/master.key"\n'
+        f'[locations.a]\nkind = "local"\npath = "{root}/a"\ncountry = "NL"\noffsite = false\n'
+        f'[locations.b]\nkind = "local"\npath = "{root}/b"\ncountry = "DE"\noffsite = true\n'
+        f'[sources.mail]\npaths = ["{root}"]\ntenant = "acme"\nlocations = ["a", "b"]\n'
+    )
+    (root / "c.toml").write_text(text)
+    loaded = config.load(root / "c.toml")
+    keyaccess.open_keystore(loaded, create=True).save()
+    return loaded
+
+
+def fill(db: pathlib.Path, count: int) -> None:
+    """Write ``count`` linked records in batches, as ``log.append_in`` would one by one."""
+    subjects = {"sources": "mail,web,db", "tenants": "acme,globex"}
+    prev, seq = log.GENESIS, 0
+    with state.connect(db) as connection:
+        while seq < count:
+            rows = []
+            for _ in range(min(BATCH, count - seq)):
+                seq += 1
+                at = f"2026-11-{1 + seq % 28:02d}T{seq % 24:02d}:00:00.000000+00:00"
+                details = {
+                    "run": seq,
+                    "exit_code": 0,
+                    "sources": [{"source": "mail", "snapshot": f"{seq:064x}", "bytes_added": seq}],
+                }
+                event = log.Event("backup.run", f"ops-{seq % 7}", "ok", subjects, details)
+                digest = log.chain_hash(prev, log.canonical(seq, at, event))
+                rows.append(
+                    (
+                        seq,
+                        at,
+                        event.actor,
+                        event.action,
+                        log.compact_json(subjects),
+                        "ok",
+                        log.compact_json(details),
+                        prev,
+                        digest,
+                    )
+                )
+                prev = digest
+            connection.executemany("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            connection.commit()
+
+
+def time_verify(root: pathlib.Path, runs: int) -> list[float]:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = subprocess.run(
+            (str(BACKUPCTL), "--config", str(root / "c.toml"), "audit", "verify", "--json"),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        timings.append(time.perf_counter() - started)
+        report = json.loads(result.stdout)
+        if result.returncode != 0 or not report["intact"]:
+            raise SystemExit(f"audit verify failed: {result.stdout}{result.stderr}")
+    return timings
+
+
+def time_trail(loaded: config.Config, runs: int) -> list[float]:
+    """Time the audit work of one backup run: started, closing record, checkpoint, anchors."""
+    db = state.db_path(loaded.state_dir)
+    keystore = keyaccess.open_keystore(loaded)
+    source = loaded.sources["mail"]
+    results = (
+        LocationResult("mail", "a", "backup", True, bytes_added=10, snapshot_id="ab" * 32),
+        LocationResult("mail", "b", "replicate", True, files_copied=4),
+    )
+    report = RunReport(1, (SourceReport("mail", "ab" * 32, "a", results),))
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        audited = run_audit.started(db, command="backup", actor="ops", sources=[source])
+        run_audit.finished(audited, report, finished=True)
+        made = checkpoint.make(db, loaded.state_dir, host=_host())
+        audit_anchor.anchor_at(loaded, keystore, made, source.locations)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--trail-runs", type=int, default=200)
+    arguments = parser.parse_args()
+    root = pathlib.Path(tempfile.mkdtemp(prefix="audit-bench-"))
+    try:
+        loaded = make_config(root)
+        db = state.db_path(loaded.state_dir)
+        started = time.perf_counter()
+        fill(db, arguments.records)
+        built = time.perf_counter() - started
+        made = checkpoint.make(db, loaded.state_dir, host=_host())
+        audit_anchor.anchor_at(loaded, keyaccess.open_keystore(loaded), made, ["a", "b"])
+        with sqlite3.connect(db) as connection:
+            size = connection.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+        db_mib = db.stat().st_size / 2**20
+        print(f"log: {size} records, {db_mib:.0f} MiB state.db (built in {built:.1f} s)")
+        verify = time_verify(root, arguments.runs)
+        print(
+            f"audit verify: median {statistics.median(verify):.2f} s over {len(verify)} runs"
+            f" ({', '.join(f'{value:.2f}' for value in verify)}); goal < 10 s"
+        )
+        trail = time_trail(loaded, arguments.trail_runs)
+        print(
+            f"audit trail of a backup run: median {statistics.median(trail) * 1000:.2f} ms,"
+            f" p90 {statistics.quantiles(trail, n=10)[-1] * 1000:.2f} ms over {len(trail)} runs"
+            " (2 records, checkpoint, 2 local anchors); goal < 10 ms"
+        )
+    finally:
+        shutil.rmtree(root)
+
+
+def _host() -> str:
+    return socket.gethostname()
+
+
+if __name__ == "__main__":
+    main()
