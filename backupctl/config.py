@@ -61,6 +61,8 @@ class Config:
     sources: dict[str, Source]
     policies: dict[str, retention.RetentionPolicy]
     access: access.AccessPolicy = access.AccessPolicy()
+    audit_lock_location: str | None = None  # S3 location with object lock for audit checkpoints
+    audit_lock_days: int = 400
 
     def source_locations(self, source: Source) -> tuple[Location, ...]:
         return tuple(self.locations[name] for name in source.locations)
@@ -97,6 +99,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
     places = _distinct_places(locations, errors)
     sources = _parse_sources(raw.get("sources", {}), locations, places, policies, errors)
     access_policy = parse_access(raw.get("access"), errors)
+    _check_lock_location(general.get("audit_lock_location"), locations, errors)
     if errors:
         listing = "\n  ".join(errors)
         raise ConfigError(f"{path}: {len(errors)} problem(s):\n  {listing}")
@@ -113,7 +116,20 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
         sources=sources,
         policies=policies,
         access=access_policy,
+        audit_lock_location=general["audit_lock_location"],
+        audit_lock_days=general["audit_lock_days"],
     )
+
+
+def _check_lock_location(name: str | None, locations: dict[str, Location], errors: list) -> None:
+    if name is None:
+        return
+    if name not in locations:
+        errors.append(f"backupctl.audit_lock_location: no location named {name!r}")
+    elif locations[name].kind != "s3":
+        errors.append(
+            f"backupctl.audit_lock_location: {name} is {locations[name].kind}; object lock needs s3"
+        )
 
 
 def _optional_path(value: str | None) -> pathlib.Path | None:

@@ -137,6 +137,19 @@ GLOBAL_KEYS = (
         check=_absolute,
         help="restic's cache directory; default: <state_dir>/restic-cache.",
     ),
+    Key(
+        "audit_lock_location",
+        "str",
+        help="An S3 location whose bucket has object lock: every audit checkpoint is also kept "
+        "there, write-once, under audit-checkpoints/<host>/ (docs/audit.md).",
+    ),
+    Key(
+        "audit_lock_days",
+        "int",
+        default=400,
+        check=_positive,
+        help="How long each audit checkpoint in the object-lock bucket is retained (compliance).",
+    ),
 )
 
 LOCATION_COMMON_KEYS = (

@@ -69,6 +69,8 @@ def verify(config: Config, *, host: str, actor: str) -> VerifyResult:
     local = checkpoint.local_checkpoints(db)
     found = _read_anchors(config, host)
     anchored = [(f"the anchor at location {name}", made) for name, made, _ in found if made]
+    locked, locked_check = _read_locked(config, host)
+    anchored += locked
     judged = [(f"checkpoint {made.tree_size}", made) for made in local] + anchored
     walked = _walk(db, sizes={made.tree_size for _, made in judged})
     problems = list(walked.problems)
@@ -78,7 +80,7 @@ def verify(config: Config, *, host: str, actor: str) -> VerifyResult:
     checks = tuple(
         AnchorCheck(name, made.tree_size, made.at) if made else AnchorCheck(name, error=error)
         for name, made, error in found
-    )
+    ) + ((locked_check,) if locked_check else ())
     result = VerifyResult(walked.count, walked.head, tuple(problems), len(local), checks)
     trail.end(
         db,
@@ -115,6 +117,8 @@ def _read_anchors(config: Config, host: str) -> list[tuple[str, checkpoint.Check
         ]
     found = []
     for name, location in sorted(config.locations.items()):
+        if name == config.audit_lock_location:
+            continue  # its checkpoints are write-once objects: _read_locked
         try:
             with locations.store_for(location, anchors.SUBPATH, keystore) as store:
                 found.append((name, anchors.read(store, host), ""))
@@ -123,6 +127,37 @@ def _read_anchors(config: Config, host: str) -> list[tuple[str, checkpoint.Check
                 raise
             found.append((name, None, str(error)))
     return found
+
+
+LOCKED_CHECKED = 20  # the newest write-once checkpoints judged on each verification
+
+
+def _read_locked(
+    config: Config, host: str
+) -> tuple[list[tuple[str, checkpoint.Checkpoint]], AnchorCheck | None]:
+    """Given the config, return the newest write-once checkpoints of this host in the object-lock
+    bucket and the bucket's line in the report (nothing without such a bucket)."""
+    if not config.audit_lock_location:
+        return [], None
+    from targets import s3_lock
+
+    name = config.audit_lock_location
+    try:
+        keystore = keyaccess.open_keystore(config)
+        spec = locations.spec_for(config.locations[name], anchors.SUBPATH, keystore)
+        found = s3_lock.newest(spec, anchors.locked_directory(host), count=LOCKED_CHECKED)
+        judged = [
+            (f"the write-once checkpoint {key} at {name}", checkpoint.parse(data, where=key))
+            for key, data in found
+        ]
+    except Exception as error:
+        if not is_expected(error):
+            raise
+        return [], AnchorCheck(name, error=str(error))
+    if not judged:
+        return [], AnchorCheck(name, error="no write-once checkpoint of this host yet")
+    newest = judged[-1][1]
+    return judged, AnchorCheck(name, newest.tree_size, newest.at)
 
 
 def _narrowed(judged, problems: list[chain.Problem]) -> list[chain.Problem]:

@@ -9,6 +9,7 @@ signed fails loudly (AuditError, exit 3): the log is then not what it should be.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 from collections.abc import Iterable
 
@@ -37,8 +38,11 @@ def after_run(
     their locations; return where it was written."""
     made = checkpoint.make(state.db_path(config.state_dir), config.state_dir, host=host)
     names = sorted({name for source in sources for name in source.locations})
+    names = [name for name in names if name != config.audit_lock_location]
     if made is None:
         return Anchored(None, (), {})
+    if config.audit_lock_location:
+        names.append(config.audit_lock_location)
     return anchor_at(config, keystore, made, names)
 
 
@@ -49,8 +53,13 @@ def anchor_at(
     written, failed = [], {}
     for name in names:
         try:
-            with locations.store_for(config.locations[name], anchors.SUBPATH, keystore) as store:
-                anchors.write(store, made)
+            if name == config.audit_lock_location:
+                _write_locked(config, keystore, made)
+            else:
+                with locations.store_for(
+                    config.locations[name], anchors.SUBPATH, keystore
+                ) as store:
+                    anchors.write(store, made)
             written.append(name)
         except Exception as error:
             if not is_expected(error):
@@ -58,3 +67,16 @@ def anchor_at(
             logger.warning("location %s: audit checkpoint not anchored: %s", name, error)
             failed[name] = str(error)
     return Anchored(made, tuple(written), failed)
+
+
+def _write_locked(config: Config, keystore: Keystore, made: checkpoint.Checkpoint) -> None:
+    """Put the checkpoint as a new write-once object in the object-lock bucket."""
+    from targets import s3_lock  # boto3 loads only when there is such a bucket
+
+    spec = locations.spec_for(
+        config.locations[config.audit_lock_location], anchors.SUBPATH, keystore
+    )
+    retain_until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
+        days=config.audit_lock_days
+    )
+    s3_lock.put_locked(spec, anchors.locked_name(made), made.to_bytes(), retain_until=retain_until)

@@ -26,6 +26,18 @@ def object_name(host: str) -> str:
     return f"checkpoint-{_UNSAFE.sub('_', host)[:100]}.json"
 
 
+def locked_directory(host: str) -> str:
+    """Given a host name, return its directory of write-once checkpoints in the object-lock
+    bucket (under ``audit-checkpoints/``); one object per checkpoint, named by its size."""
+    return _UNSAFE.sub("_", host)[:100]
+
+
+def locked_name(checkpoint: Checkpoint) -> str:
+    """Given a checkpoint, return its object's path in the object-lock bucket (zero-padded, so
+    key order is size order)."""
+    return f"{locked_directory(checkpoint.host)}/{checkpoint.tree_size:012d}.json"
+
+
 def write(store: RepositoryStore, checkpoint: Checkpoint) -> None:
     """Given the ``audit-checkpoints`` store of a location, write the checkpoint (atomically)."""
     store.write(object_name(checkpoint.host), checkpoint.to_bytes())
