@@ -27,7 +27,9 @@ def run_recorded(
     """Given the sources and what to do with each, do it in turn; return the run's report (also
     recorded, with every location's result)."""
     db = state.db_path(state_dir)
-    audited = run_audit.started(db, command=command, actor=actor, sources=sources)  # fail closed
+    audited = run_audit.started(  # fail closed: no record, no run
+        state_dir, command=command, actor=actor, host=host, sources=sources
+    )
     run_id = state.start_run(db, command=command, actor=actor, host=host, tags=tags)
     reports: list[SourceReport] = []
     try:

@@ -11,8 +11,8 @@ import pathlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from backupctl import errors, identity
-from backupctl.audit import events, log, trail
+from backupctl import errors, identity, state
+from backupctl.audit import checkpoint, events, log, trail
 from backupctl.config import Source
 from backupctl.results import RunReport
 
@@ -27,54 +27,52 @@ class Audited:
     """A run whose ``started`` record is written."""
 
     db: pathlib.Path
+    state_dir: pathlib.Path
+    host: str
     action: str
     actor: str
     subjects: dict[str, str]
 
 
-def started(db: pathlib.Path, *, command: str, actor: str, sources: Sequence[Source]) -> Audited:
+def started(
+    state_dir: pathlib.Path, *, command: str, actor: str, host: str, sources: Sequence[Source]
+) -> Audited:
     """Given a run about to start, write its ``started`` record; raise AuditError when it cannot
     be written (then the run does not start)."""
-    audited = Audited(db, f"{command}.run", actor, events.run_subjects(sources))
+    db = state.db_path(state_dir)
+    audited = Audited(db, state_dir, host, f"{command}.run", actor, events.run_subjects(sources))
     trail.begin(db, audited.action, actor, subjects=audited.subjects)
     return audited
 
 
 def finished(audited: Audited, report: RunReport, *, finished: bool) -> None:
-    """Given the run's report, write its closing records; raise AuditError when a finished run
-    cannot be recorded (an interrupted one only logs it: the interruption is what to report)."""
-    details = events.run_details(report, finished=finished)
-    outcome = events.run_outcome(report, finished=finished)
+    """Given the run's report, write its closing records and a signed checkpoint in one
+    transaction; raise AuditError when a finished run cannot be recorded (an interrupted one only
+    logs it: the interruption is what to report)."""
+    closing = log.Event(
+        audited.action,
+        audited.actor,
+        events.run_outcome(report, finished=finished),
+        audited.subjects,
+        events.run_details(report, finished=finished),
+    )
     if not finished:
         try:
-            trail.end(
-                audited.db,
-                audited.action,
-                audited.actor,
-                outcome=outcome,
-                subjects=audited.subjects,
-                details=details,
-            )
+            log.append(audited.db, closing)
         except log.AuditError as error:
             logger.error("the end of the interrupted run could not be recorded: %s", error)
         return
-    trail.end(
-        audited.db,
-        audited.action,
-        audited.actor,
-        outcome=outcome,
-        subjects=audited.subjects,
-        details=details,
-    )
-    for source, location, count in events.foreign_by_location(report):
-        trail.end(
-            audited.db,
+    foreign = [
+        log.Event(
             "location.foreign_files",
             audited.actor,
-            outcome="warning",
-            subjects={"source": source, "location": location},
-            details={"count": count, "run": report.run_id},
+            "warning",
+            {"source": source, "location": location},
+            {"count": count, "run": report.run_id},
         )
+        for source, location, count in events.foreign_by_location(report)
+    ]
+    checkpoint.make(audited.db, audited.state_dir, host=audited.host, events=[closing, *foreign])
 
 
 def verify_recorded(

@@ -17,6 +17,7 @@ import hashlib
 import json
 import pathlib
 import sqlite3
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -125,15 +126,25 @@ def public_hex(key: ed25519.Ed25519PrivateKey) -> str:
     )
 
 
-def make(db: pathlib.Path, state_dir: pathlib.Path, *, host: str) -> Checkpoint | None:
-    """Given the state database, sign and store a checkpoint of the log as it is now (extending
-    the last checkpoint's tree by the records since); return it, None for an empty log."""
+def make(
+    db: pathlib.Path,
+    state_dir: pathlib.Path,
+    *,
+    host: str,
+    events: Sequence[log.Event] = (),
+) -> Checkpoint | None:
+    """Given the state database (and events to append first, in the same transaction), sign and
+    store a checkpoint of the log as it is then (extending the last checkpoint's tree by the
+    records since); return it, None for an empty log. One commit for records and checkpoint:
+    the end of a run costs one durable write, not one per record (docs/performance.md)."""
     key = signing_key(state_dir)
     try:
         with state.connect(db) as connection:
             connection.isolation_level = None
             connection.execute("BEGIN IMMEDIATE")
             try:
+                for event in events:
+                    log.append_in(connection, event)
                 made = _make_in(connection, key, host)
                 connection.execute("COMMIT")
             except BaseException:
