@@ -166,3 +166,32 @@ def test_job_and_media_commands_need_the_technician(setup):
         (technician, "custody.job.opened", "ok"),
         (technician, "job.open", "ok"),
     ]
+
+
+def test_audit_commands_need_the_auditor_and_tell_the_story(setup):
+    staff, config = setup
+    operator, auditor = staff.names["operator"], staff.names["auditor"]
+    refused = run_as(staff.uid("operator"), config, "audit", "show")
+    assert_refused(refused, operator, "auditor", config.parent, "audit.show")
+    alerts = run_as(staff.uid("auditor"), config, "audit", "alerts", "--json")
+    assert alerts.returncode == 5, alerts.stderr
+    assert [(a["kind"], a["actor"]) for a in json.loads(alerts.stdout)] == [("refused", operator)]
+    shown = run_as(staff.uid("auditor"), config, "audit", "show", "--actor", operator, "--json")
+    assert [(r["action"], r["outcome"]) for r in json.loads(shown.stdout)] == [
+        ("audit.show", "refused")
+    ]
+    exported = run_as(staff.uid("auditor"), config, "audit", "export", "--format", "csv")
+    assert exported.returncode == 0, exported.stderr
+    assert (
+        exported.stdout.splitlines()[0] == "seq,at,actor,action,outcome,subjects,details,prev,hash"
+    )
+    verified = run_as(staff.uid("auditor"), config, "audit", "verify", "--json")
+    assert json.loads(verified.stdout)["intact"] is True
+    assert verified.returncode == 1  # intact, but no backup has anchored a checkpoint yet
+    story = [(row[0], row[1], row[2]) for row in audit_rows(config.parent)]
+    assert (auditor, "audit.export", "started") in story and (
+        auditor,
+        "audit.export",
+        "ok",
+    ) in story
+    assert story[-1] == (auditor, "audit.verify", "ok")
