@@ -71,6 +71,9 @@ def configure_logging(verbose: int) -> None:
 def cli(click_context: click.Context, config_path: pathlib.Path, verbose: int) -> None:
     """Encrypted backups to several locations, and the media recovery workshop.
 
+    Every command checks the acting person's role first (docs/access.md) and every action is
+    written to the audit log (docs/audit.md).
+
     Exit codes: 0 ok, 1 some locations or items failed, 2 usage or config error,
     3 failed, 4 refused for safety or policy, 5 done but needs a look (foreign files,
     repaired damage), 6 empty snapshot, 130 interrupted (docs/exit-codes.md).
