@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -15,7 +17,7 @@ from backupctl.cli.roles import Role, requires
 from backupctl.cli.text import shown
 
 
-def _filter_options(function):
+def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         (
             click.option(
@@ -34,7 +36,9 @@ def _filter_options(function):
     return function
 
 
-def _filters(since, actor, action, tenant) -> audit_action.Filters:
+def _filters(
+    since: str | None, actor: str | None, action: str | None, tenant: str | None
+) -> audit_action.Filters:
     return audit_action.Filters(audit_action.since(since), actor, action, tenant)
 
 
@@ -91,7 +95,14 @@ def verify_command(app: context.AppContext, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 @requires(Role.AUDITOR, action="audit.show")
-def show_command(app: context.AppContext, since, actor, action, tenant, as_json: bool) -> None:
+def show_command(
+    app: context.AppContext,
+    since: str | None,
+    actor: str | None,
+    action: str | None,
+    tenant: str | None,
+    as_json: bool,
+) -> None:
     """Show the records: time, actor, action, outcome, subjects (ids) and details."""
     records = audit_action.show(app.config(), _filters(since, actor, action, tenant))
     if as_json:
@@ -118,7 +129,14 @@ def show_command(app: context.AppContext, since, actor, action, tenant, as_json:
 )
 @click.pass_obj
 @requires(Role.AUDITOR, action="audit.export", record=True)
-def export_command(app: context.AppContext, since, actor, action, tenant, fmt: str) -> None:
+def export_command(
+    app: context.AppContext,
+    since: str | None,
+    actor: str | None,
+    action: str | None,
+    tenant: str | None,
+    fmt: str,
+) -> None:
     """Write the records to stdout for the data protection officer; the export is recorded."""
     for line in audit_action.export_lines(
         app.config(), _filters(since, actor, action, tenant), fmt=fmt
@@ -147,10 +165,10 @@ def export_command(app: context.AppContext, since, actor, action, tenant, fmt: s
 @requires(Role.AUDITOR, action="audit.alerts")
 def alerts_command(
     app: context.AppContext,
-    since,
-    actor,
-    action,
-    tenant,
+    since: str | None,
+    actor: str | None,
+    action: str | None,
+    tenant: str | None,
     office_hours: str,
     burst: int,
     as_json: bool,
