@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 from backupctl import locations, state
 from backupctl.audit import alerts as alert_rules
-from backupctl.audit import anchors, chain, checkpoint, export, log, query, trail
+from backupctl.audit import anchors, chain, checkpoint, export, log, merkle, query, trail
 from backupctl.config import Config
-from backupctl.errors import ExitCode, is_expected
+from backupctl.errors import ConfigError, ExitCode, is_expected
 from backupctl.keys import access as keyaccess
 
 logger = logging.getLogger(__name__)
@@ -22,10 +22,12 @@ __all__ = [
     "AnchorCheck",
     "Filters",
     "Rules",
+    "Proof",
     "VerifyResult",
     "alerts",
     "as_dict",
     "export_lines",
+    "prove",
     "show",
     "verify",
 ]
@@ -200,3 +202,48 @@ def since(text: str | None) -> str | None:
     if text is None:
         return None
     return query.parse_since(text, now=datetime.datetime.now(datetime.UTC))
+
+
+@dataclasses.dataclass(frozen=True)
+class Proof:
+    """A Merkle proof against the newest signed checkpoint: that record ``seq`` is in the log
+    (inclusion), or that the log of ``old_size`` records is a prefix of it (consistency)."""
+
+    checkpoint: checkpoint.Checkpoint
+    kind: str  # "inclusion" or "consistency"
+    seq: int | None
+    leaf: str | None  # the record's hash (inclusion)
+    old_size: int | None
+    old_root: str | None
+    path: tuple[str, ...]
+
+
+def prove(config: Config, *, seq: int | None = None, old_size: int | None = None) -> Proof:
+    """Given a record number (or an earlier log size), return its proof against the newest local
+    checkpoint; raise ConfigError when the number is outside the checkpoint."""
+    db = state.db_path(config.state_dir)
+    local = checkpoint.local_checkpoints(db)
+    if not local:
+        raise ConfigError("no signed checkpoint yet: a backup or init run makes one")
+    newest = local[-1]
+    wanted = seq if seq is not None else old_size
+    if wanted is None or not 1 <= wanted <= newest.tree_size:
+        raise ConfigError(f"give a number from 1 to {newest.tree_size} (the newest checkpoint)")
+    with state.connect(db) as connection:
+        hashes = [
+            row[0]
+            for row in connection.execute(
+                "SELECT hash FROM audit_log WHERE seq <= ? ORDER BY seq", (newest.tree_size,)
+            )
+        ]
+    leaves = [merkle.leaf_hash(bytes.fromhex(value)) for value in hashes]
+    if seq is not None:
+        path = merkle.inclusion_proof(leaves, seq - 1)
+        return Proof(newest, "inclusion", seq, hashes[seq - 1], None, None, _hex(path))
+    path = merkle.consistency_proof(leaves, old_size)
+    old_root = merkle.root_of(leaves[:old_size]).hex()
+    return Proof(newest, "consistency", None, None, old_size, old_root, _hex(path))
+
+
+def _hex(path: list[bytes]) -> tuple[str, ...]:
+    return tuple(node.hex() for node in path)

@@ -194,4 +194,27 @@ def alerts_command(
     sys.exit(5 if found else 0)
 
 
+@audit.command("prove")
+@click.option("--record", "seq", type=click.IntRange(min=1), help="Prove record N is in the log.")
+@click.option(
+    "--from-size",
+    "old_size",
+    type=click.IntRange(min=1),
+    help="Prove the log of SIZE records (an earlier checkpoint) is a prefix of today's.",
+)
+@click.pass_obj
+@requires(Role.AUDITOR, action="audit.prove")
+def prove_command(app: context.AppContext, seq: int | None, old_size: int | None) -> None:
+    """Print, as JSON, a Merkle proof against the newest signed checkpoint: an inclusion proof
+    for record N (--record) or a consistency proof from an earlier size (--from-size). Whoever
+    holds the checkpoint can check it with RFC 9162's algorithms, without the log; the leaf is
+    SHA-256(0x00 || the record's hash)."""
+    if (seq is None) == (old_size is None):
+        raise click.UsageError("give exactly one of --record and --from-size")
+    proof = audit_action.prove(app.config(), seq=seq, old_size=old_size)
+    body = dataclasses.asdict(proof)
+    body["checkpoint"] = dataclasses.asdict(proof.checkpoint)
+    click.echo(json.dumps(body, indent=2))
+
+
 commands = [audit]

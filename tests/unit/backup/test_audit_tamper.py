@@ -16,7 +16,7 @@ import pytest
 from backupctl import config, state
 from backupctl.actions import audit as audit_action
 from backupctl.actions import audit_anchor
-from backupctl.audit import checkpoint, log
+from backupctl.audit import checkpoint, log, merkle
 from backupctl.errors import ConfigError, ExitCode
 from backupctl.keys import access as keyaccess
 from backupctl.keys import master_secret
@@ -207,3 +207,29 @@ def test_a_source_may_not_be_named_like_the_anchor_directory(tmp_path):
     }
     with pytest.raises(ConfigError, match="audit-checkpoints is reserved for audit anchors"):
         config.parse(raw, tmp_path / "c.toml")
+
+
+def test_proofs_against_the_newest_checkpoint_verify_without_the_log(anchored_log):
+    loaded, _ = anchored_log
+    included = audit_action.prove(loaded, seq=3)
+    made = included.checkpoint
+    assert (included.kind, made.tree_size, checkpoint.signature_ok(made)) == (
+        "inclusion",
+        RECORDS,
+        True,
+    )
+    leaf = merkle.leaf_hash(bytes.fromhex(included.leaf))
+    path = [bytes.fromhex(node) for node in included.path]
+    root = bytes.fromhex(made.root)
+    assert merkle.verify_inclusion(leaf, 2, RECORDS, path, root)
+    assert not merkle.verify_inclusion(leaf, 3, RECORDS, path, root)
+    extended = audit_action.prove(loaded, old_size=RECORDS // 2)
+    local = checkpoint.local_checkpoints(state.db_path(loaded.state_dir))
+    assert extended.old_root == local[0].root  # the earlier checkpoint's own root
+    assert merkle.verify_consistency(
+        RECORDS // 2,
+        RECORDS,
+        bytes.fromhex(extended.old_root),
+        root,
+        [bytes.fromhex(node) for node in extended.path],
+    )
