@@ -195,3 +195,20 @@ def test_audit_commands_need_the_auditor_and_tell_the_story(setup):
         "ok",
     ) in story
     assert story[-1] == (auditor, "audit.verify", "ok")
+
+
+def test_a_recorded_command_does_not_run_when_its_record_cannot_be_written(setup):
+    staff, config = setup
+    shown = run_as(staff.uid("auditor"), config, "history")  # creates the database
+    assert shown.returncode == 0, shown.stderr
+    with sqlite3.connect(config.parent / "state" / "state.db") as connection:
+        connection.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON audit_log"
+            " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    opened = run_as(
+        staff.uid("technician"), config, "job", "open", "--customer", "C-1", "--consent", "CF-1"
+    )
+    assert opened.returncode == 3 and "cannot write the audit log" in opened.stderr
+    jobs = run_as(staff.uid("technician"), config, "job", "list", "--json")
+    assert json.loads(jobs.stdout) == []  # the job was never opened
