@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from backupctl import locations, state
 from backupctl.audit import alerts as alert_rules
-from backupctl.audit import anchors, chain, checkpoint, export, log, merkle, query, trail
+from backupctl.audit import anchors, chain, checkpoint, export, judge, log, merkle, query, trail
 from backupctl.config import Config
 from backupctl.errors import ConfigError, ExitCode, is_expected
 from backupctl.keys import access as keyaccess
@@ -77,7 +77,7 @@ def verify(config: Config, *, host: str, actor: str) -> VerifyResult:
     walked = _walk(db, sizes={made.tree_size for _, made in judged})
     problems = list(walked.problems)
     for where, made in judged:
-        problems += anchors.judge(made, walked, host_key=host_key, where=where)
+        problems += judge.judge(made, walked, host_key=host_key, where=where)
     problems += _narrowed(judged, problems)
     checks = tuple(
         AnchorCheck(name, made.tree_size, made.at) if made else AnchorCheck(name, error=error)
