@@ -10,13 +10,20 @@ what the audit trail adds to a backup run.
    the ``started`` record, the closing record, the checkpoint (Merkle frontier extended, Ed25519
    signature) and the anchor written to both locations: median over ``--trail-runs`` runs.
 
-Run: ``.venv/bin/python benchmarks/audit_bench.py [--records 1000000] [--runs 3]``.
+3. With ``--compare-with DIR`` (a tree of the code before, e.g. ``git archive 9345e34 backupctl
+   policies targets recovery | tar -x -C DIR``): one ``backupctl backup --quiet`` of a small
+   unchanged source to two local locations, the old code (``PYTHONPATH=DIR``) and this one
+   alternating, ``--ab-runs`` each: what the role check and the audit trail add end to end.
+
+Run: ``.venv/bin/python benchmarks/audit_bench.py [--records 1000000] [--runs 3]
+[--compare-with DIR --ab-runs 25]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import resource
 import shutil
@@ -146,11 +153,65 @@ def time_trail(loaded: config.Config, runs: int) -> dict[str, list[float]]:
     return parts
 
 
+def _ab_setup(root: pathlib.Path, environment: dict[str, str]) -> None:
+    master_secret.generate_master_key_file(root / "master.key")
+    for name in ("a", "b", "data"):
+        (root / name).mkdir()
+    for index in range(20):
+        (root / "data" / f"f{index}").write_bytes(os.urandom(4096))
+    (root / "c.toml").write_text(
+        f'[backupctl]\nstate_dir = "{root}/state"\nkeystore = "{root}/ks.bin"\n'
+        f'master_key_file = "{root}/master.key"\n'
+        f'[locations.a]\nkind = "local"\npath = "{root}/a"\ncountry = "NL"\noffsite = false\n'
+        f'[locations.b]\nkind = "local"\npath = "{root}/b"\ncountry = "DE"\noffsite = true\n'
+        f'[sources.s]\npaths = ["{root}/data"]\ntenant = "t"\nlocations = ["a", "b"]\n'
+    )
+    for command in ("init", "backup"):
+        _ab_run(root, environment, command)
+
+
+def _ab_run(root: pathlib.Path, environment: dict[str, str], command: str = "backup"):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        (str(BACKUPCTL), "--config", str(root / "c.toml"), command, "--quiet"),
+        check=True,
+        env=environment,
+        capture_output=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return time.perf_counter() - started, cpu
+
+
+def compare(old_tree: pathlib.Path, runs: int, scratch: pathlib.Path) -> None:
+    """Time a backup run with the old code and with this code, alternating; print the medians."""
+    variants = {"before": {**os.environ, "PYTHONPATH": str(old_tree)}, "after": dict(os.environ)}
+    for name, environment in variants.items():
+        (scratch / name).mkdir()
+        _ab_setup(scratch / name, environment)
+    wall: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    for index in range(runs):
+        order = list(variants) if index % 2 == 0 else list(reversed(variants))
+        for name in order:
+            seconds, used = _ab_run(scratch / name, variants[name])
+            wall[name].append(seconds)
+            cpu[name].append(used)
+    for name in variants:
+        print(
+            f"backup run, {name}: wall median {statistics.median(wall[name]) * 1000:.0f} ms,"
+            f" CPU median {statistics.median(cpu[name]) * 1000:.0f} ms over {runs} runs"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--trail-runs", type=int, default=200)
+    parser.add_argument("--compare-with", type=pathlib.Path, help="a tree of the older code")
+    parser.add_argument("--ab-runs", type=int, default=25)
     arguments = parser.parse_args()
     root = pathlib.Path(tempfile.mkdtemp(prefix="audit-bench-"))
     try:
@@ -178,6 +239,8 @@ def main() -> None:
             + ", ".join(f"{name} {value:.2f} ms" for name, value in medians.items())
             + "; goal < 10 ms"
         )
+        if arguments.compare_with:
+            compare(arguments.compare_with, arguments.ab_runs, root)
     finally:
         shutil.rmtree(root)
 
