@@ -38,6 +38,10 @@ def validate(app: context.AppContext, as_json: bool) -> None:
             }
             for name, src in loaded.sources.items()
         },
+        "access": {
+            "single_operator": loaded.access.single_operator,
+            "grants": len(loaded.access.grants),
+        },
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -47,6 +51,13 @@ def validate(app: context.AppContext, as_json: bool) -> None:
     )
     for name, source in loaded.sources.items():
         click.echo(f"  {name} (tenant {source.tenant}) → {', '.join(source.locations)}")
+    if loaded.access.single_operator:
+        click.echo(
+            "  access: single-operator (no [access] table): whoever runs backupctl as root holds"
+            " every role (docs/access.md)"
+        )
+    else:
+        click.echo(f"  access: {len(loaded.access.grants)} grant(s) (docs/access.md)")
 
 
 commands = [config]

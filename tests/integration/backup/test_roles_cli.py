@@ -142,6 +142,7 @@ def test_config_validate_needs_a_staff_role(setup):
     )
     allowed = run_as(staff.uid("auditor"), config, "config", "validate")
     assert allowed.returncode == 0, allowed.stderr
+    assert "access: 4 grant(s)" in allowed.stdout
 
 
 def test_job_and_media_commands_need_the_technician(setup):
