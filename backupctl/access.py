@@ -11,7 +11,7 @@ from backupctl.errors import RefusedError
 from policies import access
 from policies.access import Role
 
-__all__ = ["AccessDenied", "Role", "require", "roles_of"]
+__all__ = ["AccessDenied", "Role", "require", "require_any", "roles_of"]
 
 
 class AccessDenied(RefusedError):
@@ -35,6 +35,30 @@ def require(
     )
     if problem:
         raise AccessDenied(f"refused: {problem} (docs/access.md)")
+    return who
+
+
+def require_any(
+    policy: access.AccessPolicy,
+    roles: tuple[Role, ...],
+    *,
+    tenant: str | None = None,
+    actor: identity.Actor | None = None,
+) -> identity.Actor:
+    """Given the access policy and the roles of which a command needs one, return the acting
+    identity; raise AccessDenied naming every role that would do when the actor holds none."""
+    who = actor or identity.current()
+    if policy.single_operator:
+        return who
+    groups = identity.groups_of(who)
+    problems = [
+        access.missing(policy, account=who.name, groups=groups, role=role, tenant=tenant)
+        for role in roles
+    ]
+    if all(problems):
+        scope = f" for tenant {tenant}" if tenant else ""
+        names = " or ".join(role.value for role in roles)
+        raise AccessDenied(f"refused: {who.name} lacks the role {names}{scope} (docs/access.md)")
     return who
 
 

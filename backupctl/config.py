@@ -19,6 +19,7 @@ from backupctl.errors import ConfigError
 from policies import access, jurisdiction, placement, retention
 
 TOP_LEVEL_TABLES = ("backupctl", "locations", "sources", "policies", "access")
+RESERVED_SOURCE = "audit-checkpoints"  # the directory next to the repositories for audit anchors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,8 @@ class Config:
     policies: dict[str, retention.RetentionPolicy]
     access: access.AccessPolicy = access.AccessPolicy()
     job_copies_days: int = 30
+    audit_lock_location: str | None = None  # S3 location with object lock for audit checkpoints
+    audit_lock_days: int = 400
 
     def source_locations(self, source: Source) -> tuple[Location, ...]:
         return tuple(self.locations[name] for name in source.locations)
@@ -97,6 +100,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
     places = _distinct_places(locations, errors)
     sources = _parse_sources(raw.get("sources", {}), locations, places, policies, errors)
     access_policy = parse_access(raw.get("access"), errors)
+    _check_lock_location(general.get("audit_lock_location"), locations, errors)
     if errors:
         listing = "\n  ".join(errors)
         raise ConfigError(f"{path}: {len(errors)} problem(s):\n  {listing}")
@@ -114,7 +118,20 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
         policies=policies,
         access=access_policy,
         job_copies_days=general["job_copies_days"],
+        audit_lock_location=general["audit_lock_location"],
+        audit_lock_days=general["audit_lock_days"],
     )
+
+
+def _check_lock_location(name: str | None, locations: dict[str, Location], errors: list) -> None:
+    if name is None:
+        return
+    if name not in locations:
+        errors.append(f"backupctl.audit_lock_location: no location named {name!r}")
+    elif locations[name].kind != "s3":
+        errors.append(
+            f"backupctl.audit_lock_location: {name} is {locations[name].kind}; object lock needs s3"
+        )
 
 
 def _optional_path(value: str | None) -> pathlib.Path | None:
@@ -282,6 +299,8 @@ def _parse_sources(
     sources = {}
     for name, table in _named_tables(raw, "sources", errors).items():
         where = f"sources.{name}"
+        if name == RESERVED_SOURCE:  # the audit log's anchors live there (docs/audit.md)
+            errors.append(f"{where}: the name {RESERVED_SOURCE} is reserved for audit anchors")
         values = schema.check_table(table, schema.SOURCE_KEYS, where, errors)
         if values.get("paths") is None or values.get("locations") is None:
             continue

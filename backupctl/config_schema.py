@@ -149,6 +149,19 @@ GLOBAL_KEYS = (
         help="Days after a repair job closes until `job purge` deletes the workshop's copies"
         " (image, mapfile, recovered files).",
     ),
+    Key(
+        "audit_lock_location",
+        "str",
+        help="An S3 location whose bucket has object lock: every audit checkpoint is also kept "
+        "there, write-once, under audit-checkpoints/<host>/ (docs/audit.md).",
+    ),
+    Key(
+        "audit_lock_days",
+        "int",
+        default=400,
+        check=_positive,
+        help="How long each audit checkpoint in the object-lock bucket is retained (compliance).",
+    ),
 )
 
 LOCATION_COMMON_KEYS = (

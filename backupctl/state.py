@@ -101,6 +101,18 @@ MIGRATIONS = (
     );
     CREATE INDEX audit_log_action ON audit_log(action, at);
     """,
+    """
+    CREATE TABLE audit_checkpoints (   -- backupctl/audit/checkpoint.py: signed heads of the log
+        tree_size INTEGER PRIMARY KEY, -- records covered: 1 .. tree_size
+        body TEXT NOT NULL,            -- the signed checkpoint, canonical JSON
+        signature TEXT NOT NULL,       -- Ed25519 over body, hex
+        frontier TEXT NOT NULL         -- JSON: the Merkle subtree roots to extend the tree from
+    );
+    CREATE TABLE audit_marks (         -- how far a mirror has come (custody ledger position)
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    """,
 )
 
 

@@ -127,3 +127,23 @@ def store_problems(connection: sqlite3.Connection) -> list[str]:
         for row in unrecorded
     ]
     return problems
+
+
+def entries_after(
+    connection: sqlite3.Connection, position: int, *, limit: int = 10_000
+) -> list[tuple[int, str, int, str, str, str]]:
+    """Given a ledger position, return the entries after it, oldest first, at most ``limit``: each
+    (position, job id, sequence, event digest, event kind, actor). Nothing when the recovery
+    tables do not exist yet (no job was ever opened)."""
+    try:
+        return connection.execute(
+            "SELECT l.position, l.job_id, l.sequence, l.event_digest, e.kind, e.actor"
+            " FROM recovery_ledger l JOIN recovery_custody_events e"
+            " ON e.job_id = l.job_id AND e.sequence = l.sequence"
+            " WHERE l.position > ? ORDER BY l.position LIMIT ?",
+            (position, limit),
+        ).fetchall()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return []
+        raise

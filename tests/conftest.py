@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.s3server",
     "tests.fixtures.restic_binaries",
     "tests.fixtures.backup_env",
+    "tests.fixtures.staff_accounts",
     "pytester",
 ]
 

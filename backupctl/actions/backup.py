@@ -13,8 +13,8 @@ import re
 from typing import TYPE_CHECKING
 
 from backupctl import reach, state
+from backupctl.actions import audit_anchor, prepare, recorded, replicate
 from backupctl.actions import manifest as manifests
-from backupctl.actions import prepare, recorded, replicate
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, is_expected
 from backupctl.keys.secret import Secret
@@ -90,7 +90,7 @@ def backup(
     for source in sources:
         tags_for(source, change_ref)  # a bad change ref fails before anything is opened
     keystore, restic = prepare.keystore_and_restic(config)
-    return run_backup(
+    report = run_backup(
         config,
         keystore,
         restic,
@@ -100,6 +100,8 @@ def backup(
         actor=actor,
         host=host,
     )
+    audit_anchor.after_run(config, keystore, sources, host=host)  # docs/audit.md: anchors
+    return report
 
 
 def run_backup(

@@ -12,8 +12,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from backupctl import reach, runlock, state
+from backupctl.actions import audit_anchor, prepare, recorded, replicate
 from backupctl.actions import manifest as manifests
-from backupctl.actions import prepare, recorded, replicate
 from backupctl.actions.backup import select_sources
 from backupctl.config import Config, Source
 from backupctl.keys.errors import KeysError
@@ -40,15 +40,12 @@ def init(
 ) -> RunReport:
     """Given source names (none: all), prepare them, creating the keystore when missing."""
     keystore, restic = prepare.keystore_and_restic(config, create_keystore=True)
-    return run_init(
-        config,
-        keystore,
-        restic,
-        sources=select_sources(config, names),
-        progress=progress,
-        actor=actor,
-        host=host,
+    sources = select_sources(config, names)
+    report = run_init(
+        config, keystore, restic, sources=sources, progress=progress, actor=actor, host=host
     )
+    audit_anchor.after_run(config, keystore, sources, host=host)  # docs/audit.md: anchors
+    return report
 
 
 def run_init(

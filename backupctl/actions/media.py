@@ -12,6 +12,7 @@ import pathlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from backupctl.actions import custody_audit
 from backupctl.actions import jobs as job_actions
 from recovery import errors, udev_source
 from recovery.devices import BlockDevice, describe_size
@@ -133,4 +134,5 @@ def _attach(
         )
     except errors.RefusedError as error:
         return WatchEvent("refused", device, refused=str(error))
+    custody_audit.mirror(job_store.db_path)  # a long watch: into the audit log now, not at its end
     return WatchEvent("attached", device, job=job)

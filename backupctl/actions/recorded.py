@@ -8,6 +8,7 @@ import pathlib
 from collections.abc import Callable, Iterable
 
 from backupctl import state
+from backupctl.actions import run_audit
 from backupctl.config import Source
 from backupctl.errors import ExitCode
 from backupctl.results import RunReport, SourceReport
@@ -26,6 +27,9 @@ def run_recorded(
     """Given the sources and what to do with each, do it in turn; return the run's report (also
     recorded, with every location's result)."""
     db = state.db_path(state_dir)
+    audited = run_audit.started(  # fail closed: no record, no run
+        state_dir, command=command, actor=actor, host=host, sources=sources
+    )
     run_id = state.start_run(db, command=command, actor=actor, host=host, tags=tags)
     reports: list[SourceReport] = []
     try:
@@ -38,4 +42,5 @@ def run_recorded(
         outcome = RunReport(run_id, tuple(reports))
         finished = len(reports) == len(sources)
         state.finish_run(db, run_id, outcome.exit_code if finished else ExitCode.INTERRUPTED)
+        run_audit.finished(audited, outcome, finished=finished)
     return outcome

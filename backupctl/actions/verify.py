@@ -14,6 +14,7 @@ import logging
 import math
 
 from backupctl import reach, state
+from backupctl.actions import run_audit
 from backupctl.actions.backup import select_sources
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, ExitCode, is_expected, most_serious
@@ -85,9 +86,13 @@ def verify(
     if not 0 < sample_percent <= 100:
         raise ConfigError("--sample: a percentage above 0 and at most 100")
     keystore = keyaccess.open_keystore(config)  # location credentials only; no repository password
-    return [
-        _verify_source(config, keystore, source, location, sample_percent) for source in sources
-    ]
+    return run_audit.verify_recorded(
+        state.db_path(config.state_dir),
+        sources,
+        lambda: [
+            _verify_source(config, keystore, source, location, sample_percent) for source in sources
+        ],
+    )
 
 
 def _verify_source(

@@ -77,6 +77,12 @@ def canonical(seq: int, at: str, event: Event) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
+def compact_json(value: Mapping[str, Any]) -> str:
+    """Given subjects or details, return the JSON text stored: exactly as ``canonical`` writes
+    it inside a record, so verification can rebuild the hashed bytes without re-encoding."""
+    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def chain_hash(prev: str, body: bytes) -> str:
     """Given the previous record's hash and this record's canonical bytes, return its hash."""
     return hashlib.sha256(bytes.fromhex(prev) + body).hexdigest()
@@ -119,9 +125,9 @@ def append_in(connection: sqlite3.Connection, event: Event, *, at: str | None = 
             at,
             event.actor,
             event.action,
-            json.dumps(dict(event.subjects), sort_keys=True),
+            compact_json(event.subjects),
             event.outcome,
-            json.dumps(dict(event.details), sort_keys=True),
+            compact_json(event.details),
             prev,
             digest,
         ),

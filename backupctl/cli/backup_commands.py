@@ -10,6 +10,7 @@ import click
 from backupctl.actions import backup as backup_action
 from backupctl.cli import context, progress, report
 from backupctl.cli.options import json_option, quiet_option
+from backupctl.cli.roles import Role, requires
 
 
 def _change_ref(value: str | None) -> str | None:
@@ -31,6 +32,7 @@ def _change_ref(value: str | None) -> str | None:
 @json_option
 @quiet_option
 @click.pass_obj
+@requires(Role.OPERATOR, action="backup.run", per_source=True)
 def backup(
     app: context.AppContext, sources: tuple[str, ...], tag: str | None, as_json: bool, quiet: bool
 ) -> None:

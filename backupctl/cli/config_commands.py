@@ -8,6 +8,7 @@ import click
 
 from backupctl.cli import context
 from backupctl.cli.options import json_option
+from backupctl.cli.roles import Role, requires
 
 
 @click.group()
@@ -18,6 +19,7 @@ def config() -> None:
 @config.command()
 @json_option
 @click.pass_obj
+@requires(Role.OPERATOR, Role.ADMIN, Role.AUDITOR, action="config.validate", record=True)
 def validate(app: context.AppContext, as_json: bool) -> None:
     """Validate the config; every problem is listed with its key path (exit 2 when any)."""
     loaded = app.config()
@@ -36,6 +38,10 @@ def validate(app: context.AppContext, as_json: bool) -> None:
             }
             for name, src in loaded.sources.items()
         },
+        "access": {
+            "single_operator": loaded.access.single_operator,
+            "grants": len(loaded.access.grants),
+        },
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -45,6 +51,13 @@ def validate(app: context.AppContext, as_json: bool) -> None:
     )
     for name, source in loaded.sources.items():
         click.echo(f"  {name} (tenant {source.tenant}) → {', '.join(source.locations)}")
+    if loaded.access.single_operator:
+        click.echo(
+            "  access: single-operator (no [access] table): whoever runs backupctl as root holds"
+            " every role (docs/access.md)"
+        )
+    else:
+        click.echo(f"  access: {len(loaded.access.grants)} grant(s) (docs/access.md)")
 
 
 commands = [config]

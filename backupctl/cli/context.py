@@ -30,6 +30,11 @@ class AppContext:
             self._config = config_module.load(self.config_path)
         return self._config
 
+    def config_if_present(self) -> Config | None:
+        """Return the validated config, or None when there is no config file (media and job
+        commands run without one: single-operator, docs/access.md)."""
+        return self.config() if self.config_path.exists() else None
+
     def state_dir(self) -> pathlib.Path:
         """Return the state directory: from the config when there is one, else the environment."""
         if self.config_path.exists():

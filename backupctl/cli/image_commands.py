@@ -13,6 +13,7 @@ from backupctl.actions import image as image_action
 from backupctl.actions import jobs as job_actions
 from backupctl.cli import context
 from backupctl.cli.options import json_option, quiet_option
+from backupctl.cli.roles import Role, requires
 from backupctl.cli.text import shown
 
 
@@ -110,6 +111,9 @@ def _progress(as_json: bool, quiet: bool):
 @json_option
 @quiet_option
 @click.pass_obj
+@requires(
+    Role.TECHNICIAN, action="media.image", record=True, subjects={"job": "job_id"}, custody=True
+)
 def image(
     obj: context.AppContext,
     device: str,
@@ -157,6 +161,9 @@ def image(
 @click.argument("job_id")
 @json_option
 @click.pass_obj
+@requires(
+    Role.TECHNICIAN, action="media.verify", record=True, subjects={"job": "job_id"}, custody=True
+)
 def verify(obj: context.AppContext, job_id: str, as_json: bool) -> None:
     """Re-hash the image of JOB_ID and compare with the digests recorded when imaging finished."""
     details = image_action.verify(_store(obj), job_id, _who(obj))

@@ -10,6 +10,7 @@ import click
 from backupctl.actions import init as init_action
 from backupctl.cli import context, progress, report
 from backupctl.cli.options import json_option, quiet_option
+from backupctl.cli.roles import Role, requires
 
 
 @click.command()
@@ -17,6 +18,7 @@ from backupctl.cli.options import json_option, quiet_option
 @json_option
 @quiet_option
 @click.pass_obj
+@requires(Role.OPERATOR, action="init.run", per_source=True)
 def init(app: context.AppContext, sources: tuple[str, ...], as_json: bool, quiet: bool) -> None:
     """Prepare every location of each SOURCE (default: all).
 

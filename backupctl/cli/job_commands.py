@@ -13,6 +13,7 @@ from backupctl.actions import job_report as report_actions
 from backupctl.actions import jobs as job_actions
 from backupctl.cli import context
 from backupctl.cli.options import json_option
+from backupctl.cli.roles import Role, requires
 from backupctl.cli.text import shown
 
 
@@ -69,6 +70,7 @@ def job() -> None:
 @click.option("--note", help="Free text: what the customer reported, the medium's condition.")
 @json_option
 @click.pass_obj
+@requires(Role.TECHNICIAN, action="job.open", record=True, custody=True)
 def open_command(
     app: context.AppContext,
     customer: str,
@@ -101,6 +103,9 @@ def open_command(
 )
 @json_option
 @click.pass_obj
+@requires(
+    Role.TECHNICIAN, action="job.attach", record=True, subjects={"job": "job_id"}, custody=True
+)
 def attach_command(
     app: context.AppContext, job_id: str, device: str, allow_system: bool, as_json: bool
 ) -> None:
@@ -134,6 +139,7 @@ def _print_event(event: job_actions.CustodyEvent) -> None:
 @click.argument("job_id", metavar="JOB")
 @json_option
 @click.pass_obj
+@requires(Role.TECHNICIAN, Role.AUDITOR, action="job.show")
 def show_command(app: context.AppContext, job_id: str, as_json: bool) -> None:
     """Show a job, its custody events and whether their hash chain verifies (exit 3 when not)."""
     job_store = _store(app)
@@ -158,6 +164,7 @@ def show_command(app: context.AppContext, job_id: str, as_json: bool) -> None:
 @click.option("--open", "open_only", is_flag=True, help="Only jobs that are still open.")
 @json_option
 @click.pass_obj
+@requires(Role.TECHNICIAN, Role.AUDITOR, action="job.list")
 def list_command(app: context.AppContext, open_only: bool, as_json: bool) -> None:
     """List repair jobs, oldest first; exit 3 when a job row was deleted or the ledger broken."""
     found = job_actions.list_jobs(_store(app), open_only=open_only)
@@ -187,6 +194,7 @@ def _print_list(found: job_actions.JobList) -> None:
 @click.argument("job_id", metavar="JOB")
 @click.argument("text")
 @click.pass_obj
+@requires(Role.TECHNICIAN, action="job.note", record=True, subjects={"job": "job_id"}, custody=True)
 def note_command(app: context.AppContext, job_id: str, text: str) -> None:
     """Add a note to the job's custody record (what was seen, what the customer said)."""
     sequence = job_actions.add_note(
@@ -206,6 +214,9 @@ def note_command(app: context.AppContext, job_id: str, text: str) -> None:
 )
 @json_option
 @click.pass_obj
+@requires(
+    Role.TECHNICIAN, action="job.close", record=True, subjects={"job": "job_id"}, custody=True
+)
 def close_command(app: context.AppContext, job_id: str, outcome: str, as_json: bool) -> None:
     """Close a job with its outcome; it takes no more events except the report and the
     destruction record. The workshop's copies (image, mapfile, recovered files) are deleted by
@@ -238,6 +249,9 @@ def close_command(app: context.AppContext, job_id: str, outcome: str, as_json: b
 )
 @json_option
 @click.pass_obj
+@requires(
+    Role.TECHNICIAN, action="job.report", record=True, subjects={"job": "job_id"}, custody=True
+)
 def report_command(
     app: context.AppContext, job_id: str, to: pathlib.Path | None, as_json: bool
 ) -> None:
@@ -273,6 +287,7 @@ def report_command(
 )
 @json_option
 @click.pass_obj
+@requires(Role.TECHNICIAN, Role.OPERATOR, action="job.purge", record=True, custody=True)
 def purge_command(app: context.AppContext, as_of: str | None, dry_run: bool, as_json: bool) -> None:
     """Delete the workshop's copies of every job closed more than job_copies_days ago (run daily
     from a timer): exactly the image, mapfile and scan folders the job's record names, never

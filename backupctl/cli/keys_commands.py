@@ -11,6 +11,7 @@ import click
 
 from backupctl.actions import keys as actions
 from backupctl.cli.options import json_option
+from backupctl.cli.roles import Role, no_role, requires
 from backupctl.keys.secret import Secret
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ def keys() -> None:
 @keys.command("init")
 @json_option
 @click.pass_obj
+@requires(Role.ADMIN, action="keys.init", record=True)
 def init_command(app: AppContext, as_json: bool) -> None:
     """Create an empty keystore at the configured path (refuses an existing one, exit 4)."""
     config = app.config()
@@ -66,6 +68,7 @@ def init_command(app: AppContext, as_json: bool) -> None:
     "--out", type=FILE, help="Where to write it; default: master_key_file from the config."
 )
 @click.pass_obj
+@requires(Role.ADMIN, action="keys.master_keygen", record=True)
 def master_keygen_command(app: AppContext, out: pathlib.Path | None) -> None:
     """Generate a random master key file (mode 0600); never overwrites one (exit 4).
 
@@ -84,6 +87,7 @@ def master_keygen_command(app: AppContext, out: pathlib.Path | None) -> None:
 @keys.command("list")
 @json_option
 @click.pass_obj
+@requires(Role.ADMIN, action="keys.list")
 def list_command(app: AppContext, as_json: bool) -> None:
     """List the entry names in the keystore (never their values)."""
     config = app.config()
@@ -96,6 +100,7 @@ def list_command(app: AppContext, as_json: bool) -> None:
 @keys.command("check")
 @json_option
 @click.pass_obj
+@requires(Role.ADMIN, action="keys.check")
 def check_command(app: AppContext, as_json: bool) -> None:
     """Open the keystore with the master secret and report how many entries it holds.
 
@@ -139,6 +144,7 @@ def check_command(app: AppContext, as_json: bool) -> None:
     "--no-passphrase", is_flag=True, help="Do not protect the private key with a passphrase."
 )
 @passphrase_stdin_option
+@no_role("runs on the offline machine; reads no config, touches no host state")
 def recovery_keygen_command(
     out_private: pathlib.Path, out_public: pathlib.Path, no_passphrase: bool, passphrase_stdin: bool
 ) -> None:
@@ -170,6 +176,7 @@ def recovery_keygen_command(
 )
 @json_option
 @click.pass_obj
+@requires(Role.ADMIN, action="keys.escrow", record=True)
 def escrow_command(
     app: AppContext,
     recovery_public_key: pathlib.Path,
@@ -211,6 +218,7 @@ def escrow_command(
 @passphrase_stdin_option
 @json_option
 @click.pass_obj
+@requires(Role.ADMIN, action="keys.recover", record=True)
 def recover_command(
     app: AppContext,
     escrow_file: pathlib.Path,

@@ -11,6 +11,7 @@ import click
 
 from backupctl.actions import location as location_action
 from backupctl.cli.options import json_option
+from backupctl.cli.roles import Role, requires
 from backupctl.errors import ExitCode
 from backupctl.keys.secret import Secret
 
@@ -26,6 +27,7 @@ def location() -> None:
 @location.command("set-credentials")
 @click.argument("name")
 @click.pass_obj
+@requires(Role.ADMIN, action="location.set_credentials", record=True, subjects={"location": "name"})
 def set_credentials(app: AppContext, name: str) -> None:
     """Store the S3 access key of location NAME in the keystore.
 
@@ -49,6 +51,13 @@ def set_credentials(app: AppContext, name: str) -> None:
 @click.argument("name")
 @json_option
 @click.pass_obj
+@requires(
+    Role.OPERATOR,
+    Role.ADMIN,
+    action="location.provision",
+    record=True,
+    subjects={"location": "name"},
+)
 def provision(app: AppContext, name: str, as_json: bool) -> None:
     """Create the bucket of S3 location NAME in its declared region, with public access blocked,
     default encryption, versioning (noncurrent versions expire) — idempotent, then audit it."""
@@ -79,6 +88,7 @@ def provision(app: AppContext, name: str, as_json: bool) -> None:
 @click.argument("name")
 @json_option
 @click.pass_obj
+@requires(Role.OPERATOR, Role.AUDITOR, action="location.audit")
 def audit(app: AppContext, name: str, as_json: bool) -> None:
     """Report every safety setting of S3 location NAME and its region; exit 3 when the bucket is
     public, out of its region, unencrypted or unversioned."""

@@ -31,6 +31,7 @@ COMMAND_MODULES = {
     "media": "backupctl.cli.media_commands",
     "job": "backupctl.cli.job_commands",
     "tape": "backupctl.cli.tape_commands",
+    "audit": "backupctl.cli.audit_commands",
 }
 
 
@@ -70,6 +71,9 @@ def configure_logging(verbose: int) -> None:
 @click.pass_context
 def cli(click_context: click.Context, config_path: pathlib.Path, verbose: int) -> None:
     """Encrypted backups to several locations, and the media recovery workshop.
+
+    Every command checks the acting person's role first (docs/access.md) and every action is
+    written to the audit log (docs/audit.md).
 
     Exit codes: 0 ok, 1 some locations or items failed, 2 usage or config error,
     3 failed, 4 refused for safety or policy, 5 done but needs a look (foreign files,

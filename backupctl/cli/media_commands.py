@@ -11,6 +11,7 @@ from backupctl.actions import jobs as job_actions
 from backupctl.actions import media as media_actions
 from backupctl.cli import context, image_commands
 from backupctl.cli.options import json_option
+from backupctl.cli.roles import Role, requires
 from backupctl.cli.text import shown as _text
 
 BlockDevice = media_actions.BlockDevice
@@ -74,6 +75,7 @@ def media() -> None:
     help="Also list empty devices (unattached loop devices).",
 )
 @click.pass_obj
+@requires(Role.TECHNICIAN, action="media.list")
 def list_command(app: context.AppContext, as_json: bool, include_empty: bool) -> None:
     """List every disk, stick, card, optical and tape drive with its identity and system status."""
     found = media_actions.list_media(state_dir=app.state_dir(), include_empty=include_empty)
@@ -144,6 +146,7 @@ def _print_event(event: media_actions.WatchEvent, as_json: bool) -> None:
     help="Attach the first customer medium that appears to this job, then stop.",
 )
 @click.pass_obj
+@requires(Role.TECHNICIAN, action="media.watch", custody=True)
 def watch_command(
     app: context.AppContext,
     as_json: bool,

@@ -13,6 +13,7 @@ import click
 from backupctl.actions import status as status_action
 from backupctl.cli.options import json_option
 from backupctl.cli.report import human_bytes
+from backupctl.cli.roles import Role, requires
 from backupctl.errors import ExitCode
 from backupctl.restic import messages
 
@@ -51,6 +52,7 @@ def _location_dict(now, location) -> dict:
 @click.argument("sources", nargs=-1)
 @json_option
 @click.pass_obj
+@requires(Role.OPERATOR, Role.AUDITOR, action="status.show", per_source=True)
 def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
     """Per SOURCE (default: all) and location: snapshot count, newest and oldest with their ages,
     size, and warnings (fewer than two healthy locations, none off-site, backup overdue, foreign
@@ -117,6 +119,7 @@ def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
 @click.argument("sources", nargs=-1)
 @json_option
 @click.pass_obj
+@requires(Role.OPERATOR, action="snapshots.show", per_source=True)
 def snapshots(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
     """List the snapshots of each SOURCE (default: all) and which locations hold each."""
     now, result = _gather(app, sources)
@@ -171,6 +174,7 @@ def snapshots(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
 )
 @json_option
 @click.pass_obj
+@requires(Role.OPERATOR, Role.AUDITOR, action="history.show")
 def history(app: AppContext, limit: int, as_json: bool) -> None:
     """Show recorded init and backup runs: who, when, exit code, and every location's result.
 

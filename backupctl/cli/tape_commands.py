@@ -16,6 +16,7 @@ from backupctl.actions import tape as tape_action
 from backupctl.actions import tape_extract
 from backupctl.cli import context
 from backupctl.cli.options import json_option, quiet_option
+from backupctl.cli.roles import Role, requires
 from backupctl.cli.text import shown
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def tape() -> None:
 @json_option
 @quiet_option
 @click.pass_obj
+@requires(Role.TECHNICIAN, action="tape.image", record=True, custody=True)
 def image_command(
     obj: context.AppContext,
     device: str,
@@ -173,6 +175,7 @@ def _print_files(files: list[dict]) -> None:
 @click.argument("device")
 @json_option
 @click.pass_obj
+@requires(Role.TECHNICIAN, action="tape.info")
 def info_command(obj: context.AppContext, device: str, as_json: bool) -> None:
     """Show a tape drive's status: block size, density, file and block number, BOT/EOD/write
     protection. The tape is not moved."""
@@ -193,6 +196,7 @@ def info_command(obj: context.AppContext, device: str, as_json: bool) -> None:
 @tape.command("files")
 @click.argument("image", type=click.Path(dir_okay=False, path_type=pathlib.Path))
 @json_option
+@requires(Role.TECHNICIAN, action="tape.files")
 def files_command(image: pathlib.Path, as_json: bool) -> None:
     """List the tape files in a .tap IMAGE: records, sizes, SHA-256 and detected format."""
     summary = tape_extract.files(image)
@@ -217,6 +221,7 @@ def files_command(image: pathlib.Path, as_json: bool) -> None:
 @click.option("--job", "job_id", help="Record the extraction on this repair job's custody.")
 @json_option
 @click.pass_obj
+@requires(Role.TECHNICIAN, action="tape.extract", record=True, custody=True)
 def extract_command(
     obj: context.AppContext,
     image: pathlib.Path,

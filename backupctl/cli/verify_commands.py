@@ -11,6 +11,7 @@ import click
 
 from backupctl.actions import verify as verify_action
 from backupctl.cli.options import json_option
+from backupctl.cli.roles import Role, requires
 
 if TYPE_CHECKING:
     from backupctl.cli.context import AppContext
@@ -52,6 +53,7 @@ def _report_dict(report: verify_action.VerifyReport) -> dict:
 )
 @json_option
 @click.pass_obj
+@requires(Role.OPERATOR, action="verify.run", per_source=True)
 def verify(
     app: AppContext, sources: tuple[str, ...], location: str | None, sample: float, as_json: bool
 ) -> None:

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from backupctl.actions import media as media_actions
+from backupctl.audit import log
 from recovery import udev_source
 from recovery.jobs import JobStore
 from tests.fixtures import loopdev
@@ -151,6 +152,8 @@ def test_cli_watch_attaches_first_medium_to_job(tmp_path, make_loop, udevd):
     assert f"attached {node} to job {job.job_id}" in stdout
     assert store.get(job.job_id).medium.node == node
     assert store.events(job.job_id)[-1].kind == "medium.attached"
+    mirrored = [(record.action, record.subjects) for record in log.records(tmp_path / "state.db")]
+    assert ("custody.medium.attached", {"job": job.job_id}) in mirrored  # docs/audit.md
 
 
 def test_cli_watch_stops_cleanly_on_ctrl_c(tmp_path, udevd):

@@ -116,3 +116,24 @@ def test_sudo_is_believed_when_the_process_tree_confirms_it(tmp_path):
     confirmed = identity.current(proc, environ={"SUDO_UID": "4321"})
     assert (confirmed.uid, confirmed.via) == (4321, "sudo")
     assert identity.current(proc, environ={"SUDO_UID": "1234"}).via == "uid"  # claim differs
+
+
+def test_require_any_accepts_one_of_the_roles_and_names_them_all_when_none():
+    policy = policy_with(staff={"alice": {"roles": ["auditor"], "tenants": ["acme"]}})
+    roles = (Role.OPERATOR, Role.AUDITOR)
+    assert access_check.require_any(policy, roles, actor=ALICE) == ALICE
+    assert access_check.require_any(policy, roles, tenant="acme", actor=ALICE) == ALICE
+    with pytest.raises(access_check.AccessDenied) as caught:
+        access_check.require_any(policy, roles, tenant="globex", actor=ALICE)
+    assert "alice lacks the role operator or auditor for tenant globex" in str(caught.value)
+
+
+def test_a_command_over_sources_is_checked_for_each_of_their_tenants():
+    from backupctl.actions import authorize
+
+    raw = good()
+    loaded = config.parse(raw, PATH)
+    assert authorize.tenants_of(loaded, ()) == ("acme",)  # every source: mail and billing
+    assert authorize.tenants_of(loaded, ("mail",)) == ("acme",)
+    assert authorize.tenants_of(loaded, None) == (None,)  # a command that takes no sources
+    assert authorize.tenants_of(None, ("mail",)) == (None,)  # no config file: single-operator
