@@ -25,12 +25,35 @@ def run_recorded(
 ) -> RunReport:
     """Given the sources and what to do with each, do it in turn; return the run's report (also
     recorded, with every location's result)."""
+    return run_recorded_with_id(
+        state_dir,
+        command=command,
+        actor=actor,
+        host=host,
+        tags=tags,
+        sources=sources,
+        each=lambda run_id, source: each(source),
+    )
+
+
+def run_recorded_with_id(
+    state_dir: pathlib.Path,
+    *,
+    command: str,
+    actor: str,
+    host: str,
+    tags: Iterable[str] = (),
+    sources: list[Source],
+    each: Callable[[int, Source], SourceReport],
+) -> RunReport:
+    """As ``run_recorded``, for steps that record more under the run: ``each`` also gets the run
+    id."""
     db = state.db_path(state_dir)
     run_id = state.start_run(db, command=command, actor=actor, host=host, tags=tags)
     reports: list[SourceReport] = []
     try:
         for source in sources:
-            report = each(source)
+            report = each(run_id, source)
             for result in report.results:
                 state.record_result(db, run_id, result)
             reports.append(report)

@@ -4,9 +4,12 @@ here."""
 from __future__ import annotations
 
 import pathlib
+import re
 
 from backupctl.restic import feature, flags
 from backupctl.restic.flags import Repository, Restic
+
+SNAPSHOT_ID = re.compile(r"[0-9a-f]{64}")
 
 
 def version_argv(binary: str) -> tuple[str, ...]:
@@ -69,6 +72,23 @@ def restore_argv(
     restic: Restic, repository: Repository, snapshot: str, target: pathlib.Path
 ) -> tuple[str, ...]:
     return flags.command(restic, repository, "restore", snapshot, "--target", str(target))
+
+
+def forget_argv(
+    restic: Restic, repository: Repository, snapshot_ids: tuple[str, ...]
+) -> tuple[str, ...]:
+    """`restic forget ID...`: removes exactly these snapshots (no policy, no prune); raise
+    ValueError for anything but full snapshot ids (64 hex digits)."""
+    for snapshot_id in snapshot_ids:
+        if not SNAPSHOT_ID.fullmatch(snapshot_id):
+            raise ValueError(f"not a full snapshot id: {snapshot_id[:80]!r}")
+    return flags.command(restic, repository, "forget", *lock_retry(restic), "--", *snapshot_ids)
+
+
+def prune_argv(restic: Restic, repository: Repository) -> tuple[str, ...]:
+    """`restic prune`: deletes the data no snapshot uses any more (and repacks, as restic sees
+    fit)."""
+    return flags.command(restic, repository, "prune", *lock_retry(restic))
 
 
 def lock_retry(restic: Restic, wait: str = "5m") -> tuple[str, ...]:
