@@ -1,4 +1,4 @@
-"""`backupctl rotate`: forget and prune what a source's policy no longer keeps, on every location."""
+"""`backupctl rotate`: forget and prune what a policy no longer keeps, on every location."""
 
 from __future__ import annotations
 

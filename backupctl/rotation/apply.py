@@ -99,9 +99,8 @@ def _forget(context: Context, reached: reach.Reached, intent: records.Intent):
         )
     finally:
         context.steps.step_finished(context.source, location, "forget")
-    event = records.Event(
-        context.source, location, "forget", result.ok, ids, detail=result.reason()
-    )
+    detail = "" if result.ok else result.reason()
+    event = records.Event(context.source, location, "forget", result.ok, ids, detail=detail)
     records.record_event(context.db, context.run_id, event)
     if not result.ok:
         raise RotationStepFailed(f"restic forget at {location}: {result.reason()}")

@@ -49,17 +49,19 @@ class Check:
     source: str
     run_id: int
     expired: frozenset[str]  # the snapshots this run's plan forgets
-    deleted_before: Mapping[str, int]  # per location: deleted files present before replication
+    deleted_before: Mapping[str, frozenset[str]]  # per location: deleted files there before
     changed: bool  # this run deleted something (or finished an earlier run's deletion)
 
 
-def deleted_present(db: pathlib.Path, source: str, reached: reach.Reached) -> dict[str, int]:
-    """Given the listed locations, return how many files the manifest marks deleted each holds."""
+def deleted_present(
+    db: pathlib.Path, source: str, reached: reach.Reached
+) -> dict[str, frozenset[str]]:
+    """Given the listed locations, return the files the manifest marks deleted each holds."""
     manifest = state.load_manifest(db, source)
     if manifest is None:
         return {}
     return {
-        name: sum(1 for path in listing if path in manifest.deleted)
+        name: frozenset(path for path in listing if path in manifest.deleted)
         for name, listing in reached.listings.items()
     }
 
@@ -112,9 +114,10 @@ def _check_one(check, name, final, replicated, log, deleted) -> tuple[LocationRe
         _event(check, name, "verify", False, detail=final.failures.get(name, "not reached"))
         return _result(check, name, replicated, notes, problems), held
     left = lingering(final.listings[name], deleted, check.expired)
-    removed = max(0, check.deleted_before.get(name, 0) - _count_deleted(final, name, deleted))
+    removed = [p for p in check.deleted_before.get(name, ()) if p not in final.listings[name]]
     if removed:
-        _event(check, name, "delete", True, files=removed)
+        gone = tuple(sorted(inventory.snapshot_ids(dict.fromkeys(removed, 0))))
+        _event(check, name, "delete", True, snapshot_ids=gone, files=len(removed))
     if replicated.files_copied:
         _event(check, name, "copy", True, files=replicated.files_copied)
     held = ""
@@ -129,10 +132,6 @@ def _check_one(check, name, final, replicated, log, deleted) -> tuple[LocationRe
 
 def records_pending(check: Check, name: str) -> bool:
     return any(row["location"] == name for row in records.pending(check.db, check.source))
-
-
-def _count_deleted(final: reach.Reached, name: str, deleted: frozenset[str]) -> int:
-    return sum(1 for path in final.listings[name] if path in deleted)
 
 
 def _event(check: Check, name: str, step: str, ok: bool, **fields) -> None:
