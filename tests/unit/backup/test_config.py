@@ -207,7 +207,8 @@ MISTAKES = [
     (
         "sources.mail.retention",
         "forever",
-        "sources.mail.retention: unknown policy 'forever' (known: backup-12m, camera-90d, cdr-1y, invoices-7y)",
+        "sources.mail.retention: unknown policy 'forever' "
+        "(known: backup-12m, camera-90d, cdr-1y, invoices-7y)",
     ),
     ("sources.mail.locations", ["remote"], "sources.mail.locations: has 1 location(s); at least 2"),
     ("sources.mail.locations", ["nas"], "sources.mail.locations: has no off-site location"),
