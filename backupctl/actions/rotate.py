@@ -26,7 +26,7 @@ from backupctl.errors import ConfigError, ExitCode, is_expected, most_serious
 from backupctl.progress import Progress
 from backupctl.restic.flags import Restic
 from backupctl.results import SourceReport, failed_everywhere
-from backupctl.rotation import apply, inventory, records
+from backupctl.rotation import apply, inventory, lingering, records
 from backupctl.rotation import outcome as outcomes
 from backupctl.rotation.progress import StepProgress
 from policies import rotation
@@ -139,23 +139,29 @@ def _plan_only(job: _Job, source: Source) -> SourceRotation:
     known = records.recorded_times(job.db, source.name, found.snapshots)
     first_seen = datetime.datetime.now(datetime.UTC)  # what a real run would record now
     times = {sid: known.get(sid, first_seen) for sid in found.snapshots}
-    the_plan = _decide(job, source, policy, found, times)
+    margin = _lingering(job, source, policy)
+    the_plan = _decide(job, source, policy, found, times, margin)
     results = tuple(
         outcomes.planned_result(source.name, name, reached, found, the_plan)
         for name in source.locations
     )
-    report = SourceReport(source.name, None, None, results, outcomes.plan_warnings(the_plan))
+    warnings = (*outcomes.plan_warnings(the_plan), *outcomes.lingering_warnings(margin))
+    report = SourceReport(source.name, None, None, results, warnings)
     return SourceRotation(source.name, policy, the_plan, found.holders, _times(found), report, {})
 
 
-def _decide(job, source, policy, found, recorded_times) -> rotation.RotationPlan:
+def _decide(job, source, policy, found, recorded_times, margin) -> rotation.RotationPlan:
     return rotation.plan(
         inventory.facts(found, recorded_times),
         policy,
         holds=holds_for(source),
         now=job.now,
-        margin_days=0.0,
+        margin_days=margin.margin_days,
     )
+
+
+def _lingering(job: _Job, source: Source, policy: RetentionPolicy) -> lingering.Lingering:
+    return lingering.lingering(job.config, source, job.keystore, policy.max_age_days)
 
 
 def _times(found: inventory.Inventory) -> dict[str, str]:
@@ -190,7 +196,10 @@ def _rotate_reached(
     found, reached = inventory.take(job.restic, reached, password, source.locations)
     first = {sid: holders[0] for sid, holders in found.holders.items()}
     recorded_times = records.remember_seen(job.db, source.name, first)
-    the_plan = _decide(job, source, policy, found, recorded_times)
+    margin = _lingering(job, source, policy)
+    for name, problem in margin.problems.items():
+        log.fail(name, problem)
+    the_plan = _decide(job, source, policy, found, recorded_times, margin)
     primary = next(iter(reached.with_config(source.locations)), None)
     blocked = records.unfinished(job.db, source.name) is not None  # an earlier one comes first
     if the_plan.forget and primary is not None and not blocked:
@@ -223,7 +232,11 @@ def _rotate_reached(
         changed=bool(the_plan.forget) or bool(resumed),
     )
     results, still_held = outcomes.check_locations(check, final, copied, log, source.locations)
-    warnings = (*((resumed,) if resumed else ()), *outcomes.plan_warnings(the_plan))
+    warnings = (
+        *((resumed,) if resumed else ()),
+        *outcomes.plan_warnings(the_plan),
+        *outcomes.lingering_warnings(margin),
+    )
     report = SourceReport(source.name, None, primary, results, warnings, foreign=copied.foreign)
     return SourceRotation(
         source.name, policy, the_plan, found.holders, _times(found), report, still_held, resumed

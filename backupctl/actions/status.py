@@ -21,7 +21,7 @@ from backupctl.restic import messages, operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.results import ForeignFile
-from backupctl.rotation import records, standing
+from backupctl.rotation import lingering, records, standing
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -103,10 +103,11 @@ def source_status(
         list(states), schedule_hours=source.schedule_hours, grace_hours=GRACE_HOURS, now=now
     )
     warnings += _foreign_warnings(foreign)
-    retention = standing.standing(
-        db, source.name, config.policies[source.retention], found, now=now
-    )
+    policy = config.policies[source.retention]
+    retention = standing.standing(db, source.name, policy, found, now=now)
     warnings += retention.warnings
+    margin = lingering.lingering(config, source, keystore, policy.max_age_days)
+    warnings += [f"location {name}: {problem}" for name, problem in margin.problems.items()]
     verified = state.last_verify(db, source.name)
     if verified and verified["unrepairable"]:
         warnings.append(

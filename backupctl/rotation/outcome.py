@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from backupctl import reach, state
 from backupctl.actions.replicate import Replication
 from backupctl.results import LocationResult
-from backupctl.rotation import inventory, records
+from backupctl.rotation import inventory, lingering, records
 from policies import rotation
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def deleted_present(
     }
 
 
-def lingering(
+def forgotten_still_present(
     listing: Mapping[str, int], deleted: frozenset[str], expired: frozenset[str]
 ) -> list[str]:
     """Given a location's listing, return the snapshots still there that rotation forgot."""
@@ -113,7 +113,7 @@ def _check_one(check, name, final, replicated, log, deleted) -> tuple[LocationRe
             problems.append(held)
         _event(check, name, "verify", False, detail=final.failures.get(name, "not reached"))
         return _result(check, name, replicated, notes, problems), held
-    left = lingering(final.listings[name], deleted, check.expired)
+    left = forgotten_still_present(final.listings[name], deleted, check.expired)
     removed = [p for p in check.deleted_before.get(name, ()) if p not in final.listings[name]]
     if removed:
         gone = tuple(sorted(inventory.snapshot_ids(dict.fromkeys(removed, 0))))
@@ -176,3 +176,16 @@ def plan_warnings(the_plan: rotation.RotationPlan) -> tuple[str, ...]:
         for verdict in the_plan.verdicts
         if verdict.future and not verdict.held
     )
+
+
+def lingering_warnings(margin: lingering.Lingering) -> tuple[str, ...]:
+    """Given how long deleted data lives on per location, return the locations where the
+    maximum age cannot be kept, and the margin rotation applies."""
+    warnings = tuple(f"location {name}: {problem}" for name, problem in margin.problems.items())
+    if margin.margin_days:
+        where = ", ".join(f"{name} {days}d" for name, days in margin.days.items())
+        warnings += (
+            f"rotation forgets {margin.margin_days} days before the maximum age: deleted data "
+            f"lives on as noncurrent versions ({where})",
+        )
+    return warnings
