@@ -166,12 +166,16 @@ class _HoldIndex:
             if hold.snapshot_id is not None:
                 self.by_id.setdefault(hold.snapshot_id, []).append(hold.reason)
         self.empty = not holds
+        self._by_tags: dict[tuple[str, ...], list[str]] = {}  # many snapshots share their tags
 
     def reasons(self, snapshot: SnapshotFacts) -> list[str]:
         if self.empty:
             return []
-        found = [reason for tag in snapshot.tags for reason in self.by_tag.get(tag, ())]
-        found += self.by_group.get(snapshot.group, [])
+        found = self._by_tags.get(snapshot.tags)
+        if found is None:
+            found = [reason for tag in snapshot.tags for reason in self.by_tag.get(tag, ())]
+            self._by_tags[snapshot.tags] = found
+        found = found + self.by_group.get(snapshot.group, [])
         found += self.by_id.get(snapshot.id, [])
         return list(dict.fromkeys(found))
 

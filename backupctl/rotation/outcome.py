@@ -170,11 +170,19 @@ def planned_result(
 
 
 def plan_warnings(the_plan: rotation.RotationPlan) -> tuple[str, ...]:
-    """Given a plan, return what an operator must look at: snapshots dated in the future."""
-    return tuple(
+    """Given a plan, return what an operator must look at: snapshots dated in the future, and
+    histories of which no snapshot remains (their newest is past the maximum age)."""
+    warnings = tuple(
         f"snapshot {verdict.snapshot_id[:8]} is dated in the future: {verdict.reasons[0]}"
         for verdict in the_plan.verdicts
         if verdict.future and not verdict.held
+    )
+    groups = {verdict.group for verdict in the_plan.verdicts}
+    kept = {verdict.group for verdict in the_plan.verdicts if verdict.keep}
+    return warnings + tuple(
+        f"no snapshot of {group} remains: even its newest is past the maximum age "
+        "(no backup for that long?)"
+        for group in sorted(groups - kept)
     )
 
 
