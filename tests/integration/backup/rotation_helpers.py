@@ -191,7 +191,13 @@ def as_toolkit_snapshot(
         )
 
 
-def toolkit_snapshot(env: TwoDisks, *, when: datetime.datetime, recorded: datetime.datetime) -> str:
+def toolkit_snapshot(
+    env: TwoDisks,
+    *,
+    when: datetime.datetime,
+    recorded: datetime.datetime,
+    extra_tags: tuple[str, ...] = (),
+) -> str:
     """A snapshot of ``books`` taken at location a as backupctl would: restic time ``when``,
     recorded at ``recorded``; the next backup copies it to b."""
     before = listing(env.repo("a"))
@@ -201,7 +207,7 @@ def toolkit_snapshot(env: TwoDisks, *, when: datetime.datetime, recorded: dateti
         env.password_file(),
         env.root / "data",
         when=when,
-        tags=("backupctl", "source:books", "tenant:t"),
+        tags=("backupctl", "source:books", "tenant:t", *extra_tags),
     )
     as_toolkit_snapshot(
         env.db, "books", env.repo("a"), before, snapshot_id, recorded=recorded, location="a"

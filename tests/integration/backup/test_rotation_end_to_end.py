@@ -83,8 +83,10 @@ def test_no_location_holds_a_snapshot_past_the_maximum_age_after_rotation(backup
     run = env.backupctl("rotate", "--json")
     # 5: the hand-made snapshot's data at the SFTP location is foreign (reported, not copied)
     assert run.returncode == 5, run.stdout + run.stderr
-    results = json.loads(run.stdout)["sources"][0]["locations"]
-    assert all(result["ok"] for result in results), results
+    rotated = json.loads(run.stdout)["sources"][0]
+    assert all(result["ok"] for result in rotated["locations"]), rotated["locations"]
+    # the bucket keeps deleted objects up to 31 days: rotation forgets that much earlier
+    assert rotated["cut_days"] == 365 - 31
 
     now = datetime.datetime.now(datetime.UTC)
     for location in ("disk", "sftp-de", "s3-de"):
@@ -101,6 +103,9 @@ def test_no_location_holds_a_snapshot_past_the_maximum_age_after_rotation(backup
     }
     assert set(ages) == {"disk", "sftp-de", "s3-de"}
     assert all(age <= 365 for age in ages.values()), ages
+    audit = json.loads(env.backupctl("location", "audit", "s3-de", "--json").stdout)
+    (promise,) = [c for c in audit["checks"] if c["setting"] == "retention_promise"]
+    assert promise["ok"] and "365 days" in promise["reason"]
     history = json.loads(env.backupctl("history", "--json", "--limit", "1").stdout)["runs"][0]
     steps = {(event["location"], event["step"]) for event in history["rotation"]}
     assert {

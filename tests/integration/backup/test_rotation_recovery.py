@@ -65,6 +65,10 @@ def _assert_same_and_sound(env) -> None:
 
 def test_location_down_is_reported_then_caught_up_without_resurrection(tmp_path):
     env, old = _with_expired_snapshot(tmp_path, SYSTEM_RESTIC)
+    before = json.loads(env.backupctl("status", "--json").stdout)["sources"][0]
+    assert any("older than the maximum age" in warning for warning in before["warnings"])
+    ages = {age["location"]: age for age in before["retention"]["locations"]}
+    assert ages["b"]["expired"] == 1 and ages["b"]["oldest_age_days"] > 365
     (tmp_path / "disk-b").rename(tmp_path / "disk-b-unmounted")
 
     rotate = env.backupctl("rotate", "--json")
@@ -154,7 +158,9 @@ def test_each_shipped_policy_keeps_what_its_rules_say(tmp_path):
     ids = {}
     for label, (days, hours) in AGES.items():
         when = base - datetime.timedelta(days=days, hours=hours)
-        ids[label] = helpers.toolkit_snapshot(env, when=when, recorded=when)
+        # a change backup follows the same rules as any other
+        tags = ("change:CHG-7",) if label in ("0-early", "80") else ()
+        ids[label] = helpers.toolkit_snapshot(env, when=when, recorded=when, extra_tags=tags)
     for policy, forgotten in EXPECTED_FORGOTTEN.items():
         env.policy = policy
         env.write_config()
