@@ -131,22 +131,27 @@ def plan(
         raise ValueError("now must carry a time zone")
     cut = policy.max_age_days - max(0.0, margin_days)
     held = _HoldIndex(tuple(holds))
-    decorated = sorted(((s.aged_from, s.id, s) for s in snapshots), reverse=True)
-    ordered = [entry[2] for entry in decorated]
-    reasons: dict[str, list[str]] = {s.id: [] for s in ordered}
-    ages = {key: (now - aged).total_seconds() / DAY_SECONDS for aged, key, _ in decorated}
+    now_seconds = now.timestamp()
+    # newest first; float seconds sort much faster than datetimes; ties are broken by id
+    decorated = sorted(((s.aged_from.timestamp(), s.id, s) for s in snapshots), reverse=True)
+    ages = {key: (now_seconds - seconds) / DAY_SECONDS for seconds, key, _ in decorated}
+    reasons: dict[str, list[str]] = {}
     groups: dict[str, list[SnapshotFacts]] = {}
-    for snapshot in ordered:
+    for _, key, snapshot in decorated:
         if snapshot.time > now:
-            reasons[snapshot.id].append(
+            reasons[key] = [
                 f"dated in the future ({snapshot.time.isoformat()}); counts for no keep rule"
-            )
-        elif ages[snapshot.id] <= cut:
+            ]
+        elif ages[key] <= cut:
             groups.setdefault(snapshot.group, []).append(snapshot)
     for members in groups.values():
         _apply_rules(members, policy, reasons)
+    limit = f"{policy.max_age_days} days"
+    if cut < policy.max_age_days:
+        limit += f" less {policy.max_age_days - cut:g} days margin"
     verdicts = tuple(
-        _verdict(s, ages[s.id], policy, held.reasons(s), cut, now, reasons[s.id]) for s in ordered
+        _verdict(s, ages[key], limit, held.reasons(s), cut, now, reasons.get(key, ()))
+        for _, key, s in decorated
     )
     return RotationPlan(policy.name, now, cut, verdicts)
 
@@ -175,6 +180,8 @@ class _HoldIndex:
         if found is None:
             found = [reason for tag in snapshot.tags for reason in self.by_tag.get(tag, ())]
             self._by_tags[snapshot.tags] = found
+        if not (self.by_group or self.by_id):
+            return found
         found = found + self.by_group.get(snapshot.group, [])
         found += self.by_id.get(snapshot.id, [])
         return list(dict.fromkeys(found))
@@ -185,9 +192,9 @@ def _apply_rules(
 ) -> None:
     """Given one group's snapshots within the maximum age (newest first), add the reason of each
     keep rule that keeps one."""
-    reasons[members[0].id].append("newest within the maximum age")
+    reasons.setdefault(members[0].id, []).append("newest within the maximum age")
     for snapshot in members[: policy.keep_last]:
-        reasons[snapshot.id].append(f"last {policy.keep_last}")
+        reasons.setdefault(snapshot.id, []).append(f"last {policy.keep_last}")
     for rule, (label, bucket_of) in BUCKETS.items():
         wanted = getattr(policy, rule)
         seen: tuple | None = None
@@ -199,10 +206,11 @@ def _apply_rules(
             if bucket != seen:
                 seen = bucket
                 count += 1
-                reasons[snapshot.id].append(f"{label} {count}/{wanted}")
+                reasons.setdefault(snapshot.id, []).append(f"{label} {count}/{wanted}")
 
 
-def _verdict(snapshot, age: float, policy, held: list[str], cut, now, reasons) -> Verdict:
+def _verdict(snapshot, age: float, limit: str, held: list[str], cut, now, reasons) -> Verdict:
+    """Given one snapshot, its age, holds and the reasons rules gave, return its verdict."""
     future = snapshot.time > now
     if held:
         return Verdict(
@@ -215,9 +223,6 @@ def _verdict(snapshot, age: float, policy, held: list[str], cut, now, reasons) -
             held=True,
         )
     if age > cut:
-        limit = f"{policy.max_age_days} days"
-        if cut < policy.max_age_days:
-            limit += f" less {policy.max_age_days - cut:g} days margin"
         return Verdict(
             snapshot.id,
             snapshot.group,
