@@ -75,20 +75,29 @@ def restore_argv(
 
 
 def forget_argv(
-    restic: Restic, repository: Repository, snapshot_ids: tuple[str, ...]
+    restic: Restic,
+    repository: Repository,
+    snapshot_ids: tuple[str, ...],
+    *,
+    lock_wait: str | None = "5m",
 ) -> tuple[str, ...]:
-    """`restic forget ID...`: removes exactly these snapshots (no policy, no prune); raise
-    ValueError for anything but full snapshot ids (64 hex digits)."""
+    """`restic forget ID...`: removes exactly these snapshots (no policy, no prune); where restic
+    can wait for a lock it waits ``lock_wait`` (None: fail at once). Raise ValueError for
+    anything but full snapshot ids (64 hex digits)."""
     for snapshot_id in snapshot_ids:
         if not SNAPSHOT_ID.fullmatch(snapshot_id):
             raise ValueError(f"not a full snapshot id: {snapshot_id[:80]!r}")
-    return flags.command(restic, repository, "forget", *lock_retry(restic), "--", *snapshot_ids)
+    waiting = lock_retry(restic, lock_wait) if lock_wait else ()
+    return flags.command(restic, repository, "forget", *waiting, "--", *snapshot_ids)
 
 
-def prune_argv(restic: Restic, repository: Repository) -> tuple[str, ...]:
+def prune_argv(
+    restic: Restic, repository: Repository, *, lock_wait: str | None = "5m"
+) -> tuple[str, ...]:
     """`restic prune`: deletes the data no snapshot uses any more (and repacks, as restic sees
-    fit)."""
-    return flags.command(restic, repository, "prune", *lock_retry(restic))
+    fit); where restic can wait for a lock it waits ``lock_wait`` (None: fail at once)."""
+    waiting = lock_retry(restic, lock_wait) if lock_wait else ()
+    return flags.command(restic, repository, "prune", *waiting)
 
 
 def lock_retry(restic: Restic, wait: str = "5m") -> tuple[str, ...]:

@@ -148,11 +148,16 @@ def open_check(restic: Restic, repository: Repository, password: Secret) -> exec
 
 
 def forget(
-    restic: Restic, repository: Repository, password: Secret, snapshot_ids: tuple[str, ...]
+    restic: Restic,
+    repository: Repository,
+    password: Secret,
+    snapshot_ids: tuple[str, ...],
+    *,
+    lock_wait: str | None = "5m",
 ) -> execute.Result:
     """Remove exactly these snapshots from the repository (their data stays until prune)."""
     return execute.run(
-        commands.forget_argv(restic, repository, snapshot_ids),
+        commands.forget_argv(restic, repository, snapshot_ids, lock_wait=lock_wait),
         password=password,
         environment=repository.environment,
         timeout=3600,
@@ -165,6 +170,7 @@ def prune(
     password: Secret,
     *,
     on_line: Callable[[str], None] | None = None,
+    lock_wait: str | None = "5m",
 ) -> tuple[execute.Result, messages.PruneSummary]:
     """Delete the data no snapshot uses any more; return restic's result and its summary. Every
     stdout line also goes to ``on_line`` (progress)."""
@@ -176,7 +182,7 @@ def prune(
             on_line(line)
 
     result = execute.run(
-        commands.prune_argv(restic, repository),
+        commands.prune_argv(restic, repository, lock_wait=lock_wait),
         password=password,
         environment=repository.environment,
         on_line=keep,

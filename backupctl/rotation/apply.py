@@ -12,17 +12,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pathlib
+from collections.abc import Callable
+from typing import TypeVar
 
 from backupctl import reach
 from backupctl.errors import BackupctlError
 from backupctl.keys.secret import Secret
 from backupctl.locations import repository
 from backupctl.restic import operations
+from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.rotation import inventory, records
 from backupctl.rotation.progress import StepProgress
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class RotationStepFailed(BackupctlError):
@@ -92,10 +96,16 @@ def _forget(context: Context, reached: reach.Reached, intent: records.Intent):
     ids = tuple(sid for sid in intent.snapshot_ids if sid in present)
     if not ids:
         return reached, ()
+    target = repository(reached.stores[location])
     context.steps.step_started(context.source, location, "forget")
     try:
-        result = operations.forget(
-            context.restic, repository(reached.stores[location]), context.password, ids
+        result = _unlocking(
+            context,
+            target,
+            location,
+            lambda wait: operations.forget(
+                context.restic, target, context.password, ids, lock_wait=wait
+            ),
         )
     finally:
         context.steps.step_finished(context.source, location, "forget")
@@ -114,13 +124,20 @@ def _forget(context: Context, reached: reach.Reached, intent: records.Intent):
 def _prune(context: Context, reached: reach.Reached, intent: records.Intent):
     location = intent.location
     before = dict(intent.before_prune or reached.listings[location])
+    target = repository(reached.stores[location])
     context.steps.step_started(context.source, location, "prune")
     try:
-        result, summary = operations.prune(
-            context.restic,
-            repository(reached.stores[location]),
-            context.password,
-            on_line=lambda line: context.steps.step_line(context.source, line),
+        result, summary = _unlocking(
+            context,
+            target,
+            location,
+            lambda wait: operations.prune(
+                context.restic,
+                target,
+                context.password,
+                on_line=lambda line: context.steps.step_line(context.source, line),
+                lock_wait=wait,
+            ),
         )
     finally:
         context.steps.step_finished(context.source, location, "prune")
@@ -147,3 +164,23 @@ def _prune(context: Context, reached: reach.Reached, intent: records.Intent):
     )
     records.record_event(context.db, context.run_id, event)
     return reached, event
+
+
+def _unlocking(context: Context, target, location: str, attempt: Callable[[str | None], T]) -> T:
+    """Run a restic step without waiting for a lock (restic 0.18 would wait out a stale one);
+    when the repository is locked (a run killed mid-prune leaves its lock), remove stale locks
+    with `restic unlock` and try once more, now waiting for a live lock where restic can. Under
+    the source lock no other run of ours works there; restic removes only locks it judges
+    stale."""
+    outcome = attempt(None)
+    result = outcome[0] if isinstance(outcome, tuple) else outcome
+    if result.outcome is not Outcome.LOCKED:
+        return outcome
+    logger.warning(
+        "location %s: repository locked; removing stale locks and trying again", location
+    )
+    unlocked = operations.unlock(context.restic, target, context.password)
+    if not unlocked.ok:
+        logger.warning("location %s: restic unlock: %s", location, unlocked.reason())
+        return outcome
+    return attempt("5m")

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -20,8 +23,8 @@ from tests.fixtures import restic_binaries
 from tests.integration.backup import rotation_helpers as helpers
 from tests.integration.backup.rotation_helpers import days_ago, snapshot_files
 
-# These tests exercise backupctl's own bookkeeping, not restic's output: one restic (the
-# system's) is enough; the end-to-end test (test_rotation_end_to_end.py) runs on every version.
+# Most of these tests exercise backupctl's own bookkeeping, not restic's output: one restic (the
+# system's) is enough; the stale-lock one and the end-to-end test run on every version.
 SYSTEM_RESTIC = restic_binaries.SYSTEM_RESTIC
 
 
@@ -90,8 +93,34 @@ def test_location_down_is_reported_then_caught_up_without_resurrection(tmp_path)
     _assert_same_and_sound(env)
 
 
-def test_crash_between_forget_and_prune_is_finished_by_the_next_run(tmp_path, monkeypatch):
-    env, old = _with_expired_snapshot(tmp_path, SYSTEM_RESTIC)
+def _leave_a_stale_lock(env, location: str) -> None:
+    """Start plain restic (a backup reading stdin, which holds its lock while it waits) and kill
+    it outright once its lock file exists: the lock stays, its process is gone."""
+    process = subprocess.Popen(
+        (
+            env.restic_binary, "-r", str(env.repo(location)), "--password-file",
+            str(env.password_file()), "--no-cache", "backup", "--stdin",
+        ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    locks = env.repo(location) / "locks"
+    deadline = time.monotonic() + 60
+    while not (locks.exists() and any(locks.iterdir())):
+        assert process.poll() is None, "restic ended before it took its lock"
+        assert time.monotonic() < deadline, "restic never took its lock"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process.stdin.close()
+
+
+def test_crash_between_forget_and_prune_is_finished_by_the_next_run(
+    tmp_path, monkeypatch, restic_binary
+):
+    # on every restic version: the stale lock is where 0.14 and 0.18 differ (0.18 could wait)
+    env, old = _with_expired_snapshot(tmp_path, restic_binary)
     packs_before = {p for p in helpers.listing(env.repo("a")) if p.startswith("data/")}
 
     def die(*args, **kwargs):
@@ -106,9 +135,11 @@ def test_crash_between_forget_and_prune_is_finished_by_the_next_run(tmp_path, mo
     assert records.unfinished(env.db, "books").stage == "prune"
     assert any("unfinished" in warning for warning in _status_warnings(env))
 
+    _leave_a_stale_lock(env, "a")  # as a run killed in the middle of prune would
     finish = env.backupctl("rotate", "--json")
     assert finish.returncode == 0, finish.stdout + finish.stderr
     assert "finished the rotation run" in json.loads(finish.stdout)["sources"][0]["resumed"]
+    assert "removing stale locks" in finish.stderr
     assert records.unfinished(env.db, "books") is None
     assert old not in snapshot_files(env.repo("b"))
     packs_after = {p for p in helpers.listing(env.repo("a")) if p.startswith("data/")}

@@ -41,6 +41,15 @@ def test_prune_waits_for_a_lock_where_restic_can():
     )  # fmt: skip
 
 
+def test_a_first_attempt_does_not_wait_for_a_lock():
+    assert commands.prune_argv(NEW, LOCAL, lock_wait=None) == (
+        "/usr/local/bin/restic", "prune", *GLOBAL,
+    )  # fmt: skip
+    assert commands.forget_argv(NEW, LOCAL, (ID_A,), lock_wait=None) == (
+        "/usr/local/bin/restic", "forget", *GLOBAL, "--", ID_A,
+    )  # fmt: skip
+
+
 PRUNE_0_14 = """loading indexes...
 [0:00] 100.00%  4 / 4 packs processed
 
