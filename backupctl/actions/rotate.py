@@ -191,7 +191,7 @@ def _rotate_reached(
     context = apply.Context(job.db, job.restic, source.name, password, run_id, job.steps)
     if manifests.current(job.db, source.name, reached, source.locations) is None:
         return _failed(source, policy, "no reachable location holds the repository")
-    log = outcomes.Log()
+    log = outcomes.Log()  # this source's forget/prune events and failures, read once at the end
     resumed, reached = _resume(context, reached, log)
     found, reached = inventory.take(job.restic, reached, password, source.locations)
     first = {sid: holders[0] for sid, holders in found.holders.items()}
@@ -201,19 +201,18 @@ def _rotate_reached(
         log.fail(name, problem)
     the_plan = _decide(job, source, policy, found, recorded_times, margin)
     primary = next(iter(reached.with_config(source.locations)), None)
-    blocked = records.unfinished(job.db, source.name) is not None  # an earlier one comes first
-    if the_plan.forget and primary is not None and not blocked:
-        try:
-            applied = apply.start(context, reached, primary, the_plan.forget)
-            reached = applied.reached
-            log.add_events(applied.events)
-        except apply.RotationStepFailed as error:
-            log.fail(primary, str(error))
-    deleted_before = outcomes.deleted_present(job.db, source.name, reached)
-    manifest = state.load_manifest(job.db, source.name)
+    reached = _forget_and_prune(context, reached, the_plan, primary, log)
+    check = outcomes.Check(
+        db=job.db,
+        source=source.name,
+        run_id=run_id,
+        expired=frozenset(the_plan.forget),
+        deleted_before=outcomes.deleted_present(job.db, source.name, reached),
+        changed=bool(the_plan.forget) or bool(resumed),
+    )
     copied = replicate.replicate(
         reached,
-        manifest,
+        state.load_manifest(job.db, source.name),
         source=source.name,
         names=source.locations,
         progress=job.progress,
@@ -223,14 +222,6 @@ def _rotate_reached(
     if intent is not None and intent.stage == "replicate":
         records.finish(job.db, source.name)
     final = copied.reached.relisted(tuple(copied.reached.listings))  # the proof: list again
-    check = outcomes.Check(
-        db=job.db,
-        source=source.name,
-        run_id=run_id,
-        expired=frozenset(the_plan.forget),
-        deleted_before=deleted_before,
-        changed=bool(the_plan.forget) or bool(resumed),
-    )
     results, still_held = outcomes.check_locations(check, final, copied, log, source.locations)
     warnings = (
         *((resumed,) if resumed else ()),
@@ -241,6 +232,29 @@ def _rotate_reached(
     return SourceRotation(
         source.name, policy, the_plan, found.holders, _times(found), report, still_held, resumed
     )
+
+
+def _forget_and_prune(
+    context: apply.Context,
+    reached: reach.Reached,
+    the_plan: rotation.RotationPlan,
+    primary: str | None,
+    log: outcomes.Log,
+) -> reach.Reached:
+    """Carry the plan out at the first reachable location, unless there is nothing to forget,
+    no such location, or an earlier rotation is still unfinished (it comes first); return the
+    locations as then listed."""
+    if not the_plan.forget or primary is None:
+        return reached
+    if records.unfinished(context.db, context.source) is not None:
+        return reached
+    try:
+        applied = apply.start(context, reached, primary, the_plan.forget)
+    except apply.RotationStepFailed as error:
+        log.fail(primary, str(error))
+        return reached.relisted([primary])
+    log.add_events(applied.events)
+    return applied.reached
 
 
 def _resume(

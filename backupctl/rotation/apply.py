@@ -48,7 +48,6 @@ class Context:
 @dataclasses.dataclass(frozen=True)
 class Applied:
     reached: reach.Reached  # the locations, the rotation's location listed again
-    intent: records.Intent
     events: tuple[records.Event, ...]
 
 
@@ -57,14 +56,15 @@ def start(
 ) -> Applied:
     """Given the snapshots to forget (at any location), record the intent, mark their files
     deleted in the manifest, then forget and prune at ``location``; raise RotationStepFailed
-    when restic fails there (the intent stays for the next run)."""
+    when restic fails there (the intent stays for the next run). Snapshots only other locations
+    hold (made there by hand) need no restic: replication deletes their files."""
     here = inventory.snapshot_ids(reached.listings[location])
+    ids = tuple(sid for sid in expired if sid in here)
+    if not ids:
+        records.mark_removed(context.db, context.source, map(inventory.snapshot_path, expired))
+        return Applied(reached, ())
     intent = records.begin(
-        context.db,
-        context.source,
-        run_id=context.run_id,
-        location=location,
-        snapshot_ids=tuple(sid for sid in expired if sid in here),
+        context.db, context.source, run_id=context.run_id, location=location, snapshot_ids=ids
     )
     records.mark_removed(context.db, context.source, map(inventory.snapshot_path, expired))
     return resume(context, reached, intent)
@@ -86,8 +86,8 @@ def resume(context: Context, reached: reach.Reached, intent: records.Intent) -> 
     if intent.stage == "prune":
         reached, event = _prune(context, reached, intent)
         events.append(event)
-        intent = records.advance(context.db, intent, "replicate")
-    return Applied(reached, intent, tuple(events))
+        records.advance(context.db, intent, "replicate")
+    return Applied(reached, tuple(events))
 
 
 def _forget(context: Context, reached: reach.Reached, intent: records.Intent):
