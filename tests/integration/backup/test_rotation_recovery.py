@@ -59,38 +59,42 @@ def _with_expired_snapshot(tmp_path, restic_binary):
     return env, old
 
 
-def _assert_same_and_sound(env) -> None:
-    """a and b hold the same files, and the copy that followed through replication (b) is a
-    sound repository for plain restic (a is where restic itself pruned)."""
+def _assert_same_and_sound(env, *, follower: str = "b") -> None:
+    """a and b hold the same files, and the copy that followed through replication is a sound
+    repository for plain restic (the other is where restic itself pruned)."""
     assert helpers.listing(env.repo("a")) == helpers.listing(env.repo("b"))
-    check = env.restic("b", "check")
+    check = env.restic(follower, "check")
     assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_location_down_is_reported_then_caught_up_without_resurrection(tmp_path):
+    """The first location (a) is down: b forgets and prunes; a is caught up later, receiving
+    what prune wrote at b and losing what it deleted, and nothing forgotten comes back."""
     env, old = _with_expired_snapshot(tmp_path, SYSTEM_RESTIC)
     before = json.loads(env.backupctl("status", "--json").stdout)["sources"][0]
     assert any("older than the maximum age" in warning for warning in before["warnings"])
     ages = {age["location"]: age for age in before["retention"]["locations"]}
-    assert ages["b"]["expired"] == 1 and ages["b"]["oldest_age_days"] > 365
-    (tmp_path / "disk-b").rename(tmp_path / "disk-b-unmounted")
+    assert ages["a"]["expired"] == 1 and ages["a"]["oldest_age_days"] > 365
+    (tmp_path / "disk-a").rename(tmp_path / "disk-a-unmounted")
 
     rotate = env.backupctl("rotate", "--json")
     assert rotate.returncode == 1, rotate.stdout + rotate.stderr
     results = _results(rotate)
-    assert results["a"]["ok"] and "forgot 1 snapshot(s)" in results["a"]["reason"]
-    assert not results["b"]["ok"] and "expired data still held" in results["b"]["reason"]
-    assert old not in snapshot_files(env.repo("a"))
+    assert results["b"]["ok"] and "forgot 1 snapshot(s)" in results["b"]["reason"]
+    assert not results["a"]["ok"] and "expired data still held" in results["a"]["reason"]
+    assert old not in snapshot_files(env.repo("b"))
+    pruned_at_b = set(helpers.listing(env.repo("b")))
     assert any("expired data still held" in warning for warning in _status_warnings(env))
 
-    (tmp_path / "disk-b-unmounted").rename(tmp_path / "disk-b")
+    (tmp_path / "disk-a-unmounted").rename(tmp_path / "disk-a")
     env.backupctl("backup", "--quiet", check=True)  # catch-up: deletes there, copies nothing back
     assert old not in snapshot_files(env.repo("a")) | snapshot_files(env.repo("b"))
+    assert pruned_at_b <= set(helpers.listing(env.repo("a")))  # what prune wrote reached a
 
     again = env.backupctl("rotate", "--json")
     assert again.returncode == 0, again.stdout + again.stderr
     assert not any("expired data still held" in warning for warning in _status_warnings(env))
-    _assert_same_and_sound(env)
+    _assert_same_and_sound(env, follower="a")
 
 
 def _leave_a_stale_lock(env, location: str) -> None:
