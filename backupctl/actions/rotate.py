@@ -201,6 +201,9 @@ def _rotate_reached(
         log.fail(name, problem)
     the_plan = _decide(job, source, policy, found, recorded_times, margin)
     primary = next(iter(reached.with_config(source.locations)), None)
+    leftovers = outcomes.foreign_leftovers(
+        state.load_manifest(job.db, source.name), found, the_plan, primary
+    )
     reached = _forget_and_prune(context, reached, the_plan, primary, log)
     check = outcomes.Check(
         db=job.db,
@@ -227,6 +230,7 @@ def _rotate_reached(
         *((resumed,) if resumed else ()),
         *outcomes.plan_warnings(the_plan),
         *outcomes.lingering_warnings(margin),
+        *leftovers,
     )
     report = SourceReport(source.name, None, primary, results, warnings, foreign=copied.foreign)
     return SourceRotation(

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from backupctl import reach, state
 from backupctl.actions.replicate import Replication
+from backupctl.replication.manifest import Manifest
 from backupctl.results import LocationResult
 from backupctl.rotation import inventory, lingering, records
 from policies import rotation
@@ -197,3 +198,28 @@ def lingering_warnings(margin: lingering.Lingering) -> tuple[str, ...]:
             f"lives on as noncurrent versions ({where})",
         )
     return warnings
+
+
+def foreign_leftovers(
+    manifest: Manifest | None,
+    found: inventory.Inventory,
+    the_plan: rotation.RotationPlan,
+    primary: str | None,
+) -> tuple[str, ...]:
+    """Given the manifest before rotation, return a warning for each location other than the
+    primary where a forgotten snapshot was not written by backupctl: its snapshot goes, but its
+    data stays there as foreign files (never deleted automatically) until removed by hand."""
+    live = manifest.files if manifest is not None else {}
+    forgotten = set(the_plan.forget)
+    by_location: dict[str, list[str]] = {}
+    for snapshot_id, holders in found.holders.items():
+        if snapshot_id in forgotten and inventory.snapshot_path(snapshot_id) not in live:
+            for name in holders:
+                if name != primary:
+                    by_location.setdefault(name, []).append(snapshot_id[:8])
+    return tuple(
+        f"location {name}: forgotten snapshot(s) {', '.join(sorted(ids))} were not written by "
+        "backupctl; their data stays there as foreign files until removed by hand (or "
+        "`restic prune` run there)"
+        for name, ids in sorted(by_location.items())
+    )

@@ -87,6 +87,10 @@ def test_no_location_holds_a_snapshot_past_the_maximum_age_after_rotation(backup
     assert all(result["ok"] for result in rotated["locations"]), rotated["locations"]
     # the bucket keeps deleted objects up to 31 days: rotation forgets that much earlier
     assert rotated["cut_days"] == 365 - 31
+    assert any(
+        w.startswith(f"location sftp-de: forgotten snapshot(s) {forged_old[:8]}")
+        for w in rotated["warnings"]
+    )
 
     now = datetime.datetime.now(datetime.UTC)
     for location in ("disk", "sftp-de", "s3-de"):
