@@ -24,9 +24,10 @@ from backupctl.actions.backup import select_sources
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, ExitCode, is_expected, most_serious
 from backupctl.progress import Progress
+from backupctl.replication import plan as planning
 from backupctl.restic.flags import Restic
 from backupctl.results import SourceReport, failed_everywhere
-from backupctl.rotation import apply, inventory, lingering, records
+from backupctl.rotation import apply, foreign, inventory, lingering, records
 from backupctl.rotation import outcome as outcomes
 from backupctl.rotation.progress import StepProgress
 from policies import rotation
@@ -201,7 +202,7 @@ def _rotate_reached(
         log.fail(name, problem)
     the_plan = _decide(job, source, policy, found, recorded_times, margin)
     primary = next(iter(reached.with_config(source.locations)), None)
-    leftovers = outcomes.foreign_leftovers(
+    hand_made = outcomes.hand_made_forgotten(
         state.load_manifest(job.db, source.name), found, the_plan, primary
     )
     reached = _forget_and_prune(context, reached, the_plan, primary, log)
@@ -213,28 +214,43 @@ def _rotate_reached(
         deleted_before=outcomes.deleted_present(job.db, source.name, reached),
         changed=bool(the_plan.forget) or bool(resumed),
     )
-    copied = replicate.replicate(
+    copied = _replicate(job, source, reached)
+    intent = records.unfinished(job.db, source.name)
+    if intent is not None and intent.stage == "replicate":
+        records.finish(job.db, source.name)
+    cleaned = foreign.clean(
+        context,
+        copied.reached,
+        state.load_manifest(job.db, source.name),
+        hand_made,
+        copy_back=lambda again: _replicate(job, source, again).reached,
+    )
+    log.add_events(cleaned.events)
+    final = cleaned.reached.relisted(tuple(cleaned.reached.listings))  # the proof: list again
+    results, still_held = outcomes.check_locations(check, final, copied, log, source.locations)
+    still_foreign = planning.plan(
+        state.load_manifest(job.db, source.name), final.listings, source.locations
+    ).foreign
+    warnings = (
+        *((resumed,) if resumed else ()),
+        *outcomes.plan_warnings(the_plan),
+        *outcomes.lingering_warnings(margin),
+        *cleaned.leftovers,
+    )
+    report = SourceReport(source.name, None, primary, results, warnings, foreign=still_foreign)
+    return SourceRotation(
+        source.name, policy, the_plan, found.holders, _times(found), report, still_held, resumed
+    )
+
+
+def _replicate(job: _Job, source: Source, reached: reach.Reached) -> replicate.Replication:
+    return replicate.replicate(
         reached,
         state.load_manifest(job.db, source.name),
         source=source.name,
         names=source.locations,
         progress=job.progress,
         step="rotate",
-    )
-    intent = records.unfinished(job.db, source.name)
-    if intent is not None and intent.stage == "replicate":
-        records.finish(job.db, source.name)
-    final = copied.reached.relisted(tuple(copied.reached.listings))  # the proof: list again
-    results, still_held = outcomes.check_locations(check, final, copied, log, source.locations)
-    warnings = (
-        *((resumed,) if resumed else ()),
-        *outcomes.plan_warnings(the_plan),
-        *outcomes.lingering_warnings(margin),
-        *leftovers,
-    )
-    report = SourceReport(source.name, None, primary, results, warnings, foreign=copied.foreign)
-    return SourceRotation(
-        source.name, policy, the_plan, found.holders, _times(found), report, still_held, resumed
     )
 
 

@@ -92,12 +92,18 @@ def forget_argv(
 
 
 def prune_argv(
-    restic: Restic, repository: Repository, *, lock_wait: str | None = "5m"
+    restic: Restic,
+    repository: Repository,
+    *,
+    lock_wait: str | None = "5m",
+    repack: bool = True,
 ) -> tuple[str, ...]:
     """`restic prune`: deletes the data no snapshot uses any more (and repacks, as restic sees
-    fit); where restic can wait for a lock it waits ``lock_wait`` (None: fail at once)."""
+    fit; ``repack`` False: only packs no snapshot uses at all go, none is rewritten); where
+    restic can wait for a lock it waits ``lock_wait`` (None: fail at once)."""
     waiting = lock_retry(restic, lock_wait) if lock_wait else ()
-    return flags.command(restic, repository, "prune", *waiting)
+    keep_packs = () if repack else ("--max-unused", "unlimited")
+    return flags.command(restic, repository, "prune", *keep_packs, *waiting)
 
 
 def lock_retry(restic: Restic, wait: str = "5m") -> tuple[str, ...]:

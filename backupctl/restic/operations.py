@@ -171,6 +171,7 @@ def prune(
     *,
     on_line: Callable[[str], None] | None = None,
     lock_wait: str | None = "5m",
+    repack: bool = True,
 ) -> tuple[execute.Result, messages.PruneSummary]:
     """Delete the data no snapshot uses any more; return restic's result and its summary. Every
     stdout line also goes to ``on_line`` (progress)."""
@@ -182,7 +183,7 @@ def prune(
             on_line(line)
 
     result = execute.run(
-        commands.prune_argv(restic, repository, lock_wait=lock_wait),
+        commands.prune_argv(restic, repository, lock_wait=lock_wait, repack=repack),
         password=password,
         environment=repository.environment,
         on_line=keep,

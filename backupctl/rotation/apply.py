@@ -99,7 +99,7 @@ def _forget(context: Context, reached: reach.Reached, intent: records.Intent):
     target = repository(reached.stores[location])
     context.steps.step_started(context.source, location, "forget")
     try:
-        result = _unlocking(
+        result = unlocking(
             context,
             target,
             location,
@@ -127,7 +127,7 @@ def _prune(context: Context, reached: reach.Reached, intent: records.Intent):
     target = repository(reached.stores[location])
     context.steps.step_started(context.source, location, "prune")
     try:
-        result, summary = _unlocking(
+        result, summary = unlocking(
             context,
             target,
             location,
@@ -166,7 +166,7 @@ def _prune(context: Context, reached: reach.Reached, intent: records.Intent):
     return reached, event
 
 
-def _unlocking(context: Context, target, location: str, attempt: Callable[[str | None], T]) -> T:
+def unlocking(context: Context, target, location: str, attempt: Callable[[str | None], T]) -> T:
     """Run a restic step without waiting for a lock (restic 0.18 would wait out a stale one);
     when the repository is locked (a run killed mid-prune leaves its lock), remove stale locks
     with `restic unlock` and try once more, now waiting for a live lock where restic can. Under

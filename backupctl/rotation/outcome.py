@@ -200,26 +200,18 @@ def lingering_warnings(margin: lingering.Lingering) -> tuple[str, ...]:
     return warnings
 
 
-def foreign_leftovers(
+def hand_made_forgotten(
     manifest: Manifest | None,
     found: inventory.Inventory,
     the_plan: rotation.RotationPlan,
     primary: str | None,
 ) -> tuple[str, ...]:
-    """Given the manifest before rotation, return a warning for each location other than the
-    primary where a forgotten snapshot was not written by backupctl: its snapshot goes, but its
-    data stays there as foreign files (never deleted automatically) until removed by hand."""
+    """Given the manifest before rotation, return the locations other than the primary where a
+    forgotten snapshot was not written by backupctl (its data is foreign there)."""
     live = manifest.files if manifest is not None else {}
     forgotten = set(the_plan.forget)
-    by_location: dict[str, list[str]] = {}
+    names: set[str] = set()
     for snapshot_id, holders in found.holders.items():
         if snapshot_id in forgotten and inventory.snapshot_path(snapshot_id) not in live:
-            for name in holders:
-                if name != primary:
-                    by_location.setdefault(name, []).append(snapshot_id[:8])
-    return tuple(
-        f"location {name}: forgotten snapshot(s) {', '.join(sorted(ids))} were not written by "
-        "backupctl; their data stays there as foreign files until removed by hand (or "
-        "`restic prune` run there)"
-        for name, ids in sorted(by_location.items())
-    )
+            names.update(name for name in holders if name != primary)
+    return tuple(sorted(names))

@@ -47,6 +47,11 @@ def _toolkit_snapshot(env, *, when, recorded) -> str:
     return snapshot_id
 
 
+def _sftp_listing(env) -> dict[str, int]:
+    """The SFTP location's files (its server runs on this host: its root is a local directory)."""
+    return helpers.listing(env.root / "sftp-root" / env.source)
+
+
 def _snapshots(env, location: str) -> dict[str, datetime.datetime]:
     listed = env.restic(location, "snapshots", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -80,17 +85,18 @@ def test_no_location_holds_a_snapshot_past_the_maximum_age_after_rotation(backup
     assert verdicts[forged_old]["locations"] == ["sftp-de"]
     assert expired <= set(_snapshots(env, "disk")) | set(_snapshots(env, "sftp-de"))
 
+    disk = env.root / "disk" / env.source
+    foreign_before = set(_sftp_listing(env)) - set(helpers.listing(disk))
     run = env.backupctl("rotate", "--json")
-    # 5: the hand-made snapshot's data at the SFTP location is foreign (reported, not copied)
-    assert run.returncode == 5, run.stdout + run.stderr
+    assert run.returncode == 0, run.stdout + run.stderr
     rotated = json.loads(run.stdout)["sources"][0]
     assert all(result["ok"] for result in rotated["locations"]), rotated["locations"]
     # the bucket keeps deleted objects up to 31 days: rotation forgets that much earlier
     assert rotated["cut_days"] == 365 - 31
-    assert any(
-        w.startswith(f"location sftp-de: forgotten snapshot(s) {forged_old[:8]}")
-        for w in rotated["warnings"]
-    )
+    # the hand-made snapshot's data at the SFTP location is destroyed too, not left as foreign
+    assert rotated["foreign"] == []
+    assert foreign_before and not foreign_before & set(_sftp_listing(env))
+    assert _sftp_listing(env) == helpers.listing(disk)
 
     now = datetime.datetime.now(datetime.UTC)
     for location in ("disk", "sftp-de", "s3-de"):
@@ -116,5 +122,6 @@ def test_no_location_holds_a_snapshot_past_the_maximum_age_after_rotation(backup
         ("disk", "forget"),
         ("disk", "prune"),
         ("s3-de", "delete"),
+        ("sftp-de", "prune"),
         ("sftp-de", "verify"),
     } <= steps

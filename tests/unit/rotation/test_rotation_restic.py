@@ -79,3 +79,9 @@ def test_prune_summary_is_parsed_from_either_version(text, size):
 def test_prune_output_without_a_summary_gives_an_empty_one():
     summary = messages.parse_prune_output("nothing to do\n")
     assert summary.blobs == {} and summary.describe() == ""
+
+
+def test_prune_without_repacking_only_deletes_unused_packs():
+    assert commands.prune_argv(OLD, LOCAL, repack=False) == (
+        "/usr/bin/restic", "prune", *GLOBAL, "--max-unused", "unlimited",
+    )  # fmt: skip
