@@ -21,7 +21,7 @@ from backupctl.keys.secret import Secret
 from backupctl.locations import repository
 from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
-from backupctl.restic.flags import Restic
+from backupctl.restic.flags import Repository, Restic
 from backupctl.rotation import inventory, records
 from backupctl.rotation.progress import StepProgress
 
@@ -166,7 +166,9 @@ def _prune(context: Context, reached: reach.Reached, intent: records.Intent):
     return reached, event
 
 
-def unlocking(context: Context, target, location: str, attempt: Callable[[str | None], T]) -> T:
+def unlocking(
+    context: Context, target: Repository, location: str, attempt: Callable[[str | None], T]
+) -> T:
     """Run a restic step without waiting for a lock (restic 0.18 would wait out a stale one);
     when the repository is locked (a run killed mid-prune leaves its lock), remove stale locks
     with `restic unlock` and try once more, now waiting for a live lock where restic can. Under
