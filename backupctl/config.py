@@ -247,8 +247,13 @@ def _parse_policies(raw: Any, errors: list[str]) -> dict[str, retention.Retentio
             errors.append(f"policies.{name}: built-in policy; choose another name")
             continue
         values = schema.check_table(table, schema.POLICY_KEYS, f"policies.{name}", errors)
-        if values.get("max_age_days") is not None:
-            policies[name] = retention.RetentionPolicy(name=name, **values)
+        if values.get("max_age_days") is None:
+            continue
+        policy = retention.RetentionPolicy(name=name, **values)
+        problem = retention.keep_rules_problem(policy)
+        if problem:
+            errors.append(f"policies.{name}: {problem}")
+        policies[name] = policy
     return policies
 
 

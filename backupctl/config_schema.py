@@ -280,9 +280,12 @@ POLICY_KEYS = (
         "int",
         required=True,
         check=_positive,
-        help="No snapshot is kept longer than this many days.",
+        help="No snapshot is kept longer than this many days (counted from the older of "
+        "restic's time and the time backupctl took or first saw it); the keep rules may not "
+        "reach further back.",
     ),
     Key("keep_last", "int", default=1, help="Always keep the newest N snapshots (within max age)."),
+    Key("keep_hourly", "int", default=0, help="Keep one snapshot per hour for N hours."),
     Key("keep_daily", "int", default=0, help="Keep one snapshot per day for N days."),
     Key("keep_weekly", "int", default=0, help="Keep one snapshot per week for N weeks."),
     Key("keep_monthly", "int", default=0, help="Keep one snapshot per month for N months."),

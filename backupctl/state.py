@@ -113,6 +113,47 @@ MIGRATIONS = (
         value INTEGER NOT NULL
     );
     """,
+    # rotation (docs/rotation.md); read and written by backupctl/rotation/records.py
+    """
+    CREATE TABLE snapshot_records (
+        source TEXT NOT NULL,
+        snapshot_id TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,     -- when backupctl took it, or first saw it at a location
+        how TEXT NOT NULL,             -- 'backup' (took it) or 'seen' (found it at a location)
+        location TEXT NOT NULL,
+        PRIMARY KEY (source, snapshot_id)
+    );
+    CREATE TABLE rotation_intents (
+        source TEXT PRIMARY KEY,       -- at most one unfinished rotation per source
+        run_id INTEGER NOT NULL,
+        location TEXT NOT NULL,        -- where forget and prune run
+        snapshot_ids TEXT NOT NULL,    -- JSON list: what forget removes there
+        stage TEXT NOT NULL,           -- 'forget', 'prune', then 'replicate'
+        before_prune TEXT,             -- JSON {path: size}: the location's files before prune
+        started_at TEXT NOT NULL
+    );
+    CREATE TABLE rotation_events (
+        run_id INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        location TEXT NOT NULL,
+        step TEXT NOT NULL,            -- 'forget', 'prune', 'delete', 'copy', 'verify'
+        ok INTEGER NOT NULL,
+        snapshot_ids TEXT NOT NULL DEFAULT '[]',
+        files INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        detail TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL
+    );
+    CREATE INDEX rotation_events_run ON rotation_events(run_id);
+    CREATE TABLE rotation_pending (
+        source TEXT NOT NULL,
+        location TEXT NOT NULL,        -- still holds data rotation deleted
+        since TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (source, location)
+    );
+    """,
 )
 
 

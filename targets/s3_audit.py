@@ -33,6 +33,8 @@ RESTRICTING_CONDITION_KEYS = frozenset(
     }
 )
 DEFAULT_NONCURRENT_DAYS = 30
+# S3 applies lifecycle rules about once a day: an expired noncurrent version may live a day more.
+LIFECYCLE_LAG_DAYS = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,6 +203,51 @@ def check_noncurrent_expiry(versioning: str | None, days: int | None, *, max_day
     return Check("noncurrent_expiry", True, f"noncurrent versions expire after {days} days")
 
 
+def lingering_days(versioning: str | None, noncurrent_days: int | None) -> int | None:
+    """Given a bucket's versioning and noncurrent-version expiry, return how many days a deleted
+    object survives as a noncurrent version at most: 0 without versioning, None for ever."""
+    if versioning not in ("Enabled", "Suspended"):
+        return 0
+    if noncurrent_days is None:
+        return None
+    return noncurrent_days + LIFECYCLE_LAG_DAYS
+
+
+def check_retention_promise(
+    versioning: str | None, noncurrent_days: int | None, *, max_age_days: int
+) -> Check:
+    """Given the bucket's versioning and expiry and the shortest maximum age of the backups it
+    holds, pass when rotation can still keep that maximum age here."""
+    return check_lingering(lingering_days(versioning, noncurrent_days), max_age_days=max_age_days)
+
+
+def check_lingering(linger: int | None, *, max_age_days: int) -> Check:
+    """Given how many days a deleted object lives on (None: for ever) and a maximum age, pass
+    when rotation, forgetting that many days early, can keep the maximum age at all."""
+    if linger == 0:
+        return Check("retention_promise", True, "deleted objects are gone at once (no versioning)")
+    if linger is None:
+        return Check(
+            "retention_promise",
+            False,
+            "deleted backups live on as noncurrent versions for ever (no lifecycle rule expires "
+            f"them): the {max_age_days}-day maximum age cannot be kept",
+        )
+    if linger >= max_age_days:
+        return Check(
+            "retention_promise",
+            False,
+            f"deleted backups live on up to {linger} days as noncurrent versions: not within the "
+            f"{max_age_days}-day maximum age",
+        )
+    return Check(
+        "retention_promise",
+        True,
+        f"deleted backups live on up to {linger} days as noncurrent versions; rotation forgets "
+        f"that much earlier here, so none outlives {max_age_days} days",
+    )
+
+
 def check_object_lock(description: str | None) -> Check:
     """Report object lock; informational, it never fails the audit."""
     return Check("object_lock", True, description or "object lock is not enabled")
@@ -212,8 +259,10 @@ def decide(
     location: str,
     declared_region: str,
     max_noncurrent_days: int = DEFAULT_NONCURRENT_DAYS,
+    max_age_days: int | None = None,
 ) -> AuditReport:
-    """Given the facts about a bucket, return the audit report with one check per setting; any
+    """Given the facts about a bucket, return the audit report with one check per setting (and,
+    given the shortest maximum age of the backups it holds, whether rotation can keep it); any
     setting that could not be read fails with the S3 error code as its reason."""
     checks = [
         check_region(facts.region, declared_region),
@@ -227,6 +276,15 @@ def decide(
         ),
         check_object_lock(facts.object_lock),
     ]
+    if max_age_days is not None:
+        checks.append(
+            check_retention_promise(
+                facts.versioning, facts.noncurrent_expiration_days, max_age_days=max_age_days
+            )
+        )
+    unreadable = dict(facts.unreadable)
+    if "noncurrent_expiry" in unreadable:
+        unreadable["retention_promise"] = unreadable["noncurrent_expiry"]
     unreadable = dict(facts.unreadable)
     checks = [
         Check(c.setting, False, f"could not be read: {unreadable[c.setting]}")

@@ -28,10 +28,14 @@ _NOT_CONFIGURED = frozenset(
 
 
 def audit(
-    spec: S3Spec, *, max_noncurrent_days: int = s3_audit.DEFAULT_NONCURRENT_DAYS
+    spec: S3Spec,
+    *,
+    max_noncurrent_days: int = s3_audit.DEFAULT_NONCURRENT_DAYS,
+    max_age_days: int | None = None,
 ) -> s3_audit.AuditReport:
-    """Given an S3 location, return the audit report of its bucket; raise LocationUnavailable when
-    the bucket is missing or unreachable."""
+    """Given an S3 location (and the shortest maximum age of the backups it holds), return the
+    audit report of its bucket; raise LocationUnavailable when the bucket is missing or
+    unreachable."""
     client = s3_client.make_client(spec)
     try:
         facts = gather_facts(spec, client)
@@ -42,6 +46,7 @@ def audit(
         location=spec.name,
         declared_region=spec.region,
         max_noncurrent_days=max_noncurrent_days,
+        max_age_days=max_age_days,
     )
     for failure in report.failures:
         logger.warning(
@@ -52,6 +57,24 @@ def audit(
             failure.reason,
         )
     return report
+
+
+def lingering_days(spec: S3Spec) -> int | None:
+    """Given an S3 location, return how many days a deleted object lives on in its bucket as a
+    noncurrent version (0: not at all, None: for ever); raise TargetError when S3 cannot say."""
+    client = s3_client.make_client(spec)
+    try:
+        with s3_client.translate_errors(spec, "reach", None):
+            versioning = client.get_bucket_versioning(Bucket=spec.bucket).get("Status")
+            try:
+                lifecycle = client.get_bucket_lifecycle_configuration(Bucket=spec.bucket)
+            except botocore.exceptions.ClientError as error:
+                if s3_client.error_code(error) != "NoSuchLifecycleConfiguration":
+                    raise
+                lifecycle = {}
+    finally:
+        client.close()
+    return s3_audit.lingering_days(versioning, _noncurrent_days(lifecycle))
 
 
 def gather_facts(spec: S3Spec, client: BaseClient) -> s3_audit.BucketFacts:

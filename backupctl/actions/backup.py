@@ -24,6 +24,7 @@ from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.results import LocationResult, RunReport, SourceReport, source_failed
+from backupctl.rotation import records
 
 if TYPE_CHECKING:
     from backupctl.keys.store import Keystore
@@ -168,6 +169,8 @@ def _backup_reached(job: _Job, reached: reach.Reached) -> SourceReport:
             "no location took the backup",
             reasons=dict(reached.failures),
         )
+    if outcome.summary.snapshot_id:  # its age counts from now at the latest (rotation)
+        records.remember_taken(job.db, source.name, outcome.summary.snapshot_id, primary)
     manifest = manifests.current(job.db, source.name, reached, source.locations)
     preference = (primary, *[name for name in source.locations if name != primary])
     copied = replicate.replicate(

@@ -50,9 +50,17 @@ def provision(config: Config, name: str) -> list[s3_audit.Finding]:
 
 def audit(config: Config, name: str) -> s3_audit.AuditReport:
     """Report each safety setting of the bucket; the report fails on a public or out-of-region
-    one."""
+    one, and when deleted backups live on as noncurrent versions past the shortest maximum age
+    of the sources stored there."""
     from targets import s3_bucket
 
     location = s3_location(config, name)
     keystore = keyaccess.open_keystore(config)
-    return s3_bucket.audit(locations.spec_for(location, None, keystore))
+    ages = [
+        config.policies[source.retention].max_age_days
+        for source in config.sources.values()
+        if name in source.locations
+    ]
+    return s3_bucket.audit(
+        locations.spec_for(location, None, keystore), max_age_days=min(ages, default=None)
+    )

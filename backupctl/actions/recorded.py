@@ -26,6 +26,29 @@ def run_recorded(
 ) -> RunReport:
     """Given the sources and what to do with each, do it in turn; return the run's report (also
     recorded, with every location's result)."""
+    return run_recorded_with_id(
+        state_dir,
+        command=command,
+        actor=actor,
+        host=host,
+        tags=tags,
+        sources=sources,
+        each=lambda run_id, source: each(source),
+    )
+
+
+def run_recorded_with_id(
+    state_dir: pathlib.Path,
+    *,
+    command: str,
+    actor: str,
+    host: str,
+    tags: Iterable[str] = (),
+    sources: list[Source],
+    each: Callable[[int, Source], SourceReport],
+) -> RunReport:
+    """As ``run_recorded``, for steps that record more under the run: ``each`` also gets the run
+    id."""
     db = state.db_path(state_dir)
     audited = run_audit.started(  # fail closed: no record, no run
         state_dir, command=command, actor=actor, host=host, sources=sources
@@ -34,7 +57,7 @@ def run_recorded(
     reports: list[SourceReport] = []
     try:
         for source in sources:
-            report = each(source)
+            report = each(run_id, source)
             for result in report.results:
                 state.record_result(db, run_id, result)
             reports.append(report)

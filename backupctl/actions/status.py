@@ -21,6 +21,7 @@ from backupctl.restic import messages, operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.results import ForeignFile
+from backupctl.rotation import lingering, records, standing
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -43,6 +44,7 @@ class SourceStatus:
     warnings: tuple[str, ...]
     foreign: tuple[ForeignFile, ...] = ()
     last_verify: dict | None = None
+    retention: standing.Standing | None = None  # oldest snapshot per location vs the max age
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +103,11 @@ def source_status(
         list(states), schedule_hours=source.schedule_hours, grace_hours=GRACE_HOURS, now=now
     )
     warnings += _foreign_warnings(foreign)
+    policy = config.policies[source.retention]
+    retention = standing.standing(db, source.name, policy, found, now=now)
+    warnings += retention.warnings
+    margin = lingering.lingering(config, source, keystore, policy.max_age_days)
+    warnings += [f"location {name}: {problem}" for name, problem in margin.problems.items()]
     verified = state.last_verify(db, source.name)
     if verified and verified["unrepairable"]:
         warnings.append(
@@ -108,7 +115,7 @@ def source_status(
             "damaged file(s) could not be repaired"
         )
     return SourceStatus(
-        source.name, source.tenant, states, ordered, tuple(warnings), foreign, verified
+        source.name, source.tenant, states, ordered, tuple(warnings), foreign, verified, retention
     )
 
 
@@ -190,5 +197,11 @@ def _still_running(run: dict) -> bool:
 
 
 def history(config: Config, *, limit: int) -> list[dict]:
-    """Return the newest recorded runs with their per-location results."""
-    return state.recent_runs(state.db_path(config.state_dir), limit=limit)
+    """Return the newest recorded runs with their per-location results (and, for rotation runs,
+    every forget, prune, deletion and check with ids and counts, under ``rotation``)."""
+    db = state.db_path(config.state_dir)
+    runs = state.recent_runs(db, limit=limit)
+    rotations = records.events(db, [run["id"] for run in runs if run["command"] == "rotate"])
+    return [
+        {**run, "rotation": rotations[run["id"]]} if run["id"] in rotations else run for run in runs
+    ]

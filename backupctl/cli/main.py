@@ -22,6 +22,7 @@ COMMAND_MODULES = {
     "config": "backupctl.cli.config_commands",
     "init": "backupctl.cli.init_commands",
     "backup": "backupctl.cli.backup_commands",
+    "rotate": "backupctl.cli.rotate_commands",
     "status": "backupctl.cli.status_commands",
     "snapshots": "backupctl.cli.status_commands",
     "history": "backupctl.cli.status_commands",

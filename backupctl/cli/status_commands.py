@@ -48,6 +48,22 @@ def _location_dict(now, location) -> dict:
     }
 
 
+def _retention_dict(retention) -> dict | None:
+    return dataclasses.asdict(retention) if retention is not None else None
+
+
+def _print_retention(retention) -> None:
+    oldest = ", ".join(
+        f"{age.location} {age.oldest_age_days:.1f}d"
+        if age.oldest_age_days is not None
+        else f"{age.location} -"
+        for age in retention.locations
+    )
+    click.echo(
+        f"  retention {retention.policy}: max {retention.max_age_days}d; oldest: {oldest or '-'}"
+    )
+
+
 @click.command()
 @click.argument("sources", nargs=-1)
 @json_option
@@ -55,8 +71,10 @@ def _location_dict(now, location) -> dict:
 @requires(Role.OPERATOR, Role.AUDITOR, action="status.show", per_source=True)
 def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
     """Per SOURCE (default: all) and location: snapshot count, newest and oldest with their ages,
-    size, and warnings (fewer than two healthy locations, none off-site, backup overdue, foreign
-    files at a location, damage `verify` could not repair, runs killed before they finished).
+    size, the oldest snapshot against the retention policy's maximum age, and warnings (fewer
+    than two healthy locations, none off-site, backup overdue, foreign files at a location,
+    damage `verify` could not repair, runs killed before they finished, expired data still held
+    at a location, a rotation left unfinished).
 
     Exit code 1 when there is any warning, 0 when all is well.
     """
@@ -74,6 +92,7 @@ def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
                             "foreign": [dataclasses.asdict(entry) for entry in s.foreign],
                             "last_verify": s.last_verify,
                             "locations": [_location_dict(now, loc) for loc in s.locations],
+                            "retention": _retention_dict(s.retention),
                         }
                         for s in statuses
                     ],
@@ -100,6 +119,8 @@ def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
                     f"{_age(now, loc.newest):>8} {_age(now, loc.oldest):>8} "
                     f"{human_bytes(loc.size_bytes):>10}"
                 )
+            if entry.retention is not None:
+                _print_retention(entry.retention)
             if entry.last_verify:
                 verified = entry.last_verify
                 click.echo(
@@ -176,7 +197,9 @@ def snapshots(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
 @click.pass_obj
 @requires(Role.OPERATOR, Role.AUDITOR, action="history.show")
 def history(app: AppContext, limit: int, as_json: bool) -> None:
-    """Show recorded init and backup runs: who, when, exit code, and every location's result.
+    """Show recorded init, backup and rotate runs: who, when, exit code, and every location's
+    result; for a rotation also every forget, prune, deletion and check, with snapshot ids and
+    file counts.
 
     A run without an end was killed before it could finish; the next run catches up.
     """
@@ -197,6 +220,13 @@ def history(app: AppContext, limit: int, as_json: bool) -> None:
             click.echo(
                 f"  {mark} {result['source']:<16} {result['location']:<16} "
                 f"{result['step']:<9} {human_bytes(result['bytes_added']):>10} {detail}"
+            )
+        for event in run.get("rotation", ()):
+            ids = ",".join(sid[:8] for sid in event["snapshot_ids"][:5])
+            click.echo(
+                f"    {'ok    ' if event['ok'] else 'FAILED'} {event['source']:<16} "
+                f"{event['location']:<16} {event['step']:<7} {event['files']} file(s) "
+                f"{ids} {event['detail']}".rstrip()
             )
 
 

@@ -4,9 +4,12 @@ here."""
 from __future__ import annotations
 
 import pathlib
+import re
 
 from backupctl.restic import feature, flags
 from backupctl.restic.flags import Repository, Restic
+
+SNAPSHOT_ID = re.compile(r"[0-9a-f]{64}")
 
 
 def version_argv(binary: str) -> tuple[str, ...]:
@@ -69,6 +72,38 @@ def restore_argv(
     restic: Restic, repository: Repository, snapshot: str, target: pathlib.Path
 ) -> tuple[str, ...]:
     return flags.command(restic, repository, "restore", snapshot, "--target", str(target))
+
+
+def forget_argv(
+    restic: Restic,
+    repository: Repository,
+    snapshot_ids: tuple[str, ...],
+    *,
+    lock_wait: str | None = "5m",
+) -> tuple[str, ...]:
+    """`restic forget ID...`: removes exactly these snapshots (no policy, no prune); where restic
+    can wait for a lock it waits ``lock_wait`` (None: fail at once). Raise ValueError for
+    anything but full snapshot ids (64 hex digits)."""
+    for snapshot_id in snapshot_ids:
+        if not SNAPSHOT_ID.fullmatch(snapshot_id):
+            raise ValueError(f"not a full snapshot id: {snapshot_id[:80]!r}")
+    waiting = lock_retry(restic, lock_wait) if lock_wait else ()
+    return flags.command(restic, repository, "forget", *waiting, "--", *snapshot_ids)
+
+
+def prune_argv(
+    restic: Restic,
+    repository: Repository,
+    *,
+    lock_wait: str | None = "5m",
+    repack: bool = True,
+) -> tuple[str, ...]:
+    """`restic prune`: deletes the data no snapshot uses any more (and repacks, as restic sees
+    fit; ``repack`` False: only packs no snapshot uses at all go, none is rewritten); where
+    restic can wait for a lock it waits ``lock_wait`` (None: fail at once)."""
+    waiting = lock_retry(restic, lock_wait) if lock_wait else ()
+    keep_packs = () if repack else ("--max-unused", "unlimited")
+    return flags.command(restic, repository, "prune", *keep_packs, *waiting)
 
 
 def lock_retry(restic: Restic, wait: str = "5m") -> tuple[str, ...]:

@@ -143,3 +143,36 @@ def parse_time(text: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(
         match.group(1) + fraction + offset.replace("Z", "+00:00")
     )
+
+
+# The summary restic prune prints (0.14 to 0.18 alike): "to delete:   3 blobs / 541 B".
+PRUNE_SUMMARY_KEYS = ("to repack", "this removes", "to delete", "total prune", "remaining")
+PRUNE_LINE = re.compile(r"^(?P<key>[a-z ]+):\s+(?P<blobs>\d+) blobs / (?P<size>.+?)\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class PruneSummary:
+    """What restic prune said it removes and keeps: blob counts and sizes as restic printed
+    them, by key (``total prune``, ``remaining``, ...)."""
+
+    blobs: dict[str, int]
+    sizes: dict[str, str]
+
+    def describe(self) -> str:
+        return ", ".join(
+            f"{key} {self.blobs[key]} blobs / {self.sizes[key]}"
+            for key in ("total prune", "remaining")
+            if key in self.blobs
+        )
+
+
+def parse_prune_output(text: str) -> PruneSummary:
+    """Given the stdout of `restic prune`, return its summary (empty when it printed none)."""
+    blobs: dict[str, int] = {}
+    sizes: dict[str, str] = {}
+    for line in text.splitlines():
+        match = PRUNE_LINE.match(line.strip())
+        if match and match.group("key") in PRUNE_SUMMARY_KEYS:
+            blobs[match.group("key")] = int(match.group("blobs"))
+            sizes[match.group("key")] = match.group("size")
+    return PruneSummary(blobs, sizes)

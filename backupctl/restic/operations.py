@@ -145,3 +145,48 @@ def open_check(restic: Restic, repository: Repository, password: Secret) -> exec
         environment=repository.environment,
         timeout=300,
     )
+
+
+def forget(
+    restic: Restic,
+    repository: Repository,
+    password: Secret,
+    snapshot_ids: tuple[str, ...],
+    *,
+    lock_wait: str | None = "5m",
+) -> execute.Result:
+    """Remove exactly these snapshots from the repository (their data stays until prune)."""
+    return execute.run(
+        commands.forget_argv(restic, repository, snapshot_ids, lock_wait=lock_wait),
+        password=password,
+        environment=repository.environment,
+        timeout=3600,
+    )
+
+
+def prune(
+    restic: Restic,
+    repository: Repository,
+    password: Secret,
+    *,
+    on_line: Callable[[str], None] | None = None,
+    lock_wait: str | None = "5m",
+    repack: bool = True,
+) -> tuple[execute.Result, messages.PruneSummary]:
+    """Delete the data no snapshot uses any more; return restic's result and its summary. Every
+    stdout line also goes to ``on_line`` (progress)."""
+    lines: list[str] = []
+
+    def keep(line: str) -> None:
+        lines.append(line)
+        if on_line is not None:
+            on_line(line)
+
+    result = execute.run(
+        commands.prune_argv(restic, repository, lock_wait=lock_wait, repack=repack),
+        password=password,
+        environment=repository.environment,
+        on_line=keep,
+        timeout=24 * 3600,
+    )
+    return result, messages.parse_prune_output("\n".join(lines))

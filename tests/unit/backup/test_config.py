@@ -136,7 +136,12 @@ MISTAKES = [
     ("locations.remote.password", "x", "locations.remote.password: unknown key"),
     ("locations.bucket.secret_key", "x", "locations.bucket.secret_key: unknown key"),
     ("sources.mail.path", ["/x"], "sources.mail.path: unknown key"),
-    ("policies.invoices-7y.keep_hourly", 3, "policies.invoices-7y.keep_hourly: unknown key"),
+    ("policies.invoices-7y.keep_minutely", 3, "policies.invoices-7y.keep_minutely: unknown key"),
+    (
+        "policies.invoices-7y.keep_monthly",
+        85,
+        "policies.invoices-7y: keep_monthly = 85 reaches 2585 days back, past max_age_days = 2557",
+    ),
     ("backupctl.state_dir", 5, "backupctl.state_dir: expected a string, got 5"),
     (
         "backupctl.state_dir",
@@ -213,7 +218,8 @@ MISTAKES = [
     (
         "sources.mail.retention",
         "forever",
-        "sources.mail.retention: unknown policy 'forever' (known: backup-12m, invoices-7y)",
+        "sources.mail.retention: unknown policy 'forever' "
+        "(known: backup-12m, camera-90d, cdr-1y, invoices-7y)",
     ),
     ("sources.mail.locations", ["remote"], "sources.mail.locations: has 1 location(s); at least 2"),
     ("sources.mail.locations", ["nas"], "sources.mail.locations: has no off-site location"),

@@ -32,7 +32,15 @@ def imported(path: pathlib.Path) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["backup_commands", "init_commands", "status_commands", "verify_commands", "report"]
+    "module",
+    [
+        "backup_commands",
+        "init_commands",
+        "status_commands",
+        "verify_commands",
+        "rotate_commands",
+        "report",
+    ],
 )
 def test_command_module_imports_no_store_state_or_restic_runner(module):
     names = imported(CLI / f"{module}.py")

@@ -220,3 +220,33 @@ def test_decide_fails_exactly_the_bad_setting(change, failed):
     )
     assert not report.ok
     assert {check.setting for check in report.failures} == failed
+
+
+@pytest.mark.parametrize(
+    ("versioning", "days", "linger"),
+    [(None, None, 0), ("Enabled", 30, 31), ("Suspended", 7, 8), ("Enabled", None, None)],
+)
+def test_lingering_days(versioning, days, linger):
+    assert s3_audit.lingering_days(versioning, days) == linger
+
+
+@pytest.mark.parametrize(
+    ("versioning", "days", "max_age", "ok", "reason"),
+    [
+        (None, None, 90, True, "gone at once"),
+        ("Enabled", 30, 365, True, "rotation forgets that much earlier"),
+        ("Enabled", 89, 90, False, "up to 90 days"),
+        ("Enabled", None, 365, False, "for ever"),
+    ],
+)
+def test_retention_promise(versioning, days, max_age, ok, reason):
+    check = s3_audit.check_retention_promise(versioning, days, max_age_days=max_age)
+    assert check.ok is ok and reason in check.reason
+
+
+def test_decide_checks_the_promise_only_when_given_a_maximum_age():
+    facts = s3_audit.BucketFacts(bucket="b", versioning="Enabled", noncurrent_expiration_days=30)
+    without = s3_audit.decide(facts, location="l", declared_region="eu-central-1")
+    assert "retention_promise" not in {check.setting for check in without.checks}
+    short = s3_audit.decide(facts, location="l", declared_region="eu-central-1", max_age_days=20)
+    assert "retention_promise" in {check.setting for check in short.failures}
