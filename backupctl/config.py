@@ -15,6 +15,7 @@ from typing import Any
 
 from backupctl import config_schema as schema
 from backupctl.config_access import parse_access
+from backupctl.config_restore import RestoreSettings, parse_restore
 from backupctl.errors import ConfigError
 from policies import access, jurisdiction, placement, retention
 
@@ -60,6 +61,7 @@ class Config:
     sources: dict[str, Source]
     policies: dict[str, retention.RetentionPolicy]
     access: access.AccessPolicy = access.AccessPolicy()
+    restore: RestoreSettings = RestoreSettings()
 
     def source_locations(self, source: Source) -> tuple[Location, ...]:
         return tuple(self.locations[name] for name in source.locations)
@@ -96,6 +98,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
     places = _distinct_places(locations, errors)
     sources = _parse_sources(raw.get("sources", {}), locations, places, policies, errors)
     access_policy = parse_access(raw.get("access"), errors)
+    restore_settings = parse_restore(_restore_table(raw.get("access")), errors)
     if errors:
         listing = "\n  ".join(errors)
         raise ConfigError(f"{path}: {len(errors)} problem(s):\n  {listing}")
@@ -112,7 +115,12 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
         sources=sources,
         policies=policies,
         access=access_policy,
+        restore=restore_settings,
     )
+
+
+def _restore_table(raw_access: Any) -> Any:
+    return raw_access.get("restore") if isinstance(raw_access, dict) else None
 
 
 def _optional_path(value: str | None) -> pathlib.Path | None:

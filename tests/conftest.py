@@ -8,5 +8,6 @@ pytest_plugins = [
     "tests.fixtures.s3server",
     "tests.fixtures.restic_binaries",
     "tests.fixtures.backup_env",
+    "tests.fixtures.restore_env",
     "pytester",
 ]

@@ -30,6 +30,9 @@ COMMAND_MODULES = {
     "location": "backupctl.cli.location_commands",
     "media": "backupctl.cli.media_commands",
     "job": "backupctl.cli.job_commands",
+    "staff": "backupctl.cli.staff_commands",
+    "restore": "backupctl.cli.restore_commands",
+    "browse": "backupctl.cli.restore_commands",
 }
 
 
