@@ -6,10 +6,10 @@ import hashlib
 import json
 import pathlib
 
+from backupctl import state
 from backupctl.actions import restore as actions
 from backupctl.actions import restore_run
 from backupctl.audit import log
-from backupctl import state
 
 
 def test_request_approve_run_writes_a_verified_manifest(restore_env):
