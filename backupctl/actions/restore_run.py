@@ -219,8 +219,9 @@ def _restore(config, stored, root, destination, on_progress, breaking) -> RunRes
     body = stored.body
     source = snapshot_access.source_named(config, body.source)
     opened = snapshot_access.first_healthy(config, source)
+    # the whole tree: `restic ls SNAPSHOT DIR` lists DIR's children only (not recursive)
     snapshot_id, nodes = restoring.ls(
-        opened.restic, opened.repository, opened.password, body.snapshot, body.paths
+        opened.restic, opened.repository, opened.password, body.snapshot
     )
     if snapshot_id != body.snapshot:
         raise RefusedError(f"location {opened.location} answered for another snapshot")

@@ -155,3 +155,13 @@ def was_run_in(connection: sqlite3.Connection, request_id: str) -> bool:
         ).fetchone()
         is not None
     )
+
+
+def break_glass_warnings(db: pathlib.Path) -> list[str]:
+    """Return one loud line per break-glass restore no auditor has acknowledged (for `status`)."""
+    return [
+        f"BREAK GLASS: restore {row['id']} of {row['source']} run by {row['run_by']} at "
+        f"{row['run_at']} without approval ({row['break_glass_reason']}); an auditor must "
+        f"acknowledge it: backupctl restore acknowledge {row['id']}"
+        for row in unacknowledged_break_glass(db)
+    ]

@@ -49,3 +49,61 @@ def test_request_approve_run_writes_a_verified_manifest(restore_env):
         ("restore.run", "started"),
         ("restore.run", "ok"),
     ]
+
+
+def test_break_glass_runs_without_approval_and_stays_loud_until_acknowledged(restore_env):
+    from backupctl.actions import status
+
+    config = restore_env.config()
+    destination = restore_env.root / "restores" / "glass-1"
+    body = actions.request(
+        config,
+        restore_env.spec(destination=str(destination), paths=(str(restore_env.root / "data"),)),
+        actor=restore_env.actor("alice"),
+        signer=restore_env.signer("alice"),
+    )
+    result = restore_run.run(
+        config, body.id, actor=restore_env.actor("root"), break_glass_reason="outage INC-7"
+    )
+    assert result.break_glass and result.files == 12
+    db = state.db_path(config.state_dir)
+    glass = [r for r in log.records(db) if r.action == "restore.break_glass"]
+    assert (
+        glass[-1].subjects["request"] == body.id and glass[-1].details["reason"] == "outage INC-7"
+    )
+
+    def loud() -> list[str]:
+        return [w for w in status.status(config, names=(), now=_now()).warnings if body.id in w]
+
+    assert loud() and "BREAK GLASS" in loud()[0]
+    import pytest
+
+    from backupctl.errors import RefusedError
+
+    with pytest.raises(RefusedError, match="broke the glass"):
+        actions.acknowledge(config, body.id, actor=restore_env.actor("root"))
+    actions.acknowledge(config, body.id, actor=restore_env.actor("dave"))
+    assert loud() == []
+    assert [r.action for r in log.records(db)][-1] == "restore.break_glass_ack"
+
+
+def test_break_glass_needs_the_admin_role(restore_env):
+    import pytest
+
+    from backupctl import access
+
+    config = restore_env.config()
+    body = actions.request(
+        config,
+        restore_env.spec(destination=str(restore_env.root / "restores" / "glass-2")),
+        actor=restore_env.actor("alice"),
+        signer=restore_env.signer("alice"),
+    )
+    with pytest.raises(access.AccessDenied, match="alice lacks the role admin"):
+        restore_run.run(config, body.id, actor=restore_env.actor("alice"), break_glass_reason="x")
+
+
+def _now():
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC)
