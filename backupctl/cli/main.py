@@ -33,6 +33,7 @@ COMMAND_MODULES = {
     "staff": "backupctl.cli.staff_commands",
     "restore": "backupctl.cli.restore_commands",
     "browse": "backupctl.cli.restore_commands",
+    "disaster-password": "backupctl.cli.disaster_commands",
 }
 
 
