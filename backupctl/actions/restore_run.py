@@ -218,13 +218,8 @@ def _finish(db, request_id, actor, subjects, outcome, details) -> None:
 def _restore(config, stored, root, destination, on_progress, breaking) -> RunResult:
     body = stored.body
     source = snapshot_access.source_named(config, body.source)
-    opened = snapshot_access.first_healthy(config, source)
     # the whole tree: `restic ls SNAPSHOT DIR` lists DIR's children only (not recursive)
-    snapshot_id, nodes = restoring.ls(
-        opened.restic, opened.repository, opened.password, body.snapshot
-    )
-    if snapshot_id != body.snapshot:
-        raise RefusedError(f"location {opened.location} answered for another snapshot")
+    opened, nodes = snapshot_access.first_listing(config, source, body.snapshot)
     problem = tree.escape_problem(nodes)
     if problem:
         raise RefusedError(f"refused: {problem}")

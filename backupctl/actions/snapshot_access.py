@@ -7,13 +7,14 @@ import dataclasses
 import datetime
 import re
 
+from backupctl import locations as location_stores
 from backupctl import reach
 from backupctl.actions import prepare
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, RefusedError, is_expected
 from backupctl.keys.secret import Secret
 from backupctl.locations import repository
-from backupctl.restic import messages, operations
+from backupctl.restic import messages, operations, restoring
 from backupctl.restic.flags import Repository, Restic
 
 SNAPSHOT_PREFIX = re.compile(r"^[0-9a-f]{8,64}$")
@@ -59,6 +60,37 @@ def first_healthy(config: Config, source: Source) -> Opened:
     raise operations.ResticError(
         f"no location of {source.name} answered: {'; '.join(failures) or 'no repository'}"
     )
+
+
+def first_listing(
+    config: Config, source: Source, snapshot: str
+) -> tuple[Opened, tuple[restoring.Node, ...]]:
+    """Given a source and a full snapshot id, return the first location (in configured order)
+    whose repository lists that snapshot, and the listing; the listing is the health check, so
+    no location is listed or asked for its snapshots first. Raise ResticError naming every
+    location's failure when none answers."""
+    keystore, restic = prepare.keystore_and_restic(config)
+    password = keystore.get(f"repo/{source.name}")
+    failures: list[str] = []
+    for location in config.source_locations(source):
+        store = None
+        try:
+            store = location_stores.store_for(location, source.name, keystore)
+            target = repository(store)
+            listed, nodes = restoring.ls(restic, target, password, snapshot)
+        except Exception as error:
+            if not is_expected(error):
+                raise
+            failures.append(f"{location.name}: {error}")
+            continue
+        finally:
+            if store is not None:
+                reach.close([store])
+        if listed != snapshot:
+            failures.append(f"{location.name}: answered for snapshot {listed[:12]}")
+            continue
+        return Opened(location.name, restic, target, password, ()), nodes
+    raise operations.ResticError(f"no location of {source.name} answered: {'; '.join(failures)}")
 
 
 def pick_snapshot(

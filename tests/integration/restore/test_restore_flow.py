@@ -107,3 +107,23 @@ def _now():
     import datetime
 
     return datetime.datetime.now(datetime.UTC)
+
+
+def test_run_restores_from_the_next_location_when_the_first_fails(restore_env):
+    config = restore_env.config()
+    body = actions.request(
+        config,
+        restore_env.spec(destination=str(restore_env.root / "restores" / "failover")),
+        actor=restore_env.actor("alice"),
+        signer=restore_env.signer("alice"),
+    )
+    actions.approve(
+        config, body.id, actor=restore_env.actor("bob"), signer=restore_env.signer("bob")
+    )
+    near = restore_env.root / "near" / "shop"
+    near.rename(near.with_name("shop-away"))
+    try:
+        result = restore_run.run(config, body.id, actor=restore_env.actor("alice"))
+    finally:
+        near.with_name("shop-away").rename(near)
+    assert result.location == "far" and result.files == 12
