@@ -7,7 +7,9 @@ recorded still refuses (with AuditError, exit 3).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import pathlib
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping
 from typing import NoReturn
@@ -37,7 +39,7 @@ def refuse(
             actor.name,
             outcome,
             dict(subjects or {}),
-            {"reason": reason[:500], "step": action},
+            {"reason": redact(reason), "step": action},
         ),
     )
     raise RefusedError(f"refused: {reason}")
@@ -64,10 +66,26 @@ def require_role(
                 actor.name,
                 "denied",
                 dict(subjects or {}),
-                {"reason": str(error)[:500], "role": role.value, "step": action},
+                {"reason": redact(str(error)), "role": role.value, "step": action},
             ),
         )
         raise
+
+
+PATH = re.compile(r"(?<![\w<])/[^\s,;)'\"]*")
+
+
+def redact(text: str) -> str:
+    """Given a sentence for an audit record, return it with every path replaced by ``<path>``:
+    paths may name customers' files, and the log holds no personal data beyond staff and
+    customer ids (so erasing a customer never touches it)."""
+    return PATH.sub("<path>", text)[:500]
+
+
+def typed_text(text: str) -> dict[str, object]:
+    """Given free text a person typed (a reason), return what the log keeps of it: its SHA-256
+    and length; the text itself stays in the restore tables, which erasure can reach."""
+    return {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "length": len(text)}
 
 
 def recorded_action(action: str) -> str:

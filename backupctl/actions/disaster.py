@@ -17,6 +17,7 @@ import os
 import pathlib
 from collections.abc import Callable
 
+from backupctl.actions import audited
 from backupctl.audit import log
 from backupctl.errors import BackupctlError, RefusedError
 from backupctl.identity import Actor
@@ -60,7 +61,10 @@ def disaster_password(
         actor.name,
         "warning",
         {"source": source},
-        {"reason": reason, "recovery_key": recovery_key.fingerprint(private.public_key())},
+        {
+            "reason": audited.typed_text(reason),
+            "recovery_key": recovery_key.fingerprint(private.public_key()),
+        },
     )
     _record(event, db=db, record_file=record_file)
     return password

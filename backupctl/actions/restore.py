@@ -117,7 +117,11 @@ def request(
                 actor.name,
                 "ok",
                 {**subjects, "request": body.id, "snapshot": body.snapshot},
-                {"ticket": body.ticket, "reason": body.reason, "paths": len(body.paths)},
+                {
+                    "ticket": body.ticket,
+                    "reason": audited.typed_text(body.reason),
+                    "paths": len(body.paths),
+                },
             ),
         )
     return body
@@ -233,7 +237,7 @@ def deny(
                 actor.name,
                 "denied",
                 {"request": body.id, "source": body.source, "tenant": body.tenant},
-                {"reason": reason},
+                {"reason": audited.typed_text(reason)},
             ),
         )
     return store.load(db, body.id)

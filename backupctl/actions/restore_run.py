@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import logging
 import pathlib
 import pwd
@@ -90,7 +91,7 @@ def run(
         if not is_expected(error):
             _finish(db, body.id, actor, subjects, "failed", {"reason": type(error).__name__})
             raise
-        _finish(db, body.id, actor, subjects, "failed", {"reason": str(error)[:500]})
+        _finish(db, body.id, actor, subjects, "failed", {"reason": audited.redact(str(error))})
         if isinstance(error, RefusedError | RestoreFailed):
             raise
         raise RestoreFailed(f"restore {body.id} failed: {error}") from None
@@ -104,7 +105,7 @@ def run(
             "location": result.location,
             "files": result.files,
             "bytes": result.bytes,
-            "manifest": str(result.manifest),
+            "manifest_sha256": hashlib.sha256(result.manifest.read_bytes()).hexdigest(),
         },
     )
     return result
@@ -191,7 +192,10 @@ def _start(db, stored, *, actor, subjects, break_glass_reason) -> None:
                     actor.name,
                     "warning",
                     subjects,
-                    {"reason": break_glass_reason, "requester": body.requester},
+                    {
+                        "reason": audited.typed_text(break_glass_reason),
+                        "requester": body.requester,
+                    },
                 ),
             )
         store.set_status_in(connection, body.id, "running", **fields)

@@ -67,7 +67,7 @@ def enroll(
                 actor.name,
                 "failed",
                 {"account": actor.name},
-                {"reason": str(error)},
+                {"reason": audited.redact(str(error))},
             ),
         )
         raise
@@ -140,7 +140,7 @@ def revoke(config: Config, *, actor: Actor, account: str, reason: str) -> list[s
                 actor.name,
                 "ok",
                 {"account": account},
-                {"fingerprints": revoked, "reason": reason[:500]},
+                {"fingerprints": revoked, "reason": audited.typed_text(reason)},
             ),
         )
     return revoked

@@ -43,6 +43,15 @@ def test_request_approve_run_writes_a_verified_manifest(restore_env):
         for record in log.records(state.db_path(config.state_dir))
         if record.subjects.get("request") == body.id
     ]
+    every_record = json.dumps(
+        [
+            r.__dict__
+            for r in log.records(state.db_path(config.state_dir))
+            if r.action.startswith(("restore.", "staff.", "browse"))
+        ]
+    )
+    assert str(restore_env.root) not in every_record  # no paths, no file names in the log
+    assert "customer asked" not in every_record  # a typed reason is kept as a digest only
     assert actions_logged == [
         ("restore.request", "ok"),
         ("restore.approve", "ok"),
@@ -68,8 +77,11 @@ def test_break_glass_runs_without_approval_and_stays_loud_until_acknowledged(res
     assert result.break_glass and result.files == 12
     db = state.db_path(config.state_dir)
     glass = [r for r in log.records(db) if r.action == "restore.break_glass"]
-    assert (
-        glass[-1].subjects["request"] == body.id and glass[-1].details["reason"] == "outage INC-7"
+    digest = hashlib.sha256(b"outage INC-7").hexdigest()
+    assert glass[-1].subjects["request"] == body.id
+    assert glass[-1].details["reason"] == {"sha256": digest, "length": 12}
+    assert actions.show(config, body.id, actor=restore_env.actor("dave")).break_glass_reason == (
+        "outage INC-7"
     )
 
     def loud() -> list[str]:
