@@ -232,7 +232,13 @@ def _restore(config, stored, root, destination, on_progress, breaking) -> RunRes
     try:
         on_progress("restore", 0, sum(node.size for node in expected))
         outcome = restoring.restore(
-            opened.restic, opened.repository, opened.password, body.snapshot, staging, body.paths
+            opened.restic,
+            opened.repository,
+            opened.password,
+            body.snapshot,
+            staging,
+            body.paths,
+            on_bytes=lambda done, total: on_progress("restore", done, total),
         )
         if not outcome.ok:
             raise RestoreFailed(f"restic restore from {opened.location}: {outcome.reason()}")

@@ -180,6 +180,10 @@ def run_command(
 
 
 class _Bar:
+    """Progress of a restore: a tqdm bar per phase on a terminal ("restore": bytes restic
+    restored, from restic >= 0.17; "verify": bytes hashed for the manifest), a log line per
+    phase without one."""
+
     def __init__(self, quiet: bool) -> None:
         self.quiet, self.bar, self.phase = quiet, None, ""
 
@@ -189,16 +193,12 @@ class _Bar:
         if phase != self.phase:
             self.phase = phase
             self.close()
-            if phase == "restore":
-                logger.warning(
-                    "restoring %d bytes with restic (restic verifies as it reads)", total
-                )
-                return
+            logger.info("%s: %d bytes", phase, total)
             import tqdm
 
             self.bar = tqdm.tqdm(
                 total=total,
-                desc="verify",
+                desc=phase,
                 unit="B",
                 unit_scale=True,
                 file=sys.stderr,
@@ -206,7 +206,9 @@ class _Bar:
                 disable=not sys.stderr.isatty(),
             )
         if self.bar is not None:
-            self.bar.update(done - self.bar.n)
+            if total and self.bar.total != total:
+                self.bar.total = total
+            self.bar.update(max(0, done - self.bar.n))
 
     def close(self) -> None:
         if self.bar is not None:

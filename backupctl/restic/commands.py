@@ -81,11 +81,14 @@ def restore_paths_argv(
     verify: bool = True,
 ) -> tuple[str, ...]:
     """`restic restore SNAPSHOT --target DIR [--include P ...] [--verify]`: --verify makes restic
-    read every restored file back and check it against the snapshot's content hashes."""
+    read every restored file back and check it against the snapshot's content hashes; where
+    restic has it, --json for status lines (progress)."""
+    json_status = feature.available(feature.Feature.RESTORE_JSON, restic.version)
     return flags.command(
         restic,
         repository,
         "restore",
+        *(("--json",) if json_status else ()),
         "--no-lock",
         "--target",
         str(target),

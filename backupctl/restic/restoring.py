@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from backupctl.keys.secret import Secret
 from backupctl.restic import commands, execute
@@ -93,11 +93,34 @@ def restore(
     snapshot: str,
     target: pathlib.Path,
     includes: tuple[str, ...],
+    on_bytes: Callable[[int, int], None] = lambda done, total: None,
 ) -> execute.Result:
-    """Restore (and let restic verify) a snapshot, or the given paths of it, into ``target``."""
+    """Restore (and let restic verify) a snapshot, or the given paths of it, into ``target``;
+    call ``on_bytes(restored, total)`` for each status line restic prints (restic >= 0.17)."""
+
+    def on_line(line: str) -> None:
+        status = parse_restore_status(line)
+        if status is not None:
+            on_bytes(*status)
+
     return execute.run(
         commands.restore_paths_argv(restic, repository, snapshot, target, includes=includes),
         password=password,
         environment=repository.environment,
-        on_line=lambda line: None,
+        on_line=on_line,
     )
+
+
+def parse_restore_status(line: str) -> tuple[int, int] | None:
+    """Given a line of `restic restore --json`, return (bytes restored, total bytes) of a status
+    or summary line, else None."""
+    try:
+        message = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(message, dict) or message.get("message_type") not in ("status", "summary"):
+        return None
+    done, total = message.get("bytes_restored", 0), message.get("total_bytes", 0)
+    if not all(isinstance(value, int) and value >= 0 for value in (done, total)):
+        return None
+    return done, total

@@ -202,3 +202,55 @@ def test_differences_find_missing_extra_and_resized_entries():
     assert any("3 bytes in the snapshot, 4 restored" in line for line in found)
     assert any(line.startswith("/x: restored, but not") for line in found)
     assert "not restored" in tree.differences(expected, {"/d": ("dir", 0)}, ())[0]
+
+
+def test_restore_argv_verifies_and_asks_for_json_status_where_restic_has_it():
+    import pathlib
+
+    from backupctl.restic import commands
+    from backupctl.restic.flags import Repository, Restic
+
+    repository = Repository("/repo")
+    old = Restic("restic", (0, 14, 0), pathlib.Path("/cache"))
+    new = Restic("restic", (0, 18, 0), pathlib.Path("/cache"))
+    argv = commands.restore_paths_argv(
+        old, repository, "ab" * 32, pathlib.Path("/t"), includes=("/a",)
+    )
+    assert argv == (
+        "restic",
+        "restore",
+        "--repo",
+        "/repo",
+        "--cache-dir",
+        "/cache",
+        "--no-lock",
+        "--target",
+        "/t",
+        "--include",
+        "/a",
+        "--verify",
+        "--",
+        "ab" * 32,
+    )
+    assert "--json" in commands.restore_paths_argv(new, repository, "x", pathlib.Path("/t"))
+    assert commands.ls_argv(old, repository, "s") == (
+        "restic",
+        "ls",
+        "--repo",
+        "/repo",
+        "--cache-dir",
+        "/cache",
+        "--json",
+        "--no-lock",
+        "--",
+        "s",
+    )
+
+
+def test_restore_status_lines_are_parsed():
+    from backupctl.restic.restoring import parse_restore_status
+
+    line = '{"message_type":"status","percent_done":0.5,"total_bytes":10,"bytes_restored":5}'
+    assert parse_restore_status(line) == (5, 10)
+    assert parse_restore_status('{"message_type":"verbose_status"}') is None
+    assert parse_restore_status("restoring <Snapshot ...>") is None
