@@ -55,13 +55,17 @@ def restored_entries(staging: pathlib.Path) -> dict[str, tuple[str, int]]:
     """Given the staging directory, return {snapshot path: (kind, size)} for everything in it,
     never following a symlink ("other" for devices, FIFOs and sockets)."""
     found: dict[str, tuple[str, int]] = {}
-    for directory, dirnames, filenames in os.walk(staging, followlinks=False):
-        for name in dirnames + filenames:
-            full = os.path.join(directory, name)
-            status = os.lstat(full)
-            kind = KINDS.get(stat.S_IFMT(status.st_mode), "other")
-            relative = "/" + os.path.relpath(full, staging)
-            found[relative] = (kind, status.st_size if kind == "file" else 0)
+    pending = [(str(staging), "")]
+    while pending:
+        directory, prefix = pending.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                status = entry.stat(follow_symlinks=False)
+                kind = KINDS.get(stat.S_IFMT(status.st_mode), "other")
+                relative = f"{prefix}/{entry.name}"
+                found[relative] = (kind, status.st_size if kind == "file" else 0)
+                if kind == "dir":
+                    pending.append((entry.path, relative))
     return found
 
 
