@@ -139,3 +139,72 @@ def test_run_restores_from_the_next_location_when_the_first_fails(restore_env):
     finally:
         near.with_name("shop-away").rename(near)
     assert result.location == "far" and result.files == 12
+
+
+def test_a_failed_run_leaves_nothing_and_is_recorded(restore_env):
+    import pytest
+
+    config = restore_env.config()
+    destination = restore_env.root / "restores" / "fails"
+    body = actions.request(
+        config,
+        restore_env.spec(destination=str(destination)),
+        actor=restore_env.actor("alice"),
+        signer=restore_env.signer("alice"),
+    )
+    actions.approve(
+        config, body.id, actor=restore_env.actor("bob"), signer=restore_env.signer("bob")
+    )
+    moved = [restore_env.root / name / "shop" for name in ("near", "far")]
+    for path in moved:
+        path.rename(path.with_name("shop-away"))
+    try:
+        with pytest.raises(
+            restore_run.RestoreFailed, match="no location of shop answered"
+        ) as caught:
+            restore_run.run(config, body.id, actor=restore_env.actor("alice"))
+    finally:
+        for path in moved:
+            path.with_name("shop-away").rename(path)
+    assert caught.value.exit_code == 3
+    assert list(destination.iterdir()) == []
+    assert not list((restore_env.root / "restores").glob(".staging-*"))
+    last = list(log.records(state.db_path(config.state_dir)))[-1]
+    assert (last.action, last.outcome, last.subjects["request"]) == (
+        "restore.run",
+        "failed",
+        body.id,
+    )
+    assert str(restore_env.root) not in json.dumps(last.details)
+
+
+def test_more_approvers_for_a_tenant_are_needed_before_it_runs(restore_env):
+    import dataclasses
+
+    import pytest
+
+    from backupctl.config_restore import RestoreSettings
+    from backupctl.errors import RefusedError
+
+    config = restore_env.config()
+    config = dataclasses.replace(
+        config,
+        restore=RestoreSettings(root=config.restore.root, tenant_approvals={"customer-7": 2}),
+    )
+    body = actions.request(
+        config,
+        restore_env.spec(destination=str(restore_env.root / "restores" / "two-approvers")),
+        actor=restore_env.actor("alice"),
+        signer=restore_env.signer("alice"),
+    )
+    first = actions.approve(
+        config, body.id, actor=restore_env.actor("bob"), signer=restore_env.signer("bob")
+    )
+    assert first.status == "pending"
+    with pytest.raises(RefusedError, match="1 valid approval"):
+        restore_run.run(config, body.id, actor=restore_env.actor("alice"))
+    second = actions.approve(
+        config, body.id, actor=restore_env.actor("carol"), signer=restore_env.signer("carol")
+    )
+    assert second.status == "approved"
+    assert restore_run.run(config, body.id, actor=restore_env.actor("alice")).files == 12
