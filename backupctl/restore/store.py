@@ -69,7 +69,9 @@ def add_decision_in(
     )
 
 
-def set_status_in(connection: sqlite3.Connection, request_id: str, status: str, **fields) -> None:
+def set_status_in(
+    connection: sqlite3.Connection, request_id: str, status: str, **fields: object
+) -> None:
     """Set a request's status and any of run_by, run_at, break_glass_reason, acknowledged_by,
     acknowledged_at, result (a dict, stored as JSON)."""
     if "result" in fields:
