@@ -40,26 +40,27 @@ def source_named(config: Config, name: str) -> Source:
 
 
 def first_healthy(config: Config, source: Source) -> Opened:
-    """Given a source, return its first location whose repository lists its snapshots; raise
-    ResticError naming every location's failure when none does."""
+    """Given a source, return its first location (in configured order) whose repository lists
+    its snapshots; raise ResticError naming every location's failure when none does."""
     keystore, restic = prepare.keystore_and_restic(config)
     password = keystore.get(f"repo/{source.name}")
     failures: list[str] = []
-    with reach.reach(config, source, keystore) as reached:
-        for name in reached.with_config(source.locations):
-            target = repository(reached.stores[name])
-            try:
-                found = operations.snapshots(restic, target, password)
-            except Exception as error:
-                if not is_expected(error):
-                    raise
-                failures.append(f"{name}: {error}")
-                continue
-            return Opened(name, restic, target, password, tuple(found))
-        failures += [f"{name}: {reason}" for name, reason in reached.failures.items()]
-    raise operations.ResticError(
-        f"no location of {source.name} answered: {'; '.join(failures) or 'no repository'}"
-    )
+    for location in config.source_locations(source):
+        store = None
+        try:
+            store = location_stores.store_for(location, source.name, keystore)
+            target = repository(store)
+            found = operations.snapshots(restic, target, password)
+        except Exception as error:
+            if not is_expected(error):
+                raise
+            failures.append(f"{location.name}: {error}")
+            continue
+        finally:
+            if store is not None:
+                reach.close([store])
+        return Opened(location.name, restic, target, password, tuple(found))
+    raise operations.ResticError(f"no location of {source.name} answered: {'; '.join(failures)}")
 
 
 def first_listing(
