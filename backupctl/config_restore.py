@@ -13,6 +13,7 @@ source_approvals = { db1 = 2 }  # ... or for one source; the highest number that
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 import types
 from collections.abc import Mapping
@@ -59,8 +60,10 @@ def parse_restore(raw: Any, errors: list[str]) -> RestoreSettings:
         if name not in KEYS:
             errors.append(f"access.restore.{name}: unknown key (known: {', '.join(KEYS)})")
     root = raw.get("root")
-    if root is not None and (not isinstance(root, str) or not root.startswith("/")):
-        errors.append("access.restore.root: must be an absolute path")
+    if root is not None and (
+        not isinstance(root, str) or not root.startswith("/") or ".." in root.split("/")
+    ):
+        errors.append("access.restore.root: must be an absolute path without '..'")
         root = None
     approvals = _count(raw.get("approvals", 1), "access.restore.approvals", errors)
     hours = raw.get("approval_hours", 24)
@@ -73,7 +76,7 @@ def parse_restore(raw: Any, errors: list[str]) -> RestoreSettings:
         )
         hours = 24
     return RestoreSettings(
-        root=pathlib.Path(root) if root else None,
+        root=pathlib.Path(os.path.normpath(root)) if root else None,
         approvals=approvals,
         approval_hours=float(hours),
         tenant_approvals=_counts(raw.get("tenant_approvals", {}), "tenant_approvals", errors),

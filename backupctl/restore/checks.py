@@ -126,8 +126,8 @@ def run_refusal(
         return f"request {request.id}: {problem}"
     if break_glass:
         return None
-    if now >= parse_time(request.expires_at):
-        return f"request {request.id} expired at {request.expires_at}"
+    # the request's own expiry bounds when it may be approved (actions/restore.py); once approved,
+    # each approval's valid_until bounds when it may run
     approvers = set()
     for approval in approvals:
         problem = approval_problem(request, approval, keys, now)

@@ -28,7 +28,15 @@ def prepare_destination(root: pathlib.Path, destination: pathlib.Path) -> None:
     """Given the restore root and a destination below it, create what is missing (0700) and check
     that nothing on the way is a symlink or a non-directory and that the destination is empty;
     raise RefusedError otherwise."""
-    _real_directory(root, create=True, what="restore root")
+    if not root.exists():
+        os.makedirs(root, 0o700)
+    _real_directory(root, create=False, what="restore root")
+    status = os.lstat(root)
+    if status.st_mode & 0o022 or status.st_uid != os.geteuid():
+        raise RefusedError(
+            f"refused: restore root {root} may be changed by others (owner uid {status.st_uid}, "
+            f"mode {stat.S_IMODE(status.st_mode):o}); make it {os.geteuid()}-owned, 0700"
+        )
     relative = destination.relative_to(root)
     current = root
     for part in relative.parts:

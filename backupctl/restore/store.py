@@ -128,10 +128,11 @@ def summaries(db: pathlib.Path, *, limit: int = 100) -> list[dict]:
     with state.connect(db) as connection:
         connection.row_factory = sqlite3.Row
         rows = connection.execute(
-            "SELECT id, requester, source, tenant, created_at, expires_at, status, run_by,"
-            " run_at, break_glass_reason, acknowledged_by FROM restore_requests"
-            " ORDER BY created_at DESC, id LIMIT ?",
-            (limit,),
+            "SELECT id, requester, source, tenant, created_at, expires_at,"
+            " CASE WHEN status = 'pending' AND expires_at < ? THEN 'expired' ELSE status END"
+            " AS status, run_by, run_at, break_glass_reason, acknowledged_by"
+            " FROM restore_requests ORDER BY created_at DESC, id LIMIT ?",
+            (state.utc_now(), limit),
         ).fetchall()
         return [dict(row) for row in rows]
 

@@ -18,7 +18,11 @@ KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink"}
 def escape_problem(nodes: Iterable[Node]) -> str | None:
     """Given a listing, return why restoring it could write outside the target (a name that is
     empty, '.', '..' or holds '/', a path that is not its parent's plus its name), or None."""
+    seen: set[str] = set()
     for node in nodes:
+        if node.path in seen:  # e.g. a symlink and a directory of one name: never well-formed
+            return f"the snapshot lists {node.path!r} twice"
+        seen.add(node.path)
         if node.name in ("", ".", "..") or "/" in node.name or "\0" in node.name:
             return f"the snapshot holds an entry named {node.name!r} (at {node.path!r})"
         parent = posixpath.dirname(node.path)

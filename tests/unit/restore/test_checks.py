@@ -254,3 +254,18 @@ def test_restore_status_lines_are_parsed():
     assert parse_restore_status(line) == (5, 10)
     assert parse_restore_status('{"message_type":"verbose_status"}') is None
     assert parse_restore_status("restoring <Snapshot ...>") is None
+
+
+def test_a_listing_that_names_one_path_twice_is_caught():
+    twice = [
+        Node("/d", "d", "dir", 0),
+        Node("/d/a", "a", "symlink", 0),
+        Node("/d/a", "a", "dir", 0),
+    ]
+    assert "twice" in tree.escape_problem(twice)
+
+
+def test_an_approved_request_runs_after_its_own_expiry_while_the_approval_is_valid():
+    request = _request(expires_at="2026-11-29T11:45:00+00:00")
+    approval = _approval(request)  # valid until 2026-11-30T11:30
+    assert _refusal(request, [approval]) is None

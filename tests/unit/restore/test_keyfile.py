@@ -55,3 +55,17 @@ def test_a_key_file_of_another_account_is_refused(tmp_path):
 def test_a_missing_key_file_says_to_enroll(tmp_path):
     with pytest.raises(signing.SigningKeyError, match="staff enroll"):
         keyfile.read(ME, tmp_path / "none")
+
+
+def test_a_restore_root_others_may_write_is_refused(tmp_path):
+    from backupctl.errors import RefusedError
+    from backupctl.restore import place
+
+    root = tmp_path / "restores"
+    root.mkdir()
+    root.chmod(0o777)
+    with pytest.raises(RefusedError, match="may be changed by others"):
+        place.prepare_destination(root, root / "case")
+    root.chmod(0o700)
+    place.prepare_destination(root, root / "case")
+    assert (root / "case").is_dir()
