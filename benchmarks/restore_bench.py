@@ -29,7 +29,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -72,7 +71,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--restic", default=shutil.which("restic") or "/usr/bin/restic")
-    parser.add_argument("--workdir", type=pathlib.Path, default=pathlib.Path("/var/tmp/backupctl-restore-bench"))
+    parser.add_argument(
+        "--workdir", type=pathlib.Path, default=pathlib.Path("/var/tmp/backupctl-restore-bench")
+    )
     parser.add_argument("--drop-caches", action="store_true")
     args = parser.parse_args()
     root = args.workdir
@@ -88,17 +89,39 @@ def main() -> None:
     password_file.write_text(env.password() + "\n")
     password_file.chmod(0o600)
     repository = str(setup / "near" / "bench")
-    times: dict[str, list[tuple[float, float]]] = {"restic": [], "restic-verify": [], "backupctl": []}
+    times: dict[str, list[tuple[float, float]]] = {
+        "restic": [],
+        "restic-verify": [],
+        "backupctl": [],
+    }
     for run in range(args.runs):
         order = list(times)[run % 3 :] + list(times)[: run % 3]
         for variant in order:
             target = setup / "restores" / f"{variant}-{run}"
             if variant == "backupctl":
                 request_id = env.approved_request(str(target))
-                argv = [str(BACKUPCTL), "--config", str(config), "restore", "run", request_id, "--quiet"]
+                argv = [
+                    str(BACKUPCTL),
+                    "--config",
+                    str(config),
+                    "restore",
+                    "run",
+                    request_id,
+                    "--quiet",
+                ]
             else:
-                argv = [args.restic, "-r", repository, "--password-file", str(password_file),
-                        "--no-cache", "restore", snapshot, "--target", str(target)]
+                argv = [
+                    args.restic,
+                    "-r",
+                    repository,
+                    "--password-file",
+                    str(password_file),
+                    "--no-cache",
+                    "restore",
+                    snapshot,
+                    "--target",
+                    str(target),
+                ]
                 argv += ["--verify"] if variant == "restic-verify" else []
             wall, cpu, _ = timed(argv, args.drop_caches)
             times[variant].append((wall, cpu))
@@ -140,9 +163,19 @@ class _Helper(_helper_base()):
         os.close(write_end)
         try:
             return subprocess.run(
-                (self.restic, "-r", str(self.root / "near" / "bench"), "--no-cache",
-                 "--password-file", f"/dev/fd/{read_end}", *args),
-                capture_output=True, text=True, check=True, pass_fds=(read_end,),
+                (
+                    self.restic,
+                    "-r",
+                    str(self.root / "near" / "bench"),
+                    "--no-cache",
+                    "--password-file",
+                    f"/dev/fd/{read_end}",
+                    *args,
+                ),
+                capture_output=True,
+                text=True,
+                check=True,
+                pass_fds=(read_end,),
             ).stdout
         finally:
             os.close(read_end)
@@ -150,7 +183,9 @@ class _Helper(_helper_base()):
     def password(self) -> str:
         from backupctl.keys import master_secret, store
 
-        master = master_secret.load_master_secret(key_file=self.root / "master.key", key_command=None)
+        master = master_secret.load_master_secret(
+            key_file=self.root / "master.key", key_command=None
+        )
         return store.Keystore.open(self.root / "keystore.bin", master).get("repo/bench").reveal()
 
     def approved_request(self, destination: str) -> str:
@@ -162,8 +197,12 @@ class _Helper(_helper_base()):
             actor=self.actor("root"),
             signer=self.signer("root"),
         )
-        actions.approve(self.config(), body.id, actor=self.actor("bench-approver"),
-                        signer=self.signer("bench-approver"))
+        actions.approve(
+            self.config(),
+            body.id,
+            actor=self.actor("bench-approver"),
+            signer=self.signer("bench-approver"),
+        )
         return body.id
 
 
