@@ -21,7 +21,8 @@ from backupctl.errors import RefusedError
 from backupctl.identity import Actor
 from backupctl.keys import signing
 from backupctl.keys.secret import Secret
-from backupctl.restore import checks, gate, model, store
+from backupctl.restic import restoring
+from backupctl.restore import checks, gate, model, store, tree
 from backupctl.staff import keyfile, registry
 from policies.access import Role
 
@@ -93,6 +94,8 @@ def request(
     private = signing_key(config, actor, signer, action="restore.request", subjects=subjects)
     opened = snapshot_access.first_healthy(config, source)
     snapshot = snapshot_access.pick_snapshot(opened.snapshots, snapshot=spec.snapshot, at=spec.at)
+    if paths:
+        _refuse_missing_paths(db, opened, snapshot.id, paths, actor=actor, subjects=subjects)
     body = model.RequestBody(
         id=secrets.token_hex(6),
         source=source.name,
@@ -125,6 +128,21 @@ def request(
             ),
         )
     return body
+
+
+def _refuse_missing_paths(db, opened, snapshot: str, paths, *, actor: Actor, subjects) -> None:
+    """Refuse (recorded) a request for paths the snapshot does not hold: an approver should never
+    be asked to approve a restore of nothing."""
+    _, nodes = restoring.ls(opened.restic, opened.repository, opened.password, snapshot)
+    missing = tree.missing_paths(nodes, paths)
+    if missing:
+        audited.refuse(
+            db,
+            action="restore.request",
+            actor=actor,
+            subjects=subjects,
+            reason=f"the snapshot holds no {missing[0]} ({len(missing)} path(s) missing)",
+        )
 
 
 def _validity(config: Config) -> datetime.timedelta:

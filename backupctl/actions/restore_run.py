@@ -227,6 +227,9 @@ def _restore(config, stored, root, destination, on_progress, breaking) -> RunRes
     problem = tree.escape_problem(nodes)
     if problem:
         raise RefusedError(f"refused: {problem}")
+    missing = tree.missing_paths(nodes, body.paths)
+    if missing:
+        raise RestoreFailed(f"the snapshot holds no {missing[0]} ({len(missing)} path(s) missing)")
     expected = tree.selected(nodes, body.paths)
     staging = place.new_staging(root, body.id)
     try:

@@ -44,6 +44,12 @@ def selected(nodes: Iterable[Node], paths: tuple[str, ...]) -> tuple[Node, ...]:
     )
 
 
+def missing_paths(nodes: Iterable[Node], paths: tuple[str, ...]) -> list[str]:
+    """Given a listing and requested paths, return those the listing does not hold."""
+    listed = {node.path for node in nodes}
+    return [path for path in paths if path not in listed]
+
+
 def ancestors(paths: Iterable[str]) -> frozenset[str]:
     """Given snapshot paths, return every directory above them ('/a/b' gives '/a')."""
     found = set()

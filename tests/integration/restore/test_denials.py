@@ -367,3 +367,12 @@ def test_denied_request_never_runs(restore_env, config, case):
         config,
         containing="was denied",
     )
+
+
+def test_a_path_the_snapshot_does_not_hold_is_refused(restore_env, config, case):
+    _refused(
+        lambda: _request(restore_env, config, case, paths=("/no/such/dir",)),
+        config,
+        containing="the snapshot holds no",
+    )
+    assert "/no/such/dir" not in _last_refusal(config).details["reason"]  # paths stay out
