@@ -87,12 +87,14 @@ def run(
     _start(db, stored, actor=actor, subjects=subjects, break_glass_reason=break_glass_reason)
     try:
         result = _restore(config, stored, root, destination, on_progress, breaking)
-    except Exception as error:
-        if not is_expected(error):
-            _finish(db, body.id, actor, subjects, "failed", {"reason": type(error).__name__})
-            raise
-        _finish(db, body.id, actor, subjects, "failed", {"reason": audited.redact(str(error))})
-        if isinstance(error, RefusedError | RestoreFailed):
+    except OSError as error:  # the restore root's disk: full, another filesystem, ...
+        _finish(db, body.id, actor, subjects, "failed", {"reason": error.strerror or "OSError"})
+        raise RestoreFailed(f"restore {body.id} failed: {error.strerror}") from None
+    except BaseException as error:  # interrupted, or a defect: recorded all the same
+        expected = is_expected(error)
+        reason = audited.redact(str(error)) if expected else type(error).__name__
+        _finish(db, body.id, actor, subjects, "failed", {"reason": reason})
+        if not expected or isinstance(error, RefusedError | RestoreFailed):
             raise
         raise RestoreFailed(f"restore {body.id} failed: {error}") from None
     _finish(
