@@ -51,7 +51,9 @@ def staff_accounts():
             subprocess.run(("userdel", "--remove", name), check=False, capture_output=True)
 
 
-def _as(env, account: str, *args: str, passphrase: bool = False) -> subprocess.CompletedProcess:
+def _as(
+    env, account: str, *args: str, passphrase: bool = False, expect: int = 0
+) -> subprocess.CompletedProcess:
     """Run backupctl as root with ``account``'s login uid, the passphrase on a pipe."""
     uid = str(pwd.getpwnam(account).pw_uid)
     fds: tuple[int, ...] = ()
@@ -84,7 +86,7 @@ def _as(env, account: str, *args: str, passphrase: bool = False) -> subprocess.C
     finally:
         for fd in fds:
             os.close(fd)
-    assert result.returncode == 0, f"{account}: backupctl {args}: {result.stderr}"
+    assert result.returncode == expect, f"{account}: backupctl {args}: {result.stderr}"
     return result
 
 
@@ -102,6 +104,8 @@ def test_request_approve_run_by_two_real_accounts(tmp_path, restic_binary, staff
         assert stat.S_IMODE(status.st_mode) == 0o600
         (tmp_path / f"{account}.pub").write_text(public)
         env.backupctl("staff", "register", account, str(tmp_path / f"{account}.pub"))
+    browsed = _as(env, requester, "browse", "shop", str(env.root / "data" / "dir0")).stdout
+    assert "file-0000.bin" in browsed
     destination = env.root / "restores" / "ticket-4711"
     request = json.loads(
         _as(
@@ -123,6 +127,8 @@ def test_request_approve_run_by_two_real_accounts(tmp_path, restic_binary, staff
         ).stdout
     )
     assert request["requester"] == requester and len(request["snapshot"]) == 64
+    own = _as(env, requester, "restore", "approve", request["id"], passphrase=True, expect=4)
+    assert own.stderr.count("\n") == 1 and "lacks the role approver" in own.stderr
     _as(env, approver, "restore", "approve", request["id"], passphrase=True)
     run = json.loads(_as(env, requester, "restore", "run", request["id"], "--json").stdout)
 
@@ -143,6 +149,7 @@ def test_request_approve_run_by_two_real_accounts(tmp_path, restic_binary, staff
     ]
     assert story == [
         (requester, "restore.request", "ok"),
+        (requester, "restore.refused", "denied"),
         (approver, "restore.approve", "ok"),
         (requester, "restore.run", "started"),
         (requester, "restore.run", "ok"),
