@@ -13,7 +13,9 @@ import pathlib
 import secrets
 from collections.abc import Callable
 
-from backupctl import state
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from backupctl import access, identity, state
 from backupctl.actions import audited, snapshot_access
 from backupctl.audit import log
 from backupctl.config import Config
@@ -24,6 +26,7 @@ from backupctl.keys.secret import Secret
 from backupctl.restic import restoring
 from backupctl.restore import checks, gate, model, store, tree
 from backupctl.staff import keyfile, registry
+from policies import access as policy_access
 from policies.access import Role
 
 
@@ -151,7 +154,7 @@ def _validity(config: Config) -> datetime.timedelta:
 
 def signing_key(
     config: Config, actor: Actor, signer: SigningInput, *, action: str, subjects: dict
-) -> object:
+) -> Ed25519PrivateKey:
     """Given the actor and how to reach their key, return their private key; refuse (recorded)
     when it is not their active registered key."""
     path = signer.key_file or keyfile.default_path(actor)
@@ -326,25 +329,42 @@ def _plausible(request_id: str) -> bool:
     return 0 < len(request_id) <= 32 and request_id.isalnum()
 
 
+LOOKING_ROLES = (Role.RESTORE_REQUESTER, Role.APPROVER, Role.AUDITOR, Role.ADMIN)
+
+
 def list_requests(config: Config, *, actor: Actor) -> list[dict]:
-    """Return the newest requests (any restore-requester, approver or auditor may look)."""
-    _require_any(config, actor, "restore.list")
-    return store.summaries(db_of(config))
+    """Return the newest requests of the tenants the actor holds a restore-requester, approver,
+    auditor or admin role for."""
+    _require_any(config, actor, "restore.list", tenant=None)
+    return [
+        row for row in store.summaries(db_of(config)) if _may_look(config, actor, row["tenant"])
+    ]
 
 
 def show(config: Config, request_id: str, *, actor: Actor) -> store.StoredRequest:
-    """Return one request with its approvals and denials."""
-    _require_any(config, actor, "restore.show")
-    return load_request(config, request_id, actor=actor, action="restore.show")
+    """Return one request with its approvals and denials (a role for its tenant needed)."""
+    stored = load_request(config, request_id, actor=actor, action="restore.show")
+    _require_any(config, actor, "restore.show", tenant=stored.body.tenant)
+    return stored
 
 
-def _require_any(config: Config, actor: Actor, action: str) -> None:
-    from backupctl import access
+def _may_look(config: Config, actor: Actor, tenant: str) -> bool:
+    groups = identity.groups_of(actor)
+    return any(
+        policy_access.missing(
+            config.access, account=actor.name, groups=groups, role=role, tenant=tenant
+        )
+        is None
+        for role in LOOKING_ROLES
+    )
 
-    held = access.roles_of(config.access, actor)
-    roles = (Role.RESTORE_REQUESTER, Role.APPROVER, Role.AUDITOR, Role.ADMIN)
-    role = next((role for role in roles if role in held), Role.RESTORE_REQUESTER)
-    audited.require_role(config, role, actor=actor, action=action)
+
+def _require_any(config: Config, actor: Actor, action: str, *, tenant: str | None) -> None:
+    """Require one of the looking roles (for the tenant); the refusal names the first."""
+    if tenant is None or not _may_look(config, actor, tenant):
+        held = access.roles_of(config.access, actor)
+        role = next((role for role in LOOKING_ROLES if role in held), Role.RESTORE_REQUESTER)
+        audited.require_role(config, role, actor=actor, action=action, tenant=tenant)
 
 
 def acknowledge(config: Config, request_id: str, *, actor: Actor) -> store.StoredRequest:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
 import logging
 import pathlib
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -216,15 +218,13 @@ class _Bar:
             self.bar = None
 
 
-class _progress:  # noqa: N801 - used as a context manager
-    def __init__(self, quiet: bool) -> None:
-        self.bar = _Bar(quiet)
-
-    def __enter__(self) -> _Bar:
-        return self.bar
-
-    def __exit__(self, *exc) -> None:
-        self.bar.close()
+@contextlib.contextmanager
+def _progress(quiet: bool) -> Iterator[_Bar]:
+    bar = _Bar(quiet)
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 @restore.command("list")

@@ -376,3 +376,17 @@ def test_a_path_the_snapshot_does_not_hold_is_refused(restore_env, config, case)
         containing="the snapshot holds no",
     )
     assert "/no/such/dir" not in _last_refusal(config).details["reason"]  # paths stay out
+
+
+def test_staff_of_another_tenant_cannot_see_a_request(restore_env, config, case):
+    body = _request(restore_env, config, case)
+    _refused(
+        lambda: actions.show(config, body.id, actor=restore_env.actor("erin")),
+        config,
+        containing="erin lacks the role restore-requester for tenant customer-7",
+    )
+    listed = actions.list_requests(config, actor=restore_env.actor("erin"))
+    assert body.id not in {row["id"] for row in listed}
+    assert body.id in {
+        row["id"] for row in actions.list_requests(config, actor=restore_env.actor("dave"))
+    }
