@@ -374,7 +374,12 @@ def acknowledge(config: Config, request_id: str, *, actor: Actor) -> store.Store
     stored = load_request(config, request_id, actor=actor, action="restore.break_glass_ack")
     subjects = {"request": request_id, "source": stored.body.source, "tenant": stored.body.tenant}
     audited.require_role(
-        config, Role.AUDITOR, actor=actor, action="restore.break_glass_ack", subjects=subjects
+        config,
+        Role.AUDITOR,
+        actor=actor,
+        action="restore.break_glass_ack",
+        tenant=stored.body.tenant,
+        subjects=subjects,
     )
     problem = None
     if stored.break_glass_reason is None:
