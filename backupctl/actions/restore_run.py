@@ -84,7 +84,16 @@ def run(
             problem = str(error).removeprefix("refused: ")
     if problem:
         audited.refuse(db, action="restore.run", actor=actor, subjects=subjects, reason=problem)
-    _start(db, stored, actor=actor, subjects=subjects, break_glass_reason=break_glass_reason)
+    if not _start(
+        db, stored, actor=actor, subjects=subjects, break_glass_reason=break_glass_reason
+    ):
+        audited.refuse(
+            db,
+            action="restore.run",
+            actor=actor,
+            subjects=subjects,
+            reason=f"request {body.id} was run already (approvals are single-use)",
+        )
     try:
         result = _restore(config, stored, root, destination, on_progress, breaking)
     except OSError as error:  # the restore root's disk: full, another filesystem, ...
@@ -177,13 +186,14 @@ def _holds(config: Config, account: str, role: Role, tenant: str) -> bool:
     )
 
 
-def _start(db, stored, *, actor, subjects, break_glass_reason) -> None:
-    """Mark the request running and record the start, once: a concurrent second run finds the
-    record inside the same transaction and is refused."""
+def _start(db, stored, *, actor, subjects, break_glass_reason) -> bool:
+    """Mark the request running and record the start, once; return False (nothing written) when
+    a run of it is recorded already: a concurrent second run finds that record inside the same
+    write transaction."""
     body = stored.body
     with audited.transaction(db) as connection:
         if store.was_run_in(connection, body.id):
-            raise RefusedError(f"refused: request {body.id} was run already")
+            return False
         fields = {"run_by": actor.name, "run_at": state.utc_now()}
         if break_glass_reason is not None:
             fields["break_glass_reason"] = break_glass_reason
@@ -211,6 +221,7 @@ def _start(db, stored, *, actor, subjects, break_glass_reason) -> None:
                 {"paths": len(body.paths), "break_glass": break_glass_reason is not None},
             ),
         )
+    return True
 
 
 def _finish(db, request_id, actor, subjects, outcome, details) -> None:

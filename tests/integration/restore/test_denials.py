@@ -390,3 +390,31 @@ def test_staff_of_another_tenant_cannot_see_a_request(restore_env, config, case)
     assert body.id in {
         row["id"] for row in actions.list_requests(config, actor=restore_env.actor("dave"))
     }
+
+
+def test_two_runs_at_once_restore_once(restore_env, config, case):
+    import concurrent.futures
+
+    body = _request(restore_env, config, case)
+    _approve(restore_env, config, body.id)
+
+    def attempt():
+        try:
+            return restore_run.run(config, body.id, actor=restore_env.actor("alice"))
+        except RefusedError as error:
+            return error
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: attempt(), range(2)))
+    done = [o for o in outcomes if isinstance(o, restore_run.RunResult)]
+    refused = [o for o in outcomes if isinstance(o, RefusedError)]
+    assert len(done) == 1 and len(refused) == 1
+    records = list(log.records(state.db_path(config.state_dir)))
+    started = [
+        r
+        for r in records
+        if r.action == "restore.run"
+        and r.outcome == "started"
+        and r.subjects.get("request") == body.id
+    ]
+    assert len(started) == 1
