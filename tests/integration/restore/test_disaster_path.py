@@ -13,15 +13,14 @@ import pytest
 
 from backupctl import state
 from backupctl.audit import log
-from tests.fixtures.restic_binaries import SYSTEM_RESTIC
-from tests.fixtures.restore_env import BACKUPCTL, make_restore_env
+from tests.fixtures.restore_env import BACKUPCTL
 
 RECOVERY_PASSPHRASE = "offline vault passphrase 42"
 
 
 @pytest.fixture(scope="module")
-def disaster_env(tmp_path_factory):
-    env = make_restore_env(tmp_path_factory.mktemp("disaster"), SYSTEM_RESTIC)
+def disaster_env(restore_env):
+    env = restore_env
     subprocess.run(
         (
             str(BACKUPCTL),
