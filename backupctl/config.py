@@ -15,6 +15,7 @@ from typing import Any
 
 from backupctl import config_schema as schema
 from backupctl.config_access import parse_access
+from backupctl.config_restore import RestoreSettings, parse_restore
 from backupctl.errors import ConfigError
 from policies import access, jurisdiction, placement, retention
 
@@ -64,6 +65,7 @@ class Config:
     job_copies_days: int = 30
     audit_lock_location: str | None = None  # S3 location with object lock for audit checkpoints
     audit_lock_days: int = 400
+    restore: RestoreSettings = RestoreSettings()
 
     def source_locations(self, source: Source) -> tuple[Location, ...]:
         return tuple(self.locations[name] for name in source.locations)
@@ -101,6 +103,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
     sources = _parse_sources(raw.get("sources", {}), locations, places, policies, errors)
     access_policy = parse_access(raw.get("access"), errors)
     _check_lock_location(general.get("audit_lock_location"), locations, errors)
+    restore_settings = parse_restore(_restore_table(raw.get("access")), errors)
     if errors:
         listing = "\n  ".join(errors)
         raise ConfigError(f"{path}: {len(errors)} problem(s):\n  {listing}")
@@ -120,6 +123,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
         job_copies_days=general["job_copies_days"],
         audit_lock_location=general["audit_lock_location"],
         audit_lock_days=general["audit_lock_days"],
+        restore=restore_settings,
     )
 
 
@@ -132,6 +136,10 @@ def _check_lock_location(name: str | None, locations: dict[str, Location], error
         errors.append(
             f"backupctl.audit_lock_location: {name} is {locations[name].kind}; object lock needs s3"
         )
+
+
+def _restore_table(raw_access: Any) -> Any:
+    return raw_access.get("restore") if isinstance(raw_access, dict) else None
 
 
 def _optional_path(value: str | None) -> pathlib.Path | None:

@@ -34,6 +34,7 @@ GRANT_KEYS = (
     ),
 )
 GRANT_SECTIONS = ("staff", "groups")
+OTHER_SECTIONS = ("restore",)  # [access.restore]: backupctl/config_restore.py
 
 
 def parse_access(raw: Any, errors: list[str]) -> access.AccessPolicy:
@@ -45,8 +46,9 @@ def parse_access(raw: Any, errors: list[str]) -> access.AccessPolicy:
         errors.append("access: expected a table")
         return access.AccessPolicy()
     for name in raw:
-        if name not in GRANT_SECTIONS:
-            errors.append(f"access.{name}: unknown key (known: {', '.join(GRANT_SECTIONS)})")
+        if name not in GRANT_SECTIONS + OTHER_SECTIONS:
+            known = ", ".join(GRANT_SECTIONS + OTHER_SECTIONS)
+            errors.append(f"access.{name}: unknown key (known: {known})")
     grants = []
     for kind in GRANT_SECTIONS:
         section = raw.get(kind, {})
@@ -57,7 +59,9 @@ def parse_access(raw: Any, errors: list[str]) -> access.AccessPolicy:
             grant = _parse_grant(kind, name, table, errors)
             if grant is not None:
                 grants.append(grant)
-    return access.AccessPolicy(grants=tuple(grants), single_operator=False)
+    # [access.restore] alone configures restores, not who may act: still single-operator
+    single = not any(kind in raw for kind in GRANT_SECTIONS)
+    return access.AccessPolicy(grants=tuple(grants), single_operator=single)
 
 
 def _parse_grant(kind: str, name: str, table: Any, errors: list[str]) -> access.Grant | None:

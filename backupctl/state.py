@@ -154,6 +154,46 @@ MIGRATIONS = (
         PRIMARY KEY (source, location)
     );
     """,
+    """
+    CREATE TABLE staff_keys (          -- backupctl/staff: registered Ed25519 public keys
+        fingerprint TEXT PRIMARY KEY,  -- sha256:<hex> of the raw public key
+        account TEXT NOT NULL,
+        public_key TEXT NOT NULL,      -- base64 of the 32 raw bytes
+        registered_at TEXT NOT NULL,
+        registered_by TEXT NOT NULL,
+        revoked_at TEXT,
+        revoked_by TEXT,
+        revoke_reason TEXT
+    );
+    CREATE INDEX staff_keys_account ON staff_keys(account);
+    CREATE TABLE restore_requests (    -- backupctl/restore/store.py
+        id TEXT PRIMARY KEY,
+        body TEXT NOT NULL,            -- canonical JSON the requester signed
+        signature TEXT NOT NULL,       -- base64 Ed25519 over body
+        requester TEXT NOT NULL,
+        source TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        status TEXT NOT NULL,          -- pending, approved, denied, expired, running, done, failed
+        run_by TEXT,
+        run_at TEXT,
+        break_glass_reason TEXT,       -- set when run without approval by an admin
+        acknowledged_by TEXT,          -- the auditor who acknowledged a break-glass restore
+        acknowledged_at TEXT,
+        result TEXT                    -- JSON: location, files, bytes, manifest path, or reason
+    );
+    CREATE TABLE restore_approvals (
+        request_id TEXT NOT NULL REFERENCES restore_requests(id),
+        approver TEXT NOT NULL,
+        decision TEXT NOT NULL,        -- approve or deny
+        body TEXT NOT NULL,            -- canonical JSON the approver signed ('' for a denial)
+        signature TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (request_id, approver)
+    );
+    """,
 )
 
 

@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.restic_binaries",
     "tests.fixtures.backup_env",
     "tests.fixtures.staff_accounts",
+    "tests.fixtures.restore_env",
     "pytester",
 ]
 

@@ -20,6 +20,7 @@ from backupctl.replication import plan as planning
 from backupctl.restic import messages, operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
+from backupctl.restore import store as restore_store
 from backupctl.results import ForeignFile
 from backupctl.rotation import lingering, records, standing
 
@@ -65,6 +66,7 @@ def status(config: Config, *, names: tuple[str, ...], now: datetime.datetime) ->
         f"{run['started_at']}) never finished: it was killed; the next run catches up"
         for run in killed
     )
+    warnings += tuple(restore_store.break_glass_warnings(state.db_path(config.state_dir)))
     return Status(sources, killed, warnings)
 
 

@@ -33,6 +33,10 @@ COMMAND_MODULES = {
     "job": "backupctl.cli.job_commands",
     "tape": "backupctl.cli.tape_commands",
     "audit": "backupctl.cli.audit_commands",
+    "staff": "backupctl.cli.staff_commands",
+    "restore": "backupctl.cli.restore_commands",
+    "browse": "backupctl.cli.restore_commands",
+    "disaster-password": "backupctl.cli.disaster_commands",
 }
 
 

@@ -106,6 +106,41 @@ def prune_argv(
     return flags.command(restic, repository, "prune", *keep_packs, *waiting)
 
 
+def restore_paths_argv(
+    restic: Restic,
+    repository: Repository,
+    snapshot: str,
+    target: pathlib.Path,
+    *,
+    includes: tuple[str, ...] = (),
+    verify: bool = True,
+) -> tuple[str, ...]:
+    """`restic restore SNAPSHOT --target DIR [--include P ...] [--verify]`: --verify makes restic
+    read every restored file back and check it against the snapshot's content hashes; where
+    restic has it, --json for status lines (progress)."""
+    json_status = feature.available(feature.Feature.RESTORE_JSON, restic.version)
+    return flags.command(
+        restic,
+        repository,
+        "restore",
+        *(("--json",) if json_status else ()),
+        "--no-lock",
+        "--target",
+        str(target),
+        *flags.repeated("--include", includes),
+        *(("--verify",) if verify else ()),
+        "--",
+        snapshot,
+    )
+
+
+def ls_argv(
+    restic: Restic, repository: Repository, snapshot: str, paths: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """`restic ls --json SNAPSHOT [DIR ...]`: one JSON line per node (names, types, sizes)."""
+    return flags.command(restic, repository, "ls", "--json", "--no-lock", "--", snapshot, *paths)
+
+
 def lock_retry(restic: Restic, wait: str = "5m") -> tuple[str, ...]:
     """Wait for a stale or concurrent lock where restic can (>= 0.16); older ones fail at once."""
     if feature.available(feature.Feature.RETRY_LOCK, restic.version):

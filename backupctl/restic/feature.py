@@ -13,6 +13,7 @@ class Feature(enum.Enum):
     EXIT_CODES_10_11_12 = "exit-codes"  # 10 no repository, 11 lock failed, 12 wrong password
     NO_SCAN = "no-scan"  # backup --no-scan
     SKIP_IF_UNCHANGED = "skip-if-unchanged"
+    RESTORE_JSON = "restore-json"  # restore --json: status lines with bytes restored
 
 
 MINIMUM_VERSION: dict[Feature, tuple[int, int, int]] = {
@@ -20,6 +21,7 @@ MINIMUM_VERSION: dict[Feature, tuple[int, int, int]] = {
     Feature.EXIT_CODES_10_11_12: (0, 17, 0),
     Feature.NO_SCAN: (0, 15, 0),
     Feature.SKIP_IF_UNCHANGED: (0, 17, 0),
+    Feature.RESTORE_JSON: (0, 17, 0),
 }
 
 OLDEST_SUPPORTED = (0, 14, 0)

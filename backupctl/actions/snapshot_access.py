@@ -1,0 +1,117 @@
+"""Reach one source's repository for reading: the first location (in configured order) that
+answers, with the repository password; and find a snapshot there by id prefix or by time."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+
+from backupctl import locations as location_stores
+from backupctl import reach
+from backupctl.actions import prepare
+from backupctl.config import Config, Source
+from backupctl.errors import ConfigError, RefusedError, is_expected
+from backupctl.keys.secret import Secret
+from backupctl.locations import repository
+from backupctl.restic import messages, operations, restoring
+from backupctl.restic.flags import Repository, Restic
+
+SNAPSHOT_PREFIX = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Opened:
+    """A repository that answered: how to run restic on it, and its snapshots."""
+
+    location: str
+    restic: Restic
+    repository: Repository
+    password: Secret
+    snapshots: tuple[messages.Snapshot, ...]
+
+
+def source_named(config: Config, name: str) -> Source:
+    if name not in config.sources:
+        raise ConfigError(
+            f"unknown source {name!r} (configured: {', '.join(sorted(config.sources))})"
+        )
+    return config.sources[name]
+
+
+def first_healthy(config: Config, source: Source) -> Opened:
+    """Given a source, return its first location (in configured order) whose repository lists
+    its snapshots; raise ResticError naming every location's failure when none does."""
+    keystore, restic = prepare.keystore_and_restic(config)
+    password = keystore.get(f"repo/{source.name}")
+    failures: list[str] = []
+    for location in config.source_locations(source):
+        store = None
+        try:
+            store = location_stores.store_for(location, source.name, keystore)
+            target = repository(store)
+            found = operations.snapshots(restic, target, password)
+        except Exception as error:
+            if not is_expected(error):
+                raise
+            failures.append(f"{location.name}: {error}")
+            continue
+        finally:
+            if store is not None:
+                reach.close([store])
+        return Opened(location.name, restic, target, password, tuple(found))
+    raise operations.ResticError(f"no location of {source.name} answered: {'; '.join(failures)}")
+
+
+def first_listing(
+    config: Config, source: Source, snapshot: str
+) -> tuple[Opened, tuple[restoring.Node, ...]]:
+    """Given a source and a full snapshot id, return the first location (in configured order)
+    whose repository lists that snapshot, and the listing; the listing is the health check, so
+    no location is listed or asked for its snapshots first. Raise ResticError naming every
+    location's failure when none answers."""
+    keystore, restic = prepare.keystore_and_restic(config)
+    password = keystore.get(f"repo/{source.name}")
+    failures: list[str] = []
+    for location in config.source_locations(source):
+        store = None
+        try:
+            store = location_stores.store_for(location, source.name, keystore)
+            target = repository(store)
+            listed, nodes = restoring.ls(restic, target, password, snapshot)
+        except Exception as error:
+            if not is_expected(error):
+                raise
+            failures.append(f"{location.name}: {error}")
+            continue
+        finally:
+            if store is not None:
+                reach.close([store])
+        if listed != snapshot:
+            failures.append(f"{location.name}: answered for snapshot {listed[:12]}")
+            continue
+        return Opened(location.name, restic, target, password, ()), nodes
+    raise operations.ResticError(f"no location of {source.name} answered: {'; '.join(failures)}")
+
+
+def pick_snapshot(
+    snapshots: tuple[messages.Snapshot, ...], *, snapshot: str | None, at: datetime.datetime | None
+) -> messages.Snapshot:
+    """Given the snapshots and an id prefix or a time, return the one meant: the only one whose
+    id starts with the prefix, or the newest taken at or before the time; raise RefusedError."""
+    if (snapshot is None) == (at is None):
+        raise ConfigError("give --snapshot ID or --at TIME (one of them)")
+    if snapshot is not None:
+        if not SNAPSHOT_PREFIX.match(snapshot):
+            raise ConfigError("--snapshot: 8 to 64 lower-case hex digits of a snapshot id")
+        matches = [entry for entry in snapshots if entry.id.startswith(snapshot)]
+        if len(matches) != 1:
+            what = "no snapshot" if not matches else f"{len(matches)} snapshots"
+            raise RefusedError(f"refused: {what} with id {snapshot}")
+        return matches[0]
+    assert at is not None
+    moment = at if at.tzinfo else at.replace(tzinfo=datetime.UTC)
+    before = [entry for entry in snapshots if messages.parse_time(entry.time) <= moment]
+    if not before:
+        raise RefusedError(f"refused: no snapshot taken at or before {moment.isoformat()}")
+    return max(before, key=lambda entry: messages.parse_time(entry.time))

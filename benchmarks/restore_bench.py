@@ -1,0 +1,234 @@
+"""Restore throughput: `backupctl restore run` against plain `restic restore` of one snapshot.
+
+Builds a deterministic tree (the backup benchmark's layout: a few large files, the rest
+log-uniform, incompressible), backs it up once with backupctl to two local locations, then times
+in rotating order, ``--runs`` times each:
+
+| measured | what it is |
+| --- | --- |
+| `restic` | `restic restore SNAPSHOT --target DIR`, password from a file |
+| `restic-verify` | the same with `--verify` (restic reads every restored file back) |
+| `backupctl` | `backupctl restore run ID` of a signed, approved request (requests made untimed) |
+
+backupctl's run is restic `--verify` plus its own work: `restic ls` of the tree, a comparison of
+the restored tree with it, SHA-256 of every file for the manifest, and the move into place. The
+goal of issue 9: `backupctl` within 5% of `restic`. Run as root; ``--drop-caches`` drops the page
+cache before each timed command (global: only on a quiet machine).
+
+    .venv/bin/python benchmarks/restore_bench.py [--size-mib 256] [--files 2000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks.backup_bench import build_tree, plan_tree, timed  # noqa: E402
+
+BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
+CONFIG = """
+[backupctl]
+state_dir = "{root}/state"
+keystore = "{root}/keystore.bin"
+master_key_file = "{root}/master.key"
+restic = "{restic}"
+
+[locations.near]
+kind = "local"
+path = "{root}/near"
+country = "NL"
+offsite = false
+
+[locations.far]
+kind = "local"
+path = "{root}/far"
+country = "DE"
+offsite = true
+
+[sources.bench]
+paths = ["{tree}"]
+tenant = "bench"
+locations = ["near", "far"]
+
+[access.restore]
+root = "{root}/restores"
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--restic", default=shutil.which("restic") or "/usr/bin/restic")
+    parser.add_argument(
+        "--workdir", type=pathlib.Path, default=pathlib.Path("/var/tmp/backupctl-restore-bench")
+    )
+    parser.add_argument("--drop-caches", action="store_true")
+    args = parser.parse_args()
+    root = args.workdir
+    tree = root / "tree"
+    root.mkdir(parents=True, exist_ok=True)
+    build_tree(tree, plan_tree(args.size_mib << 20, args.files, args.seed), args.seed)
+    setup = root / "setup"
+    shutil.rmtree(setup, ignore_errors=True)
+    setup.mkdir()
+    config, env = _set_up(setup, tree, args.restic)
+    snapshot = env.snapshot_id()
+    password_file = setup / "password"
+    password_file.write_text(env.password() + "\n")
+    password_file.chmod(0o600)
+    repository = str(setup / "near" / "bench")
+    times: dict[str, list[tuple[float, float]]] = {
+        "restic": [],
+        "restic-verify": [],
+        "backupctl": [],
+    }
+    for run in range(args.runs):
+        order = list(times)[run % 3 :] + list(times)[: run % 3]
+        for variant in order:
+            target = setup / "restores" / f"{variant}-{run}"
+            if variant == "backupctl":
+                request_id = env.approved_request(str(target))
+                argv = [
+                    str(BACKUPCTL),
+                    "--config",
+                    str(config),
+                    "restore",
+                    "run",
+                    request_id,
+                    "--quiet",
+                ]
+            else:
+                argv = [
+                    args.restic,
+                    "-r",
+                    repository,
+                    "--password-file",
+                    str(password_file),
+                    "--no-cache",
+                    "restore",
+                    snapshot,
+                    "--target",
+                    str(target),
+                ]
+                argv += ["--verify"] if variant == "restic-verify" else []
+            wall, cpu, _ = timed(argv, args.drop_caches)
+            times[variant].append((wall, cpu))
+            shutil.rmtree(target)
+            print(f"run {run} {variant:<14} wall {wall:6.2f} s  cpu {cpu:6.2f} s", flush=True)
+    _report(args, times)
+
+
+def _set_up(setup: pathlib.Path, tree: pathlib.Path, restic: str):
+    """Initialise, back up once, enroll and register two staff keys; return (config, helper)."""
+    from backupctl.keys import master_secret
+
+    for name in ("near", "far", "state", "restores"):
+        (setup / name).mkdir()
+    master_secret.generate_master_key_file(setup / "master.key")
+    config = setup / "backupctl.toml"
+    config.write_text(CONFIG.format(root=setup, restic=restic, tree=tree))
+    for command in (("init",), ("backup", "--quiet")):
+        subprocess.run((str(BACKUPCTL), "--config", str(config), *command), check=True)
+    helper = _Helper(setup, config, restic)
+    for name in ("root", "bench-approver"):
+        helper.enroll(name)
+    return config, helper
+
+
+def _helper_base():
+    from tests.fixtures.restore_env import RestoreEnv
+
+    return RestoreEnv
+
+
+class _Helper(_helper_base()):
+    def snapshot_id(self) -> str:
+        return json.loads(self.restic_json("snapshots", "--json"))[-1]["id"]
+
+    def restic_json(self, *args: str) -> str:
+        read_end, write_end = os.pipe()
+        os.write(write_end, self.password().encode() + b"\n")
+        os.close(write_end)
+        try:
+            return subprocess.run(
+                (
+                    self.restic,
+                    "-r",
+                    str(self.root / "near" / "bench"),
+                    "--no-cache",
+                    "--password-file",
+                    f"/dev/fd/{read_end}",
+                    *args,
+                ),
+                capture_output=True,
+                text=True,
+                check=True,
+                pass_fds=(read_end,),
+            ).stdout
+        finally:
+            os.close(read_end)
+
+    def password(self) -> str:
+        from backupctl.keys import master_secret, store
+
+        master = master_secret.load_master_secret(
+            key_file=self.root / "master.key", key_command=None
+        )
+        return store.Keystore.open(self.root / "keystore.bin", master).get("repo/bench").reveal()
+
+    def approved_request(self, destination: str) -> str:
+        from backupctl.actions import restore as actions
+
+        body = actions.request(
+            self.config(),
+            self.spec(source="bench", destination=destination, snapshot=self.snapshot_id()),
+            actor=self.actor("root"),
+            signer=self.signer("root"),
+        )
+        actions.approve(
+            self.config(),
+            body.id,
+            actor=self.actor("bench-approver"),
+            signer=self.signer("bench-approver"),
+        )
+        return body.id
+
+
+def _report(args, times) -> None:
+    medians = {
+        variant: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+        for variant, values in times.items()
+    }
+    base_wall, base_cpu = medians["restic"]
+    summary = {
+        "size_mib": args.size_mib,
+        "files": args.files,
+        "runs": args.runs,
+        "restic": args.restic,
+        "drop_caches": args.drop_caches,
+        "medians": {k: {"wall": round(w, 3), "cpu": round(c, 3)} for k, (w, c) in medians.items()},
+        "ratio_wall": {k: round(w / base_wall, 3) for k, (w, _) in medians.items()},
+        "ratio_cpu": {k: round(c / base_cpu, 3) for k, (_, c) in medians.items()},
+        "mib_per_s": {k: round(args.size_mib / w, 1) for k, (w, _) in medians.items()},
+    }
+    print(json.dumps(summary, indent=2))
+    results = pathlib.Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
+    (results / f"restore-{stamp}.json").write_text(json.dumps({"summary": summary, "times": times}))
+
+
+if __name__ == "__main__":
+    main()
