@@ -117,14 +117,16 @@ def restore_paths_argv(
 ) -> tuple[str, ...]:
     """`restic restore SNAPSHOT --target DIR [--include P ...] [--verify]`: --verify makes restic
     read every restored file back and check it against the snapshot's content hashes; where
-    restic has it, --json for status lines (progress)."""
+    restic has it, --json for status lines (progress). The restore holds restic's shared lock, so
+    a concurrent prune (rotation) cannot delete data it is reading; where restic can, it waits
+    for an exclusive lock to go."""
     json_status = feature.available(feature.Feature.RESTORE_JSON, restic.version)
     return flags.command(
         restic,
         repository,
         "restore",
         *(("--json",) if json_status else ()),
-        "--no-lock",
+        *lock_retry(restic),
         "--target",
         str(target),
         *flags.repeated("--include", includes),

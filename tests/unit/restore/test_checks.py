@@ -223,7 +223,6 @@ def test_restore_argv_verifies_and_asks_for_json_status_where_restic_has_it():
         "/repo",
         "--cache-dir",
         "/cache",
-        "--no-lock",
         "--target",
         "/t",
         "--include",
@@ -232,7 +231,9 @@ def test_restore_argv_verifies_and_asks_for_json_status_where_restic_has_it():
         "--",
         "ab" * 32,
     )
-    assert "--json" in commands.restore_paths_argv(new, repository, "x", pathlib.Path("/t"))
+    newer = commands.restore_paths_argv(new, repository, "x", pathlib.Path("/t"))
+    assert "--json" in newer and "--no-lock" not in newer  # a prune must not run under it
+    assert newer[newer.index("--retry-lock") + 1] == "5m"
     assert commands.ls_argv(old, repository, "s") == (
         "restic",
         "ls",
