@@ -20,7 +20,7 @@ from backupctl.actions import restore as actions
 from backupctl.actions import restore_run
 from backupctl.cli import passphrase
 from backupctl.cli.options import json_option, quiet_option
-from backupctl.cli.roles import Role, requires
+from backupctl.cli.roles import Role, checked_by_action
 
 if TYPE_CHECKING:
     from backupctl.cli.context import AppContext
@@ -77,7 +77,7 @@ def restore() -> None:
 @passphrase.passphrase_fd_option
 @json_option
 @click.pass_obj
-@requires(Role.RESTORE_REQUESTER, action="restore.request")
+@checked_by_action(Role.RESTORE_REQUESTER, action="restore.request")
 def request_command(
     app: AppContext,
     source: str,
@@ -112,7 +112,7 @@ def request_command(
 @passphrase.key_option
 @passphrase.passphrase_fd_option
 @click.pass_obj
-@requires(Role.APPROVER, action="restore.approve")
+@checked_by_action(Role.APPROVER, action="restore.approve")
 def approve_command(
     app: AppContext, request_id: str, key_file: pathlib.Path | None, passphrase_fd: int | None
 ) -> None:
@@ -128,7 +128,7 @@ def approve_command(
 @click.argument("request_id")
 @click.option("--reason", required=True, help="Why it is denied.")
 @click.pass_obj
-@requires(Role.APPROVER, action="restore.deny")
+@checked_by_action(Role.APPROVER, action="restore.deny")
 def deny_command(app: AppContext, request_id: str, reason: str) -> None:
     """Deny REQUEST_ID (approver; it can then never run)."""
     stored = actions.deny(app.config(), request_id, actor=identity.current(), reason=reason)
@@ -142,7 +142,7 @@ def deny_command(app: AppContext, request_id: str, reason: str) -> None:
 @quiet_option
 @json_option
 @click.pass_obj
-@requires(Role.RESTORE_REQUESTER, Role.ADMIN, action="restore.run")
+@checked_by_action(Role.RESTORE_REQUESTER, Role.ADMIN, action="restore.run")
 def run_command(
     app: AppContext,
     request_id: str,
@@ -235,7 +235,9 @@ def _progress(quiet: bool) -> Iterator[_Bar]:
 @restore.command("list")
 @json_option
 @click.pass_obj
-@requires(Role.RESTORE_REQUESTER, Role.APPROVER, Role.AUDITOR, Role.ADMIN, action="restore.list")
+@checked_by_action(
+    Role.RESTORE_REQUESTER, Role.APPROVER, Role.AUDITOR, Role.ADMIN, action="restore.list"
+)
 def list_command(app: AppContext, as_json: bool) -> None:
     """List the newest restore requests and their state."""
     rows = actions.list_requests(app.config(), actor=identity.current())
@@ -258,7 +260,9 @@ def list_command(app: AppContext, as_json: bool) -> None:
 @click.argument("request_id")
 @json_option
 @click.pass_obj
-@requires(Role.RESTORE_REQUESTER, Role.APPROVER, Role.AUDITOR, Role.ADMIN, action="restore.show")
+@checked_by_action(
+    Role.RESTORE_REQUESTER, Role.APPROVER, Role.AUDITOR, Role.ADMIN, action="restore.show"
+)
 def show_command(app: AppContext, request_id: str, as_json: bool) -> None:
     """Show one request: what, where, why, who approved or denied, and how it ran."""
     stored = actions.show(app.config(), request_id, actor=identity.current())
@@ -290,7 +294,7 @@ def show_command(app: AppContext, request_id: str, as_json: bool) -> None:
 @restore.command("acknowledge")
 @click.argument("request_id")
 @click.pass_obj
-@requires(Role.AUDITOR, action="restore.break_glass_ack")
+@checked_by_action(Role.AUDITOR, action="restore.break_glass_ack")
 def acknowledge_command(app: AppContext, request_id: str) -> None:
     """Acknowledge a break-glass restore (auditor; not the admin who ran it)."""
     stored = actions.acknowledge(app.config(), request_id, actor=identity.current())
@@ -303,7 +307,7 @@ def acknowledge_command(app: AppContext, request_id: str) -> None:
 @click.option("--snapshot", help="Snapshot id (default: the newest).")
 @json_option
 @click.pass_obj
-@requires(Role.RESTORE_REQUESTER, action="browse")
+@checked_by_action(Role.RESTORE_REQUESTER, action="browse")
 def browse(
     app: AppContext, source: str, path: str | None, snapshot: str | None, as_json: bool
 ) -> None:

@@ -23,7 +23,7 @@ from backupctl.actions import authorize, command_audit
 from backupctl.cli import context
 from policies.access import Role
 
-__all__ = ["Role", "no_role", "requires"]
+__all__ = ["Role", "checked_by_action", "no_role", "requires"]
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 
@@ -69,6 +69,21 @@ def requires(
         wrapper.required_roles = roles  # type: ignore[attr-defined]
         wrapper.audit_action = action  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def checked_by_action(*roles: Role, action: str) -> Callable[[Function], Function]:
+    """Mark a command whose action checks these roles itself, for the tenant of the one request
+    or source it touches, before it touches anything, and records a refusal with that request's
+    ids (the restore commands: docs/restore.md). The roles are declared here for the docs and
+    the test that every command has some."""
+
+    def decorate(function: Function) -> Function:
+        function.required_roles = roles  # type: ignore[attr-defined]
+        function.audit_action = action  # type: ignore[attr-defined]
+        function.checked_by_action = True  # type: ignore[attr-defined]
+        return function
 
     return decorate
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import signal
 import subprocess
 import time
@@ -97,6 +98,18 @@ def test_location_down_is_reported_then_caught_up_without_resurrection(tmp_path)
     _assert_same_and_sound(env, follower="a")
 
 
+def _holds_a_whole_lock(locks) -> bool:
+    """A non-empty lock under its final name: restic 0.14 writes "<id>-tmp-<n>", syncs and
+    renames it, and a restic killed before the rename leaves no lock restic would honour."""
+    try:
+        return any(
+            re.fullmatch(r"[0-9a-f]{64}", path.name) and path.stat().st_size
+            for path in locks.iterdir()
+        )
+    except OSError:  # no locks folder yet, or a lock removed while looking
+        return False
+
+
 def _leave_a_stale_lock(env, location: str) -> None:
     """Start plain restic (a backup reading stdin, which holds its lock while it waits) and kill
     it outright once its lock file exists: the lock stays, its process is gone."""
@@ -111,7 +124,7 @@ def _leave_a_stale_lock(env, location: str) -> None:
     )  # fmt: skip
     locks = env.repo(location) / "locks"
     deadline = time.monotonic() + 60
-    while not (locks.exists() and any(locks.iterdir())):
+    while not _holds_a_whole_lock(locks):
         assert process.poll() is None, "restic ended before it took its lock"
         assert time.monotonic() < deadline, "restic never took its lock"
         time.sleep(0.01)
