@@ -10,7 +10,12 @@ VENV="${VENV:-.venv}"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 set +e
-"$VENV/bin/pytest" -p no:cacheprovider "$@"
+# Two workers (pytest-xdist): most integration tests wait on restic, sshd or the S3 server, so
+# two run side by side even on two cores; tests that use udevd or loop devices share one worker
+# (tests/conftest.py). BACKUPCTL_TEST_WORKERS=0 runs everything in this process.
+workers="${BACKUPCTL_TEST_WORKERS:-2}"
+if [ "$workers" = 0 ]; then parallel=(); else parallel=(-n "$workers" --dist loadgroup); fi
+"$VENV/bin/pytest" -p no:cacheprovider "${parallel[@]}" "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
