@@ -1,0 +1,138 @@
+"""Destroy one source's repository at each of its locations, and its password in the keystore.
+
+At each location still to do: delete every repository file through the store (``config`` and
+``keys/`` first, so the repository cannot be opened from the first moment), then everything
+else below it (locks, stray and temporary files, directories, and on S3 every noncurrent
+version and delete marker, by version id), then list the location again, both ways: what restic
+would see (``list_files``) and everything (``leftovers``). Only an empty answer to both finishes
+the location. A location that is down, or still holds an object that object lock retains, stays
+pending and the next rotation tries again. One location's failure never stops the others.
+
+The keystore entry ``repo/<source>`` is erased in the first destruction run, after every
+location was tried: what a location that was down still holds can then no longer be read with
+the keystore (docs/tenants.md says what an older escrow still holds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from backupctl import errors, locations, runlock
+from backupctl.config import Config, Source
+
+if TYPE_CHECKING:
+    from backupctl.keys.store import Keystore
+    from targets.store import DestroyableStore
+
+logger = logging.getLogger(__name__)
+
+FIRST = ("config", "keys/")  # without these the repository cannot be opened at all
+CHECKED = {
+    "local": "listed the directory again (repository files, then every entry, symlinks not "
+    "followed): nothing left",
+    "sftp": "listed the directory on the server again (repository files, then every entry): "
+    "nothing left",
+    "s3": "listed the prefix again (objects, then every object version and delete marker): "
+    "nothing left",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class LocationOutcome:
+    """What destroying one source's repository at one location did."""
+
+    location: str
+    done: bool  # listed again: nothing left
+    removed: int = 0  # repository files deleted
+    bytes: int = 0
+    leftovers: int = 0  # other entries removed (locks, directories, versions, markers)
+    checked: str = ""  # how "nothing left" was checked
+    remaining: str = ""  # why it is not done
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceOutcome:
+    source: str
+    locations: tuple[LocationOutcome, ...]
+    key_erased: bool  # this run erased repo/<source> from the keystore
+
+
+def key_entry(source: str) -> str:
+    return f"repo/{source}"
+
+
+def destroy_source(
+    config: Config, keystore: Keystore, source: Source, names: tuple[str, ...]
+) -> SourceOutcome:
+    """Given a source and the locations still to do, destroy its repository there and erase its
+    keystore entry; return each location's outcome. Raise runlock.SourceBusy when another run
+    works on the source (nothing is touched then)."""
+    with runlock.source_lock(config.state_dir, source.name):
+        outcomes = tuple(_at(config, keystore, source, name) for name in names)
+        erased = _erase_key(keystore, source.name)
+    return SourceOutcome(source.name, outcomes, erased)
+
+
+def _at(config: Config, keystore: Keystore, source: Source, name: str) -> LocationOutcome:
+    location = config.locations[name]
+    try:
+        with _opened(location, source.name, keystore) as store:
+            return _destroy_in(store, location.kind)
+    except Exception as error:
+        if not errors.is_expected(error):
+            raise
+        logger.warning("location %s: destruction of %s unfinished: %s", name, source.name, error)
+        return LocationOutcome(name, False, remaining=str(error))
+
+
+class _opened:
+    """Open a source's store at a location for the block, and close it afterwards."""
+
+    def __init__(self, location, source_name: str, keystore: Keystore) -> None:
+        self._store = locations.store_for(location, source_name, keystore)
+
+    def __enter__(self) -> DestroyableStore:
+        return self._store
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._store.close()
+
+
+def _destroy_in(store: DestroyableStore, kind: str) -> LocationOutcome:
+    files = store.list_files()
+    for path in _ordered(files):
+        store.delete(path)
+    removal = store.remove_leftovers()
+    still = sorted(store.list_files())
+    rest = store.leftovers()
+    if still or rest or removal.kept:
+        left = [*still, *rest] or list(removal.kept)
+        remaining = f"{len(left)} entr(y/ies) left, e.g. {'; '.join(left[:3])}"
+        if removal.kept:
+            remaining += f" ({'; '.join(removal.kept[:3])})"
+        return LocationOutcome(
+            store.name, False, len(files), sum(files.values()), removal.removed, "", remaining
+        )
+    return LocationOutcome(
+        store.name, True, len(files), sum(files.values()), removal.removed, CHECKED[kind]
+    )
+
+
+def _ordered(files: dict[str, int]) -> Iterator[str]:
+    """The repository's files, those that open it first."""
+    first = [path for path in files if path == "config" or path.startswith("keys/")]
+    yield from sorted(first)
+    yield from sorted(path for path in files if path not in first)
+
+
+def _erase_key(keystore: Keystore, source: str) -> bool:
+    entry = key_entry(source)
+    if entry not in keystore.names():
+        return False
+    keystore.delete(entry)
+    keystore.save()
+    logger.warning("erased keystore entry %s (tenant destruction)", entry)
+    return True

@@ -1,0 +1,60 @@
+"""What rotation does with each source given its tenant (backupctl/tenants/plan.py)."""
+
+from __future__ import annotations
+
+import datetime
+
+from backupctl.tenants import plan, states
+from backupctl.tenants.states import Change, Kind
+from backupctl.tenants.store import LocationDestruction
+
+NOW = datetime.datetime(2026, 9, 1, tzinfo=datetime.UTC)
+LOCATIONS = ("disk", "sftp", "s3")
+
+
+def offboarded(*more: Change) -> states.Standing:
+    first = Change(Kind.OFFBOARD, "ann", NOW, "non-payment", effective=datetime.date(2026, 5, 1))
+    return states.replay("acme", [first, *more])
+
+
+def record(location: str, *, finished: bool, source: str = "web") -> LocationDestruction:
+    return LocationDestruction(source, location, "t", 7, "t" if finished else None, 1, 1, 0, "", "")
+
+
+def test_an_active_tenant_is_rotated():
+    decided = plan.for_source("web", "acme", LOCATIONS, states.Standing("acme"), [], now=NOW)
+    assert decided.step is plan.Step.ROTATE
+
+
+def test_a_held_tenant_is_rotated_with_the_hold_even_after_cooling():
+    held = offboarded(Change(Kind.HOLD, "ann", NOW, "court", reference="C-1"))
+    decided = plan.for_source("web", "acme", LOCATIONS, held, [], now=NOW)
+    assert decided.step is plan.Step.ROTATE
+    assert "legal hold (C-1)" in decided.reason
+
+
+def test_after_cooling_every_location_not_finished_is_destroyed():
+    done = [record("disk", finished=True), record("sftp", finished=False)]
+    decided = plan.for_source("web", "acme", LOCATIONS, offboarded(), done, now=NOW)
+    assert decided.step is plan.Step.DESTROY
+    assert decided.locations == ("sftp", "s3")
+
+
+def test_a_source_finished_everywhere_is_gone():
+    done = [record(name, finished=True) for name in LOCATIONS]
+    decided = plan.for_source("web", "acme", LOCATIONS, offboarded(), done, now=NOW)
+    assert decided.step is plan.Step.GONE
+
+
+def test_destruction_is_complete_only_with_every_location_and_key():
+    sources = {"web": ("disk", "s3"), "mail": ("disk",)}
+    done = [
+        record("disk", finished=True),
+        record("s3", finished=True),
+        record("disk", finished=True, source="mail"),
+    ]
+    assert plan.complete(sources, done, ["web", "mail"])
+    assert not plan.complete(sources, done, ["web"])
+    done[1] = record("s3", finished=False)
+    assert not plan.complete(sources, done, ["web", "mail"])
+    assert plan.pending(done) == [done[1]]
