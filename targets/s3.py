@@ -121,16 +121,21 @@ class S3Store(store.ClosingMixin):
         return found
 
     def _retention(self, version: _Version) -> str | None:
-        """Return the object lock that keeps a version (mode and retain-until date), or None
-        when S3 names none."""
+        """Return the object lock that keeps a version (mode and retain-until date, or a legal
+        hold), or None when S3 names none (HeadObject tells both)."""
         try:
             with s3_client.translate_errors(self.spec, "read retention of", version.key):
-                retention = self._s3().get_object_retention(
+                head = self._s3().head_object(
                     Bucket=self.spec.bucket, Key=self._key(version.key), VersionId=version.id
-                )["Retention"]
-            return f"object lock ({retention['Mode']}) until {retention['RetainUntilDate']}"
-        except (errors.TargetError, KeyError):
+                )
+        except errors.TargetError:
             return None
+        if head.get("ObjectLockLegalHoldStatus") == "ON":
+            return "object lock legal hold"
+        if "ObjectLockRetainUntilDate" not in head:
+            return None
+        until = head["ObjectLockRetainUntilDate"].astimezone(datetime.UTC)
+        return f"object lock ({head.get('ObjectLockMode')}) until {until:%Y-%m-%d %H:%M} UTC"
 
     def ping(self) -> None:
         """Raise LocationUnavailable unless the bucket exists and the credentials may use it."""
