@@ -58,3 +58,20 @@ def test_destruction_is_complete_only_with_every_location_and_key():
     done[1] = record("s3", finished=False)
     assert not plan.complete(sources, done, ["web", "mail"])
     assert plan.pending(done) == [done[1]]
+
+
+def test_a_legal_hold_keeps_everything_in_the_repository_even_hand_made_snapshots():
+    from policies import rotation
+    from policies.retention import RetentionPolicy
+
+    old = NOW - datetime.timedelta(days=500)
+    snapshots = [
+        rotation.SnapshotFacts("a" * 64, old, old, ("backupctl", "tenant:acme"), "web"),
+        rotation.SnapshotFacts("b" * 64, old, old, (), "foreign:bench"),  # made by hand, no tags
+    ]
+    policy = RetentionPolicy(name="backup-12m", max_age_days=365)
+    hold = rotation.Hold("legal hold C-1 on tenant acme", everything=True)
+    held = rotation.plan(snapshots, policy, holds=[hold], now=NOW)
+    assert held.forget == ()
+    assert all(v.held and "held: legal hold C-1 on tenant acme" in v.reasons for v in held.verdicts)
+    assert set(rotation.plan(snapshots, policy, now=NOW).forget) == {"a" * 64, "b" * 64}
