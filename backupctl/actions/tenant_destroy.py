@@ -14,11 +14,11 @@ import datetime
 import pathlib
 from typing import TYPE_CHECKING
 
-from backupctl import state
+from backupctl import runlock, state
 from backupctl.actions import audited
 from backupctl.audit import log
 from backupctl.config import Config, Source
-from backupctl.results import LocationResult, SourceReport
+from backupctl.results import LocationResult, SourceReport, source_failed
 from backupctl.tenants import destroy, plan, states
 from backupctl.tenants import store as tenant_store
 
@@ -31,7 +31,16 @@ def decide(config: Config, source: Source, *, now: datetime.datetime) -> plan.So
     db = state.db_path(config.state_dir)
     standing = tenant_store.standing(db, source.tenant)
     done = tenant_store.destruction(db, source.tenant)
-    return plan.for_source(source.name, source.tenant, source.locations, standing, done, now=now)
+    erased = {key.source for key in tenant_store.erased_keys(db, source.tenant)}
+    return plan.for_source(
+        source.name,
+        source.tenant,
+        source.locations,
+        standing,
+        done,
+        key_erased=source.name in erased,
+        now=now,
+    )
 
 
 def planned(decided: plan.SourcePlan) -> SourceReport:
@@ -73,7 +82,10 @@ def run(
     db = state.db_path(config.state_dir)
     source = config.sources[decided.source]
     _begin(db, decided, run_id=run_id, actor=actor, now=now)
-    outcome = destroy.destroy_source(config, keystore, source, decided.locations)
+    try:
+        outcome = destroy.destroy_source(config, keystore, source, decided.locations)
+    except runlock.SourceBusy as busy:  # another run works on it: the next rotate destroys
+        return source_failed(source.name, decided.locations, "destroy", str(busy))
     _record(db, decided, outcome, run_id=run_id, actor=actor)
     _finish_if_complete(config, decided.tenant, run_id=run_id, actor=actor, now=now)
     return SourceReport(
@@ -81,11 +93,14 @@ def run(
         None,
         None,
         tuple(_result(source.name, entry) for entry in outcome.locations),
-        tuple(
-            f"location {entry.location}: still holds {source.name}'s data ({entry.remaining}); "
-            "the next rotate tries again"
-            for entry in outcome.locations
-            if not entry.done
+        (
+            *(
+                f"location {entry.location}: still holds {source.name}'s data "
+                f"({entry.remaining}); the next rotate tries again"
+                for entry in outcome.locations
+                if not entry.done
+            ),
+            *(() if outcome.key_gone else (f"keystore entry repo/{source.name} not erased yet",)),
         ),
     )
 
@@ -157,11 +172,11 @@ def _record(
                     remaining=entry.remaining,
                 ),
             )
-        tenant_store.record_erased_key_in(
-            connection,
-            decided.tenant,
-            tenant_store.ErasedKey(outcome.source, destroy.key_entry(outcome.source), now, run_id),
-        )
+        if outcome.key_gone:
+            erased = tenant_store.ErasedKey(
+                outcome.source, destroy.key_entry(outcome.source), now, run_id
+            )
+            tenant_store.record_erased_key_in(connection, decided.tenant, erased)
         log.append_in(
             connection,
             log.Event(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from backupctl import errors, locations, runlock
 from backupctl.config import Config, Source
+from backupctl.keys.errors import KeysError
 
 if TYPE_CHECKING:
     from backupctl.keys.store import Keystore
@@ -58,6 +59,7 @@ class SourceOutcome:
     source: str
     locations: tuple[LocationOutcome, ...]
     key_erased: bool  # this run erased repo/<source> from the keystore
+    key_gone: bool  # the keystore no longer holds it (erased now or before)
 
 
 def key_entry(source: str) -> str:
@@ -72,8 +74,8 @@ def destroy_source(
     works on the source (nothing is touched then)."""
     with runlock.source_lock(config.state_dir, source.name):
         outcomes = tuple(_at(config, keystore, source, name) for name in names)
-        erased = _erase_key(keystore, source.name)
-    return SourceOutcome(source.name, outcomes, erased)
+        erased, gone = _erase_key(keystore, source.name)
+    return SourceOutcome(source.name, outcomes, erased, gone)
 
 
 def _at(config: Config, keystore: Keystore, source: Source, name: str) -> LocationOutcome:
@@ -128,11 +130,17 @@ def _ordered(files: dict[str, int]) -> Iterator[str]:
     yield from sorted(path for path in files if path not in first)
 
 
-def _erase_key(keystore: Keystore, source: str) -> bool:
+def _erase_key(keystore: Keystore, source: str) -> tuple[bool, bool]:
+    """Erase the source's keystore entry; return (erased now, gone). A keystore that cannot be
+    saved leaves the entry for the next run (logged), never the locations' outcomes unrecorded."""
     entry = key_entry(source)
     if entry not in keystore.names():
-        return False
-    keystore.delete(entry)
-    keystore.save()
+        return False, True
+    try:
+        keystore.delete(entry)
+        keystore.save()
+    except KeysError as error:
+        logger.error("keystore entry %s not erased: %s; the next rotate tries again", entry, error)
+        return False, False
     logger.warning("erased keystore entry %s (tenant destruction)", entry)
-    return True
+    return True, True

@@ -35,10 +35,13 @@ def for_source(
     standing: states.Standing,
     done: Iterable[LocationDestruction],
     *,
+    key_erased: bool = False,
     now: datetime.datetime,
 ) -> SourcePlan:
-    """Given a source, its locations, its tenant's standing and the destruction records of the
-    tenant, return what rotation does with it at ``now``."""
+    """Given a source, its locations, its tenant's standing, the destruction records of the
+    tenant and whether the source's keystore entry is erased, return what rotation does with it
+    at ``now`` (a source finished everywhere but whose key is still there is destroyed again:
+    its locations are checked once more and the key erased)."""
     if standing.phase is states.Phase.DESTROYED:
         return SourcePlan(source, tenant, Step.GONE, (), f"tenant {tenant} destroyed")
     if not standing.destruction_is_due(now):
@@ -50,7 +53,7 @@ def for_source(
         return SourcePlan(source, tenant, Step.ROTATE, (), why)
     finished = {entry.location for entry in done if entry.source == source and entry.finished_at}
     left = tuple(name for name in locations if name not in finished)
-    if not left:
+    if not left and key_erased:
         return SourcePlan(source, tenant, Step.GONE, (), "destroyed at every location")
     due = standing.destruction_due
     return SourcePlan(

@@ -42,8 +42,16 @@ def test_after_cooling_every_location_not_finished_is_destroyed():
 
 def test_a_source_finished_everywhere_is_gone():
     done = [record(name, finished=True) for name in LOCATIONS]
-    decided = plan.for_source("web", "acme", LOCATIONS, offboarded(), done, now=NOW)
+    decided = plan.for_source(
+        "web", "acme", LOCATIONS, offboarded(), done, key_erased=True, now=NOW
+    )
     assert decided.step is plan.Step.GONE
+
+
+def test_a_source_whose_key_could_not_be_erased_is_destroyed_again_for_its_key():
+    done = [record(name, finished=True) for name in LOCATIONS]
+    decided = plan.for_source("web", "acme", LOCATIONS, offboarded(), done, now=NOW)
+    assert (decided.step, decided.locations) == (plan.Step.DESTROY, ())
 
 
 def test_destruction_is_complete_only_with_every_location_and_key():
