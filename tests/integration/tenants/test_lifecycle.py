@@ -179,6 +179,8 @@ def test_offboarding_hold_and_destruction_with_a_location_down(backup_env):
     assert shown["phase"] == "destroying"
     pending = [entry for entry in shown["destruction"] if entry["finished_at"] is None]
     assert [entry["location"] for entry in pending] == ["sftp-de"]
+    human = env.backupctl("tenant", "show", "customer-7", check=True).stdout
+    assert "PENDING shop-7 at sftp-de" in human and "the next rotate finishes it" in human
     refused = env.backupctl("tenant", "reinstate", "customer-7", "--reason", "please")
     assert refused.returncode == 4 and "destruction has begun" in refused.stderr
 
@@ -195,6 +197,10 @@ def test_offboarding_hold_and_destruction_with_a_location_down(backup_env):
     assert [c["change"] for c in shown["history"]][-2:] == ["destroying", "destroyed"]
     status = env.backupctl("status")
     assert "destruction unfinished" not in status.stdout
+    listed = env.backupctl("tenant", "list", check=True).stdout
+    assert "customer-7" in listed and "destroyed" in listed and "other-9" in listed
+    human = env.backupctl("tenant", "show", "customer-7", check=True).stdout
+    assert "destroyed shop-7 at sftp-de" in human and "keystore entry repo/shop-7 erased" in human
     assert "source shop-7 (tenant customer-7, destroyed): remove it" in status.stdout
 
     # the other tenant: every file, version and its key where they were
