@@ -140,3 +140,19 @@ def test_a_role_limited_to_one_tenant_lists_only_that_tenant(cfg):
         "acme",
         "globex",
     ]
+
+
+def test_tenant_show_says_whether_an_escrow_was_made_after_the_keys_were_erased(cfg):
+    from backupctl.actions import audited
+    from backupctl.tenants import store as tenant_store
+
+    db = state.db_path(cfg.state_dir)
+    before = actions.show(cfg, "acme", actor=ADA, now=NOW)
+    assert "escrow copies made before destruction still hold" in before.escrow
+    with audited.transaction(db) as connection:
+        erased = tenant_store.ErasedKey("mail", "repo/mail", "2026-11-29T10:00:00+00:00", 3)
+        tenant_store.record_erased_key_in(connection, "acme", erased)
+    assert "no escrow made since" in actions.show(cfg, "acme", actor=ADA, now=NOW).escrow
+    log.append(db, log.Event("keys.escrow", "ada", "ok"), at="2026-11-29T11:00:00+00:00")
+    after = actions.show(cfg, "acme", actor=ADA, now=NOW).escrow
+    assert "escrow made again 2026-11-29T11:00:00+00:00 without them" in after
