@@ -156,3 +156,15 @@ def test_tenant_show_says_whether_an_escrow_was_made_after_the_keys_were_erased(
     log.append(db, log.Event("keys.escrow", "ada", "ok"), at="2026-11-29T11:00:00+00:00")
     after = actions.show(cfg, "acme", actor=ADA, now=NOW).escrow
     assert "escrow made again 2026-11-29T11:00:00+00:00 without them" in after
+
+
+def test_rotation_holds_everything_of_a_held_tenant_and_nothing_of_the_others(cfg):
+    from backupctl.actions import rotate
+
+    db = state.db_path(cfg.state_dir)
+    actions.hold(cfg, "acme", reference="COURT-1", reason="order", actor=ADA, now=NOW)
+    (hold,) = rotate.holds_for(cfg.sources["mail"], db)
+    assert hold.everything and hold.reason == "legal hold COURT-1 on tenant acme"
+    assert rotate.holds_for(cfg.sources["shop"], db) == ()
+    actions.release(cfg, "acme", reference="COURT-1", reason="lifted", actor=ADA, now=NOW)
+    assert rotate.holds_for(cfg.sources["mail"], db) == ()
