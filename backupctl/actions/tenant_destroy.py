@@ -109,10 +109,10 @@ def _result(source: str, entry: destroy.LocationOutcome) -> LocationResult:
     if not entry.done:
         return LocationResult(source, entry.location, "destroy", False, entry.remaining)
     detail = (
-        f"destroyed: {entry.removed} repository file(s), {entry.leftovers} other entr(y/ies) "
-        f"removed; {entry.checked}"
+        f"destroyed: {entry.removed} repository file(s) ({entry.bytes} bytes) and "
+        f"{entry.leftovers} other entries removed; {entry.checked}"
     )
-    return LocationResult(source, entry.location, "destroy", True, detail, entry.bytes)
+    return LocationResult(source, entry.location, "destroy", True, detail)
 
 
 def _begin(

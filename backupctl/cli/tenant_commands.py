@@ -226,7 +226,7 @@ def print_view(view: TenantView) -> None:
             click.echo(
                 f"  destroyed {entry.source} at {entry.location} {entry.finished_at} (run "
                 f"{entry.run_id}): {entry.removed} file(s), {entry.bytes} bytes, "
-                f"{entry.leftovers} other entr(y/ies); checked: {entry.checked}"
+                f"{entry.leftovers} other entries; checked: {entry.checked}"
             )
         else:
             click.echo(

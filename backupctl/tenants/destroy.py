@@ -112,7 +112,7 @@ def _destroy_in(store: DestroyableStore, kind: str) -> LocationOutcome:
     rest = store.leftovers()
     if still or rest or removal.kept:
         left = [*still, *rest] or list(removal.kept)
-        remaining = f"{len(left)} entr(y/ies) left, e.g. {'; '.join(left[:3])}"
+        remaining = f"{len(left)} entries left, e.g. {'; '.join(left[:3])}"
         if removal.kept:
             remaining += f" ({'; '.join(removal.kept[:3])})"
         return LocationOutcome(
