@@ -187,6 +187,7 @@ def _record(
                 {
                     "run": run_id,
                     "key_erased_now": outcome.key_erased,
+                    "restic_caches_removed": len(outcome.caches),
                     "locations": {
                         entry.location: {
                             "done": entry.done,

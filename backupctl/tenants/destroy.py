@@ -8,15 +8,20 @@ would see (``list_files``) and everything (``leftovers``). Only an empty answer 
 the location. A location that is down, or still holds an object that object lock retains, stays
 pending and the next rotation tries again. One location's failure never stops the others.
 
-The keystore entry ``repo/<source>`` is erased in the first destruction run, after every
-location was tried: what a location that was down still holds can then no longer be read with
-the keystore (docs/tenants.md says what an older escrow still holds).
+restic's local cache of the repository (``restic_cache_dir``) goes too: it holds the index,
+snapshots and tree packs (file names). The keystore entry ``repo/<source>`` is erased in the
+first destruction run, after every location was tried: what a location that was down still
+holds can then no longer be read with the keystore (docs/tenants.md says what an older escrow
+still holds).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import pathlib
+import shutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -60,6 +65,7 @@ class SourceOutcome:
     locations: tuple[LocationOutcome, ...]
     key_erased: bool  # this run erased repo/<source> from the keystore
     key_gone: bool  # the keystore no longer holds it (erased now or before)
+    caches: tuple[str, ...] = ()  # restic cache directories of the repository removed
 
 
 def key_entry(source: str) -> str:
@@ -73,16 +79,20 @@ def destroy_source(
     keystore entry; return each location's outcome. Raise runlock.SourceBusy when another run
     works on the source (nothing is touched then)."""
     with runlock.source_lock(config.state_dir, source.name):
-        outcomes = tuple(_at(config, keystore, source, name) for name in names)
+        seen: set[str] = set()  # snapshot ids found at the locations, to find restic's cache
+        outcomes = tuple(_at(config, keystore, source, name, seen) for name in names)
+        caches = remove_caches(config.restic_cache_dir, seen)
         erased, gone = _erase_key(keystore, source.name)
-    return SourceOutcome(source.name, outcomes, erased, gone)
+    return SourceOutcome(source.name, outcomes, erased, gone, caches)
 
 
-def _at(config: Config, keystore: Keystore, source: Source, name: str) -> LocationOutcome:
+def _at(
+    config: Config, keystore: Keystore, source: Source, name: str, seen: set[str]
+) -> LocationOutcome:
     location = config.locations[name]
     try:
         with _opened(location, source.name, keystore) as store:
-            return _destroy_in(store, location.kind)
+            return _destroy_in(store, location.kind, seen)
     except Exception as error:
         if not errors.is_expected(error):
             raise
@@ -103,8 +113,9 @@ class _opened:
         self._store.close()
 
 
-def _destroy_in(store: DestroyableStore, kind: str) -> LocationOutcome:
+def _destroy_in(store: DestroyableStore, kind: str, seen: set[str]) -> LocationOutcome:
     files = store.list_files()
+    seen.update(path.removeprefix("snapshots/") for path in files if path.startswith("snapshots/"))
     for path in _ordered(files):
         store.delete(path)
     removal = store.remove_leftovers()
@@ -128,6 +139,39 @@ def _ordered(files: dict[str, int]) -> Iterator[str]:
     first = [path for path in files if path == "config" or path.startswith("keys/")]
     yield from sorted(first)
     yield from sorted(path for path in files if path not in first)
+
+
+def remove_caches(cache_dir: pathlib.Path, snapshot_ids: set[str]) -> tuple[str, ...]:
+    """Remove restic's local cache of the repository (``<cache>/<repository id>/``: its index,
+    snapshots and tree packs, file names included), found by the snapshot ids in its
+    ``snapshots/``; return the directories removed. A symlink is never followed."""
+    removed = []
+    try:
+        entries = list(os.scandir(cache_dir))
+    except OSError:
+        return ()
+    for entry in entries:
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        if _cached_snapshots(pathlib.Path(entry.path) / "snapshots") & snapshot_ids:
+            shutil.rmtree(entry.path)
+            removed.append(entry.name)
+    return tuple(removed)
+
+
+def _cached_snapshots(directory: pathlib.Path) -> set[str]:
+    """The snapshot ids in a cache's ``snapshots/``, directly or one level down (``xx/<id>``, as
+    restic lays its cache out)."""
+    found: set[str] = set()
+    try:
+        for entry in os.scandir(directory):
+            if entry.is_dir(follow_symlinks=False):
+                found.update(os.listdir(entry.path))
+            else:
+                found.add(entry.name)
+    except OSError:
+        return found
+    return found
 
 
 def _erase_key(keystore: Keystore, source: str) -> tuple[bool, bool]:

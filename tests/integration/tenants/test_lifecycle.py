@@ -74,6 +74,12 @@ def _everything(env, source: str) -> dict[str, list[str]]:
     }
 
 
+def _cached(env) -> set[str]:
+    """The snapshot ids in restic's local cache (``<cache>/<repo id>/snapshots/xx/<id>``)."""
+    cache = env.root / "state" / "restic-cache"
+    return {path.name for path in cache.glob("*/snapshots/*/*")}
+
+
 def _show(env, tenant: str) -> dict:
     shown = env.backupctl("tenant", "show", tenant, "--json", check=True)
     return json.loads(shown.stdout)
@@ -165,6 +171,13 @@ def test_offboarding_hold_and_destruction_with_a_location_down(backup_env):
         check=True,
     )
 
+    snapshot_ids = {
+        path.removeprefix("snapshots/")
+        for path in _everything(env, "shop-7")["disk"]
+        if path.startswith("snapshots/")
+    }
+    assert _cached(env) & snapshot_ids  # restic's cache holds the repository's snapshots
+
     # destruction with the SFTP location down: the others are destroyed, it stays pending
     _configure(env, sftp_port=ports.free_port())
     first = env.backupctl("rotate")
@@ -173,6 +186,7 @@ def test_offboarding_hold_and_destruction_with_a_location_down(backup_env):
     assert left["disk"] == [] and left["s3-de"] == [], left
     assert left["sftp-de"], "the down location cannot have been destroyed"
     assert "repo/shop-7" not in _entries(env)
+    assert not _cached(env) & snapshot_ids, "restic's cache of the repository was left"
     status = env.backupctl("status")
     assert "destruction unfinished at location sftp-de (source shop-7" in status.stdout
     shown = _show(env, "customer-7")

@@ -83,3 +83,20 @@ def test_a_legal_hold_keeps_everything_in_the_repository_even_hand_made_snapshot
     assert held.forget == ()
     assert all(v.held and "held: legal hold C-1 on tenant acme" in v.reasons for v in held.verdicts)
     assert set(rotation.plan(snapshots, policy, now=NOW).forget) == {"a" * 64, "b" * 64}
+
+
+def test_restic_cache_of_the_repository_goes_and_nothing_else(tmp_path):
+    from backupctl.tenants import destroy
+
+    cache = tmp_path / "cache"
+    for repository, snapshot in (("r1", "a" * 64), ("r2", "b" * 64)):
+        (cache / repository / "snapshots" / snapshot[:2]).mkdir(parents=True)
+        (cache / repository / "snapshots" / snapshot[:2] / snapshot).write_text("x")
+    outside = tmp_path / "outside"
+    (outside / "snapshots").mkdir(parents=True)
+    (outside / "snapshots" / ("a" * 64)).write_text("not the cache")
+    (cache / "link").symlink_to(outside)
+    assert destroy.remove_caches(cache, {"a" * 64}) == ("r1",)
+    assert sorted(path.name for path in cache.iterdir()) == ["link", "r2"]
+    assert (outside / "snapshots" / ("a" * 64)).exists()
+    assert destroy.remove_caches(tmp_path / "none", {"a" * 64}) == ()
