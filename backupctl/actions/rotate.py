@@ -135,7 +135,7 @@ def _rotate_or_destroy(job: _Job, source: Source, run_id: int) -> SourceRotation
     if decided.step is tenant_plan.Step.ROTATE:
         return _rotate_source(job, source, run_id)
     policy = job.config.policies[source.retention]
-    if decided.step is tenant_plan.Step.GONE:
+    if decided.step in (tenant_plan.Step.GONE, tenant_plan.Step.PAUSED):
         return SourceRotation(source.name, policy, None, {}, {}, tenant_destroy.gone(decided), {})
     report = tenant_destroy.run(
         job.config, job.keystore, decided, run_id=run_id, actor=job.actor, now=job.now

@@ -58,7 +58,10 @@ def planned(decided: plan.SourcePlan) -> SourceReport:
 
 
 def gone(decided: plan.SourcePlan) -> SourceReport:
-    """The report of a source destroyed at every location already: nothing to do."""
+    """The report of a source destroyed at every location already (nothing to do), or whose
+    destruction a legal hold suspended (nothing is touched)."""
+    if decided.step is plan.Step.PAUSED:
+        return SourceReport(decided.source, None, None, (), (decided.reason,))
     return SourceReport(
         decided.source,
         None,

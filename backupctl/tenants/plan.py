@@ -17,6 +17,7 @@ class Step(enum.StrEnum):
     ROTATE = "rotate"  # ordinary rotation (held tenants: everything kept, through holds_for)
     DESTROY = "destroy"  # delete the repository at every location not yet done, and its key
     GONE = "gone"  # destroyed at every location already: nothing to do
+    PAUSED = "paused"  # destruction begun, then a legal hold: nothing is touched
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,15 @@ def for_source(
     its locations are checked once more and the key erased)."""
     if standing.phase is states.Phase.DESTROYED:
         return SourcePlan(source, tenant, Step.GONE, (), f"tenant {tenant} destroyed")
+    if standing.phase is states.Phase.DESTROYING and standing.held:
+        references = ", ".join(hold.reference for hold in standing.holds)
+        return SourcePlan(
+            source,
+            tenant,
+            Step.PAUSED,
+            (),
+            f"tenant {tenant}: destruction begun, suspended by legal hold ({references})",
+        )
     if not standing.destruction_is_due(now):
         why = (
             f"tenant {tenant} under legal hold ({', '.join(h.reference for h in standing.holds)})"

@@ -100,3 +100,13 @@ def test_restic_cache_of_the_repository_goes_and_nothing_else(tmp_path):
     assert sorted(path.name for path in cache.iterdir()) == ["link", "r2"]
     assert (outside / "snapshots" / ("a" * 64)).exists()
     assert destroy.remove_caches(tmp_path / "none", {"a" * 64}) == ()
+
+
+def test_a_hold_placed_after_destruction_began_pauses_it_and_nothing_is_rotated():
+    began = offboarded(Change(Kind.DESTROYING, "root", NOW, "non-payment", run_id=4))
+    held = states.apply(began, Change(Kind.HOLD, "ann", NOW, "court", reference="C-2"))
+    decided = plan.for_source("web", "acme", LOCATIONS, held, [], now=NOW)
+    assert decided.step is plan.Step.PAUSED and "legal hold (C-2)" in decided.reason
+    released = states.apply(held, Change(Kind.RELEASE, "ann", NOW, "lifted", reference="C-2"))
+    decided = plan.for_source("web", "acme", LOCATIONS, released, [], now=NOW)
+    assert (decided.step, decided.locations) == (plan.Step.DESTROY, LOCATIONS)
