@@ -194,6 +194,45 @@ MIGRATIONS = (
         PRIMARY KEY (request_id, approver)
     );
     """,
+    # tenants (docs/tenants.md); read and written by backupctl/tenants/store.py
+    """
+    CREATE TABLE tenant_events (       -- every change of a tenant's state, append only
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        kind TEXT NOT NULL,            -- offboard, reinstate, hold, release, suspend, resume,
+                                       -- destroying, destroyed
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason TEXT NOT NULL,          -- cancellation / non-payment, or what the person typed
+        reference TEXT,                -- a legal hold's reference
+        effective TEXT,                -- offboard: the date backups and restores stop
+        run_id INTEGER                 -- destroying, destroyed: the rotate run
+    );
+    CREATE INDEX tenant_events_tenant ON tenant_events(tenant, id);
+    CREATE TABLE tenant_destruction (  -- per source and location: where destruction stands
+        tenant TEXT NOT NULL,
+        source TEXT NOT NULL,
+        location TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        run_id INTEGER NOT NULL,       -- the run that last worked here
+        finished_at TEXT,              -- NULL: the location still holds data (down, locked)
+        removed INTEGER NOT NULL DEFAULT 0,   -- repository files deleted
+        bytes INTEGER NOT NULL DEFAULT 0,
+        leftovers INTEGER NOT NULL DEFAULT 0, -- other entries removed (locks, directories,
+                                              -- S3 noncurrent versions, delete markers)
+        checked TEXT NOT NULL DEFAULT '',     -- how "nothing left" was checked
+        remaining TEXT NOT NULL DEFAULT '',   -- why it is not finished
+        PRIMARY KEY (tenant, source, location)
+    );
+    CREATE TABLE tenant_erased_keys (  -- keystore entries removed by destruction
+        tenant TEXT NOT NULL,
+        source TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        erased_at TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (tenant, entry)
+    );
+    """,
 )
 
 

@@ -40,16 +40,19 @@ class SnapshotFacts:
 
 @dataclasses.dataclass(frozen=True)
 class Hold:
-    """A hold that suspends rotation (a legal hold, clause 2.5): by tenant, group or snapshot."""
+    """A hold that suspends rotation (a legal hold, clause 2.5): by tenant, group or snapshot,
+    or ``everything`` given to the planner (a legal hold on the tenant whose repository it is)."""
 
     reason: str
     tenant: str | None = None
     group: str | None = None
     snapshot_id: str | None = None
+    everything: bool = False
 
     def covers(self, snapshot: SnapshotFacts) -> bool:
         return (
-            (self.tenant is not None and f"tenant:{self.tenant}" in snapshot.tags)
+            self.everything
+            or (self.tenant is not None and f"tenant:{self.tenant}" in snapshot.tags)
             or (self.group is not None and self.group == snapshot.group)
             or (self.snapshot_id is not None and self.snapshot_id == snapshot.id)
         )
@@ -163,6 +166,7 @@ class _HoldIndex:
         self.by_tag: dict[str, list[str]] = {}
         self.by_group: dict[str, list[str]] = {}
         self.by_id: dict[str, list[str]] = {}
+        self.always = [hold.reason for hold in holds if hold.everything]
         for hold in holds:
             if hold.tenant is not None:
                 self.by_tag.setdefault(f"tenant:{hold.tenant}", []).append(hold.reason)
@@ -180,11 +184,11 @@ class _HoldIndex:
         if found is None:
             found = [reason for tag in snapshot.tags for reason in self.by_tag.get(tag, ())]
             self._by_tags[snapshot.tags] = found
-        if not (self.by_group or self.by_id):
+        if not (self.by_group or self.by_id or self.always):
             return found
         found = found + self.by_group.get(snapshot.group, [])
         found += self.by_id.get(snapshot.id, [])
-        return list(dict.fromkeys(found))
+        return list(dict.fromkeys(found + self.always))
 
 
 def _apply_rules(

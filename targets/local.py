@@ -124,6 +124,33 @@ class LocalStore(store.ClosingMixin):
             return removed
         return removed
 
+    def leftovers(self) -> list[str]:
+        """Return everything left of the repository: every file, directory and symlink below it
+        by relative path, and "." for the directory itself; [] when nothing is left."""
+        self._require_base()
+        if not os.path.lexists(self.root):
+            return []
+        try:
+            return [".", *_everything_below(self.root)]
+        except OSError as error:
+            raise errors.TargetError(_describe(self.name, "list", ".", error)) from None
+
+    def remove_leftovers(self) -> store.Removal:
+        """Remove the repository directory and everything in it, deepest first, never following
+        a symlink (a symlink is removed, not what it points to); return how many entries went."""
+        self._require_base()
+        if not os.path.lexists(self.root):
+            return store.Removal(0)
+        try:
+            if self.root.is_symlink() or not self.root.is_dir():
+                self.root.unlink()
+                return store.Removal(1)
+            removed = _remove_below(self.root)
+            os.rmdir(self.root)
+        except OSError as error:
+            raise errors.TargetError(_describe(self.name, "remove", ".", error)) from None
+        return store.Removal(removed + 1)
+
     def ping(self) -> None:
         """Raise LocationUnavailable unless the directory holding the repository is a writable
         directory."""
@@ -190,6 +217,35 @@ def _regular_files(
         for entry in entries
         if (only is None or entry.name == only) and entry.is_file(follow_symlinks=False)
     ]
+
+
+def _everything_below(root: pathlib.Path) -> list[str]:
+    """Return the relative path of every entry below ``root`` (symlinks listed, not followed)."""
+    found: list[str] = []
+    for directory, directories, files in os.walk(root, followlinks=False):
+        base = pathlib.Path(directory)
+        found += [str((base / name).relative_to(root)) for name in (*directories, *files)]
+        if len(found) > store.MAX_LEFTOVERS:
+            raise OSError(f"more than {store.MAX_LEFTOVERS} entries")
+    return found
+
+
+def _remove_below(root: pathlib.Path) -> int:
+    """Remove every entry below ``root``, deepest first; return how many."""
+    removed = 0
+    for directory, directories, files in os.walk(root, topdown=False, followlinks=False):
+        base = pathlib.Path(directory)
+        for name in directories:
+            path = base / name
+            if path.is_symlink():
+                path.unlink()
+            else:
+                os.rmdir(path)
+            removed += 1
+        for name in files:
+            (base / name).unlink()
+            removed += 1
+    return removed
 
 
 def _subdirectories(directory: pathlib.Path) -> list[str]:

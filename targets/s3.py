@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
-from targets import s3_client, store
+from targets import errors, s3_client, store
 from targets.specs import S3Spec
 
 
@@ -75,6 +76,67 @@ class S3Store(store.ClosingMixin):
         with s3_client.translate_errors(self.spec, "delete", relative_path):
             self._s3().delete_object(Bucket=self.spec.bucket, Key=key)
 
+    def leftovers(self) -> list[str]:
+        """Return everything left under the repository's prefix: every object version (current
+        and noncurrent) and delete marker, as ``<relative key> (version <id>)``; [] when none."""
+        return [_describe_version(version) for version in self._versions()]
+
+    def remove_leftovers(self) -> store.Removal:
+        """Delete every object version and delete marker under the prefix for good (by version
+        id, so a versioned bucket keeps nothing); a version object lock still retains is kept
+        and named with its retain-until date. Return what went and what stayed."""
+        removed, kept = 0, []
+        for version in self._versions():
+            try:
+                with s3_client.translate_errors(self.spec, "delete", version.key):
+                    self._s3().delete_object(
+                        Bucket=self.spec.bucket, Key=self._key(version.key), VersionId=version.id
+                    )
+                removed += 1
+            except errors.TargetError:
+                lock = self._retention(version)
+                if lock is None:  # not held by object lock: the location failed
+                    raise
+                kept.append(f"{_describe_version(version)}: {lock}")
+        return store.Removal(removed, tuple(kept))
+
+    def _versions(self) -> list[_Version]:
+        key_prefix = self._key("")
+        found: list[_Version] = []
+        with s3_client.translate_errors(self.spec, "list versions in", key_prefix or "/"):
+            paginator = self._s3().get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=self.spec.bucket, Prefix=key_prefix):
+                for item in (*page.get("Versions", ()), *page.get("DeleteMarkers", ())):
+                    found.append(
+                        _Version(
+                            item["Key"][len(key_prefix) :],
+                            item.get("VersionId") or "null",
+                            "Size" not in item,
+                        )
+                    )
+                if len(found) > store.MAX_LEFTOVERS:
+                    raise errors.TargetError(
+                        f"location {self.name}: more than {store.MAX_LEFTOVERS} object versions"
+                    )
+        return found
+
+    def _retention(self, version: _Version) -> str | None:
+        """Return the object lock that keeps a version (mode and retain-until date, or a legal
+        hold), or None when S3 names none (HeadObject tells both)."""
+        try:
+            with s3_client.translate_errors(self.spec, "read retention of", version.key):
+                head = self._s3().head_object(
+                    Bucket=self.spec.bucket, Key=self._key(version.key), VersionId=version.id
+                )
+        except errors.TargetError:
+            return None
+        if head.get("ObjectLockLegalHoldStatus") == "ON":
+            return "object lock legal hold"
+        if "ObjectLockRetainUntilDate" not in head:
+            return None
+        until = head["ObjectLockRetainUntilDate"].astimezone(datetime.UTC)
+        return f"object lock ({head.get('ObjectLockMode')}) until {until:%Y-%m-%d %H:%M} UTC"
+
     def ping(self) -> None:
         """Raise LocationUnavailable unless the bucket exists and the credentials may use it."""
         with s3_client.translate_errors(self.spec, "reach", None):
@@ -113,6 +175,18 @@ class S3Store(store.ClosingMixin):
 
     def _key(self, relative_path: str) -> str:
         return f"{self.prefix}/{relative_path}" if self.prefix else relative_path
+
+
+@dataclasses.dataclass(frozen=True)
+class _Version:
+    key: str  # relative to the repository prefix
+    id: str
+    delete_marker: bool
+
+
+def _describe_version(version: _Version) -> str:
+    kind = "delete marker" if version.delete_marker else "version"
+    return f"{version.key} ({kind} {version.id})"
 
 
 def _is_temporary(relative_path: str) -> bool:

@@ -8,6 +8,7 @@ import posixpath
 import stat
 import threading
 import time
+from collections.abc import Iterator
 
 import paramiko
 
@@ -112,6 +113,40 @@ class SftpStore(store.ClosingMixin):
         remote = self._remote(store.check_relative_path(self.name, relative_path))
         with self._errors("delete", relative_path), contextlib.suppress(FileNotFoundError):
             self._client().remove(remote)
+
+    def leftovers(self) -> list[str]:
+        """Return everything left of the repository on the server: every entry below it by
+        relative path, and "." for the directory itself; [] when nothing is left."""
+        with self._errors("list", "."):
+            client = self._client()
+            top = _lstat_or_none(client, self.root)
+            if top is None:
+                return []
+            if not stat.S_ISDIR(top.st_mode or 0):
+                return ["."]
+            return [".", *(path for path, _ in _walk(client, self.root, ""))]
+
+    def remove_leftovers(self) -> store.Removal:
+        """Remove the repository directory and everything in it, deepest first (a symlink is
+        removed, never followed); return how many entries went."""
+        with self._errors("remove", "."):
+            client = self._client()
+            top = _lstat_or_none(client, self.root)
+            if top is None:
+                return store.Removal(0)
+            if not stat.S_ISDIR(top.st_mode or 0):
+                client.remove(self.root)
+                return store.Removal(1)
+            entries = list(_walk(client, self.root, ""))
+            for path, is_directory in reversed(entries):  # children come after their directory
+                remote = posixpath.join(self.root, path)
+                if is_directory:
+                    client.rmdir(remote)
+                else:
+                    client.remove(remote)
+            client.rmdir(self.root)
+        self._known_directories.clear()
+        return store.Removal(len(entries) + 1)
 
     def ping(self) -> None:
         """Connect and stat the repository's parent directory; raise LocationUnavailable if not."""
@@ -220,6 +255,31 @@ def _list_or_empty(client: paramiko.SFTPClient, remote: str) -> list[paramiko.SF
         return client.listdir_attr(remote)
     except FileNotFoundError:
         return []
+
+
+def _walk(client: paramiko.SFTPClient, root: str, relative: str) -> Iterator[tuple[str, bool]]:
+    """Yield (relative path, is a real directory) of every entry below ``root/relative``, each
+    directory before its content; symlinks are yielded as files, never followed."""
+    pending = [relative]
+    seen = 0
+    while pending:
+        current = pending.pop()
+        for entry in client.listdir_attr(posixpath.join(root, current)):
+            path = posixpath.join(current, entry.filename) if current else entry.filename
+            is_directory = stat.S_ISDIR(entry.st_mode or 0)
+            seen += 1
+            if seen > store.MAX_LEFTOVERS:
+                raise OSError(f"more than {store.MAX_LEFTOVERS} entries below {root}")
+            yield path, is_directory
+            if is_directory:
+                pending.append(path)
+
+
+def _lstat_or_none(client: paramiko.SFTPClient, remote: str) -> paramiko.SFTPAttributes | None:
+    try:
+        return client.lstat(remote)
+    except FileNotFoundError:
+        return None
 
 
 def _stat_or_none(client: paramiko.SFTPClient, remote: str) -> paramiko.SFTPAttributes | None:

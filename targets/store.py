@@ -7,6 +7,7 @@ keeps for good (``config``, ``keys/``, ``data/xx/``, ``index/``, ``snapshots/``)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import typing
@@ -50,6 +51,28 @@ class RepositoryStore(typing.Protocol):
     def __enter__(self) -> typing.Self: ...
 
     def __exit__(self, *exc_info: object) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Removal:
+    """What removing everything left of a repository did: how many entries went (files,
+    directories, S3 object versions and delete markers), and what stayed, each with why."""
+
+    removed: int
+    kept: tuple[str, ...] = ()
+
+
+class DestroyableStore(RepositoryStore, typing.Protocol):
+    """A store that can list and remove *everything* below its repository, not only the files
+    restic keeps: locks, temporary and stray files, directories, S3 noncurrent versions and
+    delete markers (tenant destruction, docs/tenants.md)."""
+
+    def leftovers(self) -> list[str]: ...
+
+    def remove_leftovers(self) -> Removal: ...
+
+
+MAX_LEFTOVERS = 1_000_000  # entries looked at below one repository; more is not ours
 
 
 class ClosingMixin:

@@ -25,6 +25,7 @@ from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.results import LocationResult, RunReport, SourceReport, source_failed
 from backupctl.rotation import records
+from backupctl.tenants import guard
 
 if TYPE_CHECKING:
     from backupctl.keys.store import Keystore
@@ -90,6 +91,7 @@ def backup(
     sources = select_sources(config, names)
     for source in sources:
         tags_for(source, change_ref)  # a bad change ref fails before anything is opened
+    sources = guard.sources_to_back_up(config, sources, named=bool(names))  # docs/tenants.md
     keystore, restic = prepare.keystore_and_restic(config)
     report = run_backup(
         config,

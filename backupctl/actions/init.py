@@ -23,6 +23,7 @@ from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Restic
 from backupctl.results import RunReport, SourceReport, source_failed
+from backupctl.tenants import guard
 
 if TYPE_CHECKING:
     from backupctl.keys.store import Keystore
@@ -41,6 +42,7 @@ def init(
     """Given source names (none: all), prepare them, creating the keystore when missing."""
     keystore, restic = prepare.keystore_and_restic(config, create_keystore=True)
     sources = select_sources(config, names)
+    sources = guard.sources_to_back_up(config, sources, named=bool(names))  # docs/tenants.md
     report = run_init(
         config, keystore, restic, sources=sources, progress=progress, actor=actor, host=host
     )

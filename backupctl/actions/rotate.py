@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from backupctl import reach, state
 from backupctl.actions import manifest as manifests
-from backupctl.actions import prepare, recorded, replicate
+from backupctl.actions import prepare, recorded, replicate, tenant_destroy
 from backupctl.actions.backup import select_sources
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, ExitCode, is_expected, most_serious
@@ -30,6 +30,8 @@ from backupctl.results import SourceReport, failed_everywhere
 from backupctl.rotation import apply, foreign, inventory, lingering, records
 from backupctl.rotation import outcome as outcomes
 from backupctl.rotation.progress import StepProgress
+from backupctl.tenants import plan as tenant_plan
+from backupctl.tenants import store as tenant_store
 from policies import rotation
 from policies.retention import RetentionPolicy
 
@@ -76,6 +78,7 @@ class _Job:
     steps: StepProgress
     now: datetime.datetime
     db: pathlib.Path
+    actor: str = ""
 
 
 def rotate(
@@ -98,13 +101,15 @@ def rotate(
         raise ConfigError("--as-of only plans: use it with --dry-run")
     keystore, restic = prepare.keystore_and_restic(config)
     now = as_of or datetime.datetime.now(datetime.UTC)
-    job = _Job(config, keystore, restic, progress, steps, now, state.db_path(config.state_dir))
+    job = _Job(
+        config, keystore, restic, progress, steps, now, state.db_path(config.state_dir), actor
+    )
     if dry_run:
         return RotationRun(None, True, now, tuple(_plan_only(job, source) for source in sources))
     done: dict[str, SourceRotation] = {}
 
     def each(run_id: int, source: Source) -> SourceReport:
-        done[source.name] = _rotate_source(job, source, run_id)
+        done[source.name] = _rotate_or_destroy(job, source, run_id)
         return done[source.name].report
 
     run = recorded.run_recorded_with_id(
@@ -113,10 +118,29 @@ def rotate(
     return RotationRun(run.run_id, False, now, tuple(done[r.source] for r in run.sources))
 
 
-def holds_for(source: Source) -> tuple[rotation.Hold, ...]:
-    """The holds that suspend rotation for a source. Legal holds (clause 2.5) are a later issue;
-    they plug in here."""
-    return ()
+def holds_for(source: Source, db: pathlib.Path) -> tuple[rotation.Hold, ...]:
+    """The holds that suspend rotation for a source: each legal hold on its tenant (clause 2.5)
+    keeps everything in the source's repository (docs/tenants.md)."""
+    standing = tenant_store.standing(db, source.tenant)
+    return tuple(
+        rotation.Hold(f"legal hold {hold.reference} on tenant {source.tenant}", everything=True)
+        for hold in standing.holds
+    )
+
+
+def _rotate_or_destroy(job: _Job, source: Source, run_id: int) -> SourceRotation:
+    """Rotate a source, or destroy it when its tenant's cooling period is over (or leave it when
+    it is gone already)."""
+    decided = tenant_destroy.decide(job.config, source, now=job.now)
+    if decided.step is tenant_plan.Step.ROTATE:
+        return _rotate_source(job, source, run_id)
+    policy = job.config.policies[source.retention]
+    if decided.step in (tenant_plan.Step.GONE, tenant_plan.Step.PAUSED):
+        return SourceRotation(source.name, policy, None, {}, {}, tenant_destroy.gone(decided), {})
+    report = tenant_destroy.run(
+        job.config, job.keystore, decided, run_id=run_id, actor=job.actor, now=job.now
+    )
+    return SourceRotation(source.name, policy, None, {}, {}, report, {})
 
 
 def _failed(source: Source, policy: RetentionPolicy, reason: str) -> SourceRotation:
@@ -129,6 +153,11 @@ def _failed(source: Source, policy: RetentionPolicy, reason: str) -> SourceRotat
 def _plan_only(job: _Job, source: Source) -> SourceRotation:
     """Given a source, list what its locations hold and plan, without changing anything."""
     policy = job.config.policies[source.retention]
+    decided = tenant_destroy.decide(job.config, source, now=job.now)
+    if decided.step is not tenant_plan.Step.ROTATE:
+        shown = tenant_destroy.planned if decided.step is tenant_plan.Step.DESTROY else None
+        report = (shown or tenant_destroy.gone)(decided)
+        return SourceRotation(source.name, policy, None, {}, {}, report, {})
     try:
         password = job.keystore.get(f"repo/{source.name}")
         with reach.reach(job.config, source, job.keystore) as reached:
@@ -155,7 +184,7 @@ def _decide(job, source, policy, found, recorded_times, margin) -> rotation.Rota
     return rotation.plan(
         inventory.facts(found, recorded_times),
         policy,
-        holds=holds_for(source),
+        holds=holds_for(source, job.db),
         now=job.now,
         margin_days=margin.margin_days,
     )

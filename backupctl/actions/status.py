@@ -11,7 +11,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from backupctl import errors, health, reach, state
-from backupctl.actions import prepare
+from backupctl.actions import prepare, tenant_view
 from backupctl.actions.backup import select_sources
 from backupctl.config import Config, Source
 from backupctl.keys.errors import KeysError
@@ -53,13 +53,19 @@ class Status:
     sources: tuple[SourceStatus, ...]
     killed_runs: tuple[dict, ...]  # runs that never finished and are not running any more
     warnings: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # tenants: holds, suspensions, offboardings (docs/tenants.md)
 
 
 def status(config: Config, *, names: tuple[str, ...], now: datetime.datetime) -> Status:
     """Given source names (none: all), return what each location holds and what is wrong."""
     chosen = select_sources(config, names)
     keystore, restic = prepare.keystore_and_restic(config)
-    sources = tuple(source_status(config, keystore, restic, source, now=now) for source in chosen)
+    tenants = tenant_view.status_lines(config, now=now)
+    sources = tuple(
+        _tenant_aware(tenants, source_status(config, keystore, restic, source, now=now))
+        for source in chosen
+        if source.name not in tenants.skipped  # destruction began: tenants.warnings tell
+    )
     killed = tuple(killed_runs(config))
     warnings = tuple(
         f"run {run['id']} ({run['command']} by {run['actor']}, started "
@@ -67,7 +73,12 @@ def status(config: Config, *, names: tuple[str, ...], now: datetime.datetime) ->
         for run in killed
     )
     warnings += tuple(restore_store.break_glass_warnings(state.db_path(config.state_dir)))
-    return Status(sources, killed, warnings)
+    return Status(sources, killed, warnings + tenants.warnings, tenants.notes)
+
+
+def _tenant_aware(tenants: tenant_view.StatusLines, found: SourceStatus) -> SourceStatus:
+    warnings = tenant_view.quiet_overdue(tenants, found.source, found.warnings)
+    return dataclasses.replace(found, warnings=warnings)
 
 
 def snapshot_ids(listing: Iterable[str]) -> frozenset[str]:

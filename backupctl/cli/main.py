@@ -37,6 +37,7 @@ COMMAND_MODULES = {
     "restore": "backupctl.cli.restore_commands",
     "browse": "backupctl.cli.restore_commands",
     "disaster-password": "backupctl.cli.disaster_commands",
+    "tenant": "backupctl.cli.tenant_commands",
 }
 
 

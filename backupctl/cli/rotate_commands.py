@@ -119,6 +119,11 @@ def rotate(
     as still holding expired data until a later run finishes there. An interrupted rotation
     is finished by the next run.
 
+    Customers (docs/tenants.md): a source whose tenant is under legal hold keeps every snapshot;
+    a source whose tenant's 90-day cooling period is over is destroyed instead, at every
+    location, with its keystore entry, and every location is listed again to check nothing is
+    left; a location that is down is finished by a later run.
+
     Exit codes: 0 done everywhere, 1 some locations failed or still hold expired data, 2 usage
     or config error, 3 failed everywhere, 5 foreign files found.
     """

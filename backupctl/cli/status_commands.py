@@ -74,7 +74,8 @@ def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
     size, the oldest snapshot against the retention policy's maximum age, and warnings (fewer
     than two healthy locations, none off-site, backup overdue, foreign files at a location,
     damage `verify` could not repair, runs killed before they finished, expired data still held
-    at a location, a rotation left unfinished).
+    at a location, a rotation left unfinished), and tenants: legal holds, suspensions,
+    offboardings (notes), destruction unfinished at a location that was down (a warning).
 
     Exit code 1 when there is any warning, 0 when all is well.
     """
@@ -97,6 +98,7 @@ def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
                         for s in statuses
                     ],
                     "warnings": list(result.warnings),
+                    "tenants": list(result.notes),
                     "killed_runs": list(result.killed_runs),
                 },
                 indent=2,
@@ -132,6 +134,8 @@ def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
                 click.echo(f"  warning: {warning}")
         for warning in result.warnings:
             click.echo(f"warning: {warning}")
+        for note in result.notes:
+            click.echo(f"note: {note}")
     warned = result.warnings or any(s.warnings for s in statuses)
     sys.exit(ExitCode.PARTIAL if warned else ExitCode.OK)
 

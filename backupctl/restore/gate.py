@@ -10,8 +10,11 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable
 
+from backupctl.tenants import guard
+
 TenantGate = Callable[[pathlib.Path, str], str | None]
-GATES: list[TenantGate] = []  # the lifecycle code appends its check here
+# offboarded, being destroyed or destroyed, suspended (docs/tenants.md)
+GATES: list[TenantGate] = [guard.restore_refusal]
 
 
 def refusal(db: pathlib.Path, tenant: str) -> str | None:

@@ -39,6 +39,7 @@ def imported(path: pathlib.Path) -> set[str]:
         "status_commands",
         "verify_commands",
         "rotate_commands",
+        "tenant_commands",
         "report",
     ],
 )

@@ -1,0 +1,1 @@
+"""Customers (tenants): offboarding, legal holds, suspension and destruction (docs/tenants.md)."""
