@@ -33,6 +33,7 @@ COMMAND_MODULES = {
     "job": "backupctl.cli.job_commands",
     "tape": "backupctl.cli.tape_commands",
     "audit": "backupctl.cli.audit_commands",
+    "schedule": "backupctl.cli.schedule_commands",
 }
 
 
