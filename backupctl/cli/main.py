@@ -34,6 +34,8 @@ COMMAND_MODULES = {
     "tape": "backupctl.cli.tape_commands",
     "audit": "backupctl.cli.audit_commands",
     "schedule": "backupctl.cli.schedule_commands",
+    "check": "backupctl.cli.check_commands",
+    "drill": "backupctl.cli.check_commands",
 }
 
 

@@ -74,6 +74,44 @@ def restore_argv(
     return flags.command(restic, repository, "restore", snapshot, "--target", str(target))
 
 
+def ls_argv(restic: Restic, repository: Repository, snapshot: str) -> tuple[str, ...]:
+    """`restic ls --json SNAPSHOT`: one JSON line per node (the snapshot first)."""
+    _full_id(snapshot)
+    return flags.command(restic, repository, "ls", "--json", "--no-lock", snapshot)
+
+
+def restore_files_argv(
+    restic: Restic,
+    repository: Repository,
+    snapshot: str,
+    target: pathlib.Path,
+    paths: tuple[str, ...],
+) -> tuple[str, ...]:
+    """`restic restore SNAPSHOT --target T --verify --include P...`: restore only these paths
+    (absolute, as in the snapshot, no glob characters) and let restic re-read each restored file
+    against the snapshot's content hashes. Raise ValueError for a path restic would read as a
+    pattern."""
+    _full_id(snapshot)
+    for path in paths:
+        if not path.startswith("/") or any(character in path for character in "*?[\\\n"):
+            raise ValueError("not a plain absolute path in the snapshot")
+    return flags.command(
+        restic,
+        repository,
+        "restore",
+        snapshot,
+        "--target",
+        str(target),
+        "--verify",
+        *flags.repeated("--include", paths),
+    )
+
+
+def _full_id(snapshot: str) -> None:
+    if not SNAPSHOT_ID.fullmatch(snapshot):
+        raise ValueError(f"not a full snapshot id: {snapshot[:80]!r}")
+
+
 def forget_argv(
     restic: Restic,
     repository: Repository,
