@@ -36,6 +36,7 @@ COMMAND_MODULES = {
     "schedule": "backupctl.cli.schedule_commands",
     "check": "backupctl.cli.check_commands",
     "drill": "backupctl.cli.check_commands",
+    "metrics": "backupctl.cli.metrics_commands",
 }
 
 

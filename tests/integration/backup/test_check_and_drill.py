@@ -105,3 +105,42 @@ def test_check_and_drill(backup_env):
     assert any(warning.startswith("restore drill") for warning in status["warnings"])
     outcomes = [outcome for outcome, _ in _audit(env, "check.run")]
     assert outcomes == ["started", "ok", "started", "ok"] + ["started", "failed"] * 2
+    _metrics_tell_it_without_a_file_name(env)
+
+
+def _metrics_tell_it_without_a_file_name(env):
+    path = env.root / "metrics" / "backupctl.prom"
+    path.parent.mkdir()
+    result = env.backupctl("metrics", "--output", str(path))
+    assert result.returncode == 0, result.stderr
+    assert path.stat().st_mode & 0o777 == 0o644
+    text = path.read_text()
+    values = {}
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            values[key] = float(value)
+
+    def value(name, location=None):
+        labels = f'source="{env.source}"' + (f',location="{location}"' if location else "")
+        return values[f"{name}{{{labels}}}"]
+
+    for location in ("disk", "sftp-de", "s3-de"):
+        assert value("backupctl_location_up", location) == 1
+        assert value("backupctl_snapshots", location) == 1
+        assert value("backupctl_repository_size_bytes", location) > 0
+        assert 0 <= value("backupctl_newest_snapshot_age_seconds", location) < 3600
+        assert value("backupctl_oldest_snapshot_age_seconds", location) >= value(
+            "backupctl_newest_snapshot_age_seconds", location
+        )
+        assert value("backupctl_last_success_timestamp_seconds", location) > 1.7e9
+        assert value("backupctl_last_result_ok", location) == 1
+        assert value("backupctl_foreign_files", location) == 0
+        assert value("backupctl_rotation_pending", location) == 0
+        assert value("backupctl_check_timestamp_seconds", location) > 1.7e9
+    assert value("backupctl_check_ok", "disk") == 0 and value("backupctl_check_ok", "s3-de") == 1
+    assert value("backupctl_drill_ok") == 0 and value("backupctl_drill_mismatched_files") == 0
+    assert value("backupctl_damaged_files") == 0 and value("backupctl_source_warnings") >= 2
+    assert values[f'backupctl_source_info{{source="{env.source}",tenant="customer-7"}}'] == 1
+    for name in ("file-", "dir0", str(env.root), ".bin"):  # no file name, no path
+        assert name not in text, name
