@@ -42,6 +42,10 @@ def _drill_files(value: int) -> str | None:
     return None if 1 <= value <= 1000 else "must be 1 to 1000 files"
 
 
+def _lock_wait(value: int) -> str | None:
+    return None if 0 <= value <= 1440 else "must be 0 to 1440 minutes"
+
+
 def _timeout(value: int) -> str | None:
     return None if 1 <= value <= 120 else "must be 1 to 120 seconds"
 
@@ -75,6 +79,14 @@ OPERATIONS_KEYS = (
         check=_check_days,
         help="`check` reads a rotating subset of the data so that all of it is read within "
         "this many days.",
+    ),
+    schema.Key(
+        "lock_wait_minutes",
+        "int",
+        default=60,
+        check=_lock_wait,
+        help="How long a scheduled job waits for a source another run is working on before it "
+        "gives that source up (a run started by hand never waits).",
     ),
     schema.Key(
         "drill_files",
@@ -133,6 +145,7 @@ class Operations:
     check_schedule: str = "weekly"
     check_hours: float = 168.0
     check_read_days: int = 28
+    lock_wait_minutes: int = 60
     drill_files: int = 5
     drill_max_bytes: int = 256 * 1024 * 1024
     metrics_file: pathlib.Path | None = None
@@ -156,6 +169,7 @@ def parse_operations(raw: Any, errors: list[str]) -> Operations:
         check_schedule=values["check_schedule"],
         check_hours=schema.parse_interval_hours(values["check_schedule"]) or 168.0,
         check_read_days=values["check_read_days"],
+        lock_wait_minutes=values["lock_wait_minutes"],
         drill_files=values["drill_files"],
         drill_max_bytes=values["drill_max_bytes"],
         metrics_file=pathlib.Path(values["metrics_file"]) if values["metrics_file"] else None,

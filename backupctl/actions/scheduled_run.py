@@ -3,9 +3,12 @@ metrics file. Neither a ping nor the metrics ever changes the job's outcome."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+from collections.abc import Iterator
 
+from backupctl import runlock
 from backupctl.config import Config
 from backupctl.errors import is_expected
 from backupctl.monitoring import ping
@@ -20,6 +23,14 @@ def started(config: Config, job: str) -> tuple[str, ...]:
     arguments = units.find(config, job).arguments
     _ping(config, config.operations.ping_start, job, "start", None)
     return arguments
+
+
+@contextlib.contextmanager
+def patience(config: Config) -> Iterator[None]:
+    """Within the block, a run waits up to operations.lock_wait_minutes for a source another
+    run is working on (the nightly rotation waits for the hourly backup to end)."""
+    with runlock.patience(config.operations.lock_wait_minutes * 60.0):
+        yield
 
 
 def finished(config: Config, job: str, exit_code: int) -> None:

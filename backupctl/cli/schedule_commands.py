@@ -118,13 +118,15 @@ def remove(app: AppContext, no_activate: bool) -> None:
 @requires(Role.OPERATOR, action="schedule.run", record=True, subjects={"job": "job"})
 def run(app: AppContext, job: str) -> None:
     """Run one scheduled JOB (what the units and cron lines call): ping operations.ping_start,
-    run the job's command, ping ping_success or ping_failure, rewrite operations.metrics_file.
-    Exits with the job's exit code."""
+    run the job's command (waiting up to operations.lock_wait_minutes for a source another run
+    is working on), ping ping_success or ping_failure, rewrite operations.metrics_file. Exits
+    with the job's exit code."""
     config = app.config()
     arguments = scheduled_run.started(config, job)
     code = ExitCode.INTERRUPTED
     try:
-        code = _invoke(app.config_path, arguments)
+        with scheduled_run.patience(config):
+            code = _invoke(app.config_path, arguments)
     finally:
         scheduled_run.finished(config, job, int(code))
     sys.exit(code)
