@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 class Percent(click.ParamType):
     name = "N%"
 
-    def convert(self, value, param, ctx) -> float:  # noqa: ANN001 - click's signature
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        """Given "25%" or "25", return 25.0; fail (usage error) outside (0, 100]."""
         text = str(value).strip().removesuffix("%")
         try:
             number = float(text)
