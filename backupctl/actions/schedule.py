@@ -70,6 +70,11 @@ def install(config: Config, *, kind: str, binary: pathlib.Path, activate: bool) 
     chosen = plan(config, kind=kind, binary=binary)
     files.write_files(chosen.directory, chosen.files)
     removed = files.remove_files(chosen.directory, list(chosen.stale))
+    if kind == "cron":  # one kind at a time: the same job must not run twice
+        removed += list(remove(config, activate=activate, keep_cron=True))
+    else:
+        cron = config.operations.cron_file
+        removed += [str(cron) for _ in files.remove_files(cron.parent, [cron.name])]
     activated = False
     if kind == "systemd" and activate and files.systemd_running():
         timers = [name for name in chosen.files if name.endswith(".timer")]
@@ -81,10 +86,10 @@ def install(config: Config, *, kind: str, binary: pathlib.Path, activate: bool) 
     return Installed(chosen, tuple(chosen.files), tuple(removed), activated)
 
 
-def remove(config: Config, *, activate: bool) -> tuple[str, ...]:
-    """Given the config, remove every backupctl unit and the cron file (only files carrying
-    backupctl's marker); disable the timers first when systemd runs this host. Return the paths
-    removed."""
+def remove(config: Config, *, activate: bool, keep_cron: bool = False) -> tuple[str, ...]:
+    """Given the config, remove every backupctl unit and the cron file (unless ``keep_cron``;
+    only files carrying backupctl's marker); disable the timers first when systemd runs this
+    host. Return the paths removed."""
     unit_dir = config.operations.unit_dir
     names = list(files.installed_units(unit_dir))
     timers = [name for name in names if name.endswith(".timer")]
@@ -92,7 +97,8 @@ def remove(config: Config, *, activate: bool) -> tuple[str, ...]:
         files.systemctl("disable", "--now", *timers)
     removed = [str(unit_dir / name) for name in files.remove_files(unit_dir, names)]
     cron = config.operations.cron_file
-    removed += [str(cron) for _ in files.remove_files(cron.parent, [cron.name])]
+    if not keep_cron:
+        removed += [str(cron) for _ in files.remove_files(cron.parent, [cron.name])]
     if names and activate and files.systemd_running():
         files.systemctl("daemon-reload")
     return tuple(removed)

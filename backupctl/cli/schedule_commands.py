@@ -64,7 +64,7 @@ def install(app: AppContext, kind: str, dry_run: bool, no_activate: bool) -> Non
     for name in done.written:
         click.echo(f"wrote   {done.plan.directory / name}")
     for name in done.removed:
-        click.echo(f"removed {done.plan.directory / name}")
+        click.echo(f"removed {done.plan.directory / name}")  # an absolute path stays as it is
     if kind == "systemd" and not done.activated:
         click.echo(
             "not activated: run `systemctl daemon-reload && systemctl enable --now "

@@ -83,14 +83,16 @@ def test_a_symlink_where_a_unit_goes_is_refused_and_not_followed(schedule_config
 
 def test_cron_install_and_dry_run(schedule_config):
     cron = schedule_config.operations.cron_file
+    assert _run(schedule_config, "install", "--no-activate").returncode == 0
     dry = _run(schedule_config, "install", "--cron", "--dry-run")
     assert dry.returncode == 0 and "schedule run drill" in dry.stdout
     assert not cron.exists()
-    assert _run(schedule_config, "install", "--cron").returncode == 0
+    assert _run(schedule_config, "install", "--cron", "--no-activate").returncode == 0
     assert cron.stat().st_mode & 0o777 == 0o600
+    assert os.listdir(schedule_config.operations.unit_dir) == []  # one kind at a time
     code, shown = _show(schedule_config)
     assert code == 0 and {job["installed"] for job in shown["jobs"]} == {"cron"}
-    assert _run(schedule_config, "remove", "--no-activate").returncode == 0
+    assert _run(schedule_config, "install", "--no-activate").returncode == 0
     assert not cron.exists()
 
 
@@ -101,3 +103,11 @@ def test_show_prints_the_next_run_of_each_job(schedule_config):
     assert lines[0].split()[:3] == ["job", "installed", "next"]
     web = next(line for line in lines if line.startswith("backup-web"))
     assert "every 6h" in web and "NO" in web
+
+
+def test_remove_takes_the_cron_file_too(schedule_config):
+    cron = schedule_config.operations.cron_file
+    assert _run(schedule_config, "install", "--cron", "--no-activate").returncode == 0
+    result = _run(schedule_config, "remove", "--no-activate")
+    assert result.returncode == 0 and f"removed {cron}" in result.stdout
+    assert not cron.exists()
