@@ -161,7 +161,6 @@ def service_text(binary: pathlib.Path, config_path: pathlib.Path, job: Job) -> s
         MARKER,
         "[Unit]",
         f"Description=backupctl {' '.join(job.arguments)} (scheduled)",
-        "Documentation=file:/usr/share/doc/backupctl/operations.md",
         "Wants=network-online.target",
         "After=network-online.target",
         "",
