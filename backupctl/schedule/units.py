@@ -10,6 +10,7 @@ directory), no devices, no new privileges, only the capabilities the job needs.
 from __future__ import annotations
 
 import dataclasses
+import math
 import pathlib
 import re
 import shlex
@@ -89,7 +90,7 @@ def jobs(config: Config) -> tuple[Job, ...]:
         ),
         Job(
             "verify",
-            ("verify",),
+            ("verify", "--sample", str(verify_sample(config.operations.check_read_days))),
             timing.for_interval(WEEKLY, "verify"),
             _writes(config, every_local),
         ),
@@ -114,6 +115,12 @@ def jobs(config: Config) -> tuple[Job, ...]:
         ),
     ]
     return tuple(found)
+
+
+def verify_sample(read_days: int) -> int:
+    """Given the days within which all data must be read, return the percentage the weekly
+    verify reads (each run continues where the last stopped): 28 days, 25%."""
+    return math.ceil(100 / max(1, read_days // 7))
 
 
 def find(config: Config, name: str) -> Job:

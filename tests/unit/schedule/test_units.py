@@ -119,3 +119,13 @@ def test_cron_runs_each_job_as_root_at_its_calendar(schedule_config):
     assert len(lines) == 7
     web = next(line for line in lines if line.endswith("schedule run backup-web"))
     assert web.split()[1] == "*/6" and web.split()[5] == "root"
+
+
+@pytest.mark.parametrize(("days", "percent"), [(28, 25), (7, 100), (1, 100), (30, 25), (90, 9)])
+def test_the_weekly_verify_reads_everything_within_check_read_days(days, percent):
+    assert units.verify_sample(days) == percent
+
+
+def test_the_verify_job_reads_its_share(schedule_config):
+    job = next(job for job in units.jobs(schedule_config) if job.name == "verify")
+    assert job.arguments == ("verify", "--sample", "25")
