@@ -112,8 +112,8 @@ def test_many_restores_by_one_person_raise_one_alert(tmp_path):
     assert [(alert.kind, alert.seq) for alert in found] == [("many-restores", 6)]
 
 
-@pytest.mark.parametrize("action", ["check.run", "drill.run", "schedule.run"])
-def test_a_failed_check_drill_or_scheduled_job_raises_an_alert(tmp_path, action):
+@pytest.mark.parametrize("action", ["check.run", "drill.run"])
+def test_a_failed_check_or_drill_raises_an_alert(tmp_path, action):
     path = state.db_path(tmp_path / "state")
     log.append(path, log.Event(action, "root", "started", {"sources": "mail"}), at=MONDAY_NOON)
     log.append(path, log.Event(action, "root", "failed", {"sources": "mail"}), at=MONDAY_NOON)
