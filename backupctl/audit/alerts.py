@@ -8,7 +8,7 @@
 | ``off-hours`` | ``restore.run`` or ``browse`` outside office hours (UTC, weekdays) |
 | ``many-restores`` | more than ``burst`` ``restore.run`` by one person within ``window`` |
 | ``foreign-files`` | ``location.foreign_files``: files at a location backupctl did not write |
-| ``failed`` | ``backup.run``, ``init.run``, ``verify.run``, ``check.run``, ``drill.run``
+| ``failed`` | ``backup.run``, ``init.run``, ``verify.run``, ``check.run``, ``drill.run``,
   ``rotate.*`` that failed (a scheduled job's own action alerts; ``schedule.run`` would repeat it) |
 """
 
