@@ -15,11 +15,12 @@ from typing import Any
 
 from backupctl import config_schema as schema
 from backupctl.config_access import parse_access
+from backupctl.config_operations import Operations, parse_operations
 from backupctl.config_restore import RestoreSettings, parse_restore
 from backupctl.errors import ConfigError
 from policies import access, jurisdiction, placement, retention
 
-TOP_LEVEL_TABLES = ("backupctl", "locations", "sources", "policies", "access")
+TOP_LEVEL_TABLES = ("backupctl", "locations", "sources", "policies", "access", "operations")
 RESERVED_SOURCE = "audit-checkpoints"  # the directory next to the repositories for audit anchors
 
 
@@ -66,6 +67,7 @@ class Config:
     audit_lock_location: str | None = None  # S3 location with object lock for audit checkpoints
     audit_lock_days: int = 400
     restore: RestoreSettings = RestoreSettings()
+    operations: Operations = Operations()  # [operations]: schedules, checks, monitoring
 
     def source_locations(self, source: Source) -> tuple[Location, ...]:
         return tuple(self.locations[name] for name in source.locations)
@@ -102,6 +104,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
     places = _distinct_places(locations, errors)
     sources = _parse_sources(raw.get("sources", {}), locations, places, policies, errors)
     access_policy = parse_access(raw.get("access"), errors)
+    operations = parse_operations(raw.get("operations"), errors)
     _check_lock_location(general.get("audit_lock_location"), locations, errors)
     restore_settings = parse_restore(_restore_table(raw.get("access")), errors)
     if errors:
@@ -124,6 +127,7 @@ def parse(raw: dict[str, Any], path: pathlib.Path) -> Config:
         audit_lock_location=general["audit_lock_location"],
         audit_lock_days=general["audit_lock_days"],
         restore=restore_settings,
+        operations=operations,
     )
 
 

@@ -233,6 +233,39 @@ MIGRATIONS = (
         PRIMARY KEY (tenant, entry)
     );
     """,
+    # unattended runs (docs/operations.md): check and drill; read and written by
+    # backupctl/checking/records.py
+    """
+    CREATE TABLE check_cursors (
+        source TEXT NOT NULL,
+        location TEXT NOT NULL,
+        slices INTEGER NOT NULL,       -- t of the last subset n/t read
+        last_slice INTEGER NOT NULL,   -- n of it: the next run reads n+1 (wrapping)
+        PRIMARY KEY (source, location)
+    );
+    CREATE TABLE check_results (
+        source TEXT NOT NULL,
+        location TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        subset TEXT NOT NULL,          -- the --read-data-subset given, 'n/t'
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX check_results_source ON check_results(source, location);
+    CREATE TABLE drill_results (
+        source TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        snapshot_id TEXT NOT NULL DEFAULT '',
+        restored_from TEXT NOT NULL DEFAULT '',   -- location restored from
+        compared_with TEXT NOT NULL DEFAULT '',   -- location of the second read
+        files INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        mismatched INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT ''            -- never a file name
+    );
+    CREATE INDEX drill_results_source ON drill_results(source);
+    """,
 )
 
 

@@ -13,8 +13,9 @@ APT_PACKAGES=(
   udev fuse3 libfuse3-3 gddrescue
   util-linux fdisk e2fsprogs dosfstools parted kmod sqlite3
 )
-# Test only: headless Chromium renders `job report` for the screenshot test, with a fixed font.
-if [ "$want_test" = 1 ]; then APT_PACKAGES+=(chromium fonts-dejavu-core); fi
+# Test only: headless Chromium renders `job report` for the screenshot test, with a fixed font;
+# systemd provides systemd-analyze, which parses the units `schedule install` writes.
+if [ "$want_test" = 1 ]; then APT_PACKAGES+=(chromium fonts-dejavu-core systemd); fi
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

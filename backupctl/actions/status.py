@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from backupctl import errors, health, reach, state
 from backupctl.actions import prepare, tenant_view
 from backupctl.actions.backup import select_sources
+from backupctl.checking import standing as checking
 from backupctl.config import Config, Source
 from backupctl.keys.errors import KeysError
 from backupctl.locations import repository
@@ -46,6 +47,7 @@ class SourceStatus:
     foreign: tuple[ForeignFile, ...] = ()
     last_verify: dict | None = None
     retention: standing.Standing | None = None  # oldest snapshot per location vs the max age
+    checking: checking.Standing | None = None  # newest check per location, newest drill
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,8 +129,18 @@ def source_status(
             f"verify at {verified['finished_at']}: {verified['unrepairable']} "
             "damaged file(s) could not be repaired"
         )
+    checked = checking.standing(config.state_dir, source.name)
+    warnings += checked.warnings
     return SourceStatus(
-        source.name, source.tenant, states, ordered, tuple(warnings), foreign, verified, retention
+        source.name,
+        source.tenant,
+        states,
+        ordered,
+        tuple(warnings),
+        foreign,
+        verified,
+        retention,
+        checked,
     )
 
 

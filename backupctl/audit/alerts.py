@@ -8,7 +8,8 @@
 | ``off-hours`` | ``restore.run`` or ``browse`` outside office hours (UTC, weekdays) |
 | ``many-restores`` | more than ``burst`` ``restore.run`` by one person within ``window`` |
 | ``foreign-files`` | ``location.foreign_files``: files at a location backupctl did not write |
-| ``failed`` | ``backup.run``, ``init.run``, ``verify.run``, ``rotate.*`` that failed |
+| ``failed`` | ``backup.run``, ``init.run``, ``verify.run``, ``check.run``, ``drill.run``,
+  ``rotate.*`` that failed (a scheduled job's own action alerts; ``schedule.run`` would repeat it) |
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ SIMPLE = {
     "restore.break_glass": ("break-glass", "restore without approval (break glass)"),
     "location.foreign_files": ("foreign-files", "files found that backupctl did not write"),
 }
-WATCHED_RUNS = ("backup.run", "init.run", "verify.run")
+WATCHED_RUNS = ("backup.run", "init.run", "verify.run", "check.run", "drill.run")
 VIEWING = ("restore.run", "browse")
 
 

@@ -38,6 +38,10 @@ COMMAND_MODULES = {
     "browse": "backupctl.cli.restore_commands",
     "disaster-password": "backupctl.cli.disaster_commands",
     "tenant": "backupctl.cli.tenant_commands",
+    "schedule": "backupctl.cli.schedule_commands",
+    "check": "backupctl.cli.check_commands",
+    "drill": "backupctl.cli.check_commands",
+    "metrics": "backupctl.cli.metrics_commands",
 }
 
 

@@ -64,6 +64,23 @@ def _print_retention(retention) -> None:
     )
 
 
+def _print_checking(checked) -> None:
+    if checked is None:
+        return
+    for check in checked.checks:
+        mark = "ok" if check["ok"] else "FAILED"
+        click.echo(
+            f"  check {check['location']} {check['finished_at']}: {mark} (subset "
+            f"{check['subset'] or '-'})"
+        )
+    if checked.drill:
+        drill = checked.drill
+        click.echo(
+            f"  drill {drill['finished_at']}: {'ok' if drill['ok'] else 'FAILED'}, "
+            f"{drill['files']} file(s), {drill['mismatched']} mismatched"
+        )
+
+
 @click.command()
 @click.argument("sources", nargs=-1)
 @json_option
@@ -74,8 +91,9 @@ def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
     size, the oldest snapshot against the retention policy's maximum age, and warnings (fewer
     than two healthy locations, none off-site, backup overdue, foreign files at a location,
     damage `verify` could not repair, runs killed before they finished, expired data still held
-    at a location, a rotation left unfinished), and tenants: legal holds, suspensions,
-    offboardings (notes), destruction unfinished at a location that was down (a warning).
+    at a location, a rotation left unfinished, a failed `check` or restore `drill`), and tenants:
+    legal holds, suspensions, offboardings (notes), destruction unfinished at a location that was
+    down (a warning).
 
     Exit code 1 when there is any warning, 0 when all is well.
     """
@@ -94,6 +112,8 @@ def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
                             "last_verify": s.last_verify,
                             "locations": [_location_dict(now, loc) for loc in s.locations],
                             "retention": _retention_dict(s.retention),
+                            "checks": list(s.checking.checks) if s.checking else [],
+                            "last_drill": s.checking.drill if s.checking else None,
                         }
                         for s in statuses
                     ],
@@ -130,6 +150,7 @@ def status(app: AppContext, sources: tuple[str, ...], as_json: bool) -> None:
                     f"{verified['damaged']} damaged, {verified['repaired']} repaired, "
                     f"{verified['unrepairable']} unrepairable"
                 )
+            _print_checking(entry.checking)
             for warning in entry.warnings:
                 click.echo(f"  warning: {warning}")
         for warning in result.warnings:

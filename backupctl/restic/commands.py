@@ -74,6 +74,11 @@ def restore_argv(
     return flags.command(restic, repository, "restore", snapshot, "--target", str(target))
 
 
+def _full_id(snapshot: str) -> None:
+    if not SNAPSHOT_ID.fullmatch(snapshot):
+        raise ValueError(f"not a full snapshot id: {snapshot[:80]!r}")
+
+
 def forget_argv(
     restic: Restic,
     repository: Repository,
@@ -115,11 +120,16 @@ def restore_paths_argv(
     includes: tuple[str, ...] = (),
     verify: bool = True,
 ) -> tuple[str, ...]:
-    """`restic restore SNAPSHOT --target DIR [--include P ...] [--verify]`: --verify makes restic
-    read every restored file back and check it against the snapshot's content hashes; where
-    restic has it, --json for status lines (progress). The restore holds restic's shared lock, so
-    a concurrent prune (rotation) cannot delete data it is reading; where restic can, it waits
-    for an exclusive lock to go."""
+    """`restic restore SNAPSHOT --target DIR [--include P ...] [--verify]` for a full snapshot id
+    and plain absolute paths (raise ValueError for a glob character: restic reads --include as
+    a pattern). --verify makes restic read every restored file back and check it against the
+    snapshot's content hashes; where restic has it, --json for status lines (progress). The
+    restore holds restic's shared lock, so a concurrent prune (rotation) cannot delete data it
+    is reading; where restic can, it waits for an exclusive lock to go."""
+    _full_id(snapshot)
+    for path in includes:
+        if not path.startswith("/") or any(character in path for character in "*?[\\\n"):
+            raise ValueError("not a plain absolute path in the snapshot")
     json_status = feature.available(feature.Feature.RESTORE_JSON, restic.version)
     return flags.command(
         restic,
@@ -139,7 +149,9 @@ def restore_paths_argv(
 def ls_argv(
     restic: Restic, repository: Repository, snapshot: str, paths: tuple[str, ...] = ()
 ) -> tuple[str, ...]:
-    """`restic ls --json SNAPSHOT [DIR ...]`: one JSON line per node (names, types, sizes)."""
+    """`restic ls --json SNAPSHOT [DIR ...]`: one JSON line per node (names, types, sizes; the
+    snapshot first). Raise ValueError for anything but a full snapshot id."""
+    _full_id(snapshot)
     return flags.command(restic, repository, "ls", "--json", "--no-lock", "--", snapshot, *paths)
 
 

@@ -190,3 +190,53 @@ def prune(
         timeout=24 * 3600,
     )
     return result, messages.parse_prune_output("\n".join(lines))
+
+
+def check(
+    restic: Restic, repository: Repository, password: Secret, *, read_data_subset: str | None
+) -> execute.Result:
+    """Run `restic check` (reading ``read_data_subset`` of the data, e.g. "2/4"); its result
+    tells whether the repository is sound."""
+    return execute.run(
+        commands.check_argv(restic, repository, read_data_subset=read_data_subset),
+        password=password,
+        environment=repository.environment,
+        timeout=24 * 3600,
+    )
+
+
+def ls(
+    restic: Restic,
+    repository: Repository,
+    password: Secret,
+    snapshot: str,
+    *,
+    on_line: Callable[[str], None],
+) -> execute.Result:
+    """List a snapshot's nodes: each JSON line goes to ``on_line`` as it comes (a snapshot may
+    hold millions of files; nothing is kept here)."""
+    return execute.run(
+        commands.ls_argv(restic, repository, snapshot),
+        password=password,
+        environment=repository.environment,
+        on_line=on_line,
+        timeout=6 * 3600,
+    )
+
+
+def restore_files(
+    restic: Restic,
+    repository: Repository,
+    password: Secret,
+    snapshot: str,
+    *,
+    target: pathlib.Path,
+    paths: tuple[str, ...],
+) -> execute.Result:
+    """Restore these paths of a snapshot below ``target``, verified by restic."""
+    return execute.run(
+        commands.restore_paths_argv(restic, repository, snapshot, target, includes=paths),
+        password=password,
+        environment=repository.environment,
+        timeout=6 * 3600,
+    )

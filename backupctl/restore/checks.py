@@ -30,6 +30,9 @@ class StoredApproval:
     signature: str
 
 
+GLOB_CHARACTERS = "*?[\\"
+
+
 def snapshot_path(value: str) -> str:
     """Given a path inside a snapshot as typed, return it normalised; raise ValueError for a
     relative path, a '..' component or a control character."""
@@ -39,6 +42,9 @@ def snapshot_path(value: str) -> str:
         raise ValueError("--path: control characters or an over-long path")
     if ".." in value.split("/"):
         raise ValueError(f"--path {value!r}: '..' is not allowed")
+    if any(char in value for char in GLOB_CHARACTERS):
+        # restic --include reads them as a pattern: more could be restored than was approved
+        raise ValueError(f"--path {value!r}: '*', '?', '[' and '\\' are not allowed")
     return posixpath.normpath(value).replace("//", "/")
 
 

@@ -110,3 +110,12 @@ def test_many_restores_by_one_person_raise_one_alert(tmp_path):
         log.append(path, log.Event("restore.run", "rita", "ok"), at=at)
     found = alerts.find(query.select(path, query.Filters()), alerts.Rules(burst=5))
     assert [(alert.kind, alert.seq) for alert in found] == [("many-restores", 6)]
+
+
+@pytest.mark.parametrize("action", ["check.run", "drill.run"])
+def test_a_failed_check_or_drill_raises_an_alert(tmp_path, action):
+    path = state.db_path(tmp_path / "state")
+    log.append(path, log.Event(action, "root", "started", {"sources": "mail"}), at=MONDAY_NOON)
+    log.append(path, log.Event(action, "root", "failed", {"sources": "mail"}), at=MONDAY_NOON)
+    found = alerts.find(query.select(path, query.Filters()))
+    assert [(alert.kind, alert.seq) for alert in found] == [("failed", 2)]

@@ -129,7 +129,7 @@ MISTAKES = [
     (
         "extra",
         {"x": 1},
-        "extra: unknown table (known: backupctl, locations, sources, policies, access)",
+        "extra: unknown table (known: backupctl, locations, sources, policies, access, operations)",
     ),
     ("backupctl.stat_dir", "/x", "backupctl.stat_dir: unknown key"),
     ("locations.nas.colour", "red", "locations.nas.colour: unknown key"),

@@ -59,3 +59,34 @@ def test_a_symlink_planted_as_the_lock_file_is_refused(tmp_path):
     with pytest.raises(OSError), runlock.source_lock(tmp_path, "web"):
         pass
     assert (tmp_path / "elsewhere").read_text() == "not ours\n"
+
+
+def test_with_patience_a_run_waits_until_the_holder_is_done(tmp_path):
+    import threading
+
+    taken = threading.Event()
+    failures = []
+
+    def second_run():
+        try:
+            with runlock.patience(60), runlock.source_lock(tmp_path, "web"):
+                taken.set()
+        except runlock.SourceBusy as error:
+            failures.append(error)
+
+    with runlock.source_lock(tmp_path, "web"):
+        waiter = threading.Thread(target=second_run)
+        waiter.start()
+        assert not taken.is_set()  # it cannot have the lock while this run holds it
+    waiter.join(30)
+    assert taken.is_set() and failures == []
+
+
+def test_patience_runs_out(tmp_path):
+    held = runlock.source_lock(tmp_path, "web")
+    busy = pytest.raises(runlock.SourceBusy)
+    with held, runlock.patience(0.3), busy, runlock.source_lock(tmp_path, "web"):
+        pass
+    held, busy = runlock.source_lock(tmp_path, "web"), pytest.raises(runlock.SourceBusy)
+    with held, busy, runlock.source_lock(tmp_path, "web"):  # no patience: refused at once
+        pass

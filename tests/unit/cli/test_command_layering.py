@@ -41,6 +41,9 @@ def imported(path: pathlib.Path) -> set[str]:
         "rotate_commands",
         "tenant_commands",
         "report",
+        "schedule_commands",
+        "check_commands",
+        "metrics_commands",
     ],
 )
 def test_command_module_imports_no_store_state_or_restic_runner(module):

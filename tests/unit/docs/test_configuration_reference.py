@@ -2,7 +2,7 @@
 
 import pathlib
 
-from backupctl import config_schema
+from backupctl import config_operations, config_schema
 
 REFERENCE = pathlib.Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 
@@ -15,6 +15,7 @@ def test_every_config_key_is_documented():
         + config_schema.SOURCE_KEYS
         + config_schema.POLICY_KEYS
         + sum(config_schema.LOCATION_KIND_KEYS.values(), ())
+        + config_operations.OPERATIONS_KEYS
     )
     missing = [key.name for key in tables if f"| `{key.name}` |" not in text]
     assert not missing, f"docs/configuration.md lacks: {missing}"
@@ -28,6 +29,7 @@ def test_every_documented_key_carries_the_schema_help_text():
         + config_schema.SOURCE_KEYS
         + config_schema.POLICY_KEYS
         + sum(config_schema.LOCATION_KIND_KEYS.values(), ())
+        + config_operations.OPERATIONS_KEYS
     )
     stale = [
         key.name

@@ -231,10 +231,10 @@ def test_restore_argv_verifies_and_asks_for_json_status_where_restic_has_it():
         "--",
         "ab" * 32,
     )
-    newer = commands.restore_paths_argv(new, repository, "x", pathlib.Path("/t"))
+    newer = commands.restore_paths_argv(new, repository, "ef" * 32, pathlib.Path("/t"))
     assert "--json" in newer and "--no-lock" not in newer  # a prune must not run under it
     assert newer[newer.index("--retry-lock") + 1] == "5m"
-    assert commands.ls_argv(old, repository, "s") == (
+    assert commands.ls_argv(old, repository, "cd" * 32) == (
         "restic",
         "ls",
         "--repo",
@@ -244,7 +244,7 @@ def test_restore_argv_verifies_and_asks_for_json_status_where_restic_has_it():
         "--json",
         "--no-lock",
         "--",
-        "s",
+        "cd" * 32,
     )
 
 
@@ -270,3 +270,10 @@ def test_an_approved_request_runs_after_its_own_expiry_while_the_approval_is_val
     request = _request(expires_at="2026-11-29T11:45:00+00:00")
     approval = _approval(request)  # valid until 2026-11-30T11:30
     assert _refusal(request, [approval]) is None
+
+
+@pytest.mark.parametrize("path", ["/srv/*", "/srv/a?", "/srv/x[1]", "/srv/a\\b"])
+def test_a_requested_path_with_a_glob_character_is_refused(path):
+    # restic --include reads these as a pattern: the restore could hold more than was approved
+    with pytest.raises(ValueError, match="are not allowed"):
+        checks.snapshot_path(path)

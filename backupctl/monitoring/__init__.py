@@ -1,0 +1,1 @@
+"""Monitoring: healthchecks-style pings and the Prometheus textfile (ids, counts, sizes only)."""

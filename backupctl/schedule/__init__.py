@@ -1,0 +1,1 @@
+"""Unattended runs: the jobs a configuration needs, as systemd units or a cron file."""
