@@ -127,8 +127,8 @@ def _one(found: photorec.CarvedObject, folders: dict, warn: Callable[[str], None
     source = next(
         (folder / name for folder in folders.values() if (folder / name).is_file()), None
     )
-    if source is None or source.is_symlink():
-        warn(f"carved file {name!r} named in PhotoRec's report is missing")
+    if source is None or source.is_symlink():  # reported, then rejected by its own check
+        logger.debug("carved file %r named in PhotoRec's report is missing", name)
         return
     size = source.stat().st_size
     if size == 0 or _all_zeros(source, size):

@@ -162,8 +162,8 @@ def _entry_file(entry, system: OpenFileSystem, path: str) -> FoundFile | None:
     meta = entry.info.meta
     if meta is None or meta.type != pytsk3.TSK_FS_META_TYPE_REG:
         return None
-    if entry.info.name.type != pytsk3.TSK_FS_NAME_TYPE_REG:
-        return None
+    if entry.info.name.type not in (pytsk3.TSK_FS_NAME_TYPE_REG, pytsk3.TSK_FS_NAME_TYPE_UNDEF):
+        return None  # a deleted NTFS index entry has no name type of its own (UNDEF)
     if path.endswith(FAT_LABEL_SUFFIX) and "fat" in system.partition.filesystem:
         return None  # TSK lists a FAT volume label as an empty regular file
     unallocated = bool(entry.info.name.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC) or bool(
@@ -189,6 +189,33 @@ def _subdirectory(entry, system: OpenFileSystem, warn: Warn, path: str):
     except (OSError, RuntimeError) as error:
         warn(f"partition {system.partition.index}: cannot open directory {path!r}: {error}")
         return None
+
+
+def _by_address(system: OpenFileSystem, entry):
+    """A deleted name whose metadata TSK did not attach (NTFS): the unallocated entry it names,
+    None when there is none or it now belongs to an allocated file."""
+    address = entry.info.name.meta_addr
+    if not address:
+        return None
+    try:
+        found = system.handle.open_meta(inode=address)
+    except (OSError, RuntimeError):
+        return None
+    meta = found.info.meta
+    if meta is None or not meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC:
+        return None
+    return _Named(found, entry.info.name)
+
+
+class _Named:
+    """A file opened by address, with the name of the directory entry that pointed to it."""
+
+    def __init__(self, found, name) -> None:
+        self._found = found
+        self.info = type("Info", (), {"meta": found.info.meta, "name": name})()
+
+    def __iter__(self):
+        return iter(self._found)
 
 
 def walk(system: OpenFileSystem, warn: Warn) -> Iterator[FoundFile]:
@@ -218,7 +245,8 @@ def walk(system: OpenFileSystem, warn: Warn) -> Iterator[FoundFile]:
                 warn(f"partition {system.partition.index}: more than {MAX_ENTRIES} entries; stopped")
                 return
             name = _decode(entry.info.name.name or b"")
-            if name in ("", ".", "..") or entry.info.meta is None:
+            entry = entry if entry.info.meta is not None else _by_address(system, entry)
+            if name in ("", ".", "..") or entry is None:
                 continue
             path = f"{prefix}/{name}"
             meta = entry.info.meta

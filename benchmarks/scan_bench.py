@@ -1,0 +1,125 @@
+"""Scan benchmark: `media scan`'s engine against PhotoRec alone and tsk_recover alone.
+
+On the test media of tests/fixtures/make_media.py (FAT32, exFAT, ext4, NTFS with a third of the
+files deleted; ext4 reformatted as FAT32), each tool recovers into a fresh folder; recall is the
+share of original files whose exact SHA-256 is among the recovered files, over all originals,
+over the deleted ones, and over those whose data is still on the medium (their content lies
+contiguously in the image: what any tool could get back). Wall time per tool and image.
+
+Usage: .venv/bin/python benchmarks/scan_bench.py [--media DIR] [--files N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from recovery import scan  # noqa: E402
+from tests.fixtures import make_media  # noqa: E402
+
+
+def _hashes(folder: pathlib.Path) -> set[str]:
+    found = set()
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = pathlib.Path(root, name)
+            if path.is_file() and not path.is_symlink():
+                found.add(hashlib.sha256(path.read_bytes()).hexdigest())
+    return found
+
+
+def run_tsk_recover(image: pathlib.Path, out: pathlib.Path) -> set[str]:
+    subprocess.run(("tsk_recover", "-e", str(image), str(out)), check=True, capture_output=True)
+    return _hashes(out)
+
+
+def run_photorec(image: pathlib.Path, out: pathlib.Path) -> set[str]:
+    out.mkdir()
+    argv = ("photorec", "/log", "/d", str(out / "recup"), "/cmd", str(image),
+            "partition_none,options,paranoid,keep_corrupted_file_no,fileopt,everything,enable,"
+            "wholespace,search")  # fmt: skip
+    subprocess.run(argv, check=True, capture_output=True, cwd=out, stdin=subprocess.DEVNULL)
+    return _hashes(out)
+
+
+def run_scan(image: pathlib.Path, out: pathlib.Path) -> set[str]:
+    result = scan.scan(image, None, out, options=scan.ScanOptions())
+    return {entry.sha256 for entry in result.entries}
+
+
+TOOLS = {"tsk_recover": run_tsk_recover, "photorec": run_photorec, "backupctl": run_scan}
+
+
+def on_medium(image: pathlib.Path, originals: list[dict], sources: dict[str, bytes]) -> set[str]:
+    """Return the SHA-256 of the originals whose whole content lies contiguously in the image."""
+    data = image.read_bytes()
+    return {item["sha256"] for item in originals if data.find(sources[item["sha256"]]) >= 0}
+
+
+def measure(kind: str, media: pathlib.Path, work: pathlib.Path, files: int) -> dict:
+    image = media / f"{kind}.img"
+    if not image.exists():
+        make_media.build(kind, media, files=files)
+    originals = json.loads((media / f"{kind}.json").read_text())
+    sources = {
+        hashlib.sha256(path.read_bytes()).hexdigest(): path.read_bytes()
+        for path in make_media.pick_files(files)
+    }
+    present = on_medium(image, originals, sources)
+    everything = {item["sha256"] for item in originals}
+    deleted = {item["sha256"] for item in originals if item["deleted"]}
+    row = {"image": kind, "files": len(everything), "deleted": len(deleted),
+           "on_medium": len(present)}  # fmt: skip
+    for name, tool in TOOLS.items():
+        out = work / f"{kind}-{name}"
+        started = time.perf_counter()
+        found = tool(image, out)
+        seconds = time.perf_counter() - started
+        row[name] = {
+            "seconds": round(seconds, 3),
+            "recall": round(len(everything & found) / len(everything), 4),
+            "recall_deleted": round(len(deleted & found) / max(len(deleted), 1), 4),
+            "recall_on_medium": round(len(present & found) / max(len(present), 1), 4),
+        }
+        shutil.rmtree(out, ignore_errors=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--media", type=pathlib.Path, help="built media (default: build anew)")
+    parser.add_argument("--files", type=int, default=60)
+    parser.add_argument("--json", action="store_true")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temporary:
+        media = arguments.media or pathlib.Path(temporary, "media")
+        media.mkdir(parents=True, exist_ok=True)
+        work = pathlib.Path(temporary, "work")
+        work.mkdir()
+        rows = [measure(kind, media, work, arguments.files) for kind in make_media.KINDS]
+    if arguments.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'image':<12}{'tool':<13}{'recall':>8}{'deleted':>9}{'on medium':>11}{'seconds':>9}")
+    for row in rows:
+        for name in TOOLS:
+            figures = row[name]
+            print(f"{row['image']:<12}{name:<13}{figures['recall']:>8.1%}"
+                  f"{figures['recall_deleted']:>9.1%}{figures['recall_on_medium']:>11.1%}"
+                  f"{figures['seconds']:>9.2f}")  # fmt: skip
+        print(f"{'':<12}({row['files']} files, {row['deleted']} deleted, "
+              f"{row['on_medium']} on the medium)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
