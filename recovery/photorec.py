@@ -112,7 +112,7 @@ def parse_report(stream: BinaryIO) -> tuple[CarvedObject, ...]:
         raise ReportError(f"carve report larger than {MAX_REPORT_BYTES} bytes")
     try:
         root = ElementTree.fromstring(content)
-    except ElementTree.ParseError as error:
+    except (ElementTree.ParseError, LookupError, ValueError) as error:  # LookupError: encoding
         raise ReportError(f"carve report is not XML: {error}") from None
     if _local(root.tag) != "dfxml":
         raise ReportError(f"carve report: expected a dfxml document, found {root.tag!r}")

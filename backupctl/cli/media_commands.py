@@ -9,7 +9,7 @@ import click
 
 from backupctl.actions import jobs as job_actions
 from backupctl.actions import media as media_actions
-from backupctl.cli import context, image_commands
+from backupctl.cli import context, image_commands, scan_commands
 from backupctl.cli.options import json_option
 from backupctl.cli.text import shown as _text
 
@@ -172,7 +172,7 @@ def watch_command(
         _print_event(event, as_json)
 
 
-for _command in image_commands.media_subcommands:
+for _command in (*image_commands.media_subcommands, *scan_commands.media_subcommands):
     media.add_command(_command)
 
 commands = [media]

@@ -1,0 +1,171 @@
+"""`backupctl media scan` and `backupctl media browse`, added to the media group."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import sys
+import time
+
+import click
+
+from backupctl.actions import jobs as job_actions
+from backupctl.actions import scan as scan_action
+from backupctl.cli import context
+from backupctl.cli.options import json_option, quiet_option
+from backupctl.cli.text import shown
+
+PROGRESS_LOGGER = logging.getLogger("backupctl.progress")
+PHASE_NAMES = {"listing": "listing file systems", "recovering": "recovering files",
+               "carving": "carving unaccounted areas", "carved": "carved files"}  # fmt: skip
+
+
+def _store(obj: context.AppContext) -> job_actions.JobStore:
+    return job_actions.store(state_dir=obj.state_dir(), state_db=obj.state_db())
+
+
+def _who(obj: context.AppContext) -> scan_action.Who:
+    return scan_action.Who(context.actor(), context.host(), state_paths=(str(obj.state_dir()),))
+
+
+class _BarProgress:
+    """One tqdm bar per phase: bytes recovered, then carved files counted."""
+
+    def __init__(self) -> None:
+        self.phase, self.bar = "", None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if phase != self.phase:
+            self.close()
+            self.phase = phase
+            byte_phase = phase in ("recovering", "carving")
+            self.bar = tqdm(desc=PHASE_NAMES.get(phase, phase), total=total or None,
+                            unit="B" if byte_phase else " files", unit_scale=byte_phase,
+                            unit_divisor=1024, file=sys.stderr, leave=False)  # fmt: skip
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class _PeriodicProgress:
+    """A JSON line on stderr (--json) or a log line per phase and at most one every 10 s."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json, self.phase, self.last = as_json, "", 0.0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if phase == self.phase and now - self.last < 10.0:
+            return
+        self.phase, self.last = phase, now
+        fields = {"phase": phase, "done": done, "total": total}
+        if self.as_json:
+            sys.stderr.write(json.dumps({"event": "scan-progress", **fields}) + "\n")
+        else:
+            PROGRESS_LOGGER.info("progress: %s %d/%d", PHASE_NAMES.get(phase, phase), done, total)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(as_json: bool, quiet: bool):
+    if quiet:
+        return None
+    if as_json or not sys.stderr.isatty():
+        return _PeriodicProgress(as_json)
+    return _BarProgress()
+
+
+def _print_summary(summary: dict) -> None:
+    counts = summary["counts"]
+    click.echo(f"output:    {shown(summary['output'])}")
+    for partition in summary["partitions"]:
+        click.echo(
+            f"partition {partition['index']}: {shown(partition['table'])} at {partition['offset']},"
+            f" {partition['length']} bytes, file system {shown(partition['filesystem'])}"
+        )
+    click.echo(
+        f"recovered: {counts['total']} files ({counts['allocated']} allocated,"
+        f" {counts['deleted']} deleted, {counts['carved']} carved), {summary['bytes']} bytes"
+    )
+    if counts["damaged"]:
+        click.echo(f"DAMAGED:   {counts['damaged']} files have bytes in unreadable areas"
+                   " (damaged_bytes in the manifest)")  # fmt: skip
+    click.echo(f"warnings:  {len(summary['warnings'])}")
+    click.echo(f"manifest:  {shown(summary['manifest'])}  sha256 {summary['manifest_sha256']}")
+
+
+@click.command("scan")
+@click.argument("job_id")
+@click.option(
+    "--to",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    help="New (or empty) folder for the recovered files: allocated/, deleted/, carved/ and"
+    " manifest.json + manifest.csv; made 0700, files 0600.",
+)
+@click.option("--no-carve", is_flag=True, help="Only the file systems: skip carving (PhotoRec).")
+@json_option
+@quiet_option
+@click.pass_obj
+def scan(
+    obj: context.AppContext,
+    job_id: str,
+    out_dir: pathlib.Path,
+    no_carve: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Recover every file from the image of JOB_ID: allocated and deleted files of every file
+    system The Sleuth Kit reads, and files carved (PhotoRec) from the areas no file system
+    accounts for. Files with bytes where ddrescue could not read are flagged (damaged_bytes).
+    The scan is recorded on the job with the manifest's SHA-256.
+    """
+    progress = _progress(as_json, quiet)
+    try:
+        summary = scan_action.run_scan(
+            _store(obj), job_id, out_dir, _who(obj), carve=not no_carve, on_progress=progress
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        _print_summary(summary)
+
+
+@click.command("browse")
+@click.argument("job_id")
+@click.argument("path", default="/")
+@json_option
+@click.pass_obj
+def browse(obj: context.AppContext, job_id: str, path: str, as_json: bool) -> None:
+    """List the files (allocated and deleted) under PATH on the file systems of JOB_ID's image,
+    read-only, without exporting anything. Recorded on the job."""
+    found = scan_action.browse(_store(obj), job_id, path, _who(obj))
+    if as_json:
+        click.echo(json.dumps(found.to_dict()))
+        return
+    for partition in found.partitions:
+        click.echo(
+            f"partition {partition.index}: {shown(partition.table)} at {partition.offset},"
+            f" file system {shown(partition.filesystem)}"
+        )
+    for item in found.files:
+        modified = item.times.get("mtime", "-")
+        click.echo(f"p{item.partition} {item.origin:<9} {item.size:>12}  {modified:<25}"
+                   f" {shown(item.path)}")  # fmt: skip
+    if not found.files:
+        click.echo("no files")
+
+
+media_subcommands = [scan, browse]
