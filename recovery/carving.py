@@ -16,10 +16,12 @@ import logging
 import os
 import pathlib
 import shutil
-from collections.abc import Callable, Iterator
+import subprocess
+import threading
+from collections.abc import Callable
 
-from recovery import carve_trim, photorec
-from recovery.scan_model import ByteRun, cut_runs
+from recovery import carve_trim, photorec, text_carver
+from recovery.scan_model import ByteRun, cut_runs, merge_runs, overlap
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +35,13 @@ STRUCTURE_EXTENSIONS = frozenset({"fat"})
 class Carved:
     """A carved file cut to its true length: its content path, name, length and runs."""
 
-    source: pathlib.Path  # PhotoRec's output file (read the first ``size`` bytes)
+    source: pathlib.Path  # PhotoRec's output file, or the image for a text file
     name: str
     size: int
     sha256: str
     runs: tuple[ByteRun, ...]
     trimmed: bool
+    source_offset: int = 0  # read ``size`` bytes of ``source`` from here
 
 
 def write_work_copy(image: pathlib.Path, copy: pathlib.Path, areas: tuple[ByteRun, ...]) -> int:
@@ -89,34 +92,99 @@ def _all_zeros(path: pathlib.Path, size: int) -> bool:
     return True
 
 
-def carve(
-    work: pathlib.Path,
-    image: pathlib.Path,
-    areas: tuple[ByteRun, ...],
-    *,
-    binary: str,
-    timeout: float,
-    warn: Callable[[str], None],
-) -> Iterator[Carved]:
-    """Given a private, empty work folder, the image and the areas to carve, yield the carved
-    files; the caller copies them out before the next one and removes ``work`` at the end.
+class CarveRun:
+    """Carving started in the background: PhotoRec works on the sparse copy (in a thread that
+    only waits for it) while the caller recovers the file-system files; ``results`` then finds
+    the text files and gathers both.
 
-    Raise PhotorecError when PhotoRec fails, ReportError when its report is unreadable.
+    Given a private, empty work folder, the image and the areas to carve. The caller copies the
+    carved files out, then removes ``work``; ``stop`` ends PhotoRec early.
     """
-    copy = work / "unaccounted.img"
-    write_work_copy(image, copy, areas)
-    prefix = work / "carved"
-    photorec.run(photorec.carve_argv(str(copy), str(prefix), binary=binary), cwd=str(work),
-                 timeout=timeout)
-    copy.unlink()
-    report = pathlib.Path(f"{prefix}.1") / "report.xml"
-    if not report.is_file():
-        return
-    with open(report, "rb") as stream:
-        objects = photorec.parse_report(stream)
-    folders = {path.name: path for path in work.glob("carved.*") if path.is_dir()}
-    for found in objects:
-        yield from _one(found, folders, warn)
+
+    def __init__(
+        self,
+        work: pathlib.Path,
+        image: pathlib.Path,
+        areas: tuple[ByteRun, ...],
+        *,
+        binary: str,
+        timeout: float,
+        warn: Callable[[str], None],
+    ) -> None:
+        self.work, self.image, self.areas, self.warn = work, image, areas, warn
+        self._process: subprocess.Popen | None = None
+        self._error: BaseException | None = None
+        copy = work / "unaccounted.img"
+        write_work_copy(image, copy, areas)
+        argv = photorec.carve_argv(str(copy), str(work / "carved"), binary=binary)
+        self._thread = threading.Thread(target=self._run, args=(argv, timeout), daemon=True)
+        self._thread.start()
+
+    def _run(self, argv: tuple[str, ...], timeout: float) -> None:
+        try:
+            photorec.run(argv, cwd=str(self.work), timeout=timeout, on_start=self._started)
+        except BaseException as error:  # handed to the caller's thread by results()
+            self._error = error
+
+    def _started(self, process: subprocess.Popen) -> None:
+        self._process = process
+
+    def stop(self) -> None:
+        if self._process is not None:
+            photorec.stop(self._process)
+        self._thread.join()
+
+    def results(self) -> list[Carved]:
+        """Return the carved files; raise PhotorecError or ReportError when carving failed."""
+        texts = _text_files(self.image, self.areas)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        (self.work / "unaccounted.img").unlink()
+        report = self.work / "carved.1" / "report.xml"
+        carved: list[Carved] = []
+        if report.is_file():
+            with open(report, "rb") as stream:
+                objects = photorec.parse_report(stream)
+            folders = {path.name: path for path in self.work.glob("carved.*") if path.is_dir()}
+            for found in objects:
+                carved.extend(_one(found, folders, self.warn))
+        return _prefer_own_text(carved, texts)
+
+
+def _text_files(image: pathlib.Path, areas: tuple[ByteRun, ...]) -> list[Carved]:
+    """Text files in the areas (text_carver), read from the image itself."""
+    found = []
+    with open(image, "rb") as stream:
+
+        def read(offset: int, length: int) -> bytes:
+            stream.seek(offset)
+            return stream.read(length)
+
+        for area in areas:
+            for run in text_carver.scan_area(read, area):
+                digest = hashlib.sha256(read(run.offset, run.length)).hexdigest()
+                found.append(Carved(image, f"{run.offset:012x}.txt", run.length, digest,
+                                    (run,), True, source_offset=run.offset))  # fmt: skip
+    return found
+
+
+def _prefer_own_text(carved: list[Carved], texts: list[Carved]) -> list[Carved]:
+    """PhotoRec's text files cut at a block end lose to the text file found at the same place;
+    a text run inside a file PhotoRec recognized by its format is part of that file."""
+    text_runs = merge_runs(run for item in texts for run in item.runs)
+    kept, formatted = [], []
+    for item in carved:
+        extension = item.name.rpartition(".")[2].lower()
+        is_text = extension in carve_trim.TEXT_EXTENSIONS
+        if is_text and overlap(merge_runs(item.runs), text_runs):
+            continue
+        kept.append(item)
+        if not is_text:
+            formatted.extend(item.runs)
+    formatted_runs = merge_runs(formatted)
+    kept += [item for item in texts if not overlap(item.runs, formatted_runs)]
+    return kept
 
 
 def _one(found: photorec.CarvedObject, folders: dict, warn: Callable[[str], None]):

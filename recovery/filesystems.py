@@ -217,6 +217,9 @@ class _Named:
     def __iter__(self):
         return iter(self._found)
 
+    def as_directory(self):
+        return self._found.as_directory()
+
 
 def walk(system: OpenFileSystem, warn: Warn) -> Iterator[FoundFile]:
     """Given an open file system, yield every regular file, allocated or deleted, depth first.

@@ -8,6 +8,7 @@ tied to where it lay. Its exit codes: 0 ok, anything else a failure.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -16,7 +17,7 @@ import shutil
 import signal
 import subprocess
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
 from recovery import errors
@@ -132,11 +133,18 @@ def version(binary: str = DEFAULT_BINARY) -> str:
     return parse_version(result.stdout + result.stderr)
 
 
-def run(argv: Sequence[str], *, cwd: str, timeout: float) -> None:
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    timeout: float,
+    on_start: Callable[[subprocess.Popen], None] | None = None,
+) -> None:
     """Run PhotoRec in ``cwd`` (its log goes there), in its own session, with no terminal.
 
     It gets SIGTERM when backupctl dies (util-linux setpriv) and is killed after ``timeout``
-    seconds. Raise PhotorecError on a failure or a timeout.
+    seconds; ``on_start`` receives the process (to stop it from another thread). Raise
+    PhotorecError on a failure or a timeout.
     """
     setpriv = shutil.which("setpriv")
     full = (setpriv, "--pdeathsig", "TERM", *argv) if setpriv else tuple(argv)
@@ -151,12 +159,24 @@ def run(argv: Sequence[str], *, cwd: str, timeout: float) -> None:
         umask=0o077,  # carved files are customer data: root-only
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "dumb", "LANG": "C"},
     )
+    if on_start is not None:
+        on_start(process)
     try:
         _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(process)
+        raise PhotorecError(f"photorec did not finish within {timeout:.0f} s; stopped") from None
     except BaseException:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        stop(process)
         raise
     if process.returncode != 0:
         detail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
         raise PhotorecError(f"photorec failed with exit status {process.returncode}: {detail[0]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Kill PhotoRec's process group (it keeps nothing worth saving) and reap it."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

@@ -148,19 +148,26 @@ def _recover(output, chosen, unreadable, warn, dropped, on_progress) -> list[Man
     return entries
 
 
-def _carve(output, image, accounted, unreadable, known, options, warn, dropped, on_progress):
-    size = image.stat().st_size
-    areas = complement(accounted, size)
-    if not areas:
-        return []
+def _start_carving(output, image, accounted, options, warn, on_progress):
+    """Start PhotoRec on what the file systems do not account for; None when nothing is left."""
+    areas = complement(accounted, image.stat().st_size)
+    if not options.carve or not areas:
+        return None
     work = output.root / ".carving"
     work.mkdir(mode=0o700)
-    entries = []
     on_progress("carving", 0, sum(area.length for area in areas))
     try:
-        carved = carving.carve(work, image, areas, binary=options.photorec_binary,
-                               timeout=options.carve_timeout, warn=warn)  # fmt: skip
-        for item in carved:
+        return carving.CarveRun(work, image, areas, binary=options.photorec_binary,
+                                timeout=options.carve_timeout, warn=warn)  # fmt: skip
+    except BaseException:
+        carving.remove_work(work)
+        raise
+
+
+def _finish_carving(output, run, unreadable, known, dropped, on_progress):
+    entries = []
+    try:
+        for item in run.results():
             if item.sha256 in known:
                 dropped["carved_duplicates"] += 1
                 continue
@@ -168,7 +175,8 @@ def _carve(output, image, accounted, unreadable, known, options, warn, dropped, 
             entries.append(_write_carved(output, item, unreadable))
             on_progress("carved", len(entries), 0)
     finally:
-        carving.remove_work(work)
+        run.stop()
+        carving.remove_work(run.work)
     return entries
 
 
@@ -176,6 +184,7 @@ def _write_carved(output, item: carving.Carved, unreadable) -> ManifestEntry:
     def fill(sink):
         remaining = item.size
         with open(item.source, "rb") as stream:
+            stream.seek(item.source_offset)
             while remaining > 0:
                 chunk = stream.read(min(carving.COPY_CHUNK, remaining))
                 if not chunk:
@@ -225,13 +234,19 @@ def scan(
         report("listing", 0, 0)
         partitions, found = list_files(image, warn)
         chosen = _to_recover(found, warn, dropped)
-        entries = _recover(output, chosen, unreadable, warn, dropped, report)
-        accounted = merge_runs(run for entry in entries for run in entry.runs)
-        accounted = merge_runs((*accounted, *_allocated_runs(found)))
-        if options.carve:
+        accounted = merge_runs((*(run for _, item in chosen for run in item.runs),
+                                *_allocated_runs(found)))  # fmt: skip
+        carve_run = _start_carving(output, image, accounted, options, warn, report)
+        try:
+            entries = _recover(output, chosen, unreadable, warn, dropped, report)
+        except BaseException:
+            if carve_run is not None:
+                carve_run.stop()
+                carving.remove_work(carve_run.work)
+            raise
+        if carve_run is not None:
             known = {entry.sha256 for entry in entries}
-            entries += _carve(output, image, accounted, unreadable, known, options, warn,
-                              dropped, report)  # fmt: skip
+            entries += _finish_carving(output, carve_run, unreadable, known, dropped, report)
         result = ScanResult(output.root, partitions, tuple(entries), tuple(warn.items),
                             dropped, tools, "")  # fmt: skip
         digest = _manifests(output, result.summary(), entries)
