@@ -45,9 +45,16 @@ def run_tsk_recover(image: pathlib.Path, out: pathlib.Path) -> set[str]:
 
 def run_photorec(image: pathlib.Path, out: pathlib.Path) -> set[str]:
     out.mkdir()
-    argv = ("photorec", "/log", "/d", str(out / "recup"), "/cmd", str(image),
-            "partition_none,options,paranoid,keep_corrupted_file_no,fileopt,everything,enable,"
-            "wholespace,search")  # fmt: skip
+    argv = (
+        "photorec",
+        "/log",
+        "/d",
+        str(out / "recup"),
+        "/cmd",
+        str(image),
+        "partition_none,options,paranoid,keep_corrupted_file_no,fileopt,everything,enable,"
+        "wholespace,search",
+    )
     subprocess.run(argv, check=True, capture_output=True, cwd=out, stdin=subprocess.DEVNULL)
     return _hashes(out)
 
@@ -78,8 +85,12 @@ def measure(kind: str, media: pathlib.Path, work: pathlib.Path, files: int) -> d
     present = on_medium(image, originals, sources)
     everything = {item["sha256"] for item in originals}
     deleted = {item["sha256"] for item in originals if item["deleted"]}
-    row = {"image": kind, "files": len(everything), "deleted": len(deleted),
-           "on_medium": len(present)}  # fmt: skip
+    row = {
+        "image": kind,
+        "files": len(everything),
+        "deleted": len(deleted),
+        "on_medium": len(present),
+    }
     for name, tool in TOOLS.items():
         out = work / f"{kind}-{name}"
         started = time.perf_counter()
@@ -114,11 +125,15 @@ def main() -> None:
     for row in rows:
         for name in TOOLS:
             figures = row[name]
-            print(f"{row['image']:<12}{name:<13}{figures['recall']:>8.1%}"
-                  f"{figures['recall_deleted']:>9.1%}{figures['recall_on_medium']:>11.1%}"
-                  f"{figures['seconds']:>9.2f}")  # fmt: skip
-        print(f"{'':<12}({row['files']} files, {row['deleted']} deleted, "
-              f"{row['on_medium']} on the medium)")  # fmt: skip
+            print(
+                f"{row['image']:<12}{name:<13}{figures['recall']:>8.1%}"
+                f"{figures['recall_deleted']:>9.1%}{figures['recall_on_medium']:>11.1%}"
+                f"{figures['seconds']:>9.2f}"
+            )
+        print(
+            f"{'':<12}({row['files']} files, {row['deleted']} deleted, "
+            f"{row['on_medium']} on the medium)"
+        )
 
 
 if __name__ == "__main__":

@@ -164,8 +164,17 @@ def _text_files(image: pathlib.Path, areas: tuple[ByteRun, ...]) -> list[Carved]
         for area in areas:
             for run in text_carver.scan_area(read, area):
                 digest = hashlib.sha256(read(run.offset, run.length)).hexdigest()
-                found.append(Carved(image, f"{run.offset:012x}.txt", run.length, digest,
-                                    (run,), True, source_offset=run.offset))  # fmt: skip
+                found.append(
+                    Carved(
+                        image,
+                        f"{run.offset:012x}.txt",
+                        run.length,
+                        digest,
+                        (run,),
+                        True,
+                        source_offset=run.offset,
+                    )
+                )
     return found
 
 
@@ -192,9 +201,7 @@ def _one(found: photorec.CarvedObject, folders: dict, warn: Callable[[str], None
     extension = name.rpartition(".")[2] if "." in name else ""
     if extension in STRUCTURE_EXTENSIONS:
         return
-    source = next(
-        (folder / name for folder in folders.values() if (folder / name).is_file()), None
-    )
+    source = next((folder / name for folder in folders.values() if (folder / name).is_file()), None)
     if source is None or source.is_symlink():  # reported, then rejected by its own check
         logger.debug("carved file %r named in PhotoRec's report is missing", name)
         return

@@ -42,6 +42,11 @@ FAT_LABEL_SUFFIX = "(Volume Label Entry)"
 Warn = Callable[[str], None]
 
 
+def versions() -> dict:
+    """Return the versions of The Sleuth Kit and of its Python binding."""
+    return {"sleuthkit": pytsk3.TSK_VERSION_STR, "pytsk3": pytsk3.get_version()}
+
+
 @dataclasses.dataclass
 class OpenFileSystem:
     """A file system TSK opened, at its partition (not a value: it holds TSK handles)."""
@@ -125,7 +130,7 @@ def _times(meta) -> dict:
     return times
 
 
-def data_attribute(file_object: pytsk3.File):
+def data_attribute(file_object: pytsk3.File) -> pytsk3.Attribute | None:
     """Given a TSK file, return its unnamed content attribute, None when it has none."""
     for attribute in file_object:
         info = attribute.info
@@ -214,7 +219,7 @@ class _Named:
         self._found = found
         self.info = type("Info", (), {"meta": found.info.meta, "name": name})()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator:
         return iter(self._found)
 
     def as_directory(self):
@@ -240,12 +245,16 @@ def walk(system: OpenFileSystem, warn: Warn) -> Iterator[FoundFile]:
         try:
             listing = list(directory)
         except (OSError, RuntimeError) as error:
-            warn(f"partition {system.partition.index}: damaged directory {prefix or '/'!r}: {error}")
+            warn(
+                f"partition {system.partition.index}: damaged directory {prefix or '/'!r}: {error}"
+            )
             continue
         for entry in listing:
             entries += 1
             if entries > MAX_ENTRIES:
-                warn(f"partition {system.partition.index}: more than {MAX_ENTRIES} entries; stopped")
+                warn(
+                    f"partition {system.partition.index}: more than {MAX_ENTRIES} entries; stopped"
+                )
                 return
             name = _decode(entry.info.name.name or b"")
             entry = entry if entry.info.meta is not None else _by_address(system, entry)
@@ -266,9 +275,7 @@ def walk(system: OpenFileSystem, warn: Warn) -> Iterator[FoundFile]:
                 yield found
 
 
-def read_content(
-    system: OpenFileSystem, found: FoundFile, sink: Callable[[bytes], None]
-) -> None:
+def read_content(system: OpenFileSystem, found: FoundFile, sink: Callable[[bytes], None]) -> None:
     """Given a file found by ``walk``, feed its content to ``sink`` in chunks.
 
     Raise OSError when TSK cannot read it (a damaged run list, a run past the image).

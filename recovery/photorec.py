@@ -96,7 +96,11 @@ def _carved(element: ElementTree.Element) -> CarvedObject:
         raise ReportError("carve report: a fileobject without a filename or filesize")
     runs = []
     for run in (item for item in element.iter() if _local(item.tag) == "byte_run"):
-        offset, image_offset, length = _int(run, "offset"), _int(run, "img_offset"), _int(run, "len")
+        offset, image_offset, length = (
+            _int(run, "offset"),
+            _int(run, "img_offset"),
+            _int(run, "len"),
+        )
         runs.append((offset, ByteRun(image_offset, length)))
     runs.sort()
     return CarvedObject(filename, int(size_text), tuple(run for _, run in runs))

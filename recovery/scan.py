@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import json
 import logging
 import pathlib
 from collections.abc import Callable
-
-import pytsk3
 
 from recovery import carving, damage, filesystems, photorec
 from recovery import mapfile as mapfile_module
@@ -40,9 +37,18 @@ logger = logging.getLogger(__name__)
 MANIFEST_JSON = "manifest.json"
 MANIFEST_CSV = "manifest.csv"
 CSV_FIELDS = (
-    "path", "size", "sha256", "origin", "original_path", "mtime", "atime", "ctime", "crtime",
-    "damaged_bytes", "damaged",
-)  # fmt: skip
+    "path",
+    "size",
+    "sha256",
+    "origin",
+    "original_path",
+    "mtime",
+    "atime",
+    "ctime",
+    "crtime",
+    "damaged_bytes",
+    "damaged",
+)
 MAX_WARNINGS = 1000
 
 # (phase, done, total): phases "listing", "recovering" (bytes), "carving", "carved" (files)
@@ -100,13 +106,15 @@ class _Warnings:
 
 def tool_versions(options: ScanOptions) -> dict:
     """Return the versions of the libraries and tools a scan uses."""
-    versions = {"sleuthkit": pytsk3.TSK_VERSION_STR, "pytsk3": pytsk3.get_version()}
+    versions = filesystems.versions()
     if options.carve:
         versions["photorec"] = photorec.version(options.photorec_binary)
     return versions
 
 
-def list_files(image: pathlib.Path, warn: Callable[[str], None]):
+def list_files(
+    image: pathlib.Path, warn: Callable[[str], None]
+) -> tuple[tuple[Partition, ...], list[tuple[filesystems.OpenFileSystem, FoundFile]]]:
     """Given an image, return its partitions, and every regular file with its open file
     system."""
     _, partitions, systems = filesystems.open_image(str(image), warn)
@@ -140,9 +148,18 @@ def _recover(output, chosen, unreadable, warn, dropped, on_progress) -> list[Man
             dropped["unreadable"] += 1
             continue
         entries.append(
-            ManifestEntry(path, size, digest, item.origin, item.path, item.times,
-                          damage.damaged_bytes(item.runs, unreadable), item.partition, item.runs)
-        )  # fmt: skip
+            ManifestEntry(
+                path,
+                size,
+                digest,
+                item.origin,
+                item.path,
+                item.times,
+                damage.damaged_bytes(item.runs, unreadable),
+                item.partition,
+                item.runs,
+            )
+        )
         done += item.size
         on_progress("recovering", done, total)
     return entries
@@ -157,8 +174,14 @@ def _start_carving(output, image, accounted, options, warn, on_progress):
     work.mkdir(mode=0o700)
     on_progress("carving", 0, sum(area.length for area in areas))
     try:
-        return carving.CarveRun(work, image, areas, binary=options.photorec_binary,
-                                timeout=options.carve_timeout, warn=warn)  # fmt: skip
+        return carving.CarveRun(
+            work,
+            image,
+            areas,
+            binary=options.photorec_binary,
+            timeout=options.carve_timeout,
+            warn=warn,
+        )
     except BaseException:
         carving.remove_work(work)
         raise
@@ -195,8 +218,17 @@ def _write_carved(output, item: carving.Carved, unreadable) -> ManifestEntry:
     offset = item.runs[0].offset if item.runs else 0
     extension = item.name.rpartition(".")[2] if "." in item.name else "bin"
     path, size, digest = output.write([CARVED], f"{offset:012x}.{extension}", fill)
-    return ManifestEntry(path, size, digest, CARVED, None, {},
-                         damage.damaged_bytes(item.runs, unreadable), None, item.runs)  # fmt: skip
+    return ManifestEntry(
+        path,
+        size,
+        digest,
+        CARVED,
+        None,
+        {},
+        damage.damaged_bytes(item.runs, unreadable),
+        None,
+        item.runs,
+    )
 
 
 def _manifests(output: OutputFolder, summary: dict, entries) -> str:
@@ -225,8 +257,9 @@ def scan(
     and return the result; raise RefusedError for an unusable folder, PhotorecError when
     carving fails."""
     report = on_progress or (lambda phase, done, total: None)
-    warn, dropped = _Warnings(), dict.fromkeys(
-        ("overwritten_or_empty_deleted", "unreadable", "carved_duplicates"), 0
+    warn, dropped = (
+        _Warnings(),
+        dict.fromkeys(("overwritten_or_empty_deleted", "unreadable", "carved_duplicates"), 0),
     )
     tools = tool_versions(options)
     unreadable = damage.unreadable_runs(mapfile)
@@ -234,8 +267,9 @@ def scan(
         report("listing", 0, 0)
         partitions, found = list_files(image, warn)
         chosen = _to_recover(found, warn, dropped)
-        accounted = merge_runs((*(run for _, item in chosen for run in item.runs),
-                                *_allocated_runs(found)))  # fmt: skip
+        accounted = merge_runs(
+            (*(run for _, item in chosen for run in item.runs), *_allocated_runs(found))
+        )
         carve_run = _start_carving(output, image, accounted, options, warn, report)
         try:
             entries = _recover(output, chosen, unreadable, warn, dropped, report)
@@ -247,8 +281,9 @@ def scan(
         if carve_run is not None:
             known = {entry.sha256 for entry in entries}
             entries += _finish_carving(output, carve_run, unreadable, known, dropped, report)
-        result = ScanResult(output.root, partitions, tuple(entries), tuple(warn.items),
-                            dropped, tools, "")  # fmt: skip
+        result = ScanResult(
+            output.root, partitions, tuple(entries), tuple(warn.items), dropped, tools, ""
+        )
         digest = _manifests(output, result.summary(), entries)
     return dataclasses.replace(result, manifest_sha256=digest)
 

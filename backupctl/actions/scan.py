@@ -94,8 +94,9 @@ def run_scan(
         result = scan.scan(image, mapfile, out_dir, options=options, on_progress=on_progress)
     except errors.RecoveryError as error:
         details = {"output": str(out_dir), "reason": str(error), "started_at": started}
-        store.record_event(job_id, kind="scan.failed", actor=who.actor, host=who.host,
-                           details=details)  # fmt: skip
+        store.record_event(
+            job_id, kind="scan.failed", actor=who.actor, host=who.host, details=details
+        )
         raise
     summary = result.summary()
     details = {
@@ -108,8 +109,9 @@ def run_scan(
         "started_at": started,
         "finished_at": custody.utc_now(),
     }
-    store.record_event(job_id, kind="scan.finished", actor=who.actor, host=who.host,
-                       details=details)  # fmt: skip
+    store.record_event(
+        job_id, kind="scan.finished", actor=who.actor, host=who.host, details=details
+    )
     return summary
 
 
@@ -123,11 +125,13 @@ def browse(store: JobStore, job_id: str, path: str, who: Who) -> Browse:
     partitions, found = scan.list_files(image, warnings.append)
     prefix = "/" + path.strip("/")
     files = tuple(
-        item for _, item in found
+        item
+        for _, item in found
         if prefix == "/" or item.path == prefix or item.path.startswith(prefix + "/")
-    )  # fmt: skip
+    )
     if store.get(job_id).status == "open":
         details = {"path": prefix, "files": len(files)}
-        store.record_event(job_id, kind="scan.browsed", actor=who.actor, host=who.host,
-                           details=details)  # fmt: skip
+        store.record_event(
+            job_id, kind="scan.browsed", actor=who.actor, host=who.host, details=details
+        )
     return Browse(partitions, files, tuple(warnings))

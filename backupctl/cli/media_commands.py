@@ -1,4 +1,5 @@
-"""`backupctl media`: list the media on the bench and watch them come and go (imaging adds more)."""
+"""`backupctl media`: list the media on the bench and watch them come and go (imaging and
+scanning add more)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def _print_device(device: BlockDevice) -> None:
 
 @click.group()
 def media() -> None:
-    """Customer media on the bench: list, watch, and image them.
+    """Customer media on the bench: list, watch, image, scan and browse them.
 
     System devices (holding a mounted filesystem, swap or the toolkit's state) are marked and
     are never written; they are only imaged when the technician insists with an explicit flag.

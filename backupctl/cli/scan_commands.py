@@ -17,8 +17,12 @@ from backupctl.cli.options import json_option, quiet_option
 from backupctl.cli.text import shown
 
 PROGRESS_LOGGER = logging.getLogger("backupctl.progress")
-PHASE_NAMES = {"listing": "listing file systems", "recovering": "recovering files",
-               "carving": "carving unaccounted areas", "carved": "carved files"}  # fmt: skip
+PHASE_NAMES = {
+    "listing": "listing file systems",
+    "recovering": "recovering files",
+    "carving": "carving unaccounted areas",
+    "carved": "carved files",
+}
 
 
 def _store(obj: context.AppContext) -> job_actions.JobStore:
@@ -42,9 +46,15 @@ class _BarProgress:
             self.close()
             self.phase = phase
             byte_phase = phase in ("recovering", "carving")
-            self.bar = tqdm(desc=PHASE_NAMES.get(phase, phase), total=total or None,
-                            unit="B" if byte_phase else " files", unit_scale=byte_phase,
-                            unit_divisor=1024, file=sys.stderr, leave=False)  # fmt: skip
+            self.bar = tqdm(
+                desc=PHASE_NAMES.get(phase, phase),
+                total=total or None,
+                unit="B" if byte_phase else " files",
+                unit_scale=byte_phase,
+                unit_divisor=1024,
+                file=sys.stderr,
+                leave=False,
+            )
         self.bar.n = done
         self.bar.refresh()
 
@@ -96,8 +106,10 @@ def _print_summary(summary: dict) -> None:
         f" {counts['deleted']} deleted, {counts['carved']} carved), {summary['bytes']} bytes"
     )
     if counts["damaged"]:
-        click.echo(f"DAMAGED:   {counts['damaged']} files have bytes in unreadable areas"
-                   " (damaged_bytes in the manifest)")  # fmt: skip
+        click.echo(
+            f"DAMAGED:   {counts['damaged']} files have bytes in unreadable areas"
+            " (damaged_bytes in the manifest)"
+        )
     click.echo(f"warnings:  {len(summary['warnings'])}")
     click.echo(f"manifest:  {shown(summary['manifest'])}  sha256 {summary['manifest_sha256']}")
 
@@ -162,8 +174,9 @@ def browse(obj: context.AppContext, job_id: str, path: str, as_json: bool) -> No
         )
     for item in found.files:
         modified = item.times.get("mtime", "-")
-        click.echo(f"p{item.partition} {item.origin:<9} {item.size:>12}  {modified:<25}"
-                   f" {shown(item.path)}")  # fmt: skip
+        click.echo(
+            f"p{item.partition} {item.origin:<9} {item.size:>12}  {modified:<25} {shown(item.path)}"
+        )
     if not found.files:
         click.echo("no files")
 

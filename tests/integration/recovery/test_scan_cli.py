@@ -37,23 +37,31 @@ def media(tmp_path_factory):
     if not os.path.exists("/dev/fuse"):
         skip_or_fail("no /dev/fuse: the NTFS test image is written through ntfs-3g")
     folder = tmp_path_factory.mktemp("media")
-    return {kind: make_media.build(kind, folder, files=30)
-            for kind in ("fat32", "ext4", "ntfs", "reformatted")}  # fmt: skip
+    return {
+        kind: make_media.build(kind, folder, files=30)
+        for kind in ("fat32", "ext4", "ntfs", "reformatted")
+    }
 
 
 def run_cli(state_dir: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BACKUPCTL_STATE_DIR": str(state_dir),
-           "BACKUPCTL_CONFIG": str(state_dir / "absent.toml"), "SUDO_USER": "tech-anna"}  # fmt: skip
-    return subprocess.run((str(BACKUPCTL), *args), check=False, capture_output=True, text=True,
-                          env=env, timeout=120)  # fmt: skip
+    env = {
+        **os.environ,
+        "BACKUPCTL_STATE_DIR": str(state_dir),
+        "BACKUPCTL_CONFIG": str(state_dir / "absent.toml"),
+        "SUDO_USER": "tech-anna",
+    }
+    return subprocess.run(
+        (str(BACKUPCTL), *args), check=False, capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def imaged_job(state_dir, image: pathlib.Path, *, bad: tuple[int, int] | None = None) -> str:
     """Open a job, put ``image`` in its folder as if ``media image`` had made it, with a mapfile
     marking ``bad`` (offset, size) as bad sectors (zeros in the image, as ddrescue leaves)."""
     store = JobStore(state_dir / "state.db", state_dir / "jobs")
-    job = store.open_job(customer="C-1", consent_ref="CF-1", ticket=None, note=None,
-                         actor="tech", host="bench")  # fmt: skip
+    job = store.open_job(
+        customer="C-1", consent_ref="CF-1", ticket=None, note=None, actor="tech", host="bench"
+    )
     target = job.folder / f"{job.job_id}.img"
     shutil.copyfile(image, target)
     size = target.stat().st_size
@@ -66,15 +74,21 @@ def imaged_job(state_dir, image: pathlib.Path, *, bad: tuple[int, int] | None = 
         blocks = [
             mapfile_module.Block(0, offset, mapfile_module.BlockStatus.FINISHED),
             mapfile_module.Block(offset, length, mapfile_module.BlockStatus.BAD_SECTOR),
-            mapfile_module.Block(offset + length, size - offset - length,
-                                 mapfile_module.BlockStatus.FINISHED),
-        ]  # fmt: skip
+            mapfile_module.Block(
+                offset + length, size - offset - length, mapfile_module.BlockStatus.FINISHED
+            ),
+        ]
     with open(job.folder / f"{job.job_id}.map", "w") as stream:
         mapfile_module.write(mapfile_module.Mapfile(size, "+", 1, tuple(blocks)), stream)
     paths = {"image": str(target), "mapfile": str(job.folder / f"{job.job_id}.map")}
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
-    store.record_event(job.job_id, kind="image.finished", actor="tech", host="bench",
-                       details={"paths": paths, "sha256": digest})  # fmt: skip
+    store.record_event(
+        job.job_id,
+        kind="image.finished",
+        actor="tech",
+        host="bench",
+        details={"paths": paths, "sha256": digest},
+    )
     return job.job_id
 
 
@@ -85,8 +99,13 @@ def recovered(out: pathlib.Path) -> dict:
 def test_scan_fat32_recovers_allocated_and_deleted_files_and_flags_damage(media, tmp_path):
     image, originals = media["fat32"]
     victim = next(item for item in originals if not item["deleted"])
-    source = pathlib.Path(next(p for p in make_media.pick_files(30)
-                               if hashlib.sha256(p.read_bytes()).hexdigest() == victim["sha256"]))  # fmt: skip
+    source = pathlib.Path(
+        next(
+            p
+            for p in make_media.pick_files(30)
+            if hashlib.sha256(p.read_bytes()).hexdigest() == victim["sha256"]
+        )
+    )
     offset = image.read_bytes().find(source.read_bytes())
     job_id = imaged_job(tmp_path / "state", image, bad=(offset + 512, 1024))
     out = tmp_path / "out"
@@ -108,8 +127,15 @@ def test_scan_fat32_recovers_allocated_and_deleted_files_and_flags_damage(media,
     ]
     assert summary["counts"]["damaged"] == 1
     assert summary["counts"]["deleted"] == sum(item["deleted"] for item in originals)
-    assert set(manifest["files"][0]) >= {"path", "size", "sha256", "origin", "original_path",
-                                         "times", "damaged_bytes"}  # fmt: skip
+    assert set(manifest["files"][0]) >= {
+        "path",
+        "size",
+        "sha256",
+        "origin",
+        "original_path",
+        "times",
+        "damaged_bytes",
+    }
     rows = (out / "manifest.csv").read_text().splitlines()
     assert len(rows) == len(manifest["files"]) + 1 and rows[0].startswith("path,size,sha256")
     for path in (out, *out.rglob("*")):
@@ -118,8 +144,10 @@ def test_scan_fat32_recovers_allocated_and_deleted_files_and_flags_damage(media,
     shown = json.loads(run_cli(tmp_path / "state", "job", "show", job_id, "--json").stdout)
     event = shown["events"][-1]
     assert event["kind"] == "scan.finished" and shown["chain"]["verifies"]
-    assert event["details"]["manifest_sha256"] == hashlib.sha256(
-        (out / "manifest.json").read_bytes()).hexdigest()  # fmt: skip
+    assert (
+        event["details"]["manifest_sha256"]
+        == hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
+    )
     assert event["details"]["output"] == str(out) and event["details"]["counts"]["damaged"] == 1
     assert set(event["details"]["tools"]) == {"sleuthkit", "pytsk3", "photorec"}
 
@@ -178,8 +206,9 @@ def test_truncated_and_garbage_images_give_warnings_and_the_scan_goes_on(media, 
     for number, broken in enumerate((truncated, garbage)):
         job_id = imaged_job(tmp_path / f"state{number}", broken)
         out = tmp_path / f"out{number}"
-        result = run_cli(tmp_path / f"state{number}", "media", "scan", job_id, "--to", str(out),
-                         "--json")  # fmt: skip
+        result = run_cli(
+            tmp_path / f"state{number}", "media", "scan", job_id, "--to", str(out), "--json"
+        )
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
         assert (out / "manifest.json").is_file()
@@ -192,8 +221,9 @@ def test_scan_refuses_a_non_empty_folder_and_a_job_without_image(media, tmp_path
     (tmp_path / "full" / "x").write_text("x")
     refused = run_cli(tmp_path / "state", "media", "scan", job_id, "--to", str(tmp_path / "full"))
     assert refused.returncode == 4 and "not empty" in refused.stderr
-    opened = run_cli(tmp_path / "state", "job", "open", "--customer", "C", "--consent", "CF",
-                     "--json")  # fmt: skip
+    opened = run_cli(
+        tmp_path / "state", "job", "open", "--customer", "C", "--consent", "CF", "--json"
+    )
     bare = json.loads(opened.stdout)["job_id"]
     missing = run_cli(tmp_path / "state", "media", "scan", bare, "--to", str(tmp_path / "o2"))
     assert missing.returncode == 2 and "no finished image" in missing.stderr
