@@ -1,11 +1,11 @@
 """Carving what the file systems do not account for, with PhotoRec, and cutting to true length.
 
 The areas no recovered file covers (unallocated space, unknown areas, the whole image when no
-file system is found) are copied at their own offsets into a sparse work copy of the image;
-everything else reads as zeros there. PhotoRec carves that copy in batch mode, so the byte runs
-its report gives are offsets on the real image. Each carved file is cut where its format says
-it ends (``carve_trim``); one identical to a file-system file, or holding only zeros, is
-dropped.
+file system is found) are copied into a compact work copy (``work_copy``: long zero stretches
+left out); PhotoRec carves it in batch mode and the runs of its report are mapped back to the
+image. Text files, which PhotoRec finds only by known headers, are found by ``text_carver`` on
+the image itself. Each carved file is cut where its format says it ends (``carve_trim``); one
+holding only zeros is dropped (the caller drops duplicates).
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import os
 import pathlib
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable
 
-from recovery import carve_trim, photorec, text_carver
+from recovery import carve_trim, photorec, text_carver, work_copy
 from recovery.scan_model import ByteRun, cut_runs, merge_runs, overlap
 
 logger = logging.getLogger(__name__)
@@ -42,32 +40,6 @@ class Carved:
     runs: tuple[ByteRun, ...]
     trimmed: bool
     source_offset: int = 0  # read ``size`` bytes of ``source`` from here
-
-
-def write_work_copy(image: pathlib.Path, copy: pathlib.Path, areas: tuple[ByteRun, ...]) -> int:
-    """Given the image and the areas to carve, write a sparse copy holding only those areas;
-    return the bytes copied. The copy is created 0600, never through a symlink."""
-    size = image.stat().st_size
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    copied = 0
-    with open(image, "rb") as source:
-        descriptor = os.open(copy, flags, 0o600)
-        try:
-            os.ftruncate(descriptor, size)
-            for area in areas:
-                source.seek(area.offset)
-                position = area.offset
-                while position < area.end:
-                    chunk = source.read(min(COPY_CHUNK, area.end - position))
-                    if not chunk:
-                        break
-                    if chunk.count(0) != len(chunk):
-                        os.pwrite(descriptor, chunk, position)
-                    position += len(chunk)
-                    copied += len(chunk)
-        finally:
-            os.close(descriptor)
-    return copied
 
 
 def _measure(path: pathlib.Path, extension: str, size: int) -> tuple[int, str, bool]:
@@ -109,16 +81,16 @@ class CarveRun:
         *,
         binary: str,
         timeout: float,
-        warn: Callable[[str], None],
     ) -> None:
-        self.work, self.image, self.areas, self.warn = work, image, areas, warn
+        self.work, self.image, self.areas = work, image, areas
         self._process: subprocess.Popen | None = None
         self._error: BaseException | None = None
         copy = work / "unaccounted.img"
-        write_work_copy(image, copy, areas)
+        self._slots = work_copy.write(image, copy, areas)
         argv = photorec.carve_argv(str(copy), str(work / "carved"), binary=binary)
         self._thread = threading.Thread(target=self._run, args=(argv, timeout), daemon=True)
-        self._thread.start()
+        if self._slots:  # nothing but zeros: nothing for PhotoRec
+            self._thread.start()
 
     def _run(self, argv: tuple[str, ...], timeout: float) -> None:
         try:
@@ -132,12 +104,14 @@ class CarveRun:
     def stop(self) -> None:
         if self._process is not None:
             photorec.stop(self._process)
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def results(self) -> list[Carved]:
         """Return the carved files; raise PhotorecError or ReportError when carving failed."""
         texts = _text_files(self.image, self.areas)
-        self._thread.join()
+        if self._thread.is_alive() or self._slots:
+            self._thread.join()
         if self._error is not None:
             raise self._error
         (self.work / "unaccounted.img").unlink()
@@ -148,7 +122,7 @@ class CarveRun:
                 objects = photorec.parse_report(stream)
             folders = {path.name: path for path in self.work.glob("carved.*") if path.is_dir()}
             for found in objects:
-                carved.extend(_one(found, folders, self.warn))
+                carved.extend(_one(found, folders, self._slots))
         return _prefer_own_text(carved, texts)
 
 
@@ -196,7 +170,7 @@ def _prefer_own_text(carved: list[Carved], texts: list[Carved]) -> list[Carved]:
     return kept
 
 
-def _one(found: photorec.CarvedObject, folders: dict, warn: Callable[[str], None]):
+def _one(found: photorec.CarvedObject, folders: dict, slots: tuple[int, ...]):
     name = pathlib.PurePosixPath(found.filename).name
     extension = name.rpartition(".")[2] if "." in name else ""
     if extension in STRUCTURE_EXTENSIONS:
@@ -209,7 +183,8 @@ def _one(found: photorec.CarvedObject, folders: dict, warn: Callable[[str], None
     if size == 0 or _all_zeros(source, size):
         return
     length, digest, trimmed = _measure(source, extension, size)
-    yield Carved(source, name, length, digest, cut_runs(found.runs, length), trimmed)
+    runs = work_copy.to_image(cut_runs(found.runs, length), slots)
+    yield Carved(source, name, length, digest, runs, trimmed)
 
 
 def remove_work(work: pathlib.Path) -> None:

@@ -180,7 +180,6 @@ def _start_carving(output, image, accounted, options, warn, on_progress):
             areas,
             binary=options.photorec_binary,
             timeout=options.carve_timeout,
-            warn=warn,
         )
     except BaseException:
         carving.remove_work(work)

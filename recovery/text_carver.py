@@ -18,13 +18,13 @@ SECTOR = 512
 MIN_LENGTH = 64
 MAX_LENGTH = 64 << 20
 ZERO_BLOCK = 65536
-_NON_NUL = re.compile(rb"[^\x00]+")
+_NON_NUL = re.compile(rb"[^\x00]{%d,}" % MIN_LENGTH)  # shorter runs cannot be a text file
 _CONTROL = re.compile(rb"[\x01-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 
 
 def _non_nul_runs(data: bytes) -> Iterator[re.Match]:
-    """The NUL-free runs of ``data``; an all-zero block is skipped without the regex (fast),
-    and each block is counted once."""
+    """The NUL-free runs of ``data`` at least MIN_LENGTH long; an all-zero block is skipped
+    without the regex (fast), and each block is counted once."""
     position = 0
     for block_start in range(0, len(data), ZERO_BLOCK):
         block_end = min(block_start + ZERO_BLOCK, len(data))
@@ -32,8 +32,9 @@ def _non_nul_runs(data: bytes) -> Iterator[re.Match]:
         if start >= block_end or data.count(0, start, block_end) == block_end - start:
             continue
         while start < block_end:
-            first = _NON_NUL.search(data, start, block_end)
-            if first is None:
+            # a run starting in this block shows its first MIN_LENGTH bytes before this bound
+            first = _NON_NUL.search(data, start, block_end + MIN_LENGTH)
+            if first is None or first.start() >= block_end:
                 break
             match = _NON_NUL.match(data, first.start())  # the whole run, past the block
             yield match
