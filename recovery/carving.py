@@ -24,6 +24,9 @@ from recovery.scan_model import ByteRun, cut_runs, merge_runs, overlap
 logger = logging.getLogger(__name__)
 
 COPY_CHUNK = 4 << 20
+# When the file systems account for less than this share of the image (none found, a
+# reformatted medium), PhotoRec carves the image itself: a copy would cost more than it saves.
+DIRECT_SHARE = 0.01
 MAX_TRIM_READ = 256 << 20
 # Carved pieces of file-system structures (a FAT directory cluster), not customer files.
 STRUCTURE_EXTENSIONS = frozenset({"fat"})
@@ -33,7 +36,7 @@ STRUCTURE_EXTENSIONS = frozenset({"fat"})
 class Carved:
     """A carved file cut to its true length: its content path, name, length and runs."""
 
-    source: pathlib.Path  # PhotoRec's output file, or the image for a text file
+    source: pathlib.Path  # PhotoRec's output file, or the work copy for a text file
     name: str
     size: int
     sha256: str
@@ -85,11 +88,17 @@ class CarveRun:
         self.work, self.image, self.areas = work, image, areas
         self._process: subprocess.Popen | None = None
         self._error: BaseException | None = None
-        copy = work / "unaccounted.img"
-        self._slots = work_copy.write(image, copy, areas)
-        argv = photorec.carve_argv(str(copy), str(work / "carved"), binary=binary)
+        size = image.stat().st_size
+        self.direct = size - sum(area.length for area in areas) < DIRECT_SHARE * size
+        if self.direct:  # (nearly) all unaccounted: a copy would cost more than it saves
+            self._copy, self._slots = image, None
+        else:
+            self._copy = work / "unaccounted.img"
+            self._slots = work_copy.write(image, self._copy, areas)
+        argv = photorec.carve_argv(str(self._copy), str(work / "carved"), binary=binary)
         self._thread = threading.Thread(target=self._run, args=(argv, timeout), daemon=True)
-        if self._slots:  # nothing but zeros: nothing for PhotoRec
+        self._started_thread = self.direct or bool(self._slots)  # only zeros: nothing to carve
+        if self._started_thread:
             self._thread.start()
 
     def _run(self, argv: tuple[str, ...], timeout: float) -> None:
@@ -109,12 +118,15 @@ class CarveRun:
 
     def results(self) -> list[Carved]:
         """Return the carved files; raise PhotorecError or ReportError when carving failed."""
-        texts = _text_files(self.image, self.areas)
-        if self._thread.is_alive() or self._slots:
+        if self.direct:
+            texts = _text_files(self.image, None, self.areas)
+        else:
+            copy_size = len(self._slots) * work_copy.BLOCK
+            texts = _text_files(self._copy, self._slots, (ByteRun(0, copy_size),))
+        if self._started_thread:
             self._thread.join()
         if self._error is not None:
             raise self._error
-        (self.work / "unaccounted.img").unlink()
         report = self.work / "carved.1" / "report.xml"
         carved: list[Carved] = []
         if report.is_file():
@@ -123,13 +135,19 @@ class CarveRun:
             folders = {path.name: path for path in self.work.glob("carved.*") if path.is_dir()}
             for found in objects:
                 carved.extend(_one(found, folders, self._slots))
+        if self.direct:  # PhotoRec saw the accounted areas too: what lies only there is known
+            unaccounted = merge_runs(self.areas)
+            carved = [item for item in carved if overlap(merge_runs(item.runs), unaccounted)]
         return _prefer_own_text(carved, texts)
 
 
-def _text_files(image: pathlib.Path, areas: tuple[ByteRun, ...]) -> list[Carved]:
-    """Text files in the areas (text_carver), read from the image itself."""
+def _text_files(
+    source: pathlib.Path, slots: tuple[int, ...] | None, areas: tuple[ByteRun, ...]
+) -> list[Carved]:
+    """Text files (text_carver) in the areas of the work copy (or of the image itself when
+    ``slots`` is None), with their runs on the image."""
     found = []
-    with open(image, "rb") as stream:
+    with open(source, "rb") as stream:
 
         def read(offset: int, length: int) -> bytes:
             stream.seek(offset)
@@ -138,17 +156,9 @@ def _text_files(image: pathlib.Path, areas: tuple[ByteRun, ...]) -> list[Carved]
         for area in areas:
             for run in text_carver.scan_area(read, area):
                 digest = hashlib.sha256(read(run.offset, run.length)).hexdigest()
-                found.append(
-                    Carved(
-                        image,
-                        f"{run.offset:012x}.txt",
-                        run.length,
-                        digest,
-                        (run,),
-                        True,
-                        source_offset=run.offset,
-                    )
-                )
+                runs = work_copy.to_image((run,), slots)
+                name = f"{runs[0].offset:012x}.txt"
+                found.append(Carved(source, name, run.length, digest, runs, True, run.offset))
     return found
 
 
@@ -166,11 +176,11 @@ def _prefer_own_text(carved: list[Carved], texts: list[Carved]) -> list[Carved]:
         if not is_text:
             formatted.extend(item.runs)
     formatted_runs = merge_runs(formatted)
-    kept += [item for item in texts if not overlap(item.runs, formatted_runs)]
+    kept += [item for item in texts if not overlap(merge_runs(item.runs), formatted_runs)]
     return kept
 
 
-def _one(found: photorec.CarvedObject, folders: dict, slots: tuple[int, ...]):
+def _one(found: photorec.CarvedObject, folders: dict, slots: tuple[int, ...] | None):
     name = pathlib.PurePosixPath(found.filename).name
     extension = name.rpartition(".")[2] if "." in name else ""
     if extension in STRUCTURE_EXTENSIONS:

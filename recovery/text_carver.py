@@ -18,6 +18,7 @@ SECTOR = 512
 MIN_LENGTH = 64
 MAX_LENGTH = 64 << 20
 ZERO_BLOCK = 65536
+_ZEROS = bytes(ZERO_BLOCK)
 _NON_NUL = re.compile(rb"[^\x00]{%d,}" % MIN_LENGTH)  # shorter runs cannot be a text file
 _CONTROL = re.compile(rb"[\x01-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 
@@ -29,7 +30,7 @@ def _non_nul_runs(data: bytes) -> Iterator[re.Match]:
     for block_start in range(0, len(data), ZERO_BLOCK):
         block_end = min(block_start + ZERO_BLOCK, len(data))
         start = max(position, block_start)
-        if start >= block_end or data.count(0, start, block_end) == block_end - start:
+        if start >= block_end or data[start:block_end] == _ZEROS[: block_end - start]:
             continue
         while start < block_end:
             # a run starting in this block shows its first MIN_LENGTH bytes before this bound
