@@ -82,11 +82,12 @@ def scan_area(
 ) -> Iterator[ByteRun]:
     """Given ``read(offset, length) -> bytes`` on the image and an area, yield its text files.
 
-    A run still open at a chunk's end is read again from its start with the next chunk.
+    A run still open at a chunk's end is read again from its start with the next chunk (a
+    longer one when the run fills the chunk, up to MAX_LENGTH).
     """
-    position = area.offset
+    position, length = area.offset, chunk
     while position < area.end:
-        data = read(position, min(chunk, area.end - position))
+        data = read(position, min(length, area.end - position))
         if not data:
             return
         last = position + len(data) >= area.end
@@ -94,6 +95,7 @@ def scan_area(
         if last:
             return
         open_run = data.rfind(b"\0") + 1 if data[-1] else len(data)
-        if open_run == 0:
-            open_run = len(data)  # one run fills the chunk: longer than any text file kept
-        position += max(open_run, SECTOR)
+        if open_run == 0 and length <= MAX_LENGTH:
+            length *= 2  # one run fills the chunk: read it again, longer
+            continue
+        position, length = position + max(open_run, SECTOR), chunk

@@ -227,3 +227,40 @@ def test_scan_refuses_a_non_empty_folder_and_a_job_without_image(media, tmp_path
     bare = json.loads(opened.stdout)["job_id"]
     missing = run_cli(tmp_path / "state", "media", "scan", bare, "--to", str(tmp_path / "o2"))
     assert missing.returncode == 2 and "no finished image" in missing.stderr
+
+
+def test_hostile_names_on_the_image_stay_inside_the_folder_and_make_no_links(tmp_path):
+    """An ext4 image whose names carry a newline, an escape sequence, 255 bytes, a symlink to
+    /etc/passwd, a FIFO and a file named like the manifest (made with mkfs.ext4 -d)."""
+    if shutil.which("mkfs.ext4") is None:
+        skip_or_fail("mkfs.ext4 missing (e2fsprogs)")
+    staging = tmp_path / "staging"
+    (staging / "sub").mkdir(parents=True)
+    names = ["evil\nname.txt", "\x1b[31mred.txt", "x" * 255, "manifest.json"]
+    for index, name in enumerate(names):
+        (staging / "sub" / name).write_text(f"content {index}\n")
+    (staging / "sub" / "link").symlink_to("/etc/passwd")
+    os.mkfifo(staging / "sub" / "fifo")
+    image = tmp_path / "hostile.img"
+    with open(image, "wb") as stream:
+        stream.truncate(8 << 20)
+    subprocess.run(
+        ("mkfs.ext4", "-q", "-F", "-d", str(staging), str(image)), check=True, capture_output=True
+    )
+    job_id = imaged_job(tmp_path / "state", image)
+    out = tmp_path / "out"
+    result = run_cli(tmp_path / "state", "media", "scan", job_id, "--to", str(out), "--no-carve")
+    assert result.returncode == 0, result.stderr
+    files = {entry["original_path"]: entry for entry in recovered(out)["files"]}
+    assert set(files) == {f"/sub/{name}" for name in names}
+    for index, name in enumerate(names):
+        written = out / files[f"/sub/{name}"]["path"]
+        assert written.read_text() == f"content {index}\n"
+        assert written.resolve().is_relative_to(out.resolve())
+        assert "\n" not in written.name and "\x1b" not in written.name
+    assert not [
+        path
+        for path in out.rglob("*")
+        if path.is_symlink() or not (path.is_file() or path.is_dir())
+    ]
+    assert json.loads((out / "manifest.json").read_text())["scan"]["counts"]["allocated"] == 4
