@@ -3,8 +3,10 @@
 On a medium a file starts at a block boundary and the rest of its last block is zeros (fresh
 media, and most file systems zero the tail). So text that starts at a sector boundary and ends
 at the first NUL is a text file of exactly that length: a license, a README, a log, a script.
-PhotoRec finds text only by known headers, and cuts what it finds at block ends. Pure functions
-over bytes; the caller feeds an area in chunks.
+Text here is UTF-8, or 8-bit text (Latin-1, as in old HTML) with at most 10% bytes above 127,
+without control characters but tab, line ends, form feed and escape. PhotoRec finds text only
+by known headers, and cuts what it finds at block ends. Pure functions over bytes; the caller
+feeds an area in chunks.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ MAX_LENGTH = 64 << 20
 ZERO_BLOCK = 65536
 _ZEROS = bytes(ZERO_BLOCK)
 _NON_NUL = re.compile(rb"[^\x00]{%d,}" % MIN_LENGTH)  # shorter runs cannot be a text file
+_ASCII = bytes(range(128))
+MAX_HIGH_SHARE = 0.1
 _CONTROL = re.compile(rb"[\x01-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 
 
@@ -42,26 +46,27 @@ def _non_nul_runs(data: bytes) -> Iterator[re.Match]:
             start = position = match.end()
 
 
+def _is_text(piece: bytes) -> bool:
+    """UTF-8, or an 8-bit text (Latin-1, as old HTML) where bytes above 127 are a minority."""
+    try:
+        piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return len(piece.translate(None, _ASCII)) <= MAX_HIGH_SHARE * len(piece)
+    return True
+
+
 def _text_start(data: bytes, start: int, end: int, base: int) -> int | None:
     """Return where the text file at the end of the NUL-free run [start, end) begins: the first
-    sector boundary after its last non-text byte (binary data of another file may end right
+    sector boundary after its last control character (binary data of another file may end right
     before it, with no NUL between); None when there is no such text."""
     bad = None
     for bad in _CONTROL.finditer(data, start, end):  # noqa: B007 (the last one is wanted)
         pass
     first = start if bad is None else bad.end()
     boundary = first + (-(base + first) % SECTOR)
-    for _ in range(8):  # a few sectors more when binary bytes (invalid UTF-8) precede the text
-        if end - boundary < MIN_LENGTH:
-            return None
-        try:
-            data[boundary:end].decode("utf-8")
-        except UnicodeDecodeError as error:
-            boundary += error.start + 1
-            boundary += -(base + boundary) % SECTOR
-            continue
-        return boundary
-    return None
+    if end - boundary < MIN_LENGTH or not _is_text(data[boundary:end]):
+        return None
+    return boundary
 
 
 def text_runs(data: bytes, base: int, *, complete_end: bool) -> Iterator[ByteRun]:
