@@ -50,6 +50,7 @@ CSV_FIELDS = (
     "damaged",
 )
 MAX_WARNINGS = 1000
+TOTAL_FACTOR = 4  # file-system files may share blocks (hard links); never this much
 
 # (phase, done, total): phases "listing", "recovering" (bytes), "carving", "carved" (files)
 OnProgress = Callable[[str, int, int], None]
@@ -122,14 +123,27 @@ def list_files(
     return partitions, found
 
 
-def _to_recover(found, warn, dropped) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
-    """Leave out deleted files whose blocks now belong to an allocated file (overwritten)."""
+def _to_recover(
+    found, image_size: int, warn, dropped
+) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
+    """Leave out deleted files whose blocks now belong to an allocated file (overwritten), and
+    files claiming more bytes than the image holds (a damaged or hostile size field); stop
+    when the files together would exceed TOTAL_FACTOR times the image (cross-linked chains)."""
     allocated = merge_runs(run for _, item in found if item.allocated for run in item.runs)
-    chosen = []
+    chosen, total = [], 0
     for system, item in found:
         if not item.allocated and (item.size == 0 or overlap(merge_runs(item.runs), allocated)):
             dropped["overwritten_or_empty_deleted"] += 1
             continue
+        if item.size > image_size:
+            warn(f"{item.origin} file {item.path!r} claims {item.size} bytes, more than the image")
+            dropped["implausible"] += 1
+            continue
+        total += item.size
+        if total > TOTAL_FACTOR * image_size:
+            warn(f"the file systems list more than {TOTAL_FACTOR}x the image size; rest skipped")
+            dropped["implausible"] += len(found) - len(chosen)
+            break
         chosen.append((system, item))
     return chosen
 
@@ -258,14 +272,16 @@ def scan(
     report = on_progress or (lambda phase, done, total: None)
     warn, dropped = (
         _Warnings(),
-        dict.fromkeys(("overwritten_or_empty_deleted", "unreadable", "carved_duplicates"), 0),
+        dict.fromkeys(
+            ("overwritten_or_empty_deleted", "implausible", "unreadable", "carved_duplicates"), 0
+        ),
     )
     tools = tool_versions(options)
     unreadable = damage.unreadable_runs(mapfile)
     with OutputFolder(out_dir) as output:
         report("listing", 0, 0)
         partitions, found = list_files(image, warn)
-        chosen = _to_recover(found, warn, dropped)
+        chosen = _to_recover(found, image.stat().st_size, warn, dropped)
         accounted = merge_runs(
             (*(run for _, item in chosen for run in item.runs), *_allocated_runs(found))
         )
