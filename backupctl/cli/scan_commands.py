@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import logging
 import pathlib
-import sys
-import time
 
 import click
 
 from backupctl.actions import jobs as job_actions
 from backupctl.actions import scan as scan_action
-from backupctl.cli import context
+from backupctl.cli import context, progress
 from backupctl.cli.options import json_option, quiet_option
 from backupctl.cli.text import shown
-
-PROGRESS_LOGGER = logging.getLogger("backupctl.progress")
-PHASE_NAMES = {
-    "listing": "listing file systems",
-    "recovering": "recovering files",
-    "carving": "carving unaccounted areas",
-    "carved": "carved files",
-}
 
 
 def _store(obj: context.AppContext) -> job_actions.JobStore:
@@ -31,66 +20,6 @@ def _store(obj: context.AppContext) -> job_actions.JobStore:
 
 def _who(obj: context.AppContext) -> scan_action.Who:
     return scan_action.Who(context.actor(), context.host(), state_paths=(str(obj.state_dir()),))
-
-
-class _BarProgress:
-    """One tqdm bar per phase: bytes recovered, then carved files counted."""
-
-    def __init__(self) -> None:
-        self.phase, self.bar = "", None
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if phase != self.phase:
-            self.close()
-            self.phase = phase
-            byte_phase = phase in ("recovering", "carving")
-            self.bar = tqdm(
-                desc=PHASE_NAMES.get(phase, phase),
-                total=total or None,
-                unit="B" if byte_phase else " files",
-                unit_scale=byte_phase,
-                unit_divisor=1024,
-                file=sys.stderr,
-                leave=False,
-            )
-        self.bar.n = done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-class _PeriodicProgress:
-    """A JSON line on stderr (--json) or a log line per phase and at most one every 10 s."""
-
-    def __init__(self, as_json: bool) -> None:
-        self.as_json, self.phase, self.last = as_json, "", 0.0
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if phase == self.phase and now - self.last < 10.0:
-            return
-        self.phase, self.last = phase, now
-        fields = {"phase": phase, "done": done, "total": total}
-        if self.as_json:
-            sys.stderr.write(json.dumps({"event": "scan-progress", **fields}) + "\n")
-        else:
-            PROGRESS_LOGGER.info("progress: %s %d/%d", PHASE_NAMES.get(phase, phase), done, total)
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(as_json: bool, quiet: bool):
-    if quiet:
-        return None
-    if as_json or not sys.stderr.isatty():
-        return _PeriodicProgress(as_json)
-    return _BarProgress()
 
 
 def _print_summary(summary: dict) -> None:
@@ -141,14 +70,20 @@ def scan(
     accounts for. Files with bytes where ddrescue could not read are flagged (damaged_bytes).
     The scan is recorded on the job with the manifest's SHA-256.
     """
-    progress = _progress(as_json, quiet)
+    reporter = progress.choose(quiet=quiet, as_json=as_json)
     try:
         summary = scan_action.run_scan(
-            _store(obj), job_id, out_dir, _who(obj), carve=not no_carve, on_progress=progress
+            _store(obj),
+            job_id,
+            out_dir,
+            _who(obj),
+            carve=not no_carve,
+            on_progress=lambda phase, done, total: reporter.scan_progress(
+                job_id, phase, done, total
+            ),
         )
     finally:
-        if progress is not None:
-            progress.close()
+        reporter.scan_finished(job_id)
     if as_json:
         click.echo(json.dumps(summary))
     else:
