@@ -2,9 +2,9 @@
 
 The "what": find the job's finished image and its mapfile (the last ``image.finished`` event),
 refuse an unsafe output folder, run ``recovery.scan`` and record the scan as a custody event
-(``scan.finished`` or ``scan.failed``) with the output folder, the counts, the tool versions and
-the manifest's SHA-256. Browsing is read-only and recorded too (``scan.browsed``): looking at a
-customer's file names is an audited act.
+(``scan.finished``, ``scan.failed`` or ``scan.interrupted``) with the output folder, the counts,
+the tool versions and the manifest's SHA-256. Browsing is read-only and recorded too
+(``scan.browsed``): looking at a customer's file names is an audited act.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def run_scan(
     """Scan the job's image into ``out_dir``; return the summary recorded in scan.finished.
 
     Raise NoImageError without a finished image, RefusedError for an unsafe or non-empty
-    folder or a closed job, PhotorecError when carving fails (recorded as scan.failed).
+    folder or a closed job, PhotorecError when carving fails; a started scan that fails is
+    recorded as scan.failed (scan.interrupted on Ctrl-C).
     """
     _require_open(store, job_id)
     image, mapfile_path, imaged = _image_paths(store, job_id)
@@ -92,11 +93,23 @@ def run_scan(
     options = scan.ScanOptions(carve=carve)
     try:
         result = scan.scan(image, mapfile, out_dir, options=options, on_progress=on_progress)
-    except errors.RecoveryError as error:
-        details = {"output": str(out_dir), "reason": str(error), "started_at": started}
-        store.record_event(
-            job_id, kind="scan.failed", actor=who.actor, host=who.host, details=details
-        )
+    except BaseException as error:  # every started scan ends in the custody record
+        interrupted = isinstance(error, KeyboardInterrupt)
+        details = {
+            "output": str(out_dir),
+            "reason": str(error) or type(error).__name__,
+            "started_at": started,
+        }
+        try:
+            store.record_event(
+                job_id,
+                kind="scan.interrupted" if interrupted else "scan.failed",
+                actor=who.actor,
+                host=who.host,
+                details=details,
+            )
+        except Exception:  # the original error is the one to report
+            logger.exception("cannot record the end of the scan for job %s", job_id)
         raise
     summary = result.summary()
     details = {
