@@ -14,7 +14,7 @@ import logging
 import pathlib
 
 from backupctl.actions.image import Who
-from recovery import custody, errors, image_folder, image_hash, imaging, scan
+from recovery import custody, damage, errors, image_folder, image_hash, imaging, scan
 from recovery.jobs import JobStore
 from recovery.scan_model import FoundFile, Partition
 
@@ -30,6 +30,7 @@ class Browse:
     partitions: tuple[Partition, ...]
     files: tuple[FoundFile, ...]
     warnings: tuple[str, ...]
+    damaged: tuple[int, ...] = ()  # damaged bytes of each file, from the job's mapfile
 
     def to_dict(self) -> dict:
         return {
@@ -41,9 +42,11 @@ class Browse:
                     "size": item.size,
                     "state": item.origin,
                     "times": item.times,
+                    "damaged_bytes": damaged,
+                    "damaged": damaged > 0,
                     "byte_runs": [[run.offset, run.length] for run in item.runs],
                 }
-                for item in self.files
+                for item, damaged in zip(self.files, self.damaged, strict=True)
             ],
             "warnings": list(self.warnings),
         }
@@ -133,7 +136,8 @@ def browse(store: JobStore, job_id: str, path: str, who: Who) -> Browse:
 
     Recorded as scan.browsed while the job is open. Raise NoImageError without an image.
     """
-    image, _, _ = _image_paths(store, job_id)
+    image, mapfile_path, _ = _image_paths(store, job_id)
+    unreadable = damage.unreadable_runs(image_hash.read_mapfile(mapfile_path))
     warnings: list[str] = []
     partitions, found = scan.list_files(image, warnings.append)
     prefix = "/" + path.strip("/")
@@ -147,4 +151,5 @@ def browse(store: JobStore, job_id: str, path: str, who: Who) -> Browse:
         store.record_event(
             job_id, kind="scan.browsed", actor=who.actor, host=who.host, details=details
         )
-    return Browse(partitions, files, tuple(warnings))
+    damaged = tuple(damage.damaged_bytes(item.runs, unreadable) for item in files)
+    return Browse(partitions, files, tuple(warnings), damaged)

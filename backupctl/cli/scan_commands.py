@@ -107,10 +107,12 @@ def browse(obj: context.AppContext, job_id: str, path: str, as_json: bool) -> No
             f"partition {partition.index}: {shown(partition.table)} at {partition.offset},"
             f" file system {shown(partition.filesystem)}"
         )
-    for item in found.files:
+    for item, damaged in zip(found.files, found.damaged, strict=True):
         modified = item.times.get("mtime", "-")
+        flag = f"  DAMAGED ({damaged} bytes unreadable)" if damaged else ""
         click.echo(
-            f"p{item.partition} {item.origin:<9} {item.size:>12}  {modified:<25} {shown(item.path)}"
+            f"p{item.partition} {item.origin:<9} {item.size:>12}  {modified:<25}"
+            f" {shown(item.path)}{flag}"
         )
     if not found.files:
         click.echo("no files")

@@ -183,7 +183,14 @@ def test_scan_of_a_reformatted_stick_carves_the_old_files(media, tmp_path):
 
 def test_browse_lists_without_exporting_and_is_recorded(media, tmp_path):
     image, originals = media["fat32"]
-    job_id = imaged_job(tmp_path / "state", image)
+    victim = next(item for item in originals if item["path"].startswith("/docs/"))
+    source = next(
+        path
+        for path in make_media.pick_files(30)
+        if hashlib.sha256(path.read_bytes()).hexdigest() == victim["sha256"]
+    )
+    offset = image.read_bytes().find(source.read_bytes())
+    job_id = imaged_job(tmp_path / "state", image, bad=(offset, 512))
     result = run_cli(tmp_path / "state", "media", "browse", job_id, "/docs", "--json")
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
@@ -191,8 +198,13 @@ def test_browse_lists_without_exporting_and_is_recorded(media, tmp_path):
     assert len(listing["files"]) == len(docs)
     assert {item["state"] for item in listing["files"]} == {"allocated", "deleted"}
     assert listing["partitions"][0]["filesystem"] == "fat32"
+    flagged = [
+        (item["path"], item["damaged_bytes"]) for item in listing["files"] if item["damaged"]
+    ]
+    assert flagged == [(victim["path"], 512)]
     human = run_cli(tmp_path / "state", "media", "browse", job_id)
     assert "deleted" in human.stdout and "/pictures/" in human.stdout
+    assert f"{victim['path']}  DAMAGED (512 bytes unreadable)" in human.stdout
     shown = json.loads(run_cli(tmp_path / "state", "job", "show", job_id, "--json").stdout)
     assert [event["kind"] for event in shown["events"]][-2:] == ["scan.browsed", "scan.browsed"]
 
