@@ -276,3 +276,44 @@ def test_hostile_names_on_the_image_stay_inside_the_folder_and_make_no_links(tmp
         if path.is_symlink() or not (path.is_file() or path.is_dir())
     ]
     assert json.loads((out / "manifest.json").read_text())["scan"]["counts"]["allocated"] == 4
+
+
+@pytest.mark.parametrize(("label", "table"), [("gpt", "gpt"), ("dos", "mbr")])
+def test_scan_reads_the_partition_table_and_the_file_system_inside(tmp_path, label, table):
+    """A 48 MiB disk image with a GPT or MBR table (sfdisk) and FAT32 in its one partition at
+    1 MiB (mkfs.fat --offset, mtools image@@offset): no loop device."""
+    if shutil.which("sfdisk") is None or shutil.which("mcopy") is None:
+        skip_or_fail("sfdisk or mtools missing (scripts/setup.sh --test)")
+    image = tmp_path / "disk.img"
+    with open(image, "wb") as stream:
+        stream.truncate(48 << 20)
+    kind = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" if label == "gpt" else "c"
+    layout = f"label: {label}\nstart=2048, size=90000, type={kind}\n"
+    subprocess.run(
+        ("sfdisk", "-q", str(image)), input=layout, text=True, check=True, capture_output=True
+    )
+    subprocess.run(
+        ("mkfs.fat", "-F", "32", "-s", "1", "--offset", "2048", str(image), "90000"),
+        check=True,
+        capture_output=True,
+    )
+    source = pathlib.Path("/usr/share/common-licenses/GPL-3")
+    subprocess.run(
+        ("mcopy", "-i", f"{image}@@1M", str(source), "::/GPL-3"),
+        check=True,
+        capture_output=True,
+        env={**os.environ, "MTOOLS_SKIP_CHECK": "1"},
+    )
+    job_id = imaged_job(tmp_path / "state", image)
+    out = tmp_path / "out"
+    result = run_cli(tmp_path / "state", "media", "scan", job_id, "--to", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    fat = [item for item in summary["partitions"] if item["filesystem"]]
+    assert [(item["table"], item["offset"], item["filesystem"]) for item in fat] == [
+        (table, 1 << 20, "fat32")
+    ]
+    (entry,) = [item for item in recovered(out)["files"] if item["origin"] == "allocated"]
+    assert entry["original_path"] == "/GPL-3" and entry["path"].startswith("allocated/p")
+    assert entry["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert entry["byte_runs"][0][0] >= 1 << 20
