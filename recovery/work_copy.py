@@ -41,7 +41,8 @@ class _Slots:
         self.zeros: list[int] = []
 
     def zero(self, block_start: int) -> None:
-        if not self.zeros or self.zeros[-1] != block_start:
+        kept = bool(self.blocks) and self.blocks[-1] == block_start  # a zero piece of a kept block
+        if not kept and (not self.zeros or self.zeros[-1] != block_start):
             self.zeros.append(block_start)
 
     def keep(self, block_start: int) -> int:

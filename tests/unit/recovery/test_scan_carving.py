@@ -97,3 +97,14 @@ def test_compact_copy_holds_only_the_areas(tmp_path):
     data = copy.read_bytes()
     assert slots == (BLOCK,) and data[100:150] == b"X" * 50 and data.count(b"X") == 50
     assert pathlib.Path(copy).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_zero_piece_of_a_kept_block_does_not_break_a_short_zero_stretch(tmp_path):
+    image = bytearray(8 * BLOCK)
+    image[BLOCK : BLOCK + 4] = b"head"
+    image[4 * BLOCK : 4 * BLOCK + 4] = b"tail"
+    path = tmp_path / "image"
+    path.write_bytes(bytes(image))
+    areas = (ByteRun(BLOCK, 100), ByteRun(BLOCK + 200, 5 * BLOCK))  # the second starts in block 1
+    slots = work_copy.write(path, tmp_path / "copy", areas)
+    assert slots == (BLOCK, 2 * BLOCK, 3 * BLOCK, 4 * BLOCK)
