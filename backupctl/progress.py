@@ -27,6 +27,10 @@ class Progress(Protocol):
 
     def replication_finished(self, source: str) -> None: ...
 
+    def scan_progress(self, job: str, phase: str, done: int, total: int) -> None: ...
+
+    def scan_finished(self, job: str) -> None: ...
+
 
 class NoProgress:
     """Reports nothing (quiet runs, tests)."""
@@ -47,6 +51,12 @@ class NoProgress:
         pass
 
     def replication_finished(self, source: str) -> None:
+        pass
+
+    def scan_progress(self, job: str, phase: str, done: int, total: int) -> None:
+        pass
+
+    def scan_finished(self, job: str) -> None:
         pass
 
 
@@ -80,6 +90,7 @@ class PeriodicProgress:
         self._status: Status | None = None
         self._copy_total = 0
         self._copied = 0
+        self._scan_phase: str | None = None
 
     def backup_started(self, source: str, location: str) -> None:
         with self._lock:
@@ -120,6 +131,20 @@ class PeriodicProgress:
                 {"source": source, "bytes_done": self._copied, "total_bytes": self._copy_total},
             )
 
+    def scan_progress(self, job: str, phase: str, done: int, total: int) -> None:
+        """A media scan's phase (listing, recovering, carving, carved) with its counts: an event
+        when the phase starts, then at most one every interval."""
+        with self._lock:
+            if phase != self._scan_phase or self._due():
+                self._scan_phase = phase
+                self._send(
+                    "scan-progress", {"source": job, "phase": phase, "done": done, "total": total}
+                )
+
+    def scan_finished(self, job: str) -> None:
+        with self._lock:
+            self._scan_phase = None
+
     def _due(self) -> bool:
         return self._last is None or self._clock() - self._last >= self._interval
 
@@ -159,6 +184,8 @@ def describe(event: str, fields: dict[str, Any]) -> str:
         "to the other locations",
         "replication-progress": f"{source}: copied {sizes}",
         "replication-finished": f"{source}: copies finished: {sizes}",
+        "scan-progress": f"{source}: scan {fields.get('phase')} {fields.get('done')}"
+        f"/{fields.get('total')}",
     }
     return lines.get(event, f"{source}: {event}")
 

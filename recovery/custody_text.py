@@ -121,7 +121,7 @@ def _image_verified(details: dict) -> str:
 def _scan(details: dict) -> str:
     counts = details.get("counts") or {}
     listed = ", ".join(f"{value} {key}" for key, value in sorted(counts.items()))
-    folder = details.get("to", details.get("output"))
+    folder = details.get("output")
     return (
         f"image scanned, recovered files written to {folder}"
         f" ({listed or 'no counts'}); manifest SHA-256 {details['manifest_sha256']}"
@@ -174,7 +174,6 @@ _FORMATTERS: dict[str, _Formatter] = {
     "image.failed": _image_stopped("failed"),
     "image.refused": _image_refused,
     "image.verified": _image_verified,
-    "scan": _scan,
     "scan.finished": _scan,
     "scan.failed": _scan_failed,
     "scan.browsed": _browsed,

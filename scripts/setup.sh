@@ -12,10 +12,13 @@ APT_PACKAGES=(
   openssh-client openssh-server
   udev fuse3 libfuse3-3 gddrescue
   util-linux fdisk e2fsprogs dosfstools parted kmod sqlite3
+  testdisk  # PhotoRec: carving in `media scan`
 )
 # Test only: headless Chromium renders `job report` for the screenshot test, with a fixed font;
 # systemd provides systemd-analyze, which parses the units `schedule install` writes.
 if [ "$want_test" = 1 ]; then APT_PACKAGES+=(chromium fonts-dejavu-core systemd); fi
+# Test media (tests/fixtures/make_media.py) and the scan benchmark (tsk_recover, PhotoRec alone).
+[ "$want_test" = 1 ] && APT_PACKAGES+=(sleuthkit mtools exfatprogs exfat-fuse ntfs-3g)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

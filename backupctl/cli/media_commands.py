@@ -1,4 +1,5 @@
-"""`backupctl media`: list the media on the bench and watch them come and go (imaging adds more)."""
+"""`backupctl media`: list the media on the bench and watch them come and go (imaging and
+scanning add more)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import click
 
 from backupctl.actions import jobs as job_actions
 from backupctl.actions import media as media_actions
-from backupctl.cli import context, image_commands
+from backupctl.cli import context, image_commands, scan_commands
 from backupctl.cli.options import json_option
 from backupctl.cli.roles import Role, requires
 from backupctl.cli.text import shown as _text
@@ -59,7 +60,7 @@ def _print_device(device: BlockDevice) -> None:
 
 @click.group()
 def media() -> None:
-    """Customer media on the bench: list, watch, and image them.
+    """Customer media on the bench: list, watch, image, scan and browse them.
 
     System devices (holding a mounted filesystem, swap or the toolkit's state) are marked and
     are never written; they are only imaged when the technician insists with an explicit flag.
@@ -177,7 +178,7 @@ def watch_command(
         _print_event(event, as_json)
 
 
-for _command in image_commands.media_subcommands:
+for _command in (*image_commands.media_subcommands, *scan_commands.media_subcommands):
     media.add_command(_command)
 
 commands = [media]

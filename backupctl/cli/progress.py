@@ -20,6 +20,13 @@ from backupctl.progress import (
 )
 from backupctl.restic.messages import Status
 
+SCAN_PHASES = {
+    "listing": "listing file systems",
+    "recovering": "recovering files",
+    "carving": "carving",
+    "carved": "carved files",
+}
+
 
 class TqdmProgress:
     """Bytes, files, rate and ETA from restic's status lines; bytes for the copy to the other
@@ -27,6 +34,7 @@ class TqdmProgress:
 
     def __init__(self) -> None:
         self._bar: tqdm.tqdm | None = None
+        self._phase: str | None = None
 
     def backup_started(self, source: str, location: str) -> None:
         self._bar = tqdm.tqdm(
@@ -65,6 +73,27 @@ class TqdmProgress:
             self._bar.update(count)
 
     def replication_finished(self, source: str) -> None:
+        self._close()
+
+    def scan_progress(self, job: str, phase: str, done: int, total: int) -> None:
+        """One bar per scan phase: bytes recovered or areas carved, then carved files counted."""
+        if self._bar is None or self._phase != phase:
+            self._close()
+            self._phase = phase
+            in_bytes = phase in ("recovering", "carving")
+            self._bar = tqdm.tqdm(
+                desc=f"{job} {SCAN_PHASES.get(phase, phase)}",
+                total=total or None,
+                unit="B" if in_bytes else " files",
+                unit_scale=in_bytes,
+                unit_divisor=1024,
+                file=sys.stderr,
+                leave=False,
+            )
+        self._bar.n = done
+        self._bar.refresh()
+
+    def scan_finished(self, job: str) -> None:
         self._close()
 
     def _close(self) -> None:

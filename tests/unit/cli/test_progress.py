@@ -167,3 +167,23 @@ def test_backup_finished_leaves_out_the_empty_counts_of_restics_first_status():
     )
     periodic.backup_finished("shop")
     assert events[-1] == {"source": "shop"}
+
+
+def test_scan_progress_is_an_event_per_phase_and_throttled_within_one():
+    from backupctl.progress import PeriodicProgress
+
+    events = []
+    now = [0.0]
+    reporter = PeriodicProgress(lambda event, fields: events.append(fields), clock=lambda: now[0])
+    reporter.scan_progress("J-1", "listing", 0, 0)
+    reporter.scan_progress("J-1", "recovering", 10, 100)
+    reporter.scan_progress("J-1", "recovering", 20, 100)  # same phase, within the interval
+    now[0] = 11.0
+    reporter.scan_progress("J-1", "recovering", 90, 100)
+    reporter.scan_finished("J-1")
+    assert [(item["phase"], item["done"]) for item in events] == [
+        ("listing", 0),
+        ("recovering", 10),
+        ("recovering", 90),
+    ]
+    assert all(item["source"] == "J-1" for item in events)

@@ -57,8 +57,14 @@ def test_copies_are_what_the_record_names():
     events = [
         _event(1, "image.started", IMAGING),
         _event(2, "image.finished", {**IMAGING, "sha256": "f" * 64}),
-        _event(3, "scan", {"to": "/srv/out/J", "manifest_sha256": "e" * 64, "counts": {}}),
-        _event(4, "scan", {"to": "relative/path", "manifest_sha256": "e" * 64, "counts": {}}),
+        _event(
+            3, "scan.finished", {"output": "/srv/out/J", "manifest_sha256": "e" * 64, "counts": {}}
+        ),
+        _event(
+            4,
+            "scan.finished",
+            {"output": "relative/path", "manifest_sha256": "e" * 64, "counts": {}},
+        ),
         _event(5, "image.started", {"paths": {"image": "../../etc/passwd"}}),
         _event(6, "scan.failed", {"output": "/srv/out/J2", "reason": "disk full"}),
         _event(7, "scan.finished", {"output": "/srv/out/J3", "manifest_sha256": "d" * 64}),

@@ -61,8 +61,8 @@ def _event(kind: str, details: dict) -> CustodyEvent:
         ),
         ("job.closed", {}, "job closed"),
         (
-            "scan",
-            {"to": "/srv/out", "manifest_sha256": "ff", "counts": {"carved": 2, "deleted": 1}},
+            "scan.finished",
+            {"output": "/srv/out", "manifest_sha256": "ff", "counts": {"carved": 2, "deleted": 1}},
             "image scanned, recovered files written to /srv/out (2 carved, 1 deleted);"
             " manifest SHA-256 ff",
         ),

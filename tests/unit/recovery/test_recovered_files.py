@@ -16,8 +16,8 @@ GOOD = {"path": "deleted/a.JPG", "size": 10, "sha256": "a" * 64, "origin": "dele
 
 
 def _scan_event(folder, data: bytes) -> CustodyEvent:
-    details = {"to": str(folder), "manifest_sha256": hashlib.sha256(data).hexdigest()}
-    return CustodyEvent(3, "J-20260101-001", "scan", "a", "h", "2026-01-01", details, "")
+    details = {"output": str(folder), "manifest_sha256": hashlib.sha256(data).hexdigest()}
+    return CustodyEvent(3, "J-20260101-001", "scan.finished", "a", "h", "2026-01-01", details, "")
 
 
 def _manifest(folder, document) -> bytes:

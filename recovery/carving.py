@@ -1,0 +1,202 @@
+"""Carving what the file systems do not account for, with PhotoRec, and cutting to true length.
+
+The areas no recovered file covers (unallocated space, unknown areas, the whole image when no
+file system is found) are copied into a compact work copy (``work_copy``: long zero stretches
+left out); PhotoRec carves it in batch mode and the runs of its report are mapped back to the
+image. Text files, which PhotoRec finds only by known headers, are found by ``text_carver`` on
+the image itself. Each carved file is cut where its format says it ends (``carve_trim``); one
+holding only zeros is dropped (the caller drops duplicates).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import pathlib
+import shutil
+import subprocess
+import threading
+
+from recovery import carve_trim, photorec, text_carver, work_copy
+from recovery.scan_model import ByteRun, cut_runs, merge_runs, overlap
+
+logger = logging.getLogger(__name__)
+
+COPY_CHUNK = 4 << 20
+# When the file systems account for less than this share of the image (none found, a
+# reformatted medium), PhotoRec carves the image itself: a copy would cost more than it saves.
+DIRECT_SHARE = 0.01
+MAX_TRIM_READ = 256 << 20
+# Carved pieces of file-system structures (a FAT directory cluster), not customer files.
+STRUCTURE_EXTENSIONS = frozenset({"fat"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Carved:
+    """A carved file cut to its true length: its content path, name, length and runs."""
+
+    source: pathlib.Path  # PhotoRec's output file, or the work copy for a text file
+    name: str
+    size: int
+    sha256: str
+    runs: tuple[ByteRun, ...]
+    trimmed: bool
+    source_offset: int = 0  # read ``size`` bytes of ``source`` from here
+
+
+def _measure(path: pathlib.Path, extension: str, size: int) -> tuple[int, str, bool]:
+    """Return the true length, its SHA-256 and whether the file was cut."""
+    with open(path, "rb") as stream:
+        head = stream.read(min(size, MAX_TRIM_READ))
+    length = carve_trim.true_length(extension, head) if len(head) == size else None
+    if length is not None and length < size:
+        return length, hashlib.sha256(head[:length]).hexdigest(), True
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
+            digest.update(chunk)
+    return size, digest.hexdigest(), False
+
+
+def _all_zeros(path: pathlib.Path, size: int) -> bool:
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
+            if chunk.count(0) != len(chunk):
+                return False
+    return True
+
+
+class CarveRun:
+    """Carving started in the background: PhotoRec works on the sparse copy (in a thread that
+    only waits for it) while the caller recovers the file-system files; ``results`` then finds
+    the text files and gathers both.
+
+    Given a private, empty work folder, the image and the areas to carve. The caller copies the
+    carved files out, then removes ``work``; ``stop`` ends PhotoRec early.
+    """
+
+    def __init__(
+        self,
+        work: pathlib.Path,
+        image: pathlib.Path,
+        areas: tuple[ByteRun, ...],
+        *,
+        binary: str,
+        timeout: float,
+    ) -> None:
+        self.work, self.image, self.areas = work, image, areas
+        self._process: subprocess.Popen | None = None
+        self._error: BaseException | None = None
+        size = image.stat().st_size
+        self.direct = size - sum(area.length for area in areas) < DIRECT_SHARE * size
+        if self.direct:  # (nearly) all unaccounted: a copy would cost more than it saves
+            self._copy, self._slots = image, None
+        else:
+            self._copy = work / "unaccounted.img"
+            self._slots = work_copy.write(image, self._copy, areas)
+        argv = photorec.carve_argv(str(self._copy), str(work / "carved"), binary=binary)
+        self._thread = threading.Thread(target=self._run, args=(argv, timeout), daemon=True)
+        self._started_thread = self.direct or bool(self._slots)  # only zeros: nothing to carve
+        if self._started_thread:
+            self._thread.start()
+
+    def _run(self, argv: tuple[str, ...], timeout: float) -> None:
+        try:
+            photorec.run(argv, cwd=str(self.work), timeout=timeout, on_start=self._started)
+        except BaseException as error:  # handed to the caller's thread by results()
+            self._error = error
+
+    def _started(self, process: subprocess.Popen) -> None:
+        self._process = process
+
+    def stop(self) -> None:
+        if self._process is not None:
+            photorec.stop(self._process)
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def results(self) -> list[Carved]:
+        """Return the carved files; raise PhotorecError or ReportError when carving failed."""
+        if self.direct:
+            texts = _text_files(self.image, None, self.areas)
+        else:
+            copy_size = len(self._slots) * work_copy.BLOCK
+            texts = _text_files(self._copy, self._slots, (ByteRun(0, copy_size),))
+        if self._started_thread:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        report = self.work / "carved.1" / "report.xml"
+        carved: list[Carved] = []
+        if report.is_file():
+            with open(report, "rb") as stream:
+                objects = photorec.parse_report(stream)
+            folders = {path.name: path for path in self.work.glob("carved.*") if path.is_dir()}
+            for found in objects:
+                carved.extend(_one(found, folders, self._slots))
+        if self.direct:  # PhotoRec saw the accounted areas too: what lies only there is known
+            unaccounted = merge_runs(self.areas)
+            carved = [item for item in carved if overlap(merge_runs(item.runs), unaccounted)]
+        return _prefer_own_text(carved, texts)
+
+
+def _text_files(
+    source: pathlib.Path, slots: tuple[int, ...] | None, areas: tuple[ByteRun, ...]
+) -> list[Carved]:
+    """Text files (text_carver) in the areas of the work copy (or of the image itself when
+    ``slots`` is None), with their runs on the image."""
+    found = []
+    with open(source, "rb") as stream:
+
+        def read(offset: int, length: int) -> bytes:
+            stream.seek(offset)
+            return stream.read(length)
+
+        for area in areas:
+            for run in text_carver.scan_area(read, area):
+                digest = hashlib.sha256(read(run.offset, run.length)).hexdigest()
+                runs = work_copy.to_image((run,), slots)
+                name = f"{runs[0].offset:012x}.txt"
+                found.append(Carved(source, name, run.length, digest, runs, True, run.offset))
+    return found
+
+
+def _prefer_own_text(carved: list[Carved], texts: list[Carved]) -> list[Carved]:
+    """PhotoRec's text files cut at a block end lose to the text file found at the same place;
+    a text run inside a file PhotoRec recognized by its format is part of that file."""
+    text_runs = merge_runs(run for item in texts for run in item.runs)
+    kept, formatted = [], []
+    for item in carved:
+        extension = item.name.rpartition(".")[2].lower()
+        is_text = extension in carve_trim.TEXT_EXTENSIONS
+        if is_text and overlap(merge_runs(item.runs), text_runs):
+            continue
+        kept.append(item)
+        if not is_text:
+            formatted.extend(item.runs)
+    formatted_runs = merge_runs(formatted)
+    kept += [item for item in texts if not overlap(merge_runs(item.runs), formatted_runs)]
+    return kept
+
+
+def _one(found: photorec.CarvedObject, folders: dict, slots: tuple[int, ...] | None):
+    name = pathlib.PurePosixPath(found.filename).name
+    extension = name.rpartition(".")[2] if "." in name else ""
+    if extension in STRUCTURE_EXTENSIONS:
+        return
+    source = next((folder / name for folder in folders.values() if (folder / name).is_file()), None)
+    if source is None or source.is_symlink():  # reported, then rejected by its own check
+        logger.debug("carved file %r named in PhotoRec's report is missing", name)
+        return
+    size = source.stat().st_size
+    if size == 0 or _all_zeros(source, size):
+        return
+    length, digest, trimmed = _measure(source, extension, size)
+    runs = work_copy.to_image(cut_runs(found.runs, length), slots)
+    yield Carved(source, name, length, digest, runs, trimmed)
+
+
+def remove_work(work: pathlib.Path) -> None:
+    """Remove the carving work folder (it never follows symlinks)."""
+    shutil.rmtree(work, ignore_errors=True)

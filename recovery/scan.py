@@ -1,0 +1,308 @@
+"""Scan a job's image: list the file systems, recover allocated and deleted files, carve the
+rest, and write the manifest.
+
+Output under the chosen folder: ``allocated/`` and ``deleted/`` (``pN/`` per partition, then
+the file system's own folders) and ``carved/``, plus ``manifest.json`` and ``manifest.csv``.
+Every file's ``damaged_bytes`` counts its bytes in areas the ddrescue mapfile does not mark
+finished. The image is untrusted: anything damaged gives a warning and the scan goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import logging
+import pathlib
+from collections.abc import Callable
+
+from recovery import carving, damage, filesystems, photorec
+from recovery import mapfile as mapfile_module
+from recovery.scan_model import (
+    CARVED,
+    ORIGINS,
+    ByteRun,
+    FoundFile,
+    ManifestEntry,
+    Partition,
+    complement,
+    merge_runs,
+    overlap,
+)
+from recovery.scan_output import OutputFolder
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_JSON = "manifest.json"
+MANIFEST_CSV = "manifest.csv"
+CSV_FIELDS = (
+    "path",
+    "size",
+    "sha256",
+    "origin",
+    "original_path",
+    "mtime",
+    "atime",
+    "ctime",
+    "crtime",
+    "damaged_bytes",
+    "damaged",
+)
+MAX_WARNINGS = 1000
+TOTAL_FACTOR = 4  # file-system files may share blocks (hard links); never this much
+
+# (phase, done, total): phases "listing", "recovering" (bytes), "carving", "carved" (files)
+OnProgress = Callable[[str, int, int], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanOptions:
+    carve: bool = True
+    photorec_binary: str = photorec.DEFAULT_BINARY
+    carve_timeout: float = 24 * 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanResult:
+    output: pathlib.Path
+    partitions: tuple[Partition, ...]
+    entries: tuple[ManifestEntry, ...]
+    warnings: tuple[str, ...]
+    dropped: dict  # why files were not written: overwritten, unreadable, duplicate carved …
+    tools: dict
+    manifest_sha256: str
+
+    def counts(self) -> dict:
+        counts = {origin: 0 for origin in ORIGINS}
+        for entry in self.entries:
+            counts[entry.origin] += 1
+        counts["damaged"] = sum(1 for entry in self.entries if entry.damaged_bytes)
+        counts["total"] = len(self.entries)
+        return counts
+
+    def summary(self) -> dict:
+        return {
+            "output": str(self.output),
+            "counts": self.counts(),
+            "bytes": sum(entry.size for entry in self.entries),
+            "dropped": dict(self.dropped),
+            "partitions": [partition.to_dict() for partition in self.partitions],
+            "warnings": list(self.warnings),
+            "tools": dict(self.tools),
+            "manifest": str(self.output / MANIFEST_JSON),
+            "manifest_sha256": self.manifest_sha256,
+        }
+
+
+class _Warnings:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def __call__(self, message: str) -> None:
+        logger.warning("%s", message)
+        if len(self.items) < MAX_WARNINGS:
+            self.items.append(message)
+
+
+def tool_versions(options: ScanOptions) -> dict:
+    """Return the versions of the libraries and tools a scan uses."""
+    versions = filesystems.versions()
+    if options.carve:
+        versions["photorec"] = photorec.version(options.photorec_binary)
+    return versions
+
+
+def list_files(
+    image: pathlib.Path, warn: Callable[[str], None]
+) -> tuple[tuple[Partition, ...], list[tuple[filesystems.OpenFileSystem, FoundFile]]]:
+    """Given an image, return its partitions, and every regular file with its open file
+    system."""
+    _, partitions, systems = filesystems.open_image(str(image), warn)
+    found = [(system, item) for system in systems for item in filesystems.walk(system, warn)]
+    return partitions, found
+
+
+def _to_recover(
+    found, image_size: int, warn, dropped
+) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
+    """Leave out deleted files whose blocks now belong to an allocated file (overwritten), and
+    files claiming more bytes than the image holds (a damaged or hostile size field); stop
+    when the files together would exceed TOTAL_FACTOR times the image (cross-linked chains)."""
+    allocated = merge_runs(run for _, item in found if item.allocated for run in item.runs)
+    chosen, total = [], 0
+    for system, item in found:
+        if not item.allocated and (item.size == 0 or overlap(merge_runs(item.runs), allocated)):
+            dropped["overwritten_or_empty_deleted"] += 1
+            continue
+        if item.size > image_size:
+            warn(f"{item.origin} file {item.path!r} claims {item.size} bytes, more than the image")
+            dropped["implausible"] += 1
+            continue
+        total += item.size
+        if total > TOTAL_FACTOR * image_size:
+            warn(f"the file systems list more than {TOTAL_FACTOR}x the image size; rest skipped")
+            dropped["implausible"] += len(found) - len(chosen)
+            break
+        chosen.append((system, item))
+    return chosen
+
+
+def _recover(output, chosen, unreadable, warn, dropped, on_progress) -> list[ManifestEntry]:
+    entries, done, total = [], 0, sum(item.size for _, item in chosen)
+    for system, item in chosen:
+        *folders, name = item.path.strip("/").split("/")
+        folders = [item.origin, f"p{item.partition}", *folders]
+        try:
+            path, size, digest = output.write(
+                folders, name, lambda sink, s=system, i=item: filesystems.read_content(s, i, sink)
+            )
+        except OSError as error:
+            warn(f"cannot read {item.origin} file {item.path!r}: {error}")
+            dropped["unreadable"] += 1
+            continue
+        entries.append(
+            ManifestEntry(
+                path,
+                size,
+                digest,
+                item.origin,
+                item.path,
+                item.times,
+                damage.damaged_bytes(item.runs, unreadable),
+                item.partition,
+                item.runs,
+            )
+        )
+        done += item.size
+        on_progress("recovering", done, total)
+    return entries
+
+
+def _start_carving(output, image, accounted, options, warn, on_progress):
+    """Start PhotoRec on what the file systems do not account for; None when nothing is left."""
+    areas = complement(accounted, image.stat().st_size)
+    if not options.carve or not areas:
+        return None
+    work = output.root / ".carving"
+    work.mkdir(mode=0o700)
+    on_progress("carving", 0, sum(area.length for area in areas))
+    try:
+        return carving.CarveRun(
+            work,
+            image,
+            areas,
+            binary=options.photorec_binary,
+            timeout=options.carve_timeout,
+        )
+    except BaseException:
+        carving.remove_work(work)
+        raise
+
+
+def _finish_carving(output, run, unreadable, known, dropped, on_progress):
+    entries = []
+    try:
+        for item in run.results():
+            if item.sha256 in known:
+                dropped["carved_duplicates"] += 1
+                continue
+            known.add(item.sha256)
+            entries.append(_write_carved(output, item, unreadable))
+            on_progress("carved", len(entries), 0)
+    finally:
+        run.stop()
+        carving.remove_work(run.work)
+    return entries
+
+
+def _write_carved(output, item: carving.Carved, unreadable) -> ManifestEntry:
+    def fill(sink):
+        remaining = item.size
+        with open(item.source, "rb") as stream:
+            stream.seek(item.source_offset)
+            while remaining > 0:
+                chunk = stream.read(min(carving.COPY_CHUNK, remaining))
+                if not chunk:
+                    break
+                sink(chunk)
+                remaining -= len(chunk)
+
+    offset = item.runs[0].offset if item.runs else 0
+    extension = item.name.rpartition(".")[2] if "." in item.name else "bin"
+    path, size, digest = output.write([CARVED], f"{offset:012x}.{extension}", fill)
+    return ManifestEntry(
+        path,
+        size,
+        digest,
+        CARVED,
+        None,
+        {},
+        damage.damaged_bytes(item.runs, unreadable),
+        None,
+        item.runs,
+    )
+
+
+def _manifests(output: OutputFolder, summary: dict, entries) -> str:
+    summary = {key: value for key, value in summary.items() if key != "manifest_sha256"}
+    document = {"scan": summary, "files": [entry.to_dict() for entry in entries]}
+    text = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
+    digest = output.write_bytes(MANIFEST_JSON, text)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for entry in entries:
+        writer.writerow({**entry.to_dict(), **entry.times})
+    output.write_bytes(MANIFEST_CSV, table.getvalue().encode("utf-8"))
+    return digest
+
+
+def scan(
+    image: pathlib.Path,
+    mapfile: mapfile_module.Mapfile | None,
+    out_dir: pathlib.Path,
+    *,
+    options: ScanOptions,
+    on_progress: OnProgress | None = None,
+) -> ScanResult:
+    """Given the image, its ddrescue mapfile and a new (or empty) folder, recover every file
+    and return the result; raise RefusedError for an unusable folder, PhotorecError when
+    carving fails."""
+    report = on_progress or (lambda phase, done, total: None)
+    warn, dropped = (
+        _Warnings(),
+        dict.fromkeys(
+            ("overwritten_or_empty_deleted", "implausible", "unreadable", "carved_duplicates"), 0
+        ),
+    )
+    tools = tool_versions(options)
+    unreadable = damage.unreadable_runs(mapfile)
+    with OutputFolder(out_dir) as output:
+        report("listing", 0, 0)
+        partitions, found = list_files(image, warn)
+        chosen = _to_recover(found, image.stat().st_size, warn, dropped)
+        accounted = merge_runs(
+            (*(run for _, item in chosen for run in item.runs), *_allocated_runs(found))
+        )
+        carve_run = _start_carving(output, image, accounted, options, warn, report)
+        try:
+            entries = _recover(output, chosen, unreadable, warn, dropped, report)
+        except BaseException:
+            if carve_run is not None:
+                carve_run.stop()
+                carving.remove_work(carve_run.work)
+            raise
+        if carve_run is not None:
+            known = {entry.sha256 for entry in entries}
+            entries += _finish_carving(output, carve_run, unreadable, known, dropped, report)
+        result = ScanResult(
+            output.root, partitions, tuple(entries), tuple(warn.items), dropped, tools, ""
+        )
+        digest = _manifests(output, result.summary(), entries)
+    return dataclasses.replace(result, manifest_sha256=digest)
+
+
+def _allocated_runs(found) -> tuple[ByteRun, ...]:
+    """Allocated space is accounted for by its file system, even where a file was unreadable."""
+    return tuple(run for _, item in found if item.allocated for run in item.runs)

@@ -1,0 +1,110 @@
+"""The own carving parts: text files by sector and NUL, the compact work copy and its run map."""
+
+from __future__ import annotations
+
+import pathlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recovery import text_carver, work_copy
+from recovery.scan_model import ByteRun
+
+SECTOR = text_carver.SECTOR
+
+
+def padded(content: bytes) -> bytes:
+    return content + b"\0" * (-len(content) % SECTOR or SECTOR)
+
+
+def test_text_file_from_a_sector_boundary_to_its_first_nul():
+    first = b"GNU GENERAL PUBLIC LICENSE\n" * 30
+    second = "Grüße aus Köln, tabs\tand CRLF\r\n".encode() * 10
+    image = b"\0" * SECTOR + padded(first) + padded(second)
+    runs = list(text_carver.text_runs(image, 0, complete_end=True))
+    assert runs == [ByteRun(SECTOR, len(first)), ByteRun(SECTOR + len(padded(first)), len(second))]
+
+
+def test_text_right_after_binary_data_starts_at_the_next_sector():
+    binary = bytes(range(1, 256)) * 5  # no NUL, control characters: another file's last block
+    text = b"README for the customer\n" * 20
+    image = binary[: 2 * SECTOR] + padded(text)
+    assert list(text_carver.text_runs(image, 0, complete_end=True)) == [
+        ByteRun(2 * SECTOR, len(text))
+    ]
+
+
+def test_latin1_text_is_text_and_mostly_high_bytes_are_not():
+    latin1 = "<p>Caf\xe9 and the rest of the page in plain words</p>\n".encode("latin-1") * 20
+    binary = bytes(range(128, 256)) * 2
+    image = padded(latin1) + padded(binary)
+    assert list(text_carver.text_runs(image, 0, complete_end=True)) == [ByteRun(0, len(latin1))]
+
+
+def test_short_misaligned_and_binary_runs_are_not_text():
+    image = b"\0" * 100 + b"x" * 300 + b"\0" * 112 + b"tiny\0" + b"\0" * 507 + b"\x01\x02" * 100
+    assert list(text_carver.text_runs(image, 0, complete_end=True)) == []
+
+
+def test_scan_area_finds_a_text_file_across_chunk_ends():
+    text = b"a line of a long log file\n" * 400  # 10 KiB
+    image = b"\0" * 4096 + padded(text) + b"\0" * 4096
+
+    def read(offset, length):
+        return image[offset : offset + length]
+
+    found = list(text_carver.scan_area(read, ByteRun(0, len(image)), chunk=4096 + 1024))
+    assert found == [ByteRun(4096, len(text))]
+
+
+@given(st.binary(max_size=3000), st.integers(0, 4).map(lambda n: n * SECTOR))
+@settings(max_examples=300)
+def test_text_runs_fuzz(data, base):
+    for run in text_carver.text_runs(data, base, complete_end=True):
+        piece = data[run.offset - base : run.end - base]
+        assert run.offset % SECTOR == 0 and b"\0" not in piece and len(piece) >= 64
+        assert not text_carver._CONTROL.search(piece)
+
+
+BLOCK = work_copy.BLOCK
+
+
+def test_compact_copy_leaves_out_long_zero_stretches_and_maps_runs_back(tmp_path):
+    image = bytearray(40 * BLOCK)
+    image[BLOCK + 10 : BLOCK + 20] = b"A" * 10  # block 1
+    image[3 * BLOCK : 3 * BLOCK + 5] = b"B" * 5  # block 3: one zero block between: kept
+    image[30 * BLOCK : 30 * BLOCK + 7] = b"C" * 7  # 26 zero blocks before: left out
+    path = tmp_path / "image"
+    path.write_bytes(bytes(image))
+    copy = tmp_path / "copy"
+    slots = work_copy.write(path, copy, (ByteRun(0, len(image)),))
+    assert slots == (BLOCK, 2 * BLOCK, 3 * BLOCK, 30 * BLOCK)
+    data = copy.read_bytes()
+    assert len(data) == 4 * BLOCK and data[10:20] == b"A" * 10 and data[3 * BLOCK] == ord("C")
+    assert work_copy.to_image((ByteRun(10, 2 * BLOCK),), slots) == (ByteRun(BLOCK + 10, 2 * BLOCK),)
+    assert work_copy.to_image((ByteRun(2 * BLOCK, 2 * BLOCK),), slots) == (
+        ByteRun(3 * BLOCK, BLOCK),
+        ByteRun(30 * BLOCK, BLOCK),
+    )
+    assert work_copy.to_image((ByteRun(5, 6),), None) == (ByteRun(5, 6),)
+
+
+def test_compact_copy_holds_only_the_areas(tmp_path):
+    path = tmp_path / "image"
+    path.write_bytes(b"X" * (3 * BLOCK))
+    copy = tmp_path / "copy"
+    slots = work_copy.write(path, copy, (ByteRun(BLOCK + 100, 50),))
+    data = copy.read_bytes()
+    assert slots == (BLOCK,) and data[100:150] == b"X" * 50 and data.count(b"X") == 50
+    assert pathlib.Path(copy).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_zero_piece_of_a_kept_block_does_not_break_a_short_zero_stretch(tmp_path):
+    image = bytearray(8 * BLOCK)
+    image[BLOCK : BLOCK + 4] = b"head"
+    image[4 * BLOCK : 4 * BLOCK + 4] = b"tail"
+    path = tmp_path / "image"
+    path.write_bytes(bytes(image))
+    areas = (ByteRun(BLOCK, 100), ByteRun(BLOCK + 200, 5 * BLOCK))  # the second starts in block 1
+    slots = work_copy.write(path, tmp_path / "copy", areas)
+    assert slots == (BLOCK, 2 * BLOCK, 3 * BLOCK, 4 * BLOCK)
