@@ -13,17 +13,15 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
-import logging
 import os
 import pathlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 
+from backupctl import state_connection
 from backupctl.errors import BackupctlError
 from backupctl.replication.manifest import Manifest
 from backupctl.results import LocationResult
-
-logger = logging.getLogger(__name__)
 
 COMPONENT = "backup"
 VERSION_TABLE = (
@@ -103,45 +101,22 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-# Databases this process has already migrated and checked (modes, WAL mode is persistent).
-_PREPARED: set[str] = set()
+@contextlib.contextmanager
+def session(path: pathlib.Path) -> Iterator[None]:
+    """Keep one connection to the state database open for the block (in this thread): every
+    ``connect`` inside reuses it, each block still committing at its end; raise StateError when
+    the database is newer than this code."""
+    with state_connection.session(path, migrate):
+        yield
 
 
 @contextlib.contextmanager
 def connect(path: pathlib.Path) -> Iterator[sqlite3.Connection]:
     """Open the state database (creating its directory 0700 and its files 0600) with the schema
-    migrated to this version; raise StateError when the database is newer than this code."""
-    previous = os.umask(0o077)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        connection = sqlite3.connect(path, timeout=30)
-    finally:
-        os.umask(previous)
-    try:
-        if str(path) not in _PREPARED:  # once per process: a run opens the database many times
-            connection.execute("PRAGMA journal_mode=WAL")
-            _restrict_modes(path)
-            migrate(connection)
-            _PREPARED.add(str(path))
+    migrated to this version; commit at the end of the block, roll back when it raises; raise
+    StateError when the database is newer than this code. Inside a ``session``, its connection."""
+    with state_connection.connect(path, migrate) as connection:
         yield connection
-        connection.commit()
-    finally:
-        connection.close()
-
-
-def _restrict_modes(path: pathlib.Path) -> None:
-    """Make the state directory 0700 and the database files 0600 where they are looser (a
-    directory made by hand, a file made by an older version)."""
-    directory_mode = path.parent.stat().st_mode
-    if directory_mode & 0o077:
-        logger.warning(
-            "state directory %s was mode %o; made it 0700", path.parent, directory_mode & 0o777
-        )
-        os.chmod(path.parent, 0o700)
-    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        with contextlib.suppress(FileNotFoundError):
-            if name.stat().st_mode & 0o077:
-                os.chmod(name, 0o600)
 
 
 def migrate(connection: sqlite3.Connection) -> int:

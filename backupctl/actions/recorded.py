@@ -26,16 +26,17 @@ def run_recorded(
     """Given the sources and what to do with each, do it in turn; return the run's report (also
     recorded, with every location's result)."""
     db = state.db_path(state_dir)
-    run_id = state.start_run(db, command=command, actor=actor, host=host, tags=tags)
-    reports: list[SourceReport] = []
-    try:
-        for source in sources:
-            report = each(source)
-            for result in report.results:
-                state.record_result(db, run_id, result)
-            reports.append(report)
-    finally:  # the recorded code is the one the CLI exits with
-        outcome = RunReport(run_id, tuple(reports))
-        finished = len(reports) == len(sources)
-        state.finish_run(db, run_id, outcome.exit_code if finished else ExitCode.INTERRUPTED)
+    with state.session(db):  # one connection for the run, not several per source
+        run_id = state.start_run(db, command=command, actor=actor, host=host, tags=tags)
+        reports: list[SourceReport] = []
+        try:
+            for source in sources:
+                report = each(source)
+                for result in report.results:
+                    state.record_result(db, run_id, result)
+                reports.append(report)
+        finally:  # the recorded code is the one the CLI exits with
+            outcome = RunReport(run_id, tuple(reports))
+            finished = len(reports) == len(sources)
+            state.finish_run(db, run_id, outcome.exit_code if finished else ExitCode.INTERRUPTED)
     return outcome
