@@ -32,8 +32,7 @@ def run_recorded(
         try:
             for source in sources:
                 report = each(source)
-                for result in report.results:
-                    state.record_result(db, run_id, result)
+                state.record_results(db, run_id, report.results)
                 reports.append(report)
         finally:  # the recorded code is the one the CLI exits with
             outcome = RunReport(run_id, tuple(reports))

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from backupctl import state
+from backupctl.results import LocationResult
 
 
 def runs_seen_from_outside(db) -> int:
@@ -87,3 +88,24 @@ def test_a_session_on_a_newer_database_fails_like_connect(tmp_path):
         )
     with pytest.raises(state.StateError, match="newer"), state.session(db):
         pass
+
+
+def test_a_sources_results_are_recorded_together_and_later_commits_sync_again(tmp_path):
+    db = state.db_path(tmp_path)
+    results = [
+        LocationResult("web", "disk", "backup", ok=True, snapshot_id="abc"),
+        LocationResult("web", "usb", "replicate", ok=False, reason="not reached"),
+    ]
+    with state.session(db):
+        run_id = state.start_run(db, command="backup", actor="root", host="h")
+        with state.connect(db) as connection:
+            synced = connection.execute("PRAGMA synchronous").fetchone()[0]
+        state.record_results(db, run_id, results)
+        with state.connect(db) as connection:
+            assert connection.execute("PRAGMA synchronous").fetchone()[0] == synced
+    rows = state.recent_runs(db, limit=1)[0]["results"]
+    assert [(row["location"], row["step"], row["ok"]) for row in rows] == [
+        ("disk", "backup", 1),
+        ("usb", "replicate", 0),
+    ]
+    assert synced == 2  # FULL: the manifest and the run's start and end wait for the disk
