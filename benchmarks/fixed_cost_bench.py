@@ -45,6 +45,8 @@ BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 FILES_PER_SOURCE = 20
 FILE_SIZE = 4096
 ENVIRONMENT = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+if "PYTHONPATH" in os.environ:  # to time another checkout's code with this one's venv
+    ENVIRONMENT["PYTHONPATH"] = os.environ["PYTHONPATH"]
 
 
 def make_tree(tree: pathlib.Path, seed: int) -> None:
