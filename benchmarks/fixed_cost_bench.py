@@ -1,6 +1,6 @@
 """Fixed-cost benchmark (issue 6): what one backupctl run adds on top of the restic work itself.
 
-Two measurements, each against plain restic on the same run, with the order rotating per round:
+Two measurements, each against plain restic on the same run, in the order A B B A over rounds:
 
 - **fixed cost of a run**: ``backupctl backup --quiet`` of one small, unchanged source to one local
   location, against ``restic backup --json`` of the same tree into a byte-for-byte copy of the
@@ -238,8 +238,10 @@ def measure(work: pathlib.Path, restic: str, rounds: int, sources: int) -> dict:
     load: list[tuple[float, float, float]] = []
     for round_index in range(rounds):
         load.append(os.getloadavg())
-        shift = round_index % len(keys)
-        for key in keys[shift:] + keys[:shift]:
+        # forward in even rounds, backward in odd ones: over an even number of rounds each
+        # command runs as often before its counterpart as after it, so a load that rises or
+        # falls during the benchmark (it does on a shared machine) favours neither side
+        for key in keys if round_index % 2 == 0 else keys[::-1]:
             wall, used, own_cpu = timed_all(jobs[key], work)
             samples[key].append(wall)
             cpu[key].append(used)
