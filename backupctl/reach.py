@@ -84,17 +84,37 @@ def reach(config: Config, source: Source, keystore: Keystore) -> Iterator[Reache
         except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
             failures[location.name] = _describe(error)
     try:
-        listings: dict[str, dict[str, int]] = {}
-        with concurrent.futures.ThreadPoolExecutor(max(1, len(stores))) as pool:
-            futures = {name: pool.submit(store.list_files) for name, store in stores.items()}
-            for name, future in futures.items():
-                try:
-                    listings[name] = future.result()
-                except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
-                    failures[name] = _describe(error)
-        yield Reached(stores=stores, listings=listings, failures=failures)
+        yield Reached(stores=stores, listings=_list_all(stores, failures), failures=failures)
     finally:
         close(stores.values())
+
+
+def _list_all(
+    stores: Mapping[str, RepositoryStore], failures: dict[str, str]
+) -> dict[str, dict[str, int]]:
+    """List every store at once: the first in this thread (a source with one location starts no
+    thread), the others each on a thread of their own; add a failure's reason to ``failures``."""
+    listings: dict[str, dict[str, int]] = {}
+    names = list(stores)
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(names) - 1)) as pool:
+        futures = {name: pool.submit(stores[name].list_files) for name in names[1:]}
+        if names:
+            futures[names[0]] = _listed_here(stores[names[0]])
+        for name in stores:
+            try:
+                listings[name] = futures[name].result()
+            except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
+                failures[name] = _describe(error)
+    return listings
+
+
+def _listed_here(store: RepositoryStore) -> concurrent.futures.Future:
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    try:
+        future.set_result(store.list_files())
+    except Exception as error:  # noqa: BLE001 - reported like a listing on a thread
+        future.set_exception(error)
+    return future
 
 
 @contextlib.contextmanager
@@ -133,10 +153,17 @@ def _remove_stale_temporaries(store: RepositoryStore) -> None:
 
 def close(stores: Iterable[RepositoryStore], *, timeout: float = CLOSE_SECONDS) -> None:
     """Close stores, waiting at most ``timeout`` seconds in all (a store stuck on a dead
-    connection is left to the process's end); a failure to close is logged, never raised."""
+    connection is left to the process's end); a failure to close is logged, never raised. A
+    store that says its close cannot block (``close_may_block`` False: nothing to release) is
+    closed in this thread."""
+    stores = list(stores)
+    for store in stores:
+        if not getattr(store, "close_may_block", True):
+            _close_one(store)
     closers = [
         threading.Thread(target=_close_one, args=(store,), daemon=True, name=f"close-{store.name}")
         for store in stores
+        if getattr(store, "close_may_block", True)
     ]
     for closer in closers:
         closer.start()

@@ -13,17 +13,15 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
-import logging
 import os
 import pathlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 
+from backupctl import state_connection
 from backupctl.errors import BackupctlError
 from backupctl.replication.manifest import Manifest
 from backupctl.results import LocationResult
-
-logger = logging.getLogger(__name__)
 
 COMPONENT = "backup"
 VERSION_TABLE = (
@@ -282,45 +280,22 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-# Databases this process has already migrated and checked (modes, WAL mode is persistent).
-_PREPARED: set[str] = set()
+@contextlib.contextmanager
+def session(path: pathlib.Path) -> Iterator[None]:
+    """Keep one connection to the state database open for the block (in this thread): every
+    ``connect`` inside reuses it, each block still committing at its end; raise StateError when
+    the database is newer than this code."""
+    with state_connection.session(path, migrate):
+        yield
 
 
 @contextlib.contextmanager
 def connect(path: pathlib.Path) -> Iterator[sqlite3.Connection]:
     """Open the state database (creating its directory 0700 and its files 0600) with the schema
-    migrated to this version; raise StateError when the database is newer than this code."""
-    previous = os.umask(0o077)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        connection = sqlite3.connect(path, timeout=30)
-    finally:
-        os.umask(previous)
-    try:
-        if str(path) not in _PREPARED:  # once per process: a run opens the database many times
-            connection.execute("PRAGMA journal_mode=WAL")
-            _restrict_modes(path)
-            migrate(connection)
-            _PREPARED.add(str(path))
+    migrated to this version; commit at the end of the block, roll back when it raises; raise
+    StateError when the database is newer than this code. Inside a ``session``, its connection."""
+    with state_connection.connect(path, migrate) as connection:
         yield connection
-        connection.commit()
-    finally:
-        connection.close()
-
-
-def _restrict_modes(path: pathlib.Path) -> None:
-    """Make the state directory 0700 and the database files 0600 where they are looser (a
-    directory made by hand, a file made by an older version)."""
-    directory_mode = path.parent.stat().st_mode
-    if directory_mode & 0o077:
-        logger.warning(
-            "state directory %s was mode %o; made it 0700", path.parent, directory_mode & 0o777
-        )
-        os.chmod(path.parent, 0o700)
-    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        with contextlib.suppress(FileNotFoundError):
-            if name.stat().st_mode & 0o077:
-                os.chmod(name, 0o600)
 
 
 def migrate(connection: sqlite3.Connection) -> int:
@@ -384,24 +359,45 @@ def start_run(
         return int(cursor.lastrowid)
 
 
+_RESULT_INSERT = (
+    "INSERT INTO run_results (run_id, source, location, step, ok, reason, bytes_added,"
+    " files_copied, snapshot_id, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _result_row(run_id: int, result: LocationResult) -> tuple:
+    return (
+        run_id,
+        result.source,
+        result.location,
+        result.step,
+        int(result.ok),
+        result.reason,
+        result.bytes_added,
+        result.files_copied,
+        result.snapshot_id,
+        utc_now(),
+    )
+
+
 def record_result(path: pathlib.Path, run_id: int, result: LocationResult) -> None:
     with connect(path) as connection:
-        connection.execute(
-            "INSERT INTO run_results (run_id, source, location, step, ok, reason, bytes_added,"
-            " files_copied, snapshot_id, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                result.source,
-                result.location,
-                result.step,
-                int(result.ok),
-                result.reason,
-                result.bytes_added,
-                result.files_copied,
-                result.snapshot_id,
-                utc_now(),
-            ),
-        )
+        connection.execute(_RESULT_INSERT, _result_row(run_id, result))
+
+
+def record_results(path: pathlib.Path, run_id: int, results: Iterable[LocationResult]) -> None:
+    """Record one source's results in one transaction, without waiting for the disk: the
+    commit survives a killed process at once (write-ahead log), and a power loss from the next
+    synced commit on (the next source's manifest, or the run's end) - a power loss before that
+    leaves the run unfinished, which ``status`` reports."""
+    with connect(path) as connection:
+        previous = connection.execute("PRAGMA synchronous").fetchone()[0]
+        connection.execute("PRAGMA synchronous = NORMAL")
+        try:
+            connection.executemany(_RESULT_INSERT, [_result_row(run_id, r) for r in results])
+            connection.commit()
+        finally:
+            connection.execute(f"PRAGMA synchronous = {int(previous)}")
 
 
 def finish_run(path: pathlib.Path, run_id: int, exit_code: int) -> None:

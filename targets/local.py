@@ -24,6 +24,8 @@ _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CL
 class LocalStore(store.ClosingMixin):
     """Store API over a local directory; writes are fsynced and renamed into place."""
 
+    close_may_block = False  # nothing to release: callers need no thread or deadline for close
+
     def __init__(self, spec: LocalSpec) -> None:
         self.spec = spec
         self.name = spec.name
@@ -196,27 +198,30 @@ class LocalStore(store.ClosingMixin):
 def _list_repository(root: pathlib.Path) -> dict[str, int]:
     """Return relative path -> size of the regular, content-named files restic keeps: ``config``,
     ``keys/``, ``index/``, ``snapshots/`` and ``data/xx/``; symlinks are never followed or
-    listed, and a missing directory is simply empty. One scandir per directory."""
-    found = dict(_regular_files(root, "", only="config"))
+    listed, and a missing directory is simply empty. One scandir per directory, on plain strings
+    (pathlib's joins cost more than the scandir of an empty ``data/xx``)."""
+    base = os.fspath(root)
+    found = dict(_regular_files(base, "", only="config"))
     for directory in ("keys", "index", "snapshots"):
-        found.update(_regular_files(root / directory, f"{directory}/"))
-    for subdirectory in _subdirectories(root / "data"):
-        found.update(_regular_files(root / "data" / subdirectory, f"data/{subdirectory}/"))
+        found.update(_regular_files(os.path.join(base, directory), f"{directory}/"))
+    data = os.path.join(base, "data")
+    for subdirectory in _subdirectories(data):
+        found.update(_regular_files(os.path.join(data, subdirectory), f"data/{subdirectory}/"))
     return {path: size for path, size in found.items() if store.is_repository_file(path)}
 
 
 def _regular_files(
-    directory: pathlib.Path, prefix: str, *, only: str | None = None
+    directory: str, prefix: str, *, only: str | None = None
 ) -> list[tuple[str, int]]:
     try:
-        entries = list(os.scandir(directory))
+        with os.scandir(directory) as entries:
+            return [
+                (prefix + entry.name, entry.stat(follow_symlinks=False).st_size)
+                for entry in entries
+                if (only is None or entry.name == only) and entry.is_file(follow_symlinks=False)
+            ]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return [
-        (prefix + entry.name, entry.stat(follow_symlinks=False).st_size)
-        for entry in entries
-        if (only is None or entry.name == only) and entry.is_file(follow_symlinks=False)
-    ]
 
 
 def _everything_below(root: pathlib.Path) -> list[str]:
@@ -248,12 +253,11 @@ def _remove_below(root: pathlib.Path) -> int:
     return removed
 
 
-def _subdirectories(directory: pathlib.Path) -> list[str]:
+def _subdirectories(directory: str | pathlib.Path) -> list[str]:
     """Return the names of the real directories (not symlinks) in ``directory``; [] if missing."""
     try:
-        return [
-            entry.name for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False)
-        ]
+        with os.scandir(directory) as entries:
+            return [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
     except (FileNotFoundError, NotADirectoryError):
         return []
 

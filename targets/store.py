@@ -24,7 +24,11 @@ _TEMPORARY_NAME = re.compile(r"^\.(config|[0-9a-f]{64})\.tmp-[0-9a-f]{16}$")
 
 
 class RepositoryStore(typing.Protocol):
-    """One restic repository at one location (local directory, SFTP host or S3 bucket)."""
+    """One restic repository at one location (local directory, SFTP host or S3 bucket).
+
+    A store may set ``close_may_block = False`` when its ``close`` releases nothing (a local
+    directory): callers then close it directly instead of on a thread with a deadline.
+    """
 
     name: str
 

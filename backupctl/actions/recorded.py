@@ -50,20 +50,20 @@ def run_recorded_with_id(
     """As ``run_recorded``, for steps that record more under the run: ``each`` also gets the run
     id."""
     db = state.db_path(state_dir)
-    audited = run_audit.started(  # fail closed: no record, no run
+    audited = run_audit.started(  # fail closed: no record, no run (synced before the run acts)
         state_dir, command=command, actor=actor, host=host, sources=sources
     )
-    run_id = state.start_run(db, command=command, actor=actor, host=host, tags=tags)
-    reports: list[SourceReport] = []
-    try:
-        for source in sources:
-            report = each(run_id, source)
-            for result in report.results:
-                state.record_result(db, run_id, result)
-            reports.append(report)
-    finally:  # the recorded code is the one the CLI exits with
-        outcome = RunReport(run_id, tuple(reports))
-        finished = len(reports) == len(sources)
-        state.finish_run(db, run_id, outcome.exit_code if finished else ExitCode.INTERRUPTED)
-        run_audit.finished(audited, outcome, finished=finished)
+    with state.session(db):  # one connection for the run, not several per source
+        run_id = state.start_run(db, command=command, actor=actor, host=host, tags=tags)
+        reports: list[SourceReport] = []
+        try:
+            for source in sources:
+                report = each(run_id, source)
+                state.record_results(db, run_id, report.results)
+                reports.append(report)
+        finally:  # the recorded code is the one the CLI exits with
+            outcome = RunReport(run_id, tuple(reports))
+            finished = len(reports) == len(sources)
+            state.finish_run(db, run_id, outcome.exit_code if finished else ExitCode.INTERRUPTED)
+            run_audit.finished(audited, outcome, finished=finished)
     return outcome

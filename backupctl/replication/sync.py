@@ -106,7 +106,7 @@ def sync(
     """Given reachable stores and the plan made from their listings, carry it out; return what
     happened at every location of the plan."""
     tallies = {name: _Tally() for name in plan.locations}
-    writers = {name: _Writer(name) for name in plan.locations}
+    writers: dict[str, _Writer] = {}  # a destination's thread starts with its first write
     damaged: list[str] = []
     unrecoverable: list[str] = []
     finished = False
@@ -137,9 +137,11 @@ def _copy(stores, plan, tallies, writers, damaged, unrecoverable, on_bytes) -> N
         )
         for name in targets:
             if tallies[name].error is None:
+                if name not in writers:
+                    writers[name] = _Writer(name)
                 future = writers[name].submit(_write, stores[name], tallies[name], transfer, data)
                 pending.append((name, transfer, len(data), future))
-        while len(pending) > IN_FLIGHT * max(1, len(writers)):
+        while len(pending) > IN_FLIGHT * max(1, len(tallies)):
             _settle(pending.popleft(), tallies, on_bytes)
     while pending:
         _settle(pending.popleft(), tallies, on_bytes)

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import time
@@ -197,9 +198,14 @@ def _hold_silent_with_a_fifo(env) -> contextlib.AbstractContextManager:
 
 
 def _holds_a_lock(locks: pathlib.Path) -> bool:
-    """Return whether a complete (non-empty) lock file is in ``locks``."""
+    """Return whether a complete lock file is in ``locks``: non-empty, under its final name (restic
+    writes it as "<id>-tmp-<n>", syncs and renames it; stopped before the rename, on a busy disk,
+    it holds no lock restic would honour)."""
     try:
-        return any(path.stat().st_size for path in locks.iterdir())
+        return any(
+            re.fullmatch(r"[0-9a-f]{64}", path.name) and path.stat().st_size
+            for path in locks.iterdir()
+        )
     except OSError:  # no locks folder yet, or a lock removed while looking
         return False
 

@@ -8,6 +8,7 @@ The killed restic runs `check` (an exclusive lock): a stale *non-exclusive* lock
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 
@@ -23,9 +24,10 @@ def test_a_stale_lock_left_by_a_killed_restic_does_not_move_the_primary(backup_e
     restic = env.start_restic_on_disk("check", "--read-data")
     deadline = time.monotonic() + 60
     locks = repository / "locks"
-    # restic writes its lock file in place: wait until it is whole (a lock file that cannot be
-    # read is ignored by restic, and would test nothing)
-    while not (locks.exists() and any(path.stat().st_size > 0 for path in locks.iterdir())):
+    # wait until the lock is whole: restic 0.14 writes it under a "<id>-tmp-<n>" name, syncs it
+    # and renames it; 0.18 writes it in place. A temporary or empty lock file is ignored by
+    # restic (seen when the kill came before the rename on a busy disk) and would test nothing.
+    while not (locks.exists() and any(_whole_lock(path) for path in locks.iterdir())):
         assert restic.poll() is None, "restic ended before its lock was seen"
         assert time.monotonic() < deadline, "restic never created its lock"
         time.sleep(0.01)
@@ -41,3 +43,7 @@ def test_a_stale_lock_left_by_a_killed_restic_does_not_move_the_primary(backup_e
     assert result.returncode == 0, result.stdout + result.stderr
     assert "removing stale locks" in result.stderr
     assert not any(locks.iterdir())
+
+
+def _whole_lock(path) -> bool:
+    return re.fullmatch(r"[0-9a-f]{64}", path.name) is not None and path.stat().st_size > 0

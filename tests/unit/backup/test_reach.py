@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 
@@ -50,3 +51,47 @@ def test_failed_and_relisted_return_new_values():
 def test_with_config_follows_the_preference():
     value = reach.Reached({}, {"a": {}, "b": {"config": 1}, "c": {"config": 1}}, {})
     assert value.with_config(("c", "a", "b", "d")) == ("c", "b")
+
+
+class ThreadRecordingStore(ListingStore):
+    """Also records on which thread it was listed and closed."""
+
+    def __init__(self, name: str, *, error=None, close_may_block: bool = True):
+        super().__init__(name, {"config": 1}, error)
+        self.close_may_block = close_may_block
+        self.listed_on = self.closed_on = None
+
+    def list_files(self) -> dict[str, int]:
+        self.listed_on = threading.current_thread()
+        return super().list_files()
+
+    def close(self) -> None:
+        self.closed_on = threading.current_thread()
+
+
+def test_one_location_is_listed_on_the_calling_thread_several_at_once():
+    alone = ThreadRecordingStore("a")
+    assert reach._list_all({"a": alone}, {}) == {"a": {"config": 1}}
+    assert alone.listed_on is threading.current_thread()
+    stores = {name: ThreadRecordingStore(name) for name in "abc"}
+    assert set(reach._list_all(stores, {})) == {"a", "b", "c"}
+    assert stores["a"].listed_on is threading.current_thread()
+    assert all(stores[name].listed_on is not threading.current_thread() for name in "bc")
+
+
+def test_a_failed_listing_is_a_reason_whether_listed_here_or_on_a_thread():
+    for failing in ("a", "b"):
+        stores = {
+            name: ThreadRecordingStore(name, error=OSError("gone") if name == failing else None)
+            for name in "ab"
+        }
+        failures: dict[str, str] = {}
+        listings = reach._list_all(stores, failures)
+        assert failures == {failing: "OSError: gone"} and failing not in listings
+
+
+def test_a_store_whose_close_cannot_block_is_closed_here_the_others_on_threads():
+    local, remote = ThreadRecordingStore("a", close_may_block=False), ThreadRecordingStore("b")
+    reach.close([local, remote])
+    assert local.closed_on is threading.current_thread()
+    assert remote.closed_on is not None and remote.closed_on is not threading.current_thread()

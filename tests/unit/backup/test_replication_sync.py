@@ -312,3 +312,18 @@ def test_interruption_does_not_wait_for_a_writer_stuck_on_a_remote_write():
     assert entered.is_set() and elapsed < sync.STOP_SECONDS + 2
     assert stuck.closed
     assert not any(p.startswith(("index/", "snapshots/")) for p in stuck.write_attempts)
+
+
+def test_a_writer_thread_starts_only_for_a_location_that_gets_a_write(monkeypatch):
+    started: list[str] = []
+
+    class CountingWriter(sync._Writer):
+        def __init__(self, name: str) -> None:
+            started.append(name)
+            super().__init__(name)
+
+    monkeypatch.setattr(sync, "_Writer", CountingWriter)
+    run(FakeStore("a", REPOSITORY), FakeStore("b", REPOSITORY))
+    assert started == []
+    run(FakeStore("a", REPOSITORY), FakeStore("b", {}), FakeStore("c", REPOSITORY))
+    assert started == ["b"]

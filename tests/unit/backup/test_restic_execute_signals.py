@@ -62,3 +62,30 @@ def test_sigterm_to_backupctl_reaches_the_child_as_sigint():
             (sys.executable, "-c", REPORT_SIGNAL), password=None, on_line=on_line, timeout=60
         )
     assert lines == ["ready", f"got {int(signal.SIGINT)}"]
+
+
+def test_without_setpriv_the_child_sets_the_signal_itself(monkeypatch):
+    monkeypatch.setattr(execute, "_setpriv", lambda: None)
+    result = execute.run((sys.executable, "-c", PRINT_PDEATHSIG), password=None)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == signal.SIGINT
+
+
+def test_setpriv_sets_the_parent_death_signal_and_execs_the_argv_unchanged():
+    argv = ("/usr/bin/restic", "backup", "--", "/--pdeathsig")
+    assert execute.with_parent_death_signal(argv, "/usr/bin/setpriv") == (
+        "/usr/bin/setpriv",
+        "--pdeathsig",
+        "SIGINT",
+        "--",
+        *argv,
+    )
+    assert execute.with_parent_death_signal(argv, None) == argv
+
+
+def test_a_restic_that_is_not_executable_is_a_clear_error(tmp_path):
+    binary = tmp_path / "restic"
+    binary.write_text("#!/bin/sh\nexit 0\n")
+    binary.chmod(0o644)
+    with pytest.raises(execute.ResticNotRunnable, match="cannot run .*Permission denied"):
+        execute.run((str(binary), "version"), password=None)
