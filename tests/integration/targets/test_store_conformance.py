@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import os
 import pathlib
+import secrets
 import threading
 import typing
 
@@ -44,7 +45,8 @@ class Location:
 
 @pytest.fixture(scope="session")
 def s3_bucket_name(s3_server):
-    return s3_server.create_bucket("conformance")
+    # a name of its own: modules that import this fixture get their own session instance of it
+    return s3_server.create_bucket(f"conformance-{secrets.token_hex(4)}")
 
 
 @pytest.fixture(params=KINDS)
