@@ -91,17 +91,19 @@ def backup(
     for source in sources:
         tags_for(source, change_ref)  # a bad change ref fails before anything is opened
     keystore, restic = prepare.keystore_and_restic(config)
-    report = run_backup(
-        config,
-        keystore,
-        restic,
-        sources=sources,
-        change_ref=change_ref,
-        progress=progress,
-        actor=actor,
-        host=host,
-    )
-    audit_anchor.after_run(config, keystore, sources, host=host)  # docs/audit.md: anchors
+    # one connection held for the run: each commit one sync, the WAL checkpointed once
+    with state.kept_open(state.db_path(config.state_dir)):
+        report = run_backup(
+            config,
+            keystore,
+            restic,
+            sources=sources,
+            change_ref=change_ref,
+            progress=progress,
+            actor=actor,
+            host=host,
+        )
+        audit_anchor.after_run(config, keystore, sources, host=host)  # docs/audit.md: anchors
     return report
 
 

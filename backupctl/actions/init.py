@@ -41,10 +41,12 @@ def init(
     """Given source names (none: all), prepare them, creating the keystore when missing."""
     keystore, restic = prepare.keystore_and_restic(config, create_keystore=True)
     sources = select_sources(config, names)
-    report = run_init(
-        config, keystore, restic, sources=sources, progress=progress, actor=actor, host=host
-    )
-    audit_anchor.after_run(config, keystore, sources, host=host)  # docs/audit.md: anchors
+    # one connection held for the run: each commit one sync, the WAL checkpointed once
+    with state.kept_open(state.db_path(config.state_dir)):
+        report = run_init(
+            config, keystore, restic, sources=sources, progress=progress, actor=actor, host=host
+        )
+        audit_anchor.after_run(config, keystore, sources, host=host)  # docs/audit.md: anchors
     return report
 
 
