@@ -10,10 +10,13 @@ in rotating order, ``--runs`` times each:
 | `restic-verify` | the same with `--verify` (restic reads every restored file back) |
 | `backupctl` | `backupctl restore run ID` of a signed, approved request (requests made untimed) |
 
-backupctl's run is restic `--verify` plus its own work: `restic ls` of the tree, a comparison of
-the restored tree with it, SHA-256 of every file for the manifest, and the move into place. The
-goal of issue 9: `backupctl` within 5% of `restic`. Run as root; ``--drop-caches`` drops the page
-cache before each timed command (global: only on a quiet machine).
+backupctl's run is plain `restic restore` (restic checks every blob it loads against its id, the
+SHA-256 of its content; docs/restore.md) plus its own work: `restic ls` of the tree before, a
+comparison of the restored tree with it, one read of every file for the manifest's SHA-256 (two
+threads), and the move into place. `restic-verify` is what the first version ran inside. The goal
+of issue 9: `backupctl` within 5% of `restic`. Run as root; ``--drop-caches`` drops the page
+cache before each timed command (global: only on a quiet machine); ``--restic`` picks the binary
+(restic 0.18: ``.cache/restic-trixie/usr/bin/restic``).
 
     .venv/bin/python benchmarks/restore_bench.py [--size-mib 256] [--files 2000] [--runs 3]
 """
@@ -75,6 +78,9 @@ def main() -> None:
         "--workdir", type=pathlib.Path, default=pathlib.Path("/var/tmp/backupctl-restore-bench")
     )
     parser.add_argument("--drop-caches", action="store_true")
+    parser.add_argument(
+        "--compare-with", type=pathlib.Path, help="older code (a tree): timed as backupctl-before"
+    )
     args = parser.parse_args()
     root = args.workdir
     tree = root / "tree"
@@ -94,13 +100,18 @@ def main() -> None:
         "restic-verify": [],
         "backupctl": [],
     }
+    if args.compare_with:
+        times["backupctl-before"] = []
     for run in range(args.runs):
-        order = list(times)[run % 3 :] + list(times)[: run % 3]
+        order = list(times)[run % len(times) :] + list(times)[: run % len(times)]
         for variant in order:
             target = setup / "restores" / f"{variant}-{run}"
-            if variant == "backupctl":
+            before = ["env", f"PYTHONPATH={args.compare_with}"]
+            prefix = before if variant == "backupctl-before" else []
+            if variant.startswith("backupctl"):
                 request_id = env.approved_request(str(target))
                 argv = [
+                    *prefix,
                     str(BACKUPCTL),
                     "--config",
                     str(config),

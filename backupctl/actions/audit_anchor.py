@@ -54,8 +54,12 @@ def anchor_at(
     """Given a checkpoint and location names, write it to each, all at once (each write waits
     for its disk or its network); return where it went."""
     names = list(names)
-    with concurrent.futures.ThreadPoolExecutor(max(1, min(len(names), MAX_PARALLEL))) as pool:
-        problems = list(pool.map(lambda name: _anchor_one(config, keystore, made, name), names))
+    if not names:
+        return Anchored(made, (), {})
+    with concurrent.futures.ThreadPoolExecutor(min(len(names), MAX_PARALLEL)) as pool:
+        others = pool.map(lambda name: _anchor_one(config, keystore, made, name), names[1:])
+        first = _anchor_one(config, keystore, made, names[0])  # here: one thread fewer to start
+        problems = [first, *others]
     failed = {name: problem for name, problem in zip(names, problems, strict=True) if problem}
     written = tuple(name for name in names if name not in failed)
     return Anchored(made, written, failed)
