@@ -255,3 +255,10 @@ def test_unusual_text_verifies_and_a_look_alike_is_caught(anchored_log):
     assert verify(loaded).problems == ()
     tamper(db, f"UPDATE audit_log SET at = '2026-11-29T01:00:00\\\"z' WHERE seq = {RECORDS + 1}")
     assert kinds(verify(loaded))[0] == ("changed", RECORDS + 1)
+
+
+def test_a_record_with_bytes_where_text_belongs_is_changed_not_a_crash(anchored_log):
+    loaded, db = anchored_log
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE audit_log SET at = ? WHERE seq = 3", (b"2026-11-29",))
+    assert kinds(verify(loaded))[0] == ("changed", 3)
