@@ -28,6 +28,7 @@ import datetime
 import json
 import os
 import pathlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -134,10 +135,15 @@ def main() -> None:
                     str(target),
                 ]
                 argv += ["--verify"] if variant == "restic-verify" else []
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
             wall, cpu, _ = timed(argv, args.drop_caches)
-            times[variant].append((wall, cpu))
+            user = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before
+            times[variant].append((wall, cpu, user))
             shutil.rmtree(target)
-            print(f"run {run} {variant:<14} wall {wall:6.2f} s  cpu {cpu:6.2f} s", flush=True)
+            print(
+                f"run {run} {variant:<16} wall {wall:6.2f} s  cpu {cpu:6.2f} s  user {user:6.2f} s",
+                flush=True,
+            )
     _report(args, times)
 
 
@@ -218,21 +224,27 @@ class _Helper(_helper_base()):
 
 
 def _report(args, times) -> None:
+    """Print medians and ratios: wall, CPU (user + system) and user CPU alone (the system time of
+    one command varies several-fold with the machine's memory pressure; user time does not)."""
     medians = {
-        variant: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+        variant: tuple(statistics.median(value[index] for value in values) for index in range(3))
         for variant, values in times.items()
     }
-    base_wall, base_cpu = medians["restic"]
+    base = medians["restic"]
     summary = {
         "size_mib": args.size_mib,
         "files": args.files,
         "runs": args.runs,
         "restic": args.restic,
         "drop_caches": args.drop_caches,
-        "medians": {k: {"wall": round(w, 3), "cpu": round(c, 3)} for k, (w, c) in medians.items()},
-        "ratio_wall": {k: round(w / base_wall, 3) for k, (w, _) in medians.items()},
-        "ratio_cpu": {k: round(c / base_cpu, 3) for k, (_, c) in medians.items()},
-        "mib_per_s": {k: round(args.size_mib / w, 1) for k, (w, _) in medians.items()},
+        "medians": {
+            k: {"wall": round(w, 3), "cpu": round(c, 3), "user": round(u, 3)}
+            for k, (w, c, u) in medians.items()
+        },
+        "ratio_wall": {k: round(m[0] / base[0], 3) for k, m in medians.items()},
+        "ratio_cpu": {k: round(m[1] / base[1], 3) for k, m in medians.items()},
+        "ratio_user": {k: round(m[2] / base[2], 3) for k, m in medians.items()},
+        "mib_per_s": {k: round(args.size_mib / m[0], 1) for k, m in medians.items()},
     }
     print(json.dumps(summary, indent=2))
     results = pathlib.Path(__file__).parent / "results"
