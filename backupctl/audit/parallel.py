@@ -27,8 +27,11 @@ def start(db: pathlib.Path, sizes: Iterable[int]) -> subprocess.Popen:
         stdout=subprocess.PIPE,
     )
     assert process.stdin is not None
-    process.stdin.write(json.dumps(sorted(set(sizes))).encode())
-    process.stdin.close()
+    try:
+        process.stdin.write(json.dumps(sorted(set(sizes))).encode())
+        process.stdin.close()
+    except BrokenPipeError:  # it is gone already: ``collect`` reports how it ended
+        pass
     return process
 
 

@@ -262,3 +262,12 @@ def test_a_record_with_bytes_where_text_belongs_is_changed_not_a_crash(anchored_
     with sqlite3.connect(db) as connection:
         connection.execute("UPDATE audit_log SET at = ? WHERE seq = 3", (b"2026-11-29",))
     assert kinds(verify(loaded))[0] == ("changed", 3)
+
+
+def test_a_failing_second_process_leaves_the_walk_to_this_one(anchored_log, monkeypatch):
+    loaded, db = anchored_log
+    monkeypatch.setattr(parallel, "THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "_CHILD", "raise SystemExit(7)")
+    tamper(db, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 4")
+    result = verify(loaded)
+    assert kinds(result)[0] == ("changed", 4) and result.records == RECORDS
