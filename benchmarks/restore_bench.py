@@ -10,10 +10,13 @@ in rotating order, ``--runs`` times each:
 | `restic-verify` | the same with `--verify` (restic reads every restored file back) |
 | `backupctl` | `backupctl restore run ID` of a signed, approved request (requests made untimed) |
 
-backupctl's run is restic `--verify` plus its own work: `restic ls` of the tree, a comparison of
-the restored tree with it, SHA-256 of every file for the manifest, and the move into place. The
-goal of issue 9: `backupctl` within 5% of `restic`. Run as root; ``--drop-caches`` drops the page
-cache before each timed command (global: only on a quiet machine).
+backupctl's run is plain `restic restore` (restic checks every blob it loads against its id, the
+SHA-256 of its content; docs/restore.md) plus its own work: `restic ls` of the tree before, a
+comparison of the restored tree with it, one read of every file for the manifest's SHA-256 (two
+threads), and the move into place. `restic-verify` is what the first version ran inside. The goal
+of issue 9: `backupctl` within 5% of `restic`. Run as root; ``--drop-caches`` drops the page
+cache before each timed command (global: only on a quiet machine); ``--restic`` picks the binary
+(restic 0.18: ``.cache/restic-trixie/usr/bin/restic``).
 
     .venv/bin/python benchmarks/restore_bench.py [--size-mib 256] [--files 2000] [--runs 3]
 """
@@ -25,6 +28,7 @@ import datetime
 import json
 import os
 import pathlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -75,6 +79,9 @@ def main() -> None:
         "--workdir", type=pathlib.Path, default=pathlib.Path("/var/tmp/backupctl-restore-bench")
     )
     parser.add_argument("--drop-caches", action="store_true")
+    parser.add_argument(
+        "--compare-with", type=pathlib.Path, help="older code (a tree): timed as backupctl-before"
+    )
     args = parser.parse_args()
     root = args.workdir
     tree = root / "tree"
@@ -94,13 +101,18 @@ def main() -> None:
         "restic-verify": [],
         "backupctl": [],
     }
+    if args.compare_with:
+        times["backupctl-before"] = []
     for run in range(args.runs):
-        order = list(times)[run % 3 :] + list(times)[: run % 3]
+        order = list(times)[run % len(times) :] + list(times)[: run % len(times)]
         for variant in order:
             target = setup / "restores" / f"{variant}-{run}"
-            if variant == "backupctl":
+            before = ["env", f"PYTHONPATH={args.compare_with}"]
+            prefix = before if variant == "backupctl-before" else []
+            if variant.startswith("backupctl"):
                 request_id = env.approved_request(str(target))
                 argv = [
+                    *prefix,
                     str(BACKUPCTL),
                     "--config",
                     str(config),
@@ -123,10 +135,15 @@ def main() -> None:
                     str(target),
                 ]
                 argv += ["--verify"] if variant == "restic-verify" else []
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
             wall, cpu, _ = timed(argv, args.drop_caches)
-            times[variant].append((wall, cpu))
+            user = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before
+            times[variant].append((wall, cpu, user))
             shutil.rmtree(target)
-            print(f"run {run} {variant:<14} wall {wall:6.2f} s  cpu {cpu:6.2f} s", flush=True)
+            print(
+                f"run {run} {variant:<16} wall {wall:6.2f} s  cpu {cpu:6.2f} s  user {user:6.2f} s",
+                flush=True,
+            )
     _report(args, times)
 
 
@@ -207,21 +224,27 @@ class _Helper(_helper_base()):
 
 
 def _report(args, times) -> None:
+    """Print medians and ratios: wall, CPU (user + system) and user CPU alone (the system time of
+    one command varies several-fold with the machine's memory pressure; user time does not)."""
     medians = {
-        variant: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+        variant: tuple(statistics.median(value[index] for value in values) for index in range(3))
         for variant, values in times.items()
     }
-    base_wall, base_cpu = medians["restic"]
+    base = medians["restic"]
     summary = {
         "size_mib": args.size_mib,
         "files": args.files,
         "runs": args.runs,
         "restic": args.restic,
         "drop_caches": args.drop_caches,
-        "medians": {k: {"wall": round(w, 3), "cpu": round(c, 3)} for k, (w, c) in medians.items()},
-        "ratio_wall": {k: round(w / base_wall, 3) for k, (w, _) in medians.items()},
-        "ratio_cpu": {k: round(c / base_cpu, 3) for k, (_, c) in medians.items()},
-        "mib_per_s": {k: round(args.size_mib / w, 1) for k, (w, _) in medians.items()},
+        "medians": {
+            k: {"wall": round(w, 3), "cpu": round(c, 3), "user": round(u, 3)}
+            for k, (w, c, u) in medians.items()
+        },
+        "ratio_wall": {k: round(m[0] / base[0], 3) for k, m in medians.items()},
+        "ratio_cpu": {k: round(m[1] / base[1], 3) for k, m in medians.items()},
+        "ratio_user": {k: round(m[2] / base[2], 3) for k, m in medians.items()},
+        "mib_per_s": {k: round(args.size_mib / m[0], 1) for k, m in medians.items()},
     }
     print(json.dumps(summary, indent=2))
     results = pathlib.Path(__file__).parent / "results"

@@ -8,6 +8,7 @@ signed fails loudly (AuditError, exit 3): the log is then not what it should be.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import logging
@@ -20,6 +21,7 @@ from backupctl.errors import is_expected
 from backupctl.keys.store import Keystore
 
 logger = logging.getLogger(__name__)
+MAX_PARALLEL = 8  # anchors written at once
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,24 +51,36 @@ def after_run(
 def anchor_at(
     config: Config, keystore: Keystore, made: checkpoint.Checkpoint, names: Iterable[str]
 ) -> Anchored:
-    """Given a checkpoint and location names, write it to each; return where it went."""
-    written, failed = [], {}
-    for name in names:
-        try:
-            if name == config.audit_lock_location:
-                _write_locked(config, keystore, made)
-            else:
-                with locations.store_for(
-                    config.locations[name], anchors.SUBPATH, keystore
-                ) as store:
-                    anchors.write(store, made)
-            written.append(name)
-        except Exception as error:
-            if not is_expected(error):
-                raise
-            logger.warning("location %s: audit checkpoint not anchored: %s", name, error)
-            failed[name] = str(error)
-    return Anchored(made, tuple(written), failed)
+    """Given a checkpoint and location names, write it to each, all at once (each write waits
+    for its disk or its network); return where it went."""
+    names = list(names)
+    if not names:
+        return Anchored(made, (), {})
+    with concurrent.futures.ThreadPoolExecutor(min(len(names), MAX_PARALLEL)) as pool:
+        others = pool.map(lambda name: _anchor_one(config, keystore, made, name), names[1:])
+        first = _anchor_one(config, keystore, made, names[0])  # here: one thread fewer to start
+        problems = [first, *others]
+    failed = {name: problem for name, problem in zip(names, problems, strict=True) if problem}
+    written = tuple(name for name in names if name not in failed)
+    return Anchored(made, written, failed)
+
+
+def _anchor_one(
+    config: Config, keystore: Keystore, made: checkpoint.Checkpoint, name: str
+) -> str | None:
+    """Write the checkpoint to one location; return why it could not be written, or None."""
+    try:
+        if name == config.audit_lock_location:
+            _write_locked(config, keystore, made)
+        else:
+            with locations.store_for(config.locations[name], anchors.SUBPATH, keystore) as store:
+                anchors.write(store, made)
+    except Exception as error:
+        if not is_expected(error):
+            raise
+        logger.warning("location %s: audit checkpoint not anchored: %s", name, error)
+        return str(error) or type(error).__name__
+    return None
 
 
 def _write_locked(config: Config, keystore: Keystore, made: checkpoint.Checkpoint) -> None:

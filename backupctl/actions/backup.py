@@ -93,17 +93,19 @@ def backup(
         tags_for(source, change_ref)  # a bad change ref fails before anything is opened
     sources = guard.sources_to_back_up(config, sources, named=bool(names))  # docs/tenants.md
     keystore, restic = prepare.keystore_and_restic(config)
-    report = run_backup(
-        config,
-        keystore,
-        restic,
-        sources=sources,
-        change_ref=change_ref,
-        progress=progress,
-        actor=actor,
-        host=host,
-    )
-    audit_anchor.after_run(config, keystore, sources, host=host)  # docs/audit.md: anchors
+    # one connection held for the run: each commit one sync, the WAL checkpointed once
+    with state.session(state.db_path(config.state_dir)):
+        report = run_backup(
+            config,
+            keystore,
+            restic,
+            sources=sources,
+            change_ref=change_ref,
+            progress=progress,
+            actor=actor,
+            host=host,
+        )
+        audit_anchor.after_run(config, keystore, sources, host=host)  # docs/audit.md: anchors
     return report
 
 

@@ -43,10 +43,12 @@ def init(
     keystore, restic = prepare.keystore_and_restic(config, create_keystore=True)
     sources = select_sources(config, names)
     sources = guard.sources_to_back_up(config, sources, named=bool(names))  # docs/tenants.md
-    report = run_init(
-        config, keystore, restic, sources=sources, progress=progress, actor=actor, host=host
-    )
-    audit_anchor.after_run(config, keystore, sources, host=host)  # docs/audit.md: anchors
+    # one connection held for the run: each commit one sync, the WAL checkpointed once
+    with state.session(state.db_path(config.state_dir)):
+        report = run_init(
+            config, keystore, restic, sources=sources, progress=progress, actor=actor, host=host
+        )
+        audit_anchor.after_run(config, keystore, sources, host=host)  # docs/audit.md: anchors
     return report
 
 

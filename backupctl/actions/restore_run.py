@@ -11,6 +11,7 @@ acknowledges it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import hashlib
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 # on_progress(phase, done, total): phase "restore" (restic runs; no counts), "verify" (bytes).
 OnProgress = Callable[[str, int, int], None]
+HASH_THREADS = 2
 
 
 class RestoreFailed(BackupctlError):
@@ -282,18 +284,20 @@ def _restore(config, stored, root, destination, on_progress, breaking) -> RunRes
 
 
 def _hash_all(staging: pathlib.Path, expected, on_progress: OnProgress) -> list[dict]:
+    """Hash every restored file once, for the manifest: two threads (hashlib and reads release
+    the GIL, so a second core hashes while the first reads); progress counts whole files."""
     regular = sorted((node for node in expected if node.type == "file"), key=lambda n: n.path)
     total, done = sum(node.size for node in regular), 0
     files = []
-    for node in regular:
-
-        def advance(count: int) -> None:
-            nonlocal done
-            done += count
+    with concurrent.futures.ThreadPoolExecutor(HASH_THREADS) as pool:
+        digests = pool.map(
+            lambda node: place.hash_file(staging / node.path.lstrip("/"), lambda count: None),
+            regular,
+        )
+        for node, digest in zip(regular, digests, strict=True):
+            files.append({"path": node.path, "size": node.size, "sha256": digest})
+            done += node.size
             on_progress("verify", done, total)
-
-        digest = place.hash_file(staging / node.path.lstrip("/"), advance)
-        files.append({"path": node.path, "size": node.size, "sha256": digest})
     return files
 
 

@@ -77,38 +77,23 @@ def intact(row: Row) -> bool:
         return False
 
 
-class _Tree:
-    """The Merkle frontier, extended in place while walking (merkle.Frontier is the value)."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.roots: list[bytes] = []
-
-    def append(self, leaf: bytes) -> None:
-        roots, sha256 = self.roots, hashlib.sha256
-        roots.append(sha256(b"\x00" + leaf).digest())  # merkle.leaf_hash, inline
-        self.size += 1
-        merged = self.size
-        while not merged & 1:
-            right = roots.pop()
-            roots[-1] = sha256(b"\x01" + roots[-1] + right).digest()  # merkle.node_hash
-            merged >>= 1
-
-    def root(self) -> bytes:
-        return merkle.Frontier(self.size, tuple(self.roots)).root()
-
-
-def walk(rows: Iterable[Row], *, sizes: Iterable[int] = ()) -> Walk:
+def walk(rows: Iterable[Row], *, sizes: Iterable[int] = (), tree: bool = True) -> Walk:
     """Given the log's rows in order (seq, at, actor, action, subjects, outcome, details, prev,
-    hash) and the tree sizes of interest, return what the walk found.
+    hash) and the tree sizes of interest, return what the walk found; with ``tree`` False the
+    Merkle roots are left empty (another process computes them: ``parallel.py``), the hashes at
+    those sizes are still noted.
 
     The loop is the hot path of ``audit verify`` (docs/performance.md): it checks an intact record
-    with one SHA-256 over bytes it assembles itself and extends the Merkle frontier inline; any
-    record that does not pass takes the full, slow check in ``_problems``."""
+    with one SHA-256 over bytes it assembles itself (the few distinct actors, actions and outcomes
+    JSON-encoded once; a timestamp without quotes or backslashes as itself: other characters
+    cannot occur in canonical bytes unescaped, so no changed record can pass) and extends the
+    Merkle frontier inline; any record that does not pass takes the full, slow check in
+    ``_problems``, which escapes properly, so an unusual but intact record costs time, never a
+    false alarm."""
     wanted = set(sizes)
     problems: list[Problem] = []
     roots: dict[int, tuple[str, str]] = {}
-    tree = _Tree()
+    frontier: list[bytes] = []  # the Merkle frontier (merkle.Frontier), extended in place
     sha256, fromhex, encode = hashlib.sha256, bytes.fromhex, _Encoder()
     before, two_before, before_bytes = log.GENESIS, None, bytes(32)
     expected, count = 1, 0
@@ -118,20 +103,33 @@ def walk(rows: Iterable[Row], *, sizes: Iterable[int] = ()) -> Walk:
             stored_bytes = fromhex(stored)
         except (ValueError, TypeError):
             stored_bytes = b""
-        body = (
-            f'{{"action":{encode(action)},"actor":{encode(actor)},"at":{encode.plain(at)},'
-            f'"details":{details},"outcome":{encode(outcome)},"seq":{seq},"subjects":{subjects}}}'
-        ).encode()
+        try:
+            if '"' in at or "\\" in at:
+                at = _dumps(at)[1:-1]  # escaped: the fast bytes stay those of one record only
+            body = (
+                f'{{"action":{encode(action)},"actor":{encode(actor)},"at":"{at}",'
+                f'"details":{details},"outcome":{encode(outcome)},"seq":{seq},'
+                f'"subjects":{subjects}}}'
+            ).encode()
+        except (TypeError, UnicodeEncodeError):  # not text where text belongs: the slow check
+            body = b""
         passes = seq == expected and prev == before
         passes = passes and sha256(before_bytes + body).digest() == stored_bytes
         if not passes and len(problems) < MAX_PROBLEMS:
             problems += _problems(row, expected, before, two_before)
-        count += 1
         expected = seq + 1
         two_before, before, before_bytes = before, stored, stored_bytes
-        tree.append(stored_bytes)
-        if tree.size in wanted:
-            roots[tree.size] = (tree.root().hex(), stored)
+        count += 1
+        if tree:
+            frontier.append(sha256(b"\x00" + stored_bytes).digest())  # merkle.leaf_hash
+            merged = count
+            while not merged & 1:
+                right = frontier.pop()
+                frontier[-1] = sha256(b"\x01" + frontier[-1] + right).digest()  # node_hash
+                merged >>= 1
+        if count in wanted:
+            root = merkle.Frontier(count, tuple(frontier)).root().hex() if tree else ""
+            roots[count] = (root, stored)
     return Walk(count, expected - 1, before, tuple(problems), roots)
 
 
@@ -149,13 +147,6 @@ class _Encoder:
                 self.known.clear()
             found = self.known[text] = _dumps(text)
         return found
-
-    @staticmethod
-    def plain(text: str) -> str:
-        """A timestamp: printable ASCII without quotes or backslashes encodes as itself."""
-        if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-            return f'"{text}"'
-        return _dumps(text)
 
 
 def _problems(row: Row, expected: int, before: str, two_before: str | None) -> list[Problem]:
@@ -189,3 +180,18 @@ def _problems(row: Row, expected: int, before: str, two_before: str | None) -> l
             )
         )
     return found
+
+
+def with_roots(walked: Walk, roots: dict[int, tuple[str, str]]) -> Walk:
+    """Given a walk made without the tree and the roots another reader computed (size -> (root,
+    hash of that record)), return the walk with those roots; a record hash that differs between
+    the two readers is a problem (the log changed while it was verified)."""
+    joined, problems = {}, list(walked.problems)
+    for size, (_, head) in walked.roots.items():
+        root, seen = roots.get(size, ("", ""))
+        if seen != head:
+            problems.append(
+                Problem(size, "changed", f"record {size} changed while the log was verified")
+            )
+        joined[size] = (root, head)
+    return dataclasses.replace(walked, roots=joined, problems=tuple(problems))

@@ -121,29 +121,42 @@ def make(
     *,
     host: str,
     events: Sequence[log.Event] = (),
+    connection: sqlite3.Connection | None = None,
 ) -> Checkpoint | None:
     """Given the state database (and events to append first, in the same transaction), sign and
     store a checkpoint of the log as it is then (extending the last checkpoint's tree by the
-    records since); return it, None for an empty log. One commit for records and checkpoint:
-    the end of a run costs one durable write, not one per record (docs/performance.md)."""
+    records since); return it, None for an empty log. One commit for records and checkpoint, on
+    ``connection`` when given (the run's own): the end of a run costs one durable write, not one
+    per record (docs/performance.md)."""
     key = signing_key(state_dir)
     try:
-        with state.connect(db) as connection:
-            connection.isolation_level = None
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                for event in events:
-                    log.append_in(connection, event)
-                made = _make_in(connection, key, host)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            finally:
-                connection.isolation_level = ""
-            return made
+        if connection is not None:
+            return _make_committed(connection, key, host, events)
+        with state.connect(db) as opened:
+            return _make_committed(opened, key, host, events)
     except sqlite3.Error as error:
         raise CheckpointError(f"cannot write a checkpoint in {db}: {error}") from None
+
+
+def _make_committed(
+    connection: sqlite3.Connection,
+    key: ed25519.Ed25519PrivateKey,
+    host: str,
+    events: Sequence[log.Event],
+) -> Checkpoint | None:
+    connection.isolation_level = None
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for event in events:
+            log.append_in(connection, event)
+        made = _make_in(connection, key, host)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.isolation_level = ""
+    return made
 
 
 def _make_in(

@@ -88,24 +88,37 @@ def chain_hash(prev: str, body: bytes) -> str:
     return hashlib.sha256(bytes.fromhex(prev) + body).hexdigest()
 
 
-def append(db: pathlib.Path, event: Event, *, at: str | None = None) -> Record:
-    """Given the state database and an event, append it and return the record; raise AuditError
-    when it cannot be written (the caller then must not act)."""
+def append(
+    db: pathlib.Path,
+    event: Event,
+    *,
+    at: str | None = None,
+    connection: sqlite3.Connection | None = None,
+) -> Record:
+    """Given the state database and an event, append it in a transaction of its own (on
+    ``connection`` when given: a run holds one for its records) and return the record; raise
+    AuditError when it cannot be written (the caller then must not act)."""
     try:
-        with state.connect(db) as connection:
-            connection.isolation_level = None
-            connection.execute("BEGIN IMMEDIATE")  # the last hash read here stays the last
-            try:
-                record = append_in(connection, event, at=at)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            finally:
-                connection.isolation_level = ""
-            return record
+        if connection is not None:
+            return _append_committed(connection, event, at)
+        with state.connect(db) as opened:
+            return _append_committed(opened, event, at)
     except sqlite3.Error as error:
         raise AuditError(f"cannot write the audit log in {db}: {error}") from None
+
+
+def _append_committed(connection: sqlite3.Connection, event: Event, at: str | None) -> Record:
+    connection.isolation_level = None
+    connection.execute("BEGIN IMMEDIATE")  # the last hash read here stays the last
+    try:
+        record = append_in(connection, event, at=at)
+        connection.execute("COMMIT")  # durable (synchronous=FULL) before the caller acts
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.isolation_level = ""
+    return record
 
 
 def append_in(connection: sqlite3.Connection, event: Event, *, at: str | None = None) -> Record:

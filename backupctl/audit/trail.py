@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,11 +26,13 @@ def begin(
     *,
     subjects: Mapping[str, str] | None = None,
     details: Mapping[str, Any] | None = None,
+    connection: sqlite3.Connection | None = None,
 ) -> log.Record:
-    """Given the state database and what is about to happen, write its ``started`` record and
-    return it; raise AuditError when it cannot be written (then the caller must not act)."""
+    """Given the state database and what is about to happen, write its ``started`` record (on
+    ``connection`` when given) and return it once it is durable; raise AuditError when it
+    cannot be written (then the caller must not act)."""
     event = log.Event(action, actor, "started", dict(subjects or {}), dict(details or {}))
-    return log.append(db, event)
+    return log.append(db, event, connection=connection)
 
 
 def end(

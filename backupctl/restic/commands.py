@@ -118,14 +118,15 @@ def restore_paths_argv(
     target: pathlib.Path,
     *,
     includes: tuple[str, ...] = (),
-    verify: bool = True,
+    verify: bool = False,
 ) -> tuple[str, ...]:
     """`restic restore SNAPSHOT --target DIR [--include P ...] [--verify]` for a full snapshot id
     and plain absolute paths (raise ValueError for a glob character: restic reads --include as
-    a pattern). --verify makes restic read every restored file back and check it against the
-    snapshot's content hashes; where restic has it, --json for status lines (progress). The
-    restore holds restic's shared lock, so a concurrent prune (rotation) cannot delete data it
-    is reading; where restic can, it waits for an exclusive lock to go."""
+    a pattern). restic checks every blob it loads against its id (the SHA-256 of its content)
+    before writing it; --verify adds a second read of every restored file, checked against the
+    same ids; where restic has it, --json for status lines (progress). The restore holds
+    restic's shared lock, so a concurrent prune (rotation) cannot delete data it is reading;
+    where restic can, it waits for an exclusive lock to go."""
     _full_id(snapshot)
     for path in includes:
         if not path.startswith("/") or any(character in path for character in "*?[\\\n"):

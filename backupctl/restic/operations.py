@@ -235,7 +235,9 @@ def restore_files(
 ) -> execute.Result:
     """Restore these paths of a snapshot below ``target``, verified by restic."""
     return execute.run(
-        commands.restore_paths_argv(restic, repository, snapshot, target, includes=paths),
+        commands.restore_paths_argv(
+            restic, repository, snapshot, target, includes=paths, verify=True
+        ),
         password=password,
         environment=repository.environment,
         timeout=6 * 3600,

@@ -95,7 +95,8 @@ def restore(
     includes: tuple[str, ...],
     on_bytes: Callable[[int, int], None] = lambda done, total: None,
 ) -> execute.Result:
-    """Restore (and let restic verify) a snapshot, or the given paths of it, into ``target``;
+    """Restore a snapshot, or the given paths of it, into ``target`` (restic checks each blob
+    it loads against its id, the SHA-256 of its content, and fails the restore on a mismatch);
     call ``on_bytes(restored, total)`` for each status line restic prints (restic >= 0.17)."""
 
     def on_line(line: str) -> None:

@@ -90,3 +90,59 @@ def test_backupctl_refuses_a_hostile_snapshot_before_restic_writes(forged_env, t
     assert not list((forged_env.root / "restores").glob(".staging-*"))
     last = list(log.records(state.db_path(config.state_dir)))[-1]
     assert (last.action, last.outcome) == ("restore.run", "failed")
+
+
+# A blob whose content does not match its id: encrypted and authenticated with the repository's
+# key (someone with the password, or a bug in a writer), so only the content check can see it.
+GOOD, BAD = b"paid invoices 2026\n", b"PAID INVOICES 2026\n"
+
+
+def test_plain_restic_restore_checks_each_blob_against_its_id(tmp_path, restic_binary):
+    """backupctl relies on this instead of `--verify` (docs/restore.md): restic, without
+    --verify, refuses a blob whose content is not what its id says, and fails the restore."""
+    environment = {**os.environ, "RESTIC_PASSWORD": PASSWORD}
+    repository, target = tmp_path / "repo", tmp_path / "target"
+    subprocess.run(
+        (restic_binary, "init", "-r", str(repository)),
+        env=environment,
+        check=True,
+        capture_output=True,
+    )
+    forged_repo.forge(repository, PASSWORD, (("invoices", "file", None),), content=GOOD, stored=BAD)
+    result = subprocess.run(
+        (restic_binary, "-r", str(repository), "--no-cache", "restore", "latest", "--target")
+        + (str(target),),
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "wrong data returned" in result.stderr
+    restored = target / "invoices"
+    assert not restored.exists() or restored.read_bytes() != BAD
+
+
+def test_backupctl_fails_a_restore_whose_content_does_not_match_the_snapshot(forged_env):
+    snapshot = forged_repo.forge(
+        forged_env.root / "near" / "shop",
+        forged_env.password(),
+        (("invoices", "file", None),),
+        content=GOOD,
+        stored=BAD,
+    )
+    config = forged_env.config()
+    destination = forged_env.root / "restores" / "tampered"
+    body = actions.request(
+        config,
+        forged_env.spec(destination=str(destination), snapshot=snapshot[:12]),
+        actor=forged_env.actor("alice"),
+        signer=forged_env.signer("alice"),
+    )
+    actions.approve(config, body.id, actor=forged_env.actor("bob"), signer=forged_env.signer("bob"))
+    with pytest.raises(restore_run.RestoreFailed, match="restic restore from near"):
+        restore_run.run(config, body.id, actor=forged_env.actor("alice"))
+    assert list(destination.iterdir()) == []
+    assert not restore_run.place.manifest_path(destination).exists()
+    assert not list((forged_env.root / "restores").glob(".staging-*"))
+    last = list(log.records(state.db_path(config.state_dir)))[-1]
+    assert (last.action, last.outcome) == ("restore.run", "failed")

@@ -59,3 +59,46 @@ def test_an_unwritable_log_fails_closed(tmp_path):
         )
     with pytest.raises(log.AuditError, match="cannot write the audit log"):
         log.append(db, log.Event("restore.run", "alice"))
+
+
+def test_a_kept_connection_leaves_the_wal_to_be_checkpointed_once(tmp_path):
+    """Closing the last connection to a WAL database checkpoints it (syncs, and the WAL file
+    goes); while a run keeps one open, the run's other connections close without that."""
+    db = state.db_path(tmp_path / "state")
+    wal = db.with_name(db.name + "-wal")
+    log.append(db, log.Event("backup.run", "alice", outcome="started"))
+    assert not wal.exists()  # the last connection closed: checkpointed, WAL removed
+    with state.session(db):
+        log.append(db, log.Event("backup.run", "alice"))
+        assert wal.stat().st_size > 0  # still in the WAL: nobody checkpointed on close
+        assert [record.seq for record in log.records(db)] == [1, 2]
+    assert not wal.exists()
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM audit_log").fetchone() == (2,)
+
+
+def test_a_run_writes_its_records_through_one_connection(tmp_path, monkeypatch):
+    """The ``started`` record, the closing record and the checkpoint go through the run's one
+    connection (SQLite syncs a new connection's WAL directory once per connection)."""
+    import types
+
+    from backupctl.actions import run_audit
+    from backupctl.results import RunReport
+
+    source = types.SimpleNamespace(name="mail", tenant="acme")  # all run_subjects reads
+    opened = []
+    original = state.connect
+
+    def counting(path):
+        opened.append(path)
+        return original(path)
+
+    monkeypatch.setattr(state, "connect", counting)
+    audited = run_audit.started(
+        tmp_path / "state", command="backup", actor="ops", host="h", sources=[source]
+    )
+    run_audit.finished(audited, RunReport(1, ()), finished=True)
+    monkeypatch.undo()
+    assert len(opened) == 1
+    outcomes = [(record.action, record.outcome) for record in log.records(audited.db)]
+    assert outcomes == [("backup.run", "started"), ("backup.run", "ok")]

@@ -16,7 +16,7 @@ import pytest
 from backupctl import config, state
 from backupctl.actions import audit as audit_action
 from backupctl.actions import audit_anchor
-from backupctl.audit import checkpoint, log, merkle
+from backupctl.audit import checkpoint, log, merkle, parallel
 from backupctl.errors import ConfigError, ExitCode
 from backupctl.keys import access as keyaccess
 from backupctl.keys import master_secret
@@ -65,6 +65,15 @@ def anchor(loaded: config.Config) -> None:
     made = checkpoint.make(state.db_path(loaded.state_dir), loaded.state_dir, host=HOST)
     anchored = audit_anchor.anchor_at(loaded, keystore, made, ["a", "b"])
     assert anchored.written == ("a", "b")
+
+
+@pytest.fixture(autouse=True, params=["one process", "two processes"])
+def walk_mode(request, monkeypatch):
+    """Every tamper test runs with the log walked in one process and, as a long log is, with
+    the Merkle roots built by a second process (parallel.py)."""
+    if request.param == "two processes":
+        monkeypatch.setattr(parallel, "THRESHOLD", 0)
+    return request.param
 
 
 @pytest.fixture
@@ -233,3 +242,32 @@ def test_proofs_against_the_newest_checkpoint_verify_without_the_log(anchored_lo
         root,
         [bytes.fromhex(node) for node in extended.path],
     )
+
+
+def test_unusual_text_verifies_and_a_look_alike_is_caught(anchored_log):
+    """The fast check puts a timestamp in as it is unless it holds a quote or a backslash: such
+    a record must verify (no false alarm), and the same text stored with the quote escaped by
+    hand (``a"b`` as ``a\\"b``, which gives the same bytes when put in unescaped) must not."""
+    loaded, db = anchored_log
+    event = log.Event("backup.run", 'o"brien\\', subjects={"sources": "m\u00e9"})
+    log.append(db, event, at='2026-11-29T01:00:00"z')
+    anchor(loaded)
+    assert verify(loaded).problems == ()
+    tamper(db, f"UPDATE audit_log SET at = '2026-11-29T01:00:00\\\"z' WHERE seq = {RECORDS + 1}")
+    assert kinds(verify(loaded))[0] == ("changed", RECORDS + 1)
+
+
+def test_a_record_with_bytes_where_text_belongs_is_changed_not_a_crash(anchored_log):
+    loaded, db = anchored_log
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE audit_log SET at = ? WHERE seq = 3", (b"2026-11-29",))
+    assert kinds(verify(loaded))[0] == ("changed", 3)
+
+
+def test_a_failing_second_process_leaves_the_walk_to_this_one(anchored_log, monkeypatch):
+    loaded, db = anchored_log
+    monkeypatch.setattr(parallel, "THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "_CHILD", "raise SystemExit(7)")
+    tamper(db, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 4")
+    result = verify(loaded)
+    assert kinds(result)[0] == ("changed", 4) and result.records == RECORDS
