@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from recovery import blockdev, ddrescue, ddrescue_status, errors, image_folder, image_hash, imaging
+from recovery import (
+    blockdev,
+    ddrescue,
+    ddrescue_status,
+    image_folder,
+    image_hash,
+    imaging,
+    output_lock,
+)
 from recovery import mapfile as mapfile_module
 from recovery.imaging import ImagePaths, ImagePlan
 
@@ -98,25 +105,12 @@ class _Monitor(threading.Thread):
         )
 
 
-@contextlib.contextmanager
-def exclusive(paths: ImagePaths) -> Iterator[None]:
-    """Hold the job's imaging lock (0600, never through a symlink); raise RefusedError when
-    another run holds it."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        descriptor = os.open(paths.lock, flags, 0o600)
-    except OSError as error:
-        raise errors.RefusedError(f"cannot open the lock {paths.lock}: {error.strerror}") from None
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise errors.RefusedError(
-                f"another media image run is writing {paths.image}; wait for it or stop it"
-            ) from None
-        yield
-    finally:
-        os.close(descriptor)
+def exclusive(paths: ImagePaths) -> contextlib.AbstractContextManager[None]:
+    """Hold the job's imaging lock (0600, never through a symlink); raise RefusedError when another
+    run holds it."""
+    return output_lock.exclusive(
+        paths.lock, busy=f"another media image run is writing {paths.image}; wait for it or stop it"
+    )
 
 
 def execute(

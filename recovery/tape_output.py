@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import os
 import pathlib
 import queue
 import re
 import threading
-from collections.abc import Iterator
 from typing import BinaryIO
 
-from recovery import errors, image_folder, image_hash, tape_files
+from recovery import errors, image_folder, image_hash, output_lock, tape_files
 
 CHUNK = 4 * 1024 * 1024
 QUEUED = 8  # writes (records, up to 16 MiB each) waiting for the digest thread
@@ -48,25 +46,12 @@ class TapePaths:
         return {"image": str(self.image)}
 
 
-@contextlib.contextmanager
-def exclusive(paths: TapePaths) -> Iterator[None]:
+def exclusive(paths: TapePaths) -> contextlib.AbstractContextManager[None]:
     """Hold the image's lock (0600, never through a symlink); raise RefusedError when another
     run holds it."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        descriptor = os.open(paths.lock, flags, 0o600)
-    except OSError as error:
-        raise errors.RefusedError(f"cannot open the lock {paths.lock}: {error.strerror}") from None
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise errors.RefusedError(
-                f"another tape image run is writing {paths.image}; wait for it or stop it"
-            ) from None
-        yield
-    finally:
-        os.close(descriptor)
+    return output_lock.exclusive(
+        paths.lock, busy=f"another tape image run is writing {paths.image}; wait for it or stop it"
+    )
 
 
 class HashingStream:

@@ -236,23 +236,30 @@ def _parse_sealed(
     data: bytes, *, where: str
 ) -> tuple[sealed.Container, bytes, bytes, Argon2Params]:
     try:
-        body = b"".join(data.strip().splitlines()[1:-1])
-        container = sealed.parse(
-            io.BytesIO(base64.b64decode(body, validate=True)), magic=sealed.RECOVERY_KEY_MAGIC
-        )
-        header = container.header
-        if sealed.header_field(header, "kdf", "id") != "argon2id":
-            raise sealed.DamagedContainer("unsupported key derivation")
-        if sealed.header_field(header, "aead", "id") != "AES-256-GCM":
-            raise sealed.DamagedContainer("unsupported cipher")
-        params = Argon2Params(
-            *(sealed.header_field(header, "kdf", k) for k in ("iterations", "lanes", "memory_kib"))
-        )
-        if not params.is_sane():
-            raise sealed.DamagedContainer("key derivation parameters out of range")
-        salt = sealed.header_bytes_field(header, "kdf", "salt", size_range=(16, 64))
-        nonce = sealed.header_bytes_field(header, "aead", "nonce", size_range=(12, 12))
+        return parse_armoured(data, magic=sealed.RECOVERY_KEY_MAGIC)
     except (binascii.Error, ValueError) as error:  # ContainerError is a ValueError
         detail = f" ({error})" if isinstance(error, sealed.ContainerError) else ""
         raise EscrowError(f"recovery key {where} is damaged{detail}") from None
+
+
+def parse_armoured(
+    data: bytes, *, magic: bytes
+) -> tuple[sealed.Container, bytes, bytes, Argon2Params]:
+    """Given an armoured, passphrase-sealed key file (Argon2id + AES-256-GCM: the recovery key,
+    a staff signing key), return its container, salt, nonce and Argon2 parameters; raise
+    binascii.Error or ValueError (sealed.ContainerError) when it is malformed."""
+    body = b"".join(data.strip().splitlines()[1:-1])
+    container = sealed.parse(io.BytesIO(base64.b64decode(body, validate=True)), magic=magic)
+    header = container.header
+    if sealed.header_field(header, "kdf", "id") != "argon2id":
+        raise sealed.DamagedContainer("unsupported key derivation")
+    if sealed.header_field(header, "aead", "id") != "AES-256-GCM":
+        raise sealed.DamagedContainer("unsupported cipher")
+    params = Argon2Params(
+        *(sealed.header_field(header, "kdf", k) for k in ("iterations", "lanes", "memory_kib"))
+    )
+    if not params.is_sane():
+        raise sealed.DamagedContainer("key derivation parameters out of range")
+    salt = sealed.header_bytes_field(header, "kdf", "salt", size_range=(16, 64))
+    nonce = sealed.header_bytes_field(header, "aead", "nonce", size_range=(12, 12))
     return container, salt, nonce, params

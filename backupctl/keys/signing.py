@@ -14,7 +14,6 @@ import base64
 import binascii
 import dataclasses
 import hashlib
-import io
 import os
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -25,7 +24,12 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from backupctl.errors import BackupctlError, ExitCode
 from backupctl.keys import process, sealed
-from backupctl.keys.recovery_key import DEFAULT_ARGON2, Argon2Params, check_passphrase_strength
+from backupctl.keys.recovery_key import (
+    DEFAULT_ARGON2,
+    Argon2Params,
+    check_passphrase_strength,
+    parse_armoured,
+)
 from backupctl.keys.secret import Secret
 
 MAGIC = b"BCTLSIGN"
@@ -130,24 +134,10 @@ def _parse(data: bytes, *, where: str) -> tuple[sealed.Container, bytes, bytes, 
     if not data.lstrip().startswith(ARMOUR_BEGIN):
         raise SigningKeyError(f"{where} is not a backupctl signing key")
     try:
-        body = b"".join(data.strip().splitlines()[1:-1])
-        container = sealed.parse(io.BytesIO(base64.b64decode(body, validate=True)), magic=MAGIC)
-        header = container.header
-        if sealed.header_field(header, "kdf", "id") != "argon2id":
-            raise sealed.DamagedContainer("unsupported key derivation")
-        if sealed.header_field(header, "aead", "id") != "AES-256-GCM":
-            raise sealed.DamagedContainer("unsupported cipher")
-        params = Argon2Params(
-            *(sealed.header_field(header, "kdf", k) for k in ("iterations", "lanes", "memory_kib"))
-        )
-        if not params.is_sane():
-            raise sealed.DamagedContainer("key derivation parameters out of range")
-        salt = sealed.header_bytes_field(header, "kdf", "salt", size_range=(16, 64))
-        nonce = sealed.header_bytes_field(header, "aead", "nonce", size_range=(12, 12))
-    except (binascii.Error, ValueError) as error:
+        return parse_armoured(data, magic=MAGIC)
+    except (binascii.Error, ValueError) as error:  # ContainerError is a ValueError
         detail = f" ({error})" if isinstance(error, sealed.ContainerError) else ""
         raise SigningKeyError(f"signing key {where} is damaged{detail}") from None
-    return container, salt, nonce, params
 
 
 def parse_public(text: str, *, where: str) -> PublicKey:
