@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import json
 import logging
 import pathlib
@@ -18,7 +17,7 @@ from backupctl import identity
 from backupctl.actions import browse as browse_action
 from backupctl.actions import restore as actions
 from backupctl.actions import restore_run
-from backupctl.cli import passphrase
+from backupctl.cli import options, passphrase
 from backupctl.cli.options import json_option, quiet_option
 from backupctl.cli.roles import Role, checked_by_action
 
@@ -30,18 +29,6 @@ logger = logging.getLogger(__name__)
 
 def _signer(key_file: pathlib.Path | None, fd: int | None) -> actions.SigningInput:
     return actions.SigningInput(passphrase=passphrase.reader(fd), key_file=key_file)
-
-
-def _time(value: str | None) -> datetime.datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            "an ISO 8601 time, e.g. 2026-11-28T18:00+01:00", param_hint="--at"
-        ) from None
-    return moment if moment.tzinfo else moment.astimezone()
 
 
 @click.group("restore")
@@ -94,7 +81,15 @@ def request_command(
     """Ask for a restore of SOURCE; the request is signed with your key and waits for approval."""
     body = actions.request(
         app.config(),
-        actions.RequestSpec(source, snapshot, _time(at), paths, destination, reason, ticket),
+        actions.RequestSpec(
+            source,
+            snapshot,
+            options.parse_moment(at, naive_is="local", param_hint="--at"),
+            paths,
+            destination,
+            reason,
+            ticket,
+        ),
         actor=identity.current(),
         signer=_signer(key_file, passphrase_fd),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import sys
@@ -12,7 +11,7 @@ import click
 import tqdm
 
 from backupctl.actions import rotate as rotate_action
-from backupctl.cli import context, progress, report
+from backupctl.cli import context, options, progress, report
 from backupctl.cli.options import json_option, quiet_option
 from backupctl.cli.roles import Role, requires
 from backupctl.rotation.progress import NoSteps, PeriodicSteps, StepProgress
@@ -71,18 +70,6 @@ def choose_steps(*, quiet: bool, as_json: bool) -> StepProgress:
     return PeriodicSteps(_log_line)
 
 
-def _moment(value: str | None) -> datetime.datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r}: expected an ISO 8601 date or time, e.g. 2027-01-31 or 2027-01-31T02:00"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
 @click.command()
 @click.argument("sources", nargs=-1)
 @click.option("--dry-run", is_flag=True, help="Only print the plan: what goes, what stays, why.")
@@ -127,7 +114,7 @@ def rotate(
     Exit codes: 0 done everywhere, 1 some locations failed or still hold expired data, 2 usage
     or config error, 3 failed everywhere, 5 foreign files found.
     """
-    moment = _moment(as_of)
+    moment = options.parse_moment(as_of, param_hint="--as-of")
     if moment is not None and not dry_run:
         raise click.UsageError("--as-of only plans: use it with --dry-run")
     run = rotate_action.rotate(

@@ -12,6 +12,7 @@ import click
 
 from backupctl import identity
 from backupctl.actions import tenant as actions
+from backupctl.cli import options
 from backupctl.cli.options import json_option
 from backupctl.cli.roles import Role, requires
 
@@ -20,16 +21,6 @@ if TYPE_CHECKING:
     from backupctl.cli.context import AppContext
 
 LOOKERS = (Role.OPERATOR, Role.AUDITOR, Role.ADMIN)
-
-
-def _moment(value: str | None) -> datetime.datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: expected an ISO 8601 date or time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
 def _date(context: click.Context, parameter: click.Parameter, value: str) -> datetime.date:
@@ -63,7 +54,11 @@ def tenant() -> None:
 def list_command(app: AppContext, as_of: str | None, as_json: bool) -> None:
     """Every tenant of the config (and any with a recorded state): state, sources, dates
     (operator, auditor or admin; a role limited to tenants sees those)."""
-    views = actions.list_tenants(app.config(), actor=identity.current(), now=_moment(as_of))
+    views = actions.list_tenants(
+        app.config(),
+        actor=identity.current(),
+        now=options.parse_moment(as_of, param_hint="--as-of"),
+    )
     if as_json:
         click.echo(json.dumps({"tenants": [view_dict(view) for view in views]}, indent=2))
         return
@@ -83,7 +78,12 @@ def show_command(app: AppContext, name: str, as_of: str | None, as_json: bool) -
     """NAME's sources, locations, state and dates: offboarding, cooling and destruction due,
     legal holds, suspension, the destruction record, and what becomes of escrow copies and S3
     noncurrent versions (operator, auditor or admin)."""
-    view = actions.show(app.config(), name, actor=identity.current(), now=_moment(as_of))
+    view = actions.show(
+        app.config(),
+        name,
+        actor=identity.current(),
+        now=options.parse_moment(as_of, param_hint="--as-of"),
+    )
     if as_json:
         click.echo(json.dumps(view_dict(view), indent=2))
         return
