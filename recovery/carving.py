@@ -24,9 +24,6 @@ from recovery.scan_model import ByteRun, cut_runs, merge_runs, overlap
 logger = logging.getLogger(__name__)
 
 COPY_CHUNK = 4 << 20
-# When the file systems account for less than this share of the image (none found, a
-# reformatted medium), PhotoRec carves the image itself: a copy would cost more than it saves.
-DIRECT_SHARE = 0.01
 MAX_TRIM_READ = 256 << 20
 # Carved pieces of file-system structures (a FAT directory cluster), not customer files.
 STRUCTURE_EXTENSIONS = frozenset({"fat"})
@@ -88,17 +85,13 @@ class CarveRun:
         self.work, self.image, self.areas = work, image, areas
         self._process: subprocess.Popen | None = None
         self._error: BaseException | None = None
-        size = image.stat().st_size
-        self.direct = size - sum(area.length for area in areas) < DIRECT_SHARE * size
-        if self.direct:  # (nearly) all unaccounted: a copy would cost more than it saves
-            self._copy, self._slots = image, None
-        else:
-            self._copy = work / "unaccounted.img"
-            self._slots = work_copy.write(image, self._copy, areas)
+        # Also when no file system accounts for anything (a reformatted medium): PhotoRec
+        # then reads the data, not a medium's worth of zeros.
+        self._copy = work / "unaccounted.img"
+        self._slots = work_copy.write(image, self._copy, areas)
         argv = photorec.carve_argv(str(self._copy), str(work / "carved"), binary=binary)
         self._thread = threading.Thread(target=self._run, args=(argv, timeout), daemon=True)
-        self._started_thread = self.direct or bool(self._slots)  # only zeros: nothing to carve
-        if self._started_thread:
+        if self._slots:  # only zeros: nothing to carve
             self._thread.start()
 
     def _run(self, argv: tuple[str, ...], timeout: float) -> None:
@@ -118,12 +111,9 @@ class CarveRun:
 
     def results(self) -> list[Carved]:
         """Return the carved files; raise PhotorecError or ReportError when carving failed."""
-        if self.direct:
-            texts = _text_files(self.image, None, self.areas)
-        else:
-            copy_size = len(self._slots) * work_copy.BLOCK
-            texts = _text_files(self._copy, self._slots, (ByteRun(0, copy_size),))
-        if self._started_thread:
+        copy_size = len(self._slots) * work_copy.BLOCK
+        texts = _text_files(self._copy, self._slots, (ByteRun(0, copy_size),))
+        if self._slots:
             self._thread.join()
         if self._error is not None:
             raise self._error
@@ -135,9 +125,6 @@ class CarveRun:
             folders = {path.name: path for path in self.work.glob("carved.*") if path.is_dir()}
             for found in objects:
                 carved.extend(_one(found, folders, self._slots))
-        if self.direct:  # PhotoRec saw the accounted areas too: what lies only there is known
-            unaccounted = merge_runs(self.areas)
-            carved = [item for item in carved if overlap(merge_runs(item.runs), unaccounted)]
         return _prefer_own_text(carved, texts)
 
 

@@ -119,8 +119,32 @@ def list_files(
     """Given an image, return its partitions, and every regular file with its open file
     system."""
     _, partitions, systems = filesystems.open_image(str(image), warn)
-    found = [(system, item) for system in systems for item in filesystems.walk(system, warn)]
-    return partitions, found
+    named = _named_files(systems, warn)
+    return partitions, _in_walk_order(systems, named, _orphan_files(systems, warn))
+
+
+def _named_files(systems, warn) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
+    return [
+        (system, item)
+        for system in systems
+        for item in filesystems.walk(system, warn, orphans=False)
+    ]
+
+
+def _orphan_files(systems, warn) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
+    return [(system, item) for system in systems for item in filesystems.walk_orphans(system, warn)]
+
+
+def _in_walk_order(systems, named, orphans) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
+    """Per file system: its root folder's files, its orphan files, then the rest (the order
+    of one depth-first walk, where TSK's $OrphanFiles is the root's last folder)."""
+    ordered = []
+    for system in systems:
+        own = [pair for pair in named if pair[0] is system]
+        deeper = (index for index, (_, item) in enumerate(own) if item.path.count("/") > 1)
+        roots = next(deeper, len(own))
+        ordered += own[:roots] + [pair for pair in orphans if pair[0] is system] + own[roots:]
+    return ordered
 
 
 def _to_recover(
@@ -200,10 +224,12 @@ def _start_carving(output, image, accounted, options, warn, on_progress):
         raise
 
 
-def _finish_carving(output, run, unreadable, known, dropped, on_progress):
+def _finish_carving(output, run, unreadable, known, dropped, on_progress, late):
     entries = []
     try:
         for item in run.results():
+            if late and overlap(merge_runs(item.runs), late):
+                continue  # it lies on a file found after carving began
             if item.sha256 in known:
                 dropped["carved_duplicates"] += 1
                 continue
@@ -280,13 +306,16 @@ def scan(
     unreadable = damage.unreadable_runs(mapfile)
     with OutputFolder(out_dir) as output:
         report("listing", 0, 0)
-        partitions, found = list_files(image, warn)
-        chosen = _to_recover(found, image.stat().st_size, warn, dropped)
-        accounted = merge_runs(
-            (*(run for _, item in chosen for run in item.runs), *_allocated_runs(found))
-        )
-        carve_run = _start_carving(output, image, accounted, options, warn, report)
+        _, partitions, systems = filesystems.open_image(str(image), warn)
+        named = _named_files(systems, warn)
+        size = image.stat().st_size
+        # Carving starts on what the named files leave: TSK's orphan search (it reads a whole
+        # FAT volume) then runs beside PhotoRec
+        early = _accounted(named, _to_recover(named, size, lambda message: None, dict(dropped)))
+        carve_run = _start_carving(output, image, early, options, warn, report)
         try:
+            found = _in_walk_order(systems, named, _orphan_files(systems, warn))
+            chosen = _to_recover(found, size, warn, dropped)
             entries = _recover(output, chosen, unreadable, warn, dropped, report)
         except BaseException:
             if carve_run is not None:
@@ -295,7 +324,9 @@ def scan(
             raise
         if carve_run is not None:
             known = {entry.sha256 for entry in entries}
-            entries += _finish_carving(output, carve_run, unreadable, known, dropped, report)
+            # what the orphan files account for was carved too: as if it had not been
+            late = _minus(_accounted(found, chosen), early, size)
+            entries += _finish_carving(output, carve_run, unreadable, known, dropped, report, late)
         result = ScanResult(
             output.root, partitions, tuple(entries), tuple(warn.items), dropped, tools, ""
         )
@@ -303,6 +334,17 @@ def scan(
     return dataclasses.replace(result, manifest_sha256=digest)
 
 
-def _allocated_runs(found) -> tuple[ByteRun, ...]:
-    """Allocated space is accounted for by its file system, even where a file was unreadable."""
-    return tuple(run for _, item in found if item.allocated for run in item.runs)
+def _accounted(found, chosen) -> tuple[ByteRun, ...]:
+    """The runs of the files to recover and all allocated space (accounted for by its file
+    system, even where a file is unreadable), merged."""
+    return merge_runs(
+        (
+            *(run for _, item in chosen for run in item.runs),
+            *(run for _, item in found if item.allocated for run in item.runs),
+        )
+    )
+
+
+def _minus(runs: tuple[ByteRun, ...], taken: tuple[ByteRun, ...], size: int) -> tuple[ByteRun, ...]:
+    """Given merged runs, return the parts of ``runs`` not in ``taken``."""
+    return complement(merge_runs((*complement(runs, size), *taken)), size)

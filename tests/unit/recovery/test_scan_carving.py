@@ -63,7 +63,39 @@ def test_text_runs_fuzz(data, base):
     for run in text_carver.text_runs(data, base, complete_end=True):
         piece = data[run.offset - base : run.end - base]
         assert run.offset % SECTOR == 0 and b"\0" not in piece and len(piece) >= 64
-        assert not text_carver._CONTROL.search(piece)
+        assert piece.translate(None, text_carver.CONTROL) == piece
+
+
+def reference_text_runs(data: bytes, base: int) -> list[ByteRun]:
+    """The definition, slowly: for every NUL (and the end), the text reaching it from the
+    first sector boundary after the last NUL or control character before it."""
+    found = []
+    for end in [index for index, value in enumerate(data) if value == 0] + [len(data)]:
+        start = end
+        while start > 0 and data[start - 1] != 0 and data[start - 1] not in text_carver.CONTROL:
+            start -= 1
+        start += -(base + start) % SECTOR
+        if end - start >= text_carver.MIN_LENGTH and text_carver._is_text(data[start:end]):
+            found.append(ByteRun(base + start, end - start))
+    return found
+
+
+texty = st.lists(
+    st.one_of(
+        st.binary(max_size=700),
+        st.text(max_size=400).map(str.encode),
+        st.integers(0, 3).map(lambda n: b"\0" * n * 200),
+        st.sampled_from([b"\x01", b"\0", b"\x7f", b"\x1b"]),
+    ),
+    max_size=8,
+).map(b"".join)
+
+
+@given(texty, st.integers(0, SECTOR - 1))
+@settings(max_examples=300)
+def test_text_runs_match_the_definition(data, base):
+    found = list(text_carver.text_runs(data, base, complete_end=True))
+    assert found == reference_text_runs(data, base)
 
 
 BLOCK = work_copy.BLOCK
