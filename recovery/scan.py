@@ -17,7 +17,7 @@ import logging
 import pathlib
 from collections.abc import Callable
 
-from recovery import carving, damage, filesystems, photorec
+from recovery import carving, damage, filesystems, photorec, tsk_client
 from recovery import mapfile as mapfile_module
 from recovery.scan_model import (
     CARVED,
@@ -61,6 +61,7 @@ class ScanOptions:
     carve: bool = True
     photorec_binary: str = photorec.DEFAULT_BINARY
     carve_timeout: float = 24 * 3600.0
+    fs_timeout: float = tsk_client.DEFAULT_TIMEOUT  # per TSK step (see tsk_client)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,42 +115,44 @@ def tool_versions(options: ScanOptions) -> dict:
 
 
 def list_files(
-    image: pathlib.Path, warn: Callable[[str], None]
-) -> tuple[tuple[Partition, ...], list[tuple[filesystems.OpenFileSystem, FoundFile]]]:
-    """Given an image, return its partitions, and every regular file with its open file
-    system."""
-    _, partitions, systems = filesystems.open_image(str(image), warn)
-    named = _named_files(systems, warn)
-    return partitions, _in_walk_order(systems, named, _orphan_files(systems, warn))
+    image: pathlib.Path,
+    warn: Callable[[str], None],
+    *,
+    timeout: float = tsk_client.DEFAULT_TIMEOUT,
+) -> tuple[tuple[Partition, ...], list[tuple[int, FoundFile]]]:
+    """Given an image, return its partitions, and every regular file with the number of its
+    file system; TSK runs in a worker process, each step within ``timeout`` seconds."""
+    with tsk_client.TskClient(image, timeout=timeout, warn=warn) as client:
+        partitions, systems = client.open()
+        named = _named_files(client, systems)
+        return partitions, _in_walk_order(systems, named, _orphan_files(client, systems))
 
 
-def _named_files(systems, warn) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
+def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
     return [
-        (system, item)
-        for system in systems
-        for item in filesystems.walk(system, warn, orphans=False)
+        (system, item) for system in range(systems) for item in client.walk(system, orphans=False)
     ]
 
 
-def _orphan_files(systems, warn) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
-    return [(system, item) for system in systems for item in filesystems.walk_orphans(system, warn)]
+def _orphan_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
+    return [
+        (system, item) for system in range(systems) for item in client.walk(system, orphans=True)
+    ]
 
 
-def _in_walk_order(systems, named, orphans) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
+def _in_walk_order(systems: int, named, orphans) -> list[tuple[int, FoundFile]]:
     """Per file system: its root folder's files, its orphan files, then the rest (the order
     of one depth-first walk, where TSK's $OrphanFiles is the root's last folder)."""
     ordered = []
-    for system in systems:
-        own = [pair for pair in named if pair[0] is system]
+    for system in range(systems):
+        own = [pair for pair in named if pair[0] == system]
         deeper = (index for index, (_, item) in enumerate(own) if item.path.count("/") > 1)
         roots = next(deeper, len(own))
-        ordered += own[:roots] + [pair for pair in orphans if pair[0] is system] + own[roots:]
+        ordered += own[:roots] + [pair for pair in orphans if pair[0] == system] + own[roots:]
     return ordered
 
 
-def _to_recover(
-    found, image_size: int, warn, dropped
-) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
+def _to_recover(found, image_size: int, warn, dropped) -> list[tuple[int, FoundFile]]:
     """Leave out deleted files whose blocks now belong to an allocated file (overwritten), and
     files claiming more bytes than the image holds (a damaged or hostile size field); stop
     when the files together would exceed TOTAL_FACTOR times the image (cross-linked chains)."""
@@ -172,14 +175,14 @@ def _to_recover(
     return chosen
 
 
-def _recover(output, chosen, unreadable, warn, dropped, on_progress) -> list[ManifestEntry]:
+def _recover(output, client, chosen, unreadable, warn, dropped, on_progress) -> list[ManifestEntry]:
     entries, done, total = [], 0, sum(item.size for _, item in chosen)
     for system, item in chosen:
         *folders, name = item.path.strip("/").split("/")
         folders = [item.origin, f"p{item.partition}", *folders]
         try:
             path, size, digest = output.write(
-                folders, name, lambda sink, s=system, i=item: filesystems.read_content(s, i, sink)
+                folders, name, lambda sink, s=system, i=item: client.read(s, i, sink)
             )
         except OSError as error:
             warn(f"cannot read {item.origin} file {item.path!r}: {error}")
@@ -304,24 +307,28 @@ def scan(
     )
     tools = tool_versions(options)
     unreadable = damage.unreadable_runs(mapfile)
-    with OutputFolder(out_dir) as output:
+    with (
+        OutputFolder(out_dir) as output,
+        tsk_client.TskClient(image, timeout=options.fs_timeout, warn=warn) as client,
+    ):
         report("listing", 0, 0)
-        _, partitions, systems = filesystems.open_image(str(image), warn)
-        named = _named_files(systems, warn)
+        partitions, systems = client.open()
+        named = _named_files(client, systems)
         size = image.stat().st_size
         # Carving starts on what the named files leave: TSK's orphan search (it reads a whole
         # FAT volume) then runs beside PhotoRec
         early = _accounted(named, _to_recover(named, size, lambda message: None, dict(dropped)))
         carve_run = _start_carving(output, image, early, options, warn, report)
         try:
-            found = _in_walk_order(systems, named, _orphan_files(systems, warn))
+            found = _in_walk_order(systems, named, _orphan_files(client, systems))
             chosen = _to_recover(found, size, warn, dropped)
-            entries = _recover(output, chosen, unreadable, warn, dropped, report)
+            entries = _recover(output, client, chosen, unreadable, warn, dropped, report)
         except BaseException:
             if carve_run is not None:
                 carve_run.stop()
                 carving.remove_work(carve_run.work)
             raise
+        client.close()
         if carve_run is not None:
             known = {entry.sha256 for entry in entries}
             # what the orphan files account for was carved too: as if it had not been
