@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import faulthandler
 import json
 import logging
 import os
@@ -79,6 +80,9 @@ def _child(image: str, requests: int, answers: int, parent_ends: tuple[int, int]
         with contextlib.suppress(OSError, AttributeError):  # killed when backupctl dies
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        faulthandler.disable()  # a crash is reported by the parent, as a warning
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)  # libtsk's own messages would garble the progress output
         with os.fdopen(requests, "rb") as inbound, os.fdopen(answers, "wb") as outbound:
             tsk_worker.serve(image, inbound, outbound)
         status = 0
@@ -104,7 +108,8 @@ class TskClient:
         self._buffer = bytearray()
         self._partitions: list[int] = []  # partition index of each file system
         self._opened: dict = {}
-        self._given_up: set[int] = set()
+        self._given_up: set[int] = set()  # no more reads
+        self._unlisted: set[int] = set()  # no more listing (the files listed are still read)
         self._read_failures: dict[int, int] = {}
 
     def __enter__(self) -> TskClient:
@@ -210,7 +215,7 @@ class TskClient:
         """Return the files of file system ``system`` (TSK's orphan files when ``orphans``);
         the files listed so far when the worker fails (with a warning)."""
         files: list[FoundFile] = []
-        if system in self._given_up:
+        if system in self._unlisted:
             return files
         try:
             self._ready()
@@ -220,7 +225,7 @@ class TskClient:
                 files.append(_found(message["file"]))
         except (WorkerFailed, KeyError, TypeError, ValueError) as error:
             what = self._fail(str(error))
-            self._given_up.add(system)
+            self._unlisted.add(system)
             kind = "orphan files" if orphans else "files"
             self.warn(
                 f"partition {self._partition(system)}: The Sleuth Kit {what} listing its {kind};"
