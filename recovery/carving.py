@@ -40,6 +40,7 @@ class Carved:
     runs: tuple[ByteRun, ...]
     trimmed: bool
     source_offset: int = 0  # read ``size`` bytes of ``source`` from here
+    own_source: bool = False  # ``source`` is this file's alone (PhotoRec's output file)
 
 
 def _measure(path: pathlib.Path, extension: str, size: int) -> tuple[int, str, bool]:
@@ -181,7 +182,7 @@ def _one(found: photorec.CarvedObject, folders: dict, slots: tuple[int, ...] | N
         return
     length, digest, trimmed = _measure(source, extension, size)
     runs = work_copy.to_image(cut_runs(found.runs, length), slots)
-    yield Carved(source, name, length, digest, runs, trimmed)
+    yield Carved(source, name, length, digest, runs, trimmed, own_source=True)
 
 
 def remove_work(work: pathlib.Path) -> None:

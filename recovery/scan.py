@@ -9,12 +9,15 @@ finished. The image is untrusted: anything damaged gives a warning and the scan 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import json
 import logging
+import os
 import pathlib
+import stat
 from collections.abc import Callable
 
 from recovery import carving, damage, filesystems, photorec, tsk_client
@@ -259,7 +262,22 @@ def _write_carved(output, item: carving.Carved, unreadable) -> ManifestEntry:
 
     offset = item.runs[0].offset if item.runs else 0
     extension = item.name.rpartition(".")[2] if "." in item.name else "bin"
-    path, size, digest = output.write([CARVED], f"{offset:012x}.{extension}", fill)
+    name = f"{offset:012x}.{extension}"
+    if _linkable(item):  # PhotoRec's file, cut to length: no copy, its SHA-256 is known
+        with contextlib.suppress(OSError):
+            path = output.link([CARVED], name, item.source, item.size)
+            return ManifestEntry(
+                path,
+                item.size,
+                item.sha256,
+                CARVED,
+                None,
+                {},
+                damage.damaged_bytes(item.runs, unreadable),
+                None,
+                item.runs,
+            )
+    path, size, digest = output.write([CARVED], name, fill)
     return ManifestEntry(
         path,
         size,
@@ -271,6 +289,19 @@ def _write_carved(output, item: carving.Carved, unreadable) -> ManifestEntry:
         None,
         item.runs,
     )
+
+
+def _linkable(item: carving.Carved) -> bool:
+    """A carved file at the start of a root-only regular file of PhotoRec's with one name."""
+    if not item.own_source or item.source_offset:
+        return False
+    try:
+        info = os.lstat(item.source)
+    except OSError:
+        return False
+    plain = stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600
+    ours = info.st_nlink == 1 and info.st_uid == os.geteuid()
+    return plain and ours and info.st_size >= item.size
 
 
 def _manifests(output: OutputFolder, summary: dict, entries) -> str:
