@@ -353,6 +353,7 @@ def scan(
         try:
             found = _in_walk_order(systems, named, _orphan_files(client, systems))
             chosen = _to_recover(found, size, warn, dropped)
+            client.plan(chosen)
             entries = _recover(output, client, chosen, unreadable, warn, dropped, report)
         except BaseException:
             if carve_run is not None:

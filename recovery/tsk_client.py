@@ -11,6 +11,7 @@ goes on with a fresh worker.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import faulthandler
@@ -21,7 +22,7 @@ import pathlib
 import select
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from recovery import tsk_worker
 from recovery.scan_model import ByteRun, FoundFile, Partition
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 3600.0  # per step; generous: a large damaged volume can take TSK minutes
 MAX_LINE = 64 << 20  # a file with a very long run list is one long line
 MAX_CHUNK = 4 << 20
+WINDOW = 16  # reads asked for ahead: small requests, never filling the request pipe
 READ_FAILURES = 2  # reads of one file system that may fail before it is given up
 PR_SET_PDEATHSIG = 1
 
@@ -108,6 +110,8 @@ class TskClient:
         self._buffer = bytearray()
         self._partitions: list[int] = []  # partition index of each file system
         self._opened: dict = {}
+        self._plan: collections.deque[tuple[int, FoundFile]] = collections.deque()
+        self._sent: collections.deque[tuple[int, FoundFile]] = collections.deque()
         self._given_up: set[int] = set()  # no more reads
         self._unlisted: set[int] = set()  # no more listing (the files listed are still read)
         self._read_failures: dict[int, int] = {}
@@ -132,7 +136,10 @@ class TskClient:
         self._buffer.clear()
 
     def _fail(self, reason: str) -> str:
-        """Kill the worker; return what happened to it, for a warning."""
+        """Kill the worker (the reads asked for ahead go back to the plan); return what
+        happened to it, for a warning."""
+        self._plan.extendleft(reversed(self._sent))
+        self._sent.clear()
         process, self._process = self._process, None
         if process is None:
             return reason
@@ -233,27 +240,57 @@ class TskClient:
             )
         return files
 
+    def plan(self, reads: Iterable[tuple[int, FoundFile]]) -> None:
+        """Given the files ``read`` will be asked for, in that order: the worker is asked for
+        up to WINDOW of them ahead (a round trip per file costs more than a small file)."""
+        self._plan = collections.deque(reads)
+
+    def _pump(self) -> None:
+        while len(self._sent) < WINDOW and self._plan:
+            system, found = self._plan.popleft()
+            if system not in self._given_up:
+                self._send(_read_request(system, found))
+                self._sent.append((system, found))
+
+    def _request(self, system: int, found: FoundFile) -> None:
+        """Make the next answer the one for ``found``: drain the answers of files asked for
+        ahead and then skipped, or ask now when it was not asked for."""
+        key = (system, found.inode)
+        if any((asked, item.inode) == key for asked, item in self._sent):
+            while self._sent:
+                asked, item = self._sent.popleft()
+                if (asked, item.inode) == key:
+                    return
+                self._answer(lambda chunk: None)
+        if self._plan and (self._plan[0][0], self._plan[0][1].inode) == key:
+            self._plan.popleft()
+        self._send(_read_request(system, found))
+
+    def _answer(self, sink: Callable[[bytes], None]) -> None:
+        """Feed the chunks of the next answer to ``sink``; raise OSError for TSK's error."""
+        while "done" not in (message := self._message(time.monotonic() + self.timeout)):
+            if "error" in message:
+                raise OSError(str(message["error"]))
+            length = int(message["chunk"])
+            if not 0 < length <= MAX_CHUNK:
+                raise WorkerFailed("bad chunk length")
+            chunk = self._bytes(length, time.monotonic() + self.timeout)
+            try:
+                sink(chunk)
+            except BaseException:  # the worker is mid-answer: a fresh one for the next
+                self._fail("stopped")
+                raise
+
     def read(self, system: int, found: FoundFile, sink: Callable[[bytes], None]) -> None:
         """Feed the content of ``found`` to ``sink``; raise OSError when TSK cannot read it,
         its worker failed on it, or its file system was given up."""
         if system in self._given_up:
             raise OSError("skipped: The Sleuth Kit failed on this file system")
-        request = {"op": "read", "system": system, "inode": found.inode, "size": found.size}
         try:
             self._ready()
-            self._send({**request, "partition": found.partition})
-            while "done" not in (message := self._message(time.monotonic() + self.timeout)):
-                if "error" in message:
-                    raise OSError(str(message["error"]))
-                length = int(message["chunk"])
-                if not 0 < length <= MAX_CHUNK:
-                    raise WorkerFailed("bad chunk length")
-                chunk = self._bytes(length, time.monotonic() + self.timeout)
-                try:
-                    sink(chunk)
-                except BaseException:  # the worker is mid-answer: a fresh one for the next
-                    self._fail("stopped")
-                    raise
+            self._request(system, found)
+            self._pump()
+            self._answer(sink)
         except (WorkerFailed, KeyError, TypeError, ValueError) as error:
             what = self._fail(str(error))
             failures = self._read_failures.get(system, 0) + 1
@@ -268,6 +305,16 @@ class TskClient:
 
     def _partition(self, system: int) -> int | str:
         return self._partitions[system] if system < len(self._partitions) else "?"
+
+
+def _read_request(system: int, found: FoundFile) -> dict:
+    return {
+        "op": "read",
+        "system": system,
+        "inode": found.inode,
+        "size": found.size,
+        "partition": found.partition,
+    }
 
 
 def _kill(process: _Child) -> None:
