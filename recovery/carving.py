@@ -4,8 +4,8 @@ The areas no recovered file covers (unallocated space, unknown areas, the whole 
 file system is found) are copied into a compact work copy (``work_copy``: long zero stretches
 left out); PhotoRec carves it in batch mode and the runs of its report are mapped back to the
 image. Text files, which PhotoRec finds only by known headers, are found by ``text_carver`` on
-the image itself. Each carved file is cut where its format says it ends (``carve_trim``); one
-holding only zeros is dropped (the caller drops duplicates).
+the same copy while PhotoRec runs. Each carved file is cut where its format says it ends
+(``carve_trim``); one holding only zeros is dropped (the caller drops duplicates).
 """
 
 from __future__ import annotations
