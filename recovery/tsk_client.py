@@ -172,22 +172,23 @@ class TskClient:
         self._buffer += data
 
     def _message(self, deadline: float) -> dict:
-        while (end := self._buffer.find(b"\n")) < 0:
-            if len(self._buffer) > MAX_LINE:
-                raise WorkerFailed("line too long")
-            self._fill(deadline)
-        line = bytes(self._buffer[:end])
-        del self._buffer[: end + 1]
-        try:
-            message = json.loads(line)
-        except ValueError:
-            raise WorkerFailed("not JSON") from None
-        if not isinstance(message, dict):
-            raise WorkerFailed("not a JSON object")
-        if "warning" in message:
+        """Return the next message that is not a warning (warnings go to ``warn``)."""
+        while True:
+            while (end := self._buffer.find(b"\n")) < 0:
+                if len(self._buffer) > MAX_LINE:
+                    raise WorkerFailed("line too long")
+                self._fill(deadline)
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            try:
+                message = json.loads(line)
+            except ValueError:
+                raise WorkerFailed("not JSON") from None
+            if not isinstance(message, dict):
+                raise WorkerFailed("not a JSON object")
+            if "warning" not in message:
+                return message
             self.warn(str(message["warning"]))
-            return self._message(deadline)
-        return message
 
     def _bytes(self, count: int, deadline: float) -> bytes:
         while len(self._buffer) < count:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,3 +35,25 @@ found_files = st.builds(
 def test_a_found_file_survives_the_pipe_with_undecodable_names(item):
     line = json.dumps({"file": tsk_worker.found_to_dict(item)}).encode("ascii")
     assert tsk_client._found(json.loads(line)["file"]) == item
+
+
+class _PipeEnd:
+    """The answer end of a real pipe, standing where the worker's pipe would be."""
+
+    def __init__(self, descriptor: int) -> None:
+        self.stdout = os.fdopen(descriptor, "rb", buffering=0)
+
+
+def test_many_warnings_then_an_answer_are_read_in_order(tmp_path):
+    read_end, write_end = os.pipe()
+    warnings: list[str] = []
+    client = tsk_client.TskClient(tmp_path / "image", timeout=5, warn=warnings.append)
+    client._process = _PipeEnd(read_end)
+    lines = [json.dumps({"warning": f"damaged directory {index}"}) for index in range(5000)]
+    payload = ("\n".join([*lines, json.dumps({"done": True})]) + "\n").encode()
+    writer = threading.Thread(target=lambda: os.write(write_end, payload) and os.close(write_end))
+    writer.start()
+    assert client._message(time.monotonic() + 5) == {"done": True}
+    writer.join()
+    assert len(warnings) == 5000 and warnings[-1] == "damaged directory 4999"
+    client._process.stdout.close()
