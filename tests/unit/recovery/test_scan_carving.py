@@ -140,3 +140,40 @@ def test_a_zero_piece_of_a_kept_block_does_not_break_a_short_zero_stretch(tmp_pa
     areas = (ByteRun(BLOCK, 100), ByteRun(BLOCK + 200, 5 * BLOCK))  # the second starts in block 1
     slots = work_copy.write(path, tmp_path / "copy", areas)
     assert slots == (BLOCK, 2 * BLOCK, 3 * BLOCK, 4 * BLOCK)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 60 * BLOCK - 16), st.binary(min_size=1, max_size=16)), max_size=6
+    ),
+    st.lists(
+        st.tuples(st.integers(0, 60 * BLOCK), st.integers(1, 20 * BLOCK)), min_size=1, max_size=3
+    ),
+)
+@settings(max_examples=25, deadline=None)
+def test_a_sparse_image_gives_the_same_copy_as_a_written_one(tmp_path_factory, pieces, areas):
+    folder = tmp_path_factory.mktemp("sparse")
+    size = 64 * BLOCK
+    written = bytearray(size)
+    sparse = folder / "sparse"
+    with open(sparse, "wb") as stream:  # holes wherever nothing is written
+        stream.truncate(size)
+        for offset, data in pieces:
+            written[offset : offset + len(data)] = data
+            stream.seek(offset)
+            stream.write(data)
+    dense = folder / "dense"
+    dense.write_bytes(bytes(written))
+    runs = tuple(
+        ByteRun(offset, min(length, size - offset))
+        for offset, length in sorted(areas)
+        if offset < size
+    )
+    runs = tuple(
+        run for index, run in enumerate(runs) if index == 0 or run.offset >= runs[index - 1].end
+    )
+    with open(sparse, "rb") as stream:
+        assert work_copy.data_blocks(stream.fileno(), size) is not None
+    slots = work_copy.write(sparse, folder / "copy-sparse", runs)
+    assert slots == work_copy.write(dense, folder / "copy-dense", runs)
+    assert (folder / "copy-sparse").read_bytes() == (folder / "copy-dense").read_bytes()
