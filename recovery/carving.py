@@ -65,10 +65,15 @@ def _all_zeros(path: pathlib.Path, size: int) -> bool:
     return True
 
 
+class _Stopped(Exception):
+    """The text search was told to stop."""
+
+
 class CarveRun:
-    """Carving started in the background: PhotoRec works on the sparse copy (in a thread that
-    only waits for it) while the caller recovers the file-system files; ``results`` then finds
-    the text files and gathers both.
+    """Carving started in the background: PhotoRec works on the compact copy (in a thread that
+    only waits for it) and the text files are searched for in another thread, while the caller
+    recovers the file-system files (waiting on TSK's worker, which leaves the GIL free);
+    ``results`` gathers both.
 
     Given a private, empty work folder, the image and the areas to carve. The caller copies the
     carved files out, then removes ``work``; ``stop`` ends PhotoRec early.
@@ -94,6 +99,10 @@ class CarveRun:
         self._thread = threading.Thread(target=self._run, args=(argv, timeout), daemon=True)
         if self._slots:  # only zeros: nothing to carve
             self._thread.start()
+        self._texts: list[Carved] = []
+        self._stopping = threading.Event()
+        self._text_thread = threading.Thread(target=self._find_texts, daemon=True)
+        self._text_thread.start()
 
     def _run(self, argv: tuple[str, ...], timeout: float) -> None:
         try:
@@ -101,19 +110,32 @@ class CarveRun:
         except BaseException as error:  # handed to the caller's thread by results()
             self._error = error
 
+    def _find_texts(self) -> None:
+        copy_size = len(self._slots) * work_copy.BLOCK
+        try:
+            self._texts = _text_files(
+                self._copy, self._slots, (ByteRun(0, copy_size),), self._stopping
+            )
+        except _Stopped:
+            return
+        except BaseException as error:  # handed to the caller's thread by results()
+            self._error = self._error or error
+
     def _started(self, process: subprocess.Popen) -> None:
         self._process = process
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._process is not None:
             photorec.stop(self._process)
-        if self._thread.is_alive():
-            self._thread.join()
+        for thread in (self._thread, self._text_thread):
+            if thread.is_alive():
+                thread.join()
 
     def results(self) -> list[Carved]:
         """Return the carved files; raise PhotorecError or ReportError when carving failed."""
-        copy_size = len(self._slots) * work_copy.BLOCK
-        texts = _text_files(self._copy, self._slots, (ByteRun(0, copy_size),))
+        self._text_thread.join()
+        texts = self._texts
         if self._slots:
             self._thread.join()
         if self._error is not None:
@@ -130,14 +152,19 @@ class CarveRun:
 
 
 def _text_files(
-    source: pathlib.Path, slots: tuple[int, ...] | None, areas: tuple[ByteRun, ...]
+    source: pathlib.Path,
+    slots: tuple[int, ...] | None,
+    areas: tuple[ByteRun, ...],
+    stopping: threading.Event,
 ) -> list[Carved]:
     """Text files (text_carver) in the areas of the work copy (or of the image itself when
-    ``slots`` is None), with their runs on the image."""
+    ``slots`` is None), with their runs on the image; empty once ``stopping`` is set."""
     found = []
     with open(source, "rb") as stream:
 
         def read(offset: int, length: int) -> bytes:
+            if stopping.is_set():
+                raise _Stopped
             stream.seek(offset)
             return stream.read(length)
 
