@@ -7,6 +7,7 @@ over the deleted ones, and over those whose data is still on the medium (their c
 contiguously in the image: what any tool could get back). Wall time per tool and image.
 
 Usage: .venv/bin/python benchmarks/scan_bench.py [--media DIR] [--files N] [--runs N] [--json]
+       [--kinds fat32,reformatted]
 
 Times are the median of ``--runs`` rounds, every tool once per round (round robin), page cache
 warm (the image was just built or read). backupctl runs in-process (the engine of `media scan`:
@@ -132,6 +133,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=60)
     parser.add_argument("--runs", type=int, default=3, help="rounds; the median time is shown")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--kinds", default=",".join(make_media.KINDS), help="images to measure")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         media = arguments.media or pathlib.Path(temporary, "media")
@@ -139,7 +141,8 @@ def main() -> None:
         work = pathlib.Path(temporary, "work")
         work.mkdir()
         rows = [
-            measure(kind, media, work, arguments.files, arguments.runs) for kind in make_media.KINDS
+            measure(kind, media, work, arguments.files, arguments.runs)
+            for kind in arguments.kinds.split(",")
         ]
     if arguments.json:
         print(json.dumps(rows, indent=2))

@@ -4,8 +4,8 @@ The areas no recovered file covers (unallocated space, unknown areas, the whole 
 file system is found) are copied into a compact work copy (``work_copy``: long zero stretches
 left out); PhotoRec carves it in batch mode and the runs of its report are mapped back to the
 image. Text files, which PhotoRec finds only by known headers, are found by ``text_carver`` on
-the image itself. Each carved file is cut where its format says it ends (``carve_trim``); one
-holding only zeros is dropped (the caller drops duplicates).
+the same copy while PhotoRec runs. Each carved file is cut where its format says it ends
+(``carve_trim``); one holding only zeros is dropped (the caller drops duplicates).
 """
 
 from __future__ import annotations
@@ -24,9 +24,6 @@ from recovery.scan_model import ByteRun, cut_runs, merge_runs, overlap
 logger = logging.getLogger(__name__)
 
 COPY_CHUNK = 4 << 20
-# When the file systems account for less than this share of the image (none found, a
-# reformatted medium), PhotoRec carves the image itself: a copy would cost more than it saves.
-DIRECT_SHARE = 0.01
 MAX_TRIM_READ = 256 << 20
 # Carved pieces of file-system structures (a FAT directory cluster), not customer files.
 STRUCTURE_EXTENSIONS = frozenset({"fat"})
@@ -43,6 +40,7 @@ class Carved:
     runs: tuple[ByteRun, ...]
     trimmed: bool
     source_offset: int = 0  # read ``size`` bytes of ``source`` from here
+    own_source: bool = False  # ``source`` is this file's alone (PhotoRec's output file)
 
 
 def _measure(path: pathlib.Path, extension: str, size: int) -> tuple[int, str, bool]:
@@ -67,10 +65,15 @@ def _all_zeros(path: pathlib.Path, size: int) -> bool:
     return True
 
 
+class _Stopped(Exception):
+    """The text search was told to stop."""
+
+
 class CarveRun:
-    """Carving started in the background: PhotoRec works on the sparse copy (in a thread that
-    only waits for it) while the caller recovers the file-system files; ``results`` then finds
-    the text files and gathers both.
+    """Carving started in the background: PhotoRec works on the compact copy (in a thread that
+    only waits for it) and the text files are searched for in another thread, while the caller
+    recovers the file-system files (waiting on TSK's worker, which leaves the GIL free);
+    ``results`` gathers both.
 
     Given a private, empty work folder, the image and the areas to carve. The caller copies the
     carved files out, then removes ``work``; ``stop`` ends PhotoRec early.
@@ -88,18 +91,18 @@ class CarveRun:
         self.work, self.image, self.areas = work, image, areas
         self._process: subprocess.Popen | None = None
         self._error: BaseException | None = None
-        size = image.stat().st_size
-        self.direct = size - sum(area.length for area in areas) < DIRECT_SHARE * size
-        if self.direct:  # (nearly) all unaccounted: a copy would cost more than it saves
-            self._copy, self._slots = image, None
-        else:
-            self._copy = work / "unaccounted.img"
-            self._slots = work_copy.write(image, self._copy, areas)
+        # Also when no file system accounts for anything (a reformatted medium): PhotoRec
+        # then reads the data, not a medium's worth of zeros.
+        self._copy = work / "unaccounted.img"
+        self._slots = work_copy.write(image, self._copy, areas)
         argv = photorec.carve_argv(str(self._copy), str(work / "carved"), binary=binary)
         self._thread = threading.Thread(target=self._run, args=(argv, timeout), daemon=True)
-        self._started_thread = self.direct or bool(self._slots)  # only zeros: nothing to carve
-        if self._started_thread:
+        if self._slots:  # only zeros: nothing to carve
             self._thread.start()
+        self._texts: list[Carved] = []
+        self._stopping = threading.Event()
+        self._text_thread = threading.Thread(target=self._find_texts, daemon=True)
+        self._text_thread.start()
 
     def _run(self, argv: tuple[str, ...], timeout: float) -> None:
         try:
@@ -107,23 +110,33 @@ class CarveRun:
         except BaseException as error:  # handed to the caller's thread by results()
             self._error = error
 
+    def _find_texts(self) -> None:
+        copy_size = len(self._slots) * work_copy.BLOCK
+        try:
+            self._texts = _text_files(
+                self._copy, self._slots, (ByteRun(0, copy_size),), self._stopping
+            )
+        except _Stopped:
+            return
+        except BaseException as error:  # handed to the caller's thread by results()
+            self._error = self._error or error
+
     def _started(self, process: subprocess.Popen) -> None:
         self._process = process
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._process is not None:
             photorec.stop(self._process)
-        if self._thread.is_alive():
-            self._thread.join()
+        for thread in (self._thread, self._text_thread):
+            if thread.is_alive():
+                thread.join()
 
     def results(self) -> list[Carved]:
         """Return the carved files; raise PhotorecError or ReportError when carving failed."""
-        if self.direct:
-            texts = _text_files(self.image, None, self.areas)
-        else:
-            copy_size = len(self._slots) * work_copy.BLOCK
-            texts = _text_files(self._copy, self._slots, (ByteRun(0, copy_size),))
-        if self._started_thread:
+        self._text_thread.join()
+        texts = self._texts
+        if self._slots:
             self._thread.join()
         if self._error is not None:
             raise self._error
@@ -135,21 +148,23 @@ class CarveRun:
             folders = {path.name: path for path in self.work.glob("carved.*") if path.is_dir()}
             for found in objects:
                 carved.extend(_one(found, folders, self._slots))
-        if self.direct:  # PhotoRec saw the accounted areas too: what lies only there is known
-            unaccounted = merge_runs(self.areas)
-            carved = [item for item in carved if overlap(merge_runs(item.runs), unaccounted)]
         return _prefer_own_text(carved, texts)
 
 
 def _text_files(
-    source: pathlib.Path, slots: tuple[int, ...] | None, areas: tuple[ByteRun, ...]
+    source: pathlib.Path,
+    slots: tuple[int, ...] | None,
+    areas: tuple[ByteRun, ...],
+    stopping: threading.Event,
 ) -> list[Carved]:
     """Text files (text_carver) in the areas of the work copy (or of the image itself when
-    ``slots`` is None), with their runs on the image."""
+    ``slots`` is None), with their runs on the image; empty once ``stopping`` is set."""
     found = []
     with open(source, "rb") as stream:
 
         def read(offset: int, length: int) -> bytes:
+            if stopping.is_set():
+                raise _Stopped
             stream.seek(offset)
             return stream.read(length)
 
@@ -194,7 +209,7 @@ def _one(found: photorec.CarvedObject, folders: dict, slots: tuple[int, ...] | N
         return
     length, digest, trimmed = _measure(source, extension, size)
     runs = work_copy.to_image(cut_runs(found.runs, length), slots)
-    yield Carved(source, name, length, digest, runs, trimmed)
+    yield Carved(source, name, length, digest, runs, trimmed, own_source=True)
 
 
 def remove_work(work: pathlib.Path) -> None:

@@ -233,18 +233,37 @@ class _Named:
         return self._found.read_random(*arguments)
 
 
-def walk(system: OpenFileSystem, warn: Warn) -> Iterator[FoundFile]:
-    """Given an open file system, yield every regular file, allocated or deleted, depth first.
+ORPHANS = "$OrphanFiles"
+
+
+def walk(system: OpenFileSystem, warn: Warn, *, orphans: bool = True) -> Iterator[FoundFile]:
+    """Given an open file system, yield every regular file, allocated or deleted, depth first:
+    the root folder's files first.
 
     Virtual files TSK adds ($MBR, $FAT1) are left out; its $OrphanFiles folder (deleted files
-    whose name is gone) is walked. A directory seen twice (a loop) is walked once.
+    whose name is gone) is walked unless ``orphans`` is false (``walk_orphans`` does it: on
+    FAT, TSK reads the whole volume to fill it). A directory seen twice (a loop) is walked once.
     """
     try:
         root = system.handle.open_dir(path="/")
     except (OSError, RuntimeError) as error:
         warn(f"partition {system.partition.index}: cannot open the root directory: {error}")
         return
-    stack: list[tuple[object, str, int]] = [(root, "", 0)]
+    skip = () if orphans else (f"/{ORPHANS}",)
+    yield from _walk(system, warn, [(root, "", 0)], skip)
+
+
+def walk_orphans(system: OpenFileSystem, warn: Warn) -> Iterator[FoundFile]:
+    """Given an open file system, yield the files of TSK's $OrphanFiles folder only."""
+    try:
+        orphans = system.handle.open_dir(path=f"/{ORPHANS}")
+    except (OSError, RuntimeError) as error:
+        logger.debug("partition %d: no orphan files: %s", system.partition.index, error)
+        return
+    yield from _walk(system, warn, [(orphans, f"/{ORPHANS}", 1)], ())
+
+
+def _walk(system: OpenFileSystem, warn: Warn, stack: list, skip: tuple[str, ...]):
     seen_dirs: set[int] = set()
     entries = 0
     while stack:
@@ -264,8 +283,10 @@ def walk(system: OpenFileSystem, warn: Warn) -> Iterator[FoundFile]:
                 )
                 return
             name = _decode(entry.info.name.name or b"")
+            if name in ("", ".", "..") or f"{prefix}/{name}" in skip:
+                continue
             entry = entry if entry.info.meta is not None else _by_address(system, entry)
-            if name in ("", ".", "..") or entry is None:
+            if entry is None:
                 continue
             path = f"{prefix}/{name}"
             meta = entry.info.meta

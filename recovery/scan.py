@@ -9,15 +9,18 @@ finished. The image is untrusted: anything damaged gives a warning and the scan 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import json
 import logging
+import os
 import pathlib
+import stat
 from collections.abc import Callable
 
-from recovery import carving, damage, filesystems, photorec
+from recovery import carving, damage, filesystems, photorec, tsk_client
 from recovery import mapfile as mapfile_module
 from recovery.scan_model import (
     CARVED,
@@ -61,6 +64,7 @@ class ScanOptions:
     carve: bool = True
     photorec_binary: str = photorec.DEFAULT_BINARY
     carve_timeout: float = 24 * 3600.0
+    fs_timeout: float = tsk_client.DEFAULT_TIMEOUT  # per TSK step (see tsk_client)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,18 +118,44 @@ def tool_versions(options: ScanOptions) -> dict:
 
 
 def list_files(
-    image: pathlib.Path, warn: Callable[[str], None]
-) -> tuple[tuple[Partition, ...], list[tuple[filesystems.OpenFileSystem, FoundFile]]]:
-    """Given an image, return its partitions, and every regular file with its open file
-    system."""
-    _, partitions, systems = filesystems.open_image(str(image), warn)
-    found = [(system, item) for system in systems for item in filesystems.walk(system, warn)]
-    return partitions, found
+    image: pathlib.Path,
+    warn: Callable[[str], None],
+    *,
+    timeout: float = tsk_client.DEFAULT_TIMEOUT,
+) -> tuple[tuple[Partition, ...], list[tuple[int, FoundFile]]]:
+    """Given an image, return its partitions, and every regular file with the number of its
+    file system; TSK runs in a worker process, each step within ``timeout`` seconds."""
+    with tsk_client.TskClient(image, timeout=timeout, warn=warn) as client:
+        partitions, systems = client.open()
+        named = _named_files(client, systems)
+        return partitions, _in_walk_order(systems, named, _orphan_files(client, systems))
 
 
-def _to_recover(
-    found, image_size: int, warn, dropped
-) -> list[tuple[filesystems.OpenFileSystem, FoundFile]]:
+def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
+    return [
+        (system, item) for system in range(systems) for item in client.walk(system, orphans=False)
+    ]
+
+
+def _orphan_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
+    return [
+        (system, item) for system in range(systems) for item in client.walk(system, orphans=True)
+    ]
+
+
+def _in_walk_order(systems: int, named, orphans) -> list[tuple[int, FoundFile]]:
+    """Per file system: its root folder's files, its orphan files, then the rest (the order
+    of one depth-first walk, where TSK's $OrphanFiles is the root's last folder)."""
+    ordered = []
+    for system in range(systems):
+        own = [pair for pair in named if pair[0] == system]
+        deeper = (index for index, (_, item) in enumerate(own) if item.path.count("/") > 1)
+        roots = next(deeper, len(own))
+        ordered += own[:roots] + [pair for pair in orphans if pair[0] == system] + own[roots:]
+    return ordered
+
+
+def _to_recover(found, image_size: int, warn, dropped) -> list[tuple[int, FoundFile]]:
     """Leave out deleted files whose blocks now belong to an allocated file (overwritten), and
     files claiming more bytes than the image holds (a damaged or hostile size field); stop
     when the files together would exceed TOTAL_FACTOR times the image (cross-linked chains)."""
@@ -148,14 +178,14 @@ def _to_recover(
     return chosen
 
 
-def _recover(output, chosen, unreadable, warn, dropped, on_progress) -> list[ManifestEntry]:
+def _recover(output, client, chosen, unreadable, warn, dropped, on_progress) -> list[ManifestEntry]:
     entries, done, total = [], 0, sum(item.size for _, item in chosen)
     for system, item in chosen:
         *folders, name = item.path.strip("/").split("/")
         folders = [item.origin, f"p{item.partition}", *folders]
         try:
             path, size, digest = output.write(
-                folders, name, lambda sink, s=system, i=item: filesystems.read_content(s, i, sink)
+                folders, name, lambda sink, s=system, i=item: client.read(s, i, sink)
             )
         except OSError as error:
             warn(f"cannot read {item.origin} file {item.path!r}: {error}")
@@ -200,10 +230,12 @@ def _start_carving(output, image, accounted, options, warn, on_progress):
         raise
 
 
-def _finish_carving(output, run, unreadable, known, dropped, on_progress):
+def _finish_carving(output, run, unreadable, known, dropped, on_progress, late):
     entries = []
     try:
         for item in run.results():
+            if late and overlap(merge_runs(item.runs), late):
+                continue  # it lies on a file found after carving began
             if item.sha256 in known:
                 dropped["carved_duplicates"] += 1
                 continue
@@ -230,7 +262,22 @@ def _write_carved(output, item: carving.Carved, unreadable) -> ManifestEntry:
 
     offset = item.runs[0].offset if item.runs else 0
     extension = item.name.rpartition(".")[2] if "." in item.name else "bin"
-    path, size, digest = output.write([CARVED], f"{offset:012x}.{extension}", fill)
+    name = f"{offset:012x}.{extension}"
+    if _linkable(item):  # PhotoRec's file, cut to length: no copy, its SHA-256 is known
+        with contextlib.suppress(OSError):
+            path = output.link([CARVED], name, item.source, item.size)
+            return ManifestEntry(
+                path,
+                item.size,
+                item.sha256,
+                CARVED,
+                None,
+                {},
+                damage.damaged_bytes(item.runs, unreadable),
+                None,
+                item.runs,
+            )
+    path, size, digest = output.write([CARVED], name, fill)
     return ManifestEntry(
         path,
         size,
@@ -242,6 +289,19 @@ def _write_carved(output, item: carving.Carved, unreadable) -> ManifestEntry:
         None,
         item.runs,
     )
+
+
+def _linkable(item: carving.Carved) -> bool:
+    """A carved file at the start of a root-only regular file of PhotoRec's with one name."""
+    if not item.own_source or item.source_offset:
+        return False
+    try:
+        info = os.lstat(item.source)
+    except OSError:
+        return False
+    plain = stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600
+    ours = info.st_nlink == 1 and info.st_uid == os.geteuid()
+    return plain and ours and info.st_size >= item.size
 
 
 def _manifests(output: OutputFolder, summary: dict, entries) -> str:
@@ -278,24 +338,34 @@ def scan(
     )
     tools = tool_versions(options)
     unreadable = damage.unreadable_runs(mapfile)
-    with OutputFolder(out_dir) as output:
+    with (
+        OutputFolder(out_dir) as output,
+        tsk_client.TskClient(image, timeout=options.fs_timeout, warn=warn) as client,
+    ):
         report("listing", 0, 0)
-        partitions, found = list_files(image, warn)
-        chosen = _to_recover(found, image.stat().st_size, warn, dropped)
-        accounted = merge_runs(
-            (*(run for _, item in chosen for run in item.runs), *_allocated_runs(found))
-        )
-        carve_run = _start_carving(output, image, accounted, options, warn, report)
+        partitions, systems = client.open()
+        named = _named_files(client, systems)
+        size = image.stat().st_size
+        # Carving starts on what the named files leave: TSK's orphan search (it reads a whole
+        # FAT volume) then runs beside PhotoRec
+        early = _accounted(named, _to_recover(named, size, lambda message: None, dict(dropped)))
+        carve_run = _start_carving(output, image, early, options, warn, report)
         try:
-            entries = _recover(output, chosen, unreadable, warn, dropped, report)
+            found = _in_walk_order(systems, named, _orphan_files(client, systems))
+            chosen = _to_recover(found, size, warn, dropped)
+            client.plan(chosen)
+            entries = _recover(output, client, chosen, unreadable, warn, dropped, report)
         except BaseException:
             if carve_run is not None:
                 carve_run.stop()
                 carving.remove_work(carve_run.work)
             raise
+        client.close()
         if carve_run is not None:
             known = {entry.sha256 for entry in entries}
-            entries += _finish_carving(output, carve_run, unreadable, known, dropped, report)
+            # what the orphan files account for was carved too: as if it had not been
+            late = _minus(_accounted(found, chosen), early, size)
+            entries += _finish_carving(output, carve_run, unreadable, known, dropped, report, late)
         result = ScanResult(
             output.root, partitions, tuple(entries), tuple(warn.items), dropped, tools, ""
         )
@@ -303,6 +373,17 @@ def scan(
     return dataclasses.replace(result, manifest_sha256=digest)
 
 
-def _allocated_runs(found) -> tuple[ByteRun, ...]:
-    """Allocated space is accounted for by its file system, even where a file was unreadable."""
-    return tuple(run for _, item in found if item.allocated for run in item.runs)
+def _accounted(found, chosen) -> tuple[ByteRun, ...]:
+    """The runs of the files to recover and all allocated space (accounted for by its file
+    system, even where a file is unreadable), merged."""
+    return merge_runs(
+        (
+            *(run for _, item in chosen for run in item.runs),
+            *(run for _, item in found if item.allocated for run in item.runs),
+        )
+    )
+
+
+def _minus(runs: tuple[ByteRun, ...], taken: tuple[ByteRun, ...], size: int) -> tuple[ByteRun, ...]:
+    """Given merged runs, return the parts of ``runs`` not in ``taken``."""
+    return complement(merge_runs((*complement(runs, size), *taken)), size)

@@ -148,6 +148,29 @@ class OutputFolder:
         relative = f"{folder_path}/{created}" if folder_path else created
         return relative, size, digest.hexdigest()
 
+    def link(self, folders: Sequence[str], name: str, source: pathlib.Path, size: int) -> str:
+        """Given folder names, a file name and a regular file of ours on the same file system
+        that nothing else uses (a carved file in the work folder), give it that name here
+        without copying (a hard link, never following a symlink), cut to ``size`` bytes;
+        return its path relative to the root. Raise OSError when it cannot be linked (the
+        caller copies instead)."""
+        parts = tuple(sanitize_component(part) for part in folders)
+        folder, folder_path = self._folder(parts)
+        name = sanitize_component(name)
+        for number in range(1, MAX_COLLISIONS):
+            candidate = name if number == 1 else _numbered(name, number)
+            try:
+                os.link(source, candidate, dst_dir_fd=folder, follow_symlinks=False)
+            except FileExistsError:
+                continue
+            descriptor = os.open(candidate, os.O_WRONLY | os.O_NOFOLLOW, dir_fd=folder)
+            try:
+                os.ftruncate(descriptor, size)
+            finally:
+                os.close(descriptor)
+            return f"{folder_path}/{candidate}" if folder_path else candidate
+        raise errors.RefusedError(f"more than {MAX_COLLISIONS} files named {name!r}")
+
     def write_bytes(self, name: str, content: bytes) -> str:
         """Write a file at the top of the folder (the manifests); return its SHA-256."""
         return self.write((), name, lambda sink: sink(content))[2]

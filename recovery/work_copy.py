@@ -6,10 +6,13 @@ by block (64 KiB, at their offset within the block), leaving out stretches of at
 ``SKIP_ZEROS`` all-zero blocks. Shorter zero stretches between kept blocks stay (as holes), so
 a file with up to 1 MiB of zeros inside carves whole. ``slots`` maps each block of the copy to
 its block on the image; ``to_image`` turns PhotoRec's runs on the copy into runs on the image.
+Holes of a sparse image (ddrescue's ``--sparse``, most test media) are found with
+``SEEK_DATA``/``SEEK_HOLE`` and never read: they are zeros.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 from collections.abc import Iterator
@@ -65,21 +68,80 @@ class _Slots:
         return (len(self.blocks) - 1) * BLOCK
 
 
+def data_blocks(descriptor: int, size: int) -> tuple[ByteRun, ...] | None:
+    """Given an open file and its size, return the whole blocks that may hold data (the rest
+    are holes: zeros), in order; None when the file system cannot tell holes."""
+    found: list[ByteRun] = []
+    position = 0
+    while position < size:
+        try:
+            start = os.lseek(descriptor, position, os.SEEK_DATA)
+            end = min(os.lseek(descriptor, start, os.SEEK_HOLE), size)
+        except OSError as error:
+            if error.errno == errno.ENXIO:  # no data past ``position``
+                break
+            return None
+        start -= start % BLOCK
+        end += -end % BLOCK
+        if found and start <= found[-1].end:
+            start = found.pop().offset
+        found.append(ByteRun(start, end - start))
+        position = end
+    return tuple(found)
+
+
+def _segments(area: ByteRun, data: tuple[ByteRun, ...] | None) -> Iterator[tuple[ByteRun, bool]]:
+    """Split the area into (part, may hold data) along the data blocks (all of it when
+    ``data`` is None)."""
+    if data is None:
+        yield area, True
+        return
+    position = area.offset
+    for run in data:
+        if run.end <= position:
+            continue
+        if run.offset >= area.end:
+            break
+        if run.offset > position:
+            yield ByteRun(position, run.offset - position), False
+        end = min(run.end, area.end)
+        yield ByteRun(max(position, run.offset), end - max(position, run.offset)), True
+        position = end
+    if position < area.end:
+        yield ByteRun(position, area.end - position), False
+
+
+def _hole(slots: _Slots, part: ByteRun) -> None:
+    """Record the whole-block hole ``part`` as zero blocks without reading it; past SKIP_ZEROS
+    blocks only its last one matters (the stretch is too long to keep anyway)."""
+    first = part.offset - part.offset % BLOCK
+    last = part.end - 1 - (part.end - 1) % BLOCK
+    for block_start in range(first, min(last, first + SKIP_ZEROS * BLOCK) + 1, BLOCK):
+        slots.zero(block_start)
+    slots.zero(last)
+
+
 def write(image: pathlib.Path, copy: pathlib.Path, areas: tuple[ByteRun, ...]) -> tuple[int, ...]:
     """Given the image and the areas to carve, write the compact copy (0600, never through a
     symlink); return its slots: the image offset of each of its blocks."""
     slots = _Slots()
     with open(image, "rb") as source:
+        data = data_blocks(source.fileno(), os.fstat(source.fileno()).st_size)
         descriptor = os.open(copy, FLAGS, 0o600)
         try:
-            for block_start, start, end in _pieces(areas):
-                source.seek(start)
-                chunk = source.read(end - start)
-                if chunk == _ZEROS[: len(chunk)]:  # memcmp: faster than counting
-                    slots.zero(block_start)
-                    continue
-                offset = slots.keep(block_start)
-                os.pwrite(descriptor, chunk, offset + start - block_start)
+            for area in areas:
+                for part, may_hold_data in _segments(area, data):
+                    if not may_hold_data:
+                        _hole(slots, part)
+                        continue
+                    for block_start, start, end in _pieces((part,)):
+                        source.seek(start)
+                        chunk = source.read(end - start)
+                        if chunk == _ZEROS[: len(chunk)]:  # memcmp: faster than counting
+                            slots.zero(block_start)
+                            continue
+                        offset = slots.keep(block_start)
+                        os.pwrite(descriptor, chunk, offset + start - block_start)
             os.ftruncate(descriptor, len(slots.blocks) * BLOCK)
         finally:
             os.close(descriptor)

@@ -76,6 +76,7 @@ def run_scan(
     who: Who,
     *,
     carve: bool = True,
+    fs_timeout: float = scan.ScanOptions.fs_timeout,
     on_progress: scan.OnProgress | None = None,
 ) -> dict:
     """Scan the job's image into ``out_dir``; return the summary recorded in scan.finished.
@@ -93,7 +94,7 @@ def run_scan(
     if mapfile is None:
         logger.warning("job %s: no readable mapfile; damaged_bytes cannot be told", job_id)
     started = custody.utc_now()
-    options = scan.ScanOptions(carve=carve)
+    options = scan.ScanOptions(carve=carve, fs_timeout=fs_timeout)
     try:
         result = scan.scan(image, mapfile, out_dir, options=options, on_progress=on_progress)
     except BaseException as error:  # every started scan ends in the custody record
@@ -131,7 +132,14 @@ def run_scan(
     return summary
 
 
-def browse(store: JobStore, job_id: str, path: str, who: Who) -> Browse:
+def browse(
+    store: JobStore,
+    job_id: str,
+    path: str,
+    who: Who,
+    *,
+    fs_timeout: float = scan.ScanOptions.fs_timeout,
+) -> Browse:
     """List the files (allocated and deleted) under ``path`` on the job's image, read-only.
 
     Recorded as scan.browsed while the job is open. Raise NoImageError without an image.
@@ -139,7 +147,7 @@ def browse(store: JobStore, job_id: str, path: str, who: Who) -> Browse:
     image, mapfile_path, _ = _image_paths(store, job_id)
     unreadable = damage.unreadable_runs(image_hash.read_mapfile(mapfile_path))
     warnings: list[str] = []
-    partitions, found = scan.list_files(image, warnings.append)
+    partitions, found = scan.list_files(image, warnings.append, timeout=fs_timeout)
     prefix = "/" + path.strip("/")
     files = tuple(
         item

@@ -44,6 +44,17 @@ def _print_summary(summary: dict) -> None:
     click.echo(f"manifest:  {shown(summary['manifest'])}  sha256 {summary['manifest_sha256']}")
 
 
+fs_timeout_option = click.option(
+    "--fs-timeout",
+    type=click.FloatRange(min=1),
+    default=3600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time The Sleuth Kit may take for each step on the image (opening it, listing a file"
+    " system, each 1 MiB read); past it that file system is skipped with a warning.",
+)
+
+
 @click.command("scan")
 @click.argument("job_id")
 @click.option(
@@ -55,6 +66,7 @@ def _print_summary(summary: dict) -> None:
     " manifest.json + manifest.csv; made 0700, files 0600.",
 )
 @click.option("--no-carve", is_flag=True, help="Only the file systems: skip carving (PhotoRec).")
+@fs_timeout_option
 @json_option
 @quiet_option
 @click.pass_obj
@@ -66,6 +78,7 @@ def scan(
     job_id: str,
     out_dir: pathlib.Path,
     no_carve: bool,
+    fs_timeout: float,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -82,6 +95,7 @@ def scan(
             out_dir,
             _who(obj),
             carve=not no_carve,
+            fs_timeout=fs_timeout,
             on_progress=lambda phase, done, total: reporter.scan_progress(
                 job_id, phase, done, total
             ),
@@ -97,13 +111,16 @@ def scan(
 @click.command("browse")
 @click.argument("job_id")
 @click.argument("path", default="/")
+@fs_timeout_option
 @json_option
 @click.pass_obj
 @requires(Role.TECHNICIAN, action="media.browse", custody=True)
-def browse(obj: context.AppContext, job_id: str, path: str, as_json: bool) -> None:
+def browse(
+    obj: context.AppContext, job_id: str, path: str, fs_timeout: float, as_json: bool
+) -> None:
     """List the files (allocated and deleted) under PATH on the file systems of JOB_ID's image,
     read-only, without exporting anything. Recorded on the job."""
-    found = scan_action.browse(_store(obj), job_id, path, _who(obj))
+    found = scan_action.browse(_store(obj), job_id, path, _who(obj), fs_timeout=fs_timeout)
     if as_json:
         click.echo(json.dumps(found.to_dict()))
         return

@@ -317,3 +317,24 @@ def test_scan_reads_the_partition_table_and_the_file_system_inside(tmp_path, lab
     assert entry["original_path"] == "/GPL-3" and entry["path"].startswith("allocated/p")
     assert entry["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
     assert entry["byte_runs"][0][0] >= 1 << 20
+
+
+def test_a_libtsk_crash_is_a_warning_and_the_scan_is_recorded(media, tmp_path, monkeypatch):
+    # No image crashes libtsk on demand: the worker's test switch (recovery/tsk_worker.py)
+    # makes it die of SIGSEGV while listing, as libtsk would; only tests set it.
+    monkeypatch.setenv("BACKUPCTL_TEST_TSK_FAULT", "crash:walk")
+    image, originals = media["fat32"]
+    job_id = imaged_job(tmp_path / "state", image)
+    out = tmp_path / "out"
+    result = run_cli(tmp_path / "state", "media", "scan", job_id, "--to", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert any("The Sleuth Kit crashed (SIGSEGV)" in text for text in summary["warnings"])
+    assert summary["counts"]["allocated"] == 0 and summary["counts"]["carved"] > 0
+    shown = json.loads(run_cli(tmp_path / "state", "job", "show", job_id, "--json").stdout)
+    event = shown["events"][-1]
+    assert event["kind"] == "scan.finished" and event["details"]["warnings"] >= 1
+    assert (
+        event["details"]["manifest_sha256"]
+        == hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
+    )

@@ -63,7 +63,39 @@ def test_text_runs_fuzz(data, base):
     for run in text_carver.text_runs(data, base, complete_end=True):
         piece = data[run.offset - base : run.end - base]
         assert run.offset % SECTOR == 0 and b"\0" not in piece and len(piece) >= 64
-        assert not text_carver._CONTROL.search(piece)
+        assert piece.translate(None, text_carver.CONTROL) == piece
+
+
+def reference_text_runs(data: bytes, base: int) -> list[ByteRun]:
+    """The definition, slowly: for every NUL (and the end), the text reaching it from the
+    first sector boundary after the last NUL or control character before it."""
+    found = []
+    for end in [index for index, value in enumerate(data) if value == 0] + [len(data)]:
+        start = end
+        while start > 0 and data[start - 1] != 0 and data[start - 1] not in text_carver.CONTROL:
+            start -= 1
+        start += -(base + start) % SECTOR
+        if end - start >= text_carver.MIN_LENGTH and text_carver._is_text(data[start:end]):
+            found.append(ByteRun(base + start, end - start))
+    return found
+
+
+texty = st.lists(
+    st.one_of(
+        st.binary(max_size=700),
+        st.text(max_size=400).map(str.encode),
+        st.integers(0, 3).map(lambda n: b"\0" * n * 200),
+        st.sampled_from([b"\x01", b"\0", b"\x7f", b"\x1b"]),
+    ),
+    max_size=8,
+).map(b"".join)
+
+
+@given(texty, st.integers(0, SECTOR - 1))
+@settings(max_examples=300)
+def test_text_runs_match_the_definition(data, base):
+    found = list(text_carver.text_runs(data, base, complete_end=True))
+    assert found == reference_text_runs(data, base)
 
 
 BLOCK = work_copy.BLOCK
@@ -108,3 +140,40 @@ def test_a_zero_piece_of_a_kept_block_does_not_break_a_short_zero_stretch(tmp_pa
     areas = (ByteRun(BLOCK, 100), ByteRun(BLOCK + 200, 5 * BLOCK))  # the second starts in block 1
     slots = work_copy.write(path, tmp_path / "copy", areas)
     assert slots == (BLOCK, 2 * BLOCK, 3 * BLOCK, 4 * BLOCK)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 60 * BLOCK - 16), st.binary(min_size=1, max_size=16)), max_size=6
+    ),
+    st.lists(
+        st.tuples(st.integers(0, 60 * BLOCK), st.integers(1, 20 * BLOCK)), min_size=1, max_size=3
+    ),
+)
+@settings(max_examples=25, deadline=None)
+def test_a_sparse_image_gives_the_same_copy_as_a_written_one(tmp_path_factory, pieces, areas):
+    folder = tmp_path_factory.mktemp("sparse")
+    size = 64 * BLOCK
+    written = bytearray(size)
+    sparse = folder / "sparse"
+    with open(sparse, "wb") as stream:  # holes wherever nothing is written
+        stream.truncate(size)
+        for offset, data in pieces:
+            written[offset : offset + len(data)] = data
+            stream.seek(offset)
+            stream.write(data)
+    dense = folder / "dense"
+    dense.write_bytes(bytes(written))
+    runs = tuple(
+        ByteRun(offset, min(length, size - offset))
+        for offset, length in sorted(areas)
+        if offset < size
+    )
+    runs = tuple(
+        run for index, run in enumerate(runs) if index == 0 or run.offset >= runs[index - 1].end
+    )
+    with open(sparse, "rb") as stream:
+        assert work_copy.data_blocks(stream.fileno(), size) is not None
+    slots = work_copy.write(sparse, folder / "copy-sparse", runs)
+    assert slots == work_copy.write(dense, folder / "copy-dense", runs)
+    assert (folder / "copy-sparse").read_bytes() == (folder / "copy-dense").read_bytes()

@@ -1,0 +1,73 @@
+"""The Sleuth Kit's worker process: a crash or a hang of libtsk is a warning, not the end.
+
+Real parts: a FAT32 image written by mkfs.fat/mtools (tests/fixtures/make_media.py), The Sleuth
+Kit in its forked worker, PhotoRec. No image is known that makes libtsk crash or loop on
+demand, so the worker's test switch ``BACKUPCTL_TEST_TSK_FAULT`` (recovery/tsk_worker.py:
+``crash:OP`` sends the worker SIGSEGV, ``hang:OP`` blocks it, at request OP) stands in for one;
+only these tests set it. Everything around it (the pipe, the deadline, the kill, the restart,
+the rest of the scan) is the real thing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+
+from recovery import scan, tsk_worker
+from tests.fixtures import make_media
+from tests.fixtures.requirements import skip_or_fail
+
+
+@pytest.fixture(scope="module")
+def fat32(tmp_path_factory):
+    if shutil.which("mcopy") is None or shutil.which("photorec") is None:
+        skip_or_fail("mtools or testdisk missing (scripts/setup.sh --test)")
+    image, originals = make_media.build("fat32", tmp_path_factory.mktemp("worker"), files=9)
+    return image, originals
+
+
+def test_without_a_fault_the_worker_lists_and_reads_every_file(fat32, tmp_path):
+    image, originals = fat32
+    result = scan.scan(image, None, tmp_path / "out", options=scan.ScanOptions(carve=False))
+    assert {entry.sha256 for entry in result.entries} >= {item["sha256"] for item in originals}
+    assert result.warnings == ()
+
+
+def test_a_crash_while_listing_orphans_keeps_the_named_files(fat32, tmp_path, monkeypatch):
+    image, originals = fat32
+    monkeypatch.setenv(tsk_worker.FAULT_VARIABLE, "crash:orphans")
+    result = scan.scan(image, None, tmp_path / "out", options=scan.ScanOptions())
+    assert any("crashed (SIGSEGV) listing its orphan files" in text for text in result.warnings)
+    # the named files (allocated, and deleted ones whose name is kept) are all there
+    assert {entry.sha256 for entry in result.entries} >= {item["sha256"] for item in originals}
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert len(manifest["files"]) == len(result.entries) and manifest["scan"]["warnings"]
+
+
+def test_a_hang_while_listing_is_cut_at_the_time_bound_and_the_image_is_carved(
+    fat32, tmp_path, monkeypatch
+):
+    image, originals = fat32
+    monkeypatch.setenv(tsk_worker.FAULT_VARIABLE, "hang:walk")
+    started = time.monotonic()
+    result = scan.scan(image, None, tmp_path / "out", options=scan.ScanOptions(fs_timeout=1))
+    assert time.monotonic() - started < 30
+    assert any("did not answer within 1 s listing its files" in text for text in result.warnings)
+    assert result.partitions[0].filesystem == "fat32"
+    # nothing listed: the whole volume is carved, so files come back all the same
+    assert result.counts()["carved"] > 0 and result.counts()["allocated"] == 0
+
+
+def test_crashes_while_reading_make_files_unreadable_then_skip_the_file_system(
+    fat32, tmp_path, monkeypatch
+):
+    image, originals = fat32
+    monkeypatch.setenv(tsk_worker.FAULT_VARIABLE, "crash:read")
+    result = scan.scan(image, None, tmp_path / "out", options=scan.ScanOptions(carve=False))
+    crashed = [text for text in result.warnings if "The Sleuth Kit crashed (SIGSEGV)" in text]
+    assert len(crashed) == 2  # two files, then the file system is given up
+    assert any("the rest of this file system skipped" in text for text in result.warnings)
+    assert result.entries == () and result.dropped["unreadable"] >= len(originals) - 3
