@@ -77,21 +77,26 @@ def test_sigterm_during_replication_to_a_hung_sftp_server_ends_the_run(backup_en
     )
     stopped: list[int] = []
     try:
+        # a pack file, not just the data/xx folders restic init made: replication is writing
         _wait_for(
-            lambda: sftp_data.exists() and any(sftp_data.rglob("*")) or process.poll() is not None,
+            lambda: (
+                any(path.is_file() for path in sftp_data.rglob("*")) or process.poll() is not None
+            ),
             120,
             "replication to reach the SFTP location",
         )
         assert process.poll() is None, "backupctl ended before replication was seen"
-        stopped = _sshd_sessions(config_file)
-        assert stopped, "no sshd session serving the replication was found"
-        for pid in stopped:
-            os.kill(pid, signal.SIGSTOP)
-        _wait_for(
-            lambda: _unread_bytes_at(env.ssh.port) > 0,
-            30,
-            "a write the stopped server does not read",
-        )
+        assert _sshd_sessions(config_file), "no sshd session serving the replication was found"
+
+        def stop_sessions_until_a_write_hangs() -> bool:
+            # a session opened after the first stop (a new channel) is stopped as well
+            for pid in _sshd_sessions(config_file):
+                if pid not in stopped:
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.append(pid)
+            return _unread_bytes_at(env.ssh.port) > 0
+
+        _wait_for(stop_sessions_until_a_write_hangs, 30, "a write the stopped server does not read")
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
