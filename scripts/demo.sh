@@ -28,5 +28,9 @@ echo "== backupctl status"
 "$BACKUPCTL" status
 echo "== backupctl snapshots"
 "$BACKUPCTL" snapshots
+echo "== backupctl rotate --dry-run (what the 12-month rule keeps and what it would destroy, and why)"
+"$BACKUPCTL" rotate --dry-run
+echo "== backupctl audit verify (the hash-linked log of every step, against its signed checkpoints)"
+"$BACKUPCTL" audit verify
 echo
 echo "Demo state is in $DEMO_DIR; config: $DEMO_DIR/backupctl.toml. Run 'make demo' again for an incremental backup."
