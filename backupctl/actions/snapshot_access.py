@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from backupctl import locations as location_stores
 from backupctl import reach
@@ -42,25 +44,12 @@ def source_named(config: Config, name: str) -> Source:
 def first_healthy(config: Config, source: Source) -> Opened:
     """Given a source, return its first location (in configured order) whose repository lists
     its snapshots; raise ResticError naming every location's failure when none does."""
-    keystore, restic = prepare.keystore_and_restic(config)
-    password = keystore.get(f"repo/{source.name}")
-    failures: list[str] = []
-    for location in config.source_locations(source):
-        store = None
-        try:
-            store = location_stores.store_for(location, source.name, keystore)
-            target = repository(store)
-            found = operations.snapshots(restic, target, password)
-        except Exception as error:
-            if not is_expected(error):
-                raise
-            failures.append(f"{location.name}: {error}")
-            continue
-        finally:
-            if store is not None:
-                reach.close([store])
-        return Opened(location.name, restic, target, password, tuple(found))
-    raise operations.ResticError(f"no location of {source.name} answered: {'; '.join(failures)}")
+
+    def snapshots(name: str, restic: Restic, target: Repository, password: Secret) -> Opened:
+        found = operations.snapshots(restic, target, password)
+        return Opened(name, restic, target, password, tuple(found))
+
+    return _first_answering(config, source, snapshots)
 
 
 def first_listing(
@@ -70,6 +59,29 @@ def first_listing(
     whose repository lists that snapshot, and the listing; the listing is the health check, so
     no location is listed or asked for its snapshots first. Raise ResticError naming every
     location's failure when none answers."""
+
+    def listing(
+        name: str, restic: Restic, target: Repository, password: Secret
+    ) -> tuple[Opened, tuple[restoring.Node, ...]]:
+        listed, nodes = restoring.ls(restic, target, password, snapshot)
+        if listed != snapshot:
+            raise operations.ResticError(f"answered for snapshot {listed[:12]}")
+        return Opened(name, restic, target, password, ()), nodes
+
+    return _first_answering(config, source, listing)
+
+
+Answer = TypeVar("Answer")
+
+
+def _first_answering(
+    config: Config,
+    source: Source,
+    attempt: Callable[[str, Restic, Repository, Secret], Answer],
+) -> Answer:
+    """Try ``attempt`` at each of the source's locations in configured order; return the first
+    answer; raise ResticError naming every location's failure (an expected error) when none
+    answers."""
     keystore, restic = prepare.keystore_and_restic(config)
     password = keystore.get(f"repo/{source.name}")
     failures: list[str] = []
@@ -77,20 +89,14 @@ def first_listing(
         store = None
         try:
             store = location_stores.store_for(location, source.name, keystore)
-            target = repository(store)
-            listed, nodes = restoring.ls(restic, target, password, snapshot)
+            return attempt(location.name, restic, repository(store), password)
         except Exception as error:
             if not is_expected(error):
                 raise
             failures.append(f"{location.name}: {error}")
-            continue
         finally:
             if store is not None:
                 reach.close([store])
-        if listed != snapshot:
-            failures.append(f"{location.name}: answered for snapshot {listed[:12]}")
-            continue
-        return Opened(location.name, restic, target, password, ()), nodes
     raise operations.ResticError(f"no location of {source.name} answered: {'; '.join(failures)}")
 
 
