@@ -94,6 +94,10 @@ def cli(click_context: click.Context, config_path: pathlib.Path, verbose: int) -
 
 
 def main() -> None:
+    """The console script: run the group, then leave without the interpreter's teardown."""
     from backupctl.cli import run
 
-    run.main(cli)
+    try:
+        run.main(cli)
+    except SystemExit as done:
+        run.exit_without_teardown(done.code)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import signal
 import sys
+import threading
 import types
 
 import click
@@ -40,3 +43,26 @@ def main(group: click.Group) -> None:
         click.echo(f"backupctl: error: {error}", err=True)
         sys.exit(type(error).exit_code)
     sys.exit(ExitCode.OK)
+
+
+def exit_without_teardown(code: object) -> None:
+    """Exit with ``code`` as ``sys.exit`` would, but skip the interpreter's teardown.
+
+    Tearing down the few hundred modules a run imports costs about 18 ms of CPU at the end of
+    every run, more than a tenth of a run's fixed cost, and nothing of ours needs it: every file
+    and database connection is closed by the code that opened it. What the teardown would still
+    do is done here: the atexit handlers run (logging's flush, ``weakref.finalize`` clean-ups)
+    and stdout and stderr are flushed. While another thread still runs, or when ``code`` is not
+    an exit status, the normal exit is taken, which waits for the threads as before.
+    """
+    if code is None:
+        code = 0
+    if not isinstance(code, int) or threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: let Python report it as it always has
+        sys.exit(code)
+    os._exit(code & 0xFF)
