@@ -11,7 +11,6 @@ from collections.abc import Mapping
 
 from backupctl import errors, reach
 from backupctl.keys.secret import Secret
-from backupctl.locations import repository
 from backupctl.restic import messages, operations
 from backupctl.restic.flags import Restic
 from policies.rotation import SnapshotFacts
@@ -51,7 +50,7 @@ def take(
     with concurrent.futures.ThreadPoolExecutor(max(1, len(names))) as pool:
         futures = {
             name: pool.submit(
-                operations.snapshots, restic, repository(reached.stores[name]), password
+                operations.snapshots, restic, reached.repository(name), password
             )
             for name in names
         }
