@@ -120,9 +120,7 @@ def _check_location(
         return LocationCheck(name, False, "", reason)
     number = subset.next_slice(records.last_slice(db, source, name), slices)
     part = f"{number}/{slices}"
-    result = operations.check(
-        restic, reached.repository(name), password, read_data_subset=part
-    )
+    result = operations.check(restic, reached.repository(name), password, read_data_subset=part)
     reason = "" if result.ok else result.reason()
     if result.ok:
         records.set_slice(db, source, name, number, slices)

@@ -148,9 +148,7 @@ def _snapshots(restic, reached, password) -> tuple[dict, reach.Reached]:
         return {}, reached
     with concurrent.futures.ThreadPoolExecutor(max(1, len(reached.listings))) as pool:
         futures = {
-            name: pool.submit(
-                operations.snapshots, restic, reached.repository(name), password
-            )
+            name: pool.submit(operations.snapshots, restic, reached.repository(name), password)
             for name, listing in reached.listings.items()
             if "config" in listing
         }

@@ -49,9 +49,7 @@ def take(
     names = reached.with_config(preference)
     with concurrent.futures.ThreadPoolExecutor(max(1, len(names))) as pool:
         futures = {
-            name: pool.submit(
-                operations.snapshots, restic, reached.repository(name), password
-            )
+            name: pool.submit(operations.snapshots, restic, reached.repository(name), password)
             for name in names
         }
     snapshots: dict[str, messages.Snapshot] = {}
