@@ -30,6 +30,7 @@ from targets.store import RepositoryStore
 logger = logging.getLogger(__name__)
 
 USERNAME = "backupctl"  # shown by `restic key list`
+MAX_KEY_FILES = 20  # read at most this many key files at a location (restic tries 20 at most)
 
 
 def ensure(
@@ -73,10 +74,14 @@ def _find_or_make(
     """Given a location's store and listing, return (key id, size, made): a fast key there that
     opens with the password, else a new one written there; raise KeyFileError (WrongPassword:
     no key there opens with it) or TargetError."""
-    key_files = {
-        path.removeprefix("keys/"): store.read(path, limit=keyfile.MAX_KEY_FILE_BYTES)
+    paths = [
+        path
         for path, size in sorted(listing.items())
         if path.startswith("keys/") and size <= keyfile.MAX_KEY_FILE_BYTES
+    ][:MAX_KEY_FILES]
+    key_files = {
+        path.removeprefix("keys/"): store.read(path, limit=keyfile.MAX_KEY_FILE_BYTES)
+        for path in paths
     }
     key_files = {name: data for name, data in key_files.items() if keyfile.key_id(data) == name}
     for name, data in key_files.items():

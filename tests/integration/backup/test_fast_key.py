@@ -96,11 +96,11 @@ def test_fast_key_made_at_init_copied_and_used_by_every_restic(tmp_path, restic_
         plain = _restic(restic_binary, tmp_path / name / "books", password, "snapshots")
         assert plain.returncode == 0, plain.stderr  # plain restic: it tries every key
 
-    backup = _backupctl(config, "-vv", "backup", "--json")
-    assert backup.returncode == 0, backup.stdout + backup.stderr
-    started = [line for line in backup.stderr.splitlines() if "running " in line]
-    assert started and all(f"--key-hint {key_id}" in line for line in started), started
-    assert "--key-hint" not in backup.stdout
+    for command in (("backup", "--json"), ("status",), ("check",)):
+        run = _backupctl(config, "-vv", *command)
+        assert run.returncode == 0, run.stdout + run.stderr
+        started = [line for line in run.stderr.splitlines() if "running " in line]
+        assert started and all(f"--key-hint {key_id}" in line for line in started), started
     assert sorted(p.name for p in fast["disk-a"].parent.iterdir()).count(key_id) == 1
     assert len(list(fast["disk-a"].parent.iterdir())) == 2
 
