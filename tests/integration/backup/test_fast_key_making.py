@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import pathlib
+import shutil
 import subprocess
 
 import pytest
@@ -42,7 +43,7 @@ def _generated() -> str:
 
 
 def _restic_init(repository: pathlib.Path, password: str) -> None:
-    password_file = repository.parent / "password"  # never in argv
+    password_file = repository.parent / f"{repository.name}.password"  # never in argv
     password_file.write_text(password)
     subprocess.run(
         ("restic", "init", "--repo", str(repository), "--password-file", str(password_file)),
@@ -50,6 +51,29 @@ def _restic_init(repository: pathlib.Path, password: str) -> None:
         capture_output=True,
         timeout=120,
     )
+
+
+HUMAN = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def made_by_restic(tmp_path_factory) -> dict[str, tuple[pathlib.Path, str]]:
+    """Two repositories restic made once for the module (restic init calibrates its key: about
+    a second): one with a generated password, one with a human one."""
+    base = tmp_path_factory.mktemp("made-by-restic")
+    repositories = {"generated": (base / "generated", _generated()), "human": (base / "h", HUMAN)}
+    for repository, password in repositories.values():
+        repository.parent.mkdir(exist_ok=True)
+        _restic_init(repository, password)
+    return repositories
+
+
+@pytest.fixture
+def repository(tmp_path, made_by_restic) -> tuple[pathlib.Path, str]:
+    """A copy of the repository with the generated password, and that password."""
+    original, password = made_by_restic["generated"]
+    shutil.copytree(original, tmp_path / "repo")
+    return tmp_path / "repo", password
 
 
 def _reached(store: LocalStore, hint: str | None = None) -> reach.Reached:
@@ -67,9 +91,8 @@ def _keys(repository: pathlib.Path) -> set[str]:
     return {path.name for path in (repository / "keys").iterdir()}
 
 
-def test_made_once_for_an_existing_repository_then_nothing_more(tmp_path, db):
-    password = _generated()
-    _restic_init(tmp_path / "repo", password)
+def test_made_once_for_an_existing_repository_then_nothing_more(tmp_path, db, repository):
+    _, password = repository
     calibrated = _keys(tmp_path / "repo")
     store = CountingStore(LocalSpec("a", tmp_path / "repo"))
 
@@ -92,9 +115,8 @@ def test_made_once_for_an_existing_repository_then_nothing_more(tmp_path, db):
     assert _keys(tmp_path / "repo") == calibrated | {made}
 
 
-def test_a_fast_key_found_is_taken_up_not_made_again(tmp_path, db):
-    password = _generated()
-    _restic_init(tmp_path / "repo", password)
+def test_a_fast_key_found_is_taken_up_not_made_again(tmp_path, db, repository):
+    _, password = repository
     store = CountingStore(LocalSpec("a", tmp_path / "repo"))
     made = making.ensure(db, "mail", _reached(store), Secret(password), ("a",)).key_hint
     with state.connect(db) as connection:  # the state database lost its record
@@ -110,22 +132,23 @@ def test_a_fast_key_found_is_taken_up_not_made_again(tmp_path, db):
         assert connection.execute("SELECT how FROM fast_keys").fetchone() == ("found",)
 
 
-def test_a_password_backupctl_did_not_generate_keeps_the_calibrated_key_alone(tmp_path, db):
-    _restic_init(tmp_path / "repo", "correct horse battery staple")
+def test_a_password_backupctl_did_not_generate_keeps_the_calibrated_key_alone(
+    tmp_path, db, made_by_restic
+):
+    shutil.copytree(made_by_restic["human"][0], tmp_path / "repo")
     store = CountingStore(LocalSpec("a", tmp_path / "repo"))
     keys = _keys(tmp_path / "repo")
 
-    result = making.ensure(
-        db, "mail", _reached(store), Secret("correct horse battery staple"), ("a",)
-    )
+    result = making.ensure(db, "mail", _reached(store), Secret(HUMAN), ("a",))
 
     assert result.key_hint is None and records.recorded(db, "mail") is None
     assert _keys(tmp_path / "repo") == keys
     assert (store.reads, store.writes) == (0, 0)
 
 
-def test_a_password_that_opens_no_key_makes_nothing_and_stops_nothing(tmp_path, db, caplog):
-    _restic_init(tmp_path / "repo", _generated())
+def test_a_password_that_opens_no_key_makes_nothing_and_stops_nothing(
+    tmp_path, db, caplog, repository
+):
     store = CountingStore(LocalSpec("a", tmp_path / "repo"))
     keys = _keys(tmp_path / "repo")
 
