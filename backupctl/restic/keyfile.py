@@ -181,15 +181,20 @@ def _check_params(params: KdfParams) -> None:
 
 
 def _user_key(password: str, salt: bytes, params: KdfParams) -> tuple[bytes, bytes, bytes]:
-    derived = hashlib.scrypt(
-        password.encode(),
-        salt=salt,
-        n=params.n,
-        r=params.r,
-        p=params.p,
-        maxmem=MAX_SCRYPT_MEMORY + 128 * params.r * (params.p + 2) + 1024 * 1024,
-        dklen=64,
-    )
+    try:
+        derived = hashlib.scrypt(
+            password.encode(),
+            salt=salt,
+            n=params.n,
+            r=params.r,
+            p=params.p,
+            maxmem=MAX_SCRYPT_MEMORY + 128 * params.r * (params.p + 2) + 1024 * 1024,
+            dklen=64,
+        )
+    except (ValueError, MemoryError):  # OpenSSL refused the parameters after all
+        raise KeyFileError(
+            f"scrypt cannot run with N={params.n} r={params.r} p={params.p}"
+        ) from None
     return derived[:32], derived[32:48], derived[48:64]
 
 
