@@ -52,10 +52,12 @@ def store_for(location: Location, source_name: str, keystore: Keystore) -> Repos
     return registry.open_store(spec_for(location, source_name, keystore))
 
 
-def repository(store: RepositoryStore) -> Repository:
-    """Given a store, return how restic reaches the same repository."""
+def repository(store: RepositoryStore, *, key_hint: str | None = None) -> Repository:
+    """Given a store (and the id of the key restic should try first), return how restic reaches
+    the same repository."""
     return Repository(
         url=store.restic_repository(),
         options=store.restic_options(),
         environment=store.restic_environment(),
+        key_hint=key_hint,
     )

@@ -16,9 +16,11 @@ import types
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from backupctl import errors, runlock
+from backupctl import errors, runlock, state
 from backupctl import locations as location_stores
 from backupctl.config import Config, Source
+from backupctl.fastkey import records as fast_keys
+from backupctl.restic.flags import Repository
 from targets.store import RepositoryStore
 
 if TYPE_CHECKING:
@@ -39,11 +41,12 @@ def _frozen(mapping: Mapping) -> Mapping:
 @dataclasses.dataclass(frozen=True)
 class Reached:
     """The stores of one source: which locations answered, with their listings, and which did
-    not."""
+    not; and the id of the source's fast key (docs/keystore.md), when it has one."""
 
     stores: Mapping[str, RepositoryStore]
     listings: Mapping[str, Mapping[str, int]]
     failures: Mapping[str, str]
+    key_hint: str | None = None
 
     def __post_init__(self) -> None:
         for field in ("stores", "listings", "failures"):
@@ -52,7 +55,7 @@ class Reached:
     def failed(self, name: str, reason: str) -> Reached:
         """Return this value with ``name`` no longer listed and failed for ``reason``."""
         listings = {key: value for key, value in self.listings.items() if key != name}
-        return Reached(self.stores, listings, {**self.failures, name: reason})
+        return Reached(self.stores, listings, {**self.failures, name: reason}, self.key_hint)
 
     def relisted(self, names: Iterable[str]) -> Reached:
         """Return this value with the given reachable locations listed again."""
@@ -63,7 +66,21 @@ class Reached:
             except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
                 listings.pop(name, None)
                 failures[name] = _describe(error)
-        return Reached(self.stores, listings, failures)
+        return Reached(self.stores, listings, failures, self.key_hint)
+
+    def hinted(self, key_id: str | None) -> Reached:
+        """Return this value with ``key_id`` as the source's fast key."""
+        return Reached(self.stores, self.listings, self.failures, key_id)
+
+    def repository(self, name: str) -> Repository:
+        """Given a reached location, return how restic reaches the source's repository there,
+        with ``--key-hint`` of the fast key where that location lists it (elsewhere restic
+        would only look for the hinted key in vain before trying every key)."""
+        listing = self.listings.get(name, {})
+        hinted = self.key_hint is not None and f"keys/{self.key_hint}" in listing
+        return location_stores.repository(
+            self.stores[name], key_hint=self.key_hint if hinted else None
+        )
 
     def with_config(self, preference: Iterable[str]) -> tuple[str, ...]:
         """Return the reachable locations holding a repository config, in preference order."""
@@ -84,7 +101,12 @@ def reach(config: Config, source: Source, keystore: Keystore) -> Iterator[Reache
         except Exception as error:  # noqa: BLE001 - one location's failure, never the run's
             failures[location.name] = _describe(error)
     try:
-        yield Reached(stores=stores, listings=_list_all(stores, failures), failures=failures)
+        yield Reached(
+            stores=stores,
+            listings=_list_all(stores, failures),
+            failures=failures,
+            key_hint=fast_keys.recorded(state.db_path(config.state_dir), source.name),
+        )
     finally:
         close(stores.values())
 

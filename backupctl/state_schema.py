@@ -245,4 +245,13 @@ MIGRATIONS = (
     );
     CREATE INDEX drill_results_source ON drill_results(source);
     """,
+    """
+    CREATE TABLE fast_keys (
+        source TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,          -- keys/<key_id>: the repository key with cheap scrypt
+        made_at TEXT NOT NULL,
+        location TEXT NOT NULL,        -- where it was written first (the others get it by copy)
+        how TEXT NOT NULL              -- 'made', or 'found' (a key of ours found at a location)
+    );
+    """,
 )

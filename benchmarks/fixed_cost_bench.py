@@ -4,9 +4,11 @@ Two measurements, each against plain restic on the same run, in the order A B B 
 
 - **fixed cost of a run**: ``backupctl backup --quiet`` of one small, unchanged source to one local
   location, against ``restic backup --json`` of the same tree into a byte-for-byte copy of the
-  same repository (same key, hence the same scrypt cost to open it; same tags and password, from
-  a file; a cache directory of its own). The difference of the medians is what backupctl costs
-  per run: Python start-up, the keystore, listing the location, recording state.
+  same repository (same keys, and plain restic gets the same ``--key-hint`` of the repository's
+  fast key that backupctl gives its restic (docs/keystore.md): the same key, hence the same scrypt
+  cost to open it; same tags and password, from a file; a cache directory of its own). The
+  difference of the medians is what backupctl costs per run: Python start-up, the keystore,
+  listing the location, recording state.
 - **cost per additional source**: one ``backupctl backup --quiet`` over ``--sources`` (default 50)
   small sources, each with its own repository, against as many plain ``restic backup`` runs one
   after the other. ``(backupctl - restic - fixed) / (sources - 1)`` is what each additional
@@ -23,7 +25,8 @@ machine).
 
 Run: ``.venv/bin/python benchmarks/fixed_cost_bench.py [--rounds 8] [--sources 50]``.
 Only the backupctl and restic commands are timed (as subprocesses); the one use of backupctl's
-internals is reading the repository passwords from the keystore for plain restic.
+internals is reading the repository passwords from the keystore, and the fast keys' ids from the
+state database, for plain restic.
 ``benchmarks/per_source_steps.py`` times each step of a run in-process.
 """
 
@@ -173,6 +176,7 @@ def plain_argv(restic: str, base: pathlib.Path, trees: pathlib.Path, name: str) 
         str(base / "cache"),
         "--password-file",
         str(base / "passwords" / name),
+        *key_hint(base, name),
         "--json",
         "--tag",
         "backupctl",
@@ -183,6 +187,22 @@ def plain_argv(restic: str, base: pathlib.Path, trees: pathlib.Path, name: str) 
         "--",
         str(trees / name),
     ]
+
+
+def key_hint(base: pathlib.Path, name: str) -> tuple[str, ...]:
+    """Return ``--key-hint ID`` of the source's fast key, as backupctl gives it (none without)."""
+    hint = base / "hints" / name
+    return ("--key-hint", hint.read_text()) if hint.is_file() else ()
+
+
+def fast_key_ids(config: pathlib.Path, names: list[str]) -> dict[str, str | None]:
+    """Return each source's fast key id from backupctl's state database."""
+    from backupctl import config as config_module
+    from backupctl import state
+    from backupctl.fastkey import records
+
+    db = state.db_path(config_module.load(config).state_dir)
+    return {name: records.recorded(db, name) for name in names}
 
 
 def repository_passwords(config: pathlib.Path, names: list[str]) -> dict[str, str]:
@@ -206,8 +226,12 @@ def prepare_plain(
     visibly different CPU time to open (scrypt p from 3 to 10 were seen among 50), which alone
     moved the cost per source by more than the goal."""
     passwords = repository_passwords(backupctl_base / "backupctl.toml", names)
+    hints = fast_key_ids(backupctl_base / "backupctl.toml", names)
     (base / "passwords").mkdir(parents=True, mode=0o700)
+    (base / "hints").mkdir(parents=True)
     for name in names:
+        if hints[name]:
+            (base / "hints" / name).write_text(hints[name])
         shutil.copytree(backupctl_base / "location" / name, base / "repos" / name, symlinks=True)
         password = base / "passwords" / name
         password.write_text(passwords[name] + "\n")

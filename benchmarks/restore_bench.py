@@ -6,7 +6,7 @@ in rotating order, ``--runs`` times each:
 
 | measured | what it is |
 | --- | --- |
-| `restic` | `restic restore SNAPSHOT --target DIR`, password from a file |
+| `restic` | `restic restore SNAPSHOT --target DIR --key-hint ID`, password from a file |
 | `restic-verify` | the same with `--verify` (restic reads every restored file back) |
 | `backupctl` | `backupctl restore run ID` of a signed, approved request (requests made untimed) |
 
@@ -14,7 +14,9 @@ backupctl's run is plain `restic restore` (restic checks every blob it loads aga
 SHA-256 of its content; docs/restore.md) plus its own work: `restic ls` of the tree before, a
 comparison of the restored tree with it, one read of every file for the manifest's SHA-256 (two
 threads), and the move into place. `restic-verify` is what the first version ran inside. The goal
-of issue 9: `backupctl` within 5% of `restic`. Run as root; ``--drop-caches`` drops the page
+of issue 9: `backupctl` within 5% of `restic`. Plain restic gets the same `--key-hint` of the
+repository's fast key that backupctl gives each restic it starts (docs/keystore.md): the same key,
+hence the same cost to open the repository. Run as root; ``--drop-caches`` drops the page
 cache before each timed command (global: only on a quiet machine); ``--restic`` picks the binary
 (restic 0.18: ``.cache/restic-trixie/usr/bin/restic``).
 
@@ -128,6 +130,7 @@ def main() -> None:
                     repository,
                     "--password-file",
                     str(password_file),
+                    *env.key_hint(),
                     "--no-cache",
                     "restore",
                     snapshot,
@@ -174,6 +177,14 @@ class _Helper(_helper_base()):
     def snapshot_id(self) -> str:
         return json.loads(self.restic_json("snapshots", "--json"))[-1]["id"]
 
+    def key_hint(self) -> tuple[str, ...]:
+        """Return ``--key-hint ID`` of the source's fast key, as backupctl gives it to restic."""
+        from backupctl import state
+        from backupctl.fastkey import records
+
+        key_id = records.recorded(state.db_path(self.root / "state"), "bench")
+        return ("--key-hint", key_id) if key_id else ()
+
     def restic_json(self, *args: str) -> str:
         read_end, write_end = os.pipe()
         os.write(write_end, self.password().encode() + b"\n")
@@ -187,6 +198,7 @@ class _Helper(_helper_base()):
                     "--no-cache",
                     "--password-file",
                     f"/dev/fd/{read_end}",
+                    *self.key_hint(),
                     *args,
                 ),
                 capture_output=True,

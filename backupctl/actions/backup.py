@@ -17,8 +17,8 @@ from backupctl.actions import audit_anchor, prepare, recorded, replicate
 from backupctl.actions import manifest as manifests
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, is_expected
+from backupctl.fastkey import making as fast_key
 from backupctl.keys.secret import Secret
-from backupctl.locations import repository
 from backupctl.progress import Progress
 from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
@@ -164,6 +164,8 @@ def _backup_source(config, keystore, restic, source, tags, progress) -> SourceRe
 def _backup_reached(job: _Job, reached: reach.Reached) -> SourceReport:
     source = job.source
     manifests.current(job.db, source.name, reached, source.locations)  # adopt once, if none
+    # once per repository: the key restic opens in milliseconds (docs/keystore.md)
+    reached = fast_key.ensure(job.db, source.name, reached, job.password, source.locations)
     primary, outcome, reached = _back_up_first(job, reached)
     if primary is None:
         return source_failed(
@@ -243,7 +245,7 @@ def _attempt(job: _Job, reached: reach.Reached, name: str):
     repository is locked); return its outcome and the locations with ``name`` listed again, the
     files restic wrote there added to the manifest (also when interrupted)."""
     before = reached.listings[name]
-    target = repository(reached.stores[name])
+    target = reached.repository(name)
     job.progress.backup_started(job.source.name, name)
     try:
         outcome = _run_backup(job, target, lock_wait=None)

@@ -19,7 +19,6 @@ from backupctl.audit import trail
 from backupctl.checking import records, subset
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, ExitCode, is_expected, most_serious
-from backupctl.locations import repository
 from backupctl.restic import operations
 
 logger = logging.getLogger(__name__)
@@ -121,9 +120,7 @@ def _check_location(
         return LocationCheck(name, False, "", reason)
     number = subset.next_slice(records.last_slice(db, source, name), slices)
     part = f"{number}/{slices}"
-    result = operations.check(
-        restic, repository(reached.stores[name]), password, read_data_subset=part
-    )
+    result = operations.check(restic, reached.repository(name), password, read_data_subset=part)
     reason = "" if result.ok else result.reason()
     if result.ok:
         records.set_slice(db, source, name, number, slices)

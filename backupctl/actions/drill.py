@@ -22,7 +22,6 @@ from backupctl.audit import trail
 from backupctl.checking import records, sample, scratch
 from backupctl.config import Config, Source
 from backupctl.errors import ExitCode, RefusedError, is_expected, most_serious
-from backupctl.locations import repository
 from backupctl.restic import messages, operations
 from backupctl.tenants import guard
 
@@ -125,7 +124,7 @@ def _drill_source(config: Config, keystore, restic, source: Source) -> DrillRepo
         if not holders:
             return DrillReport(source.name, False, reason="no location with a repository reached")
         primary = holders[0]
-        found = operations.snapshots(restic, repository(reached.stores[primary]), password)
+        found = operations.snapshots(restic, reached.repository(primary), password)
         if not found:
             return DrillReport(source.name, False, restored_from=primary, reason="no snapshot")
         newest = max(found, key=lambda snapshot: messages.parse_time(snapshot.time))
@@ -140,7 +139,7 @@ def _drill_source(config: Config, keystore, restic, source: Source) -> DrillRepo
         )
         listed = operations.ls(
             restic,
-            repository(reached.stores[primary]),
+            reached.repository(primary),
             password,
             newest.id,
             on_line=reservoir.offer,
@@ -164,7 +163,7 @@ def _restore_and_compare(
         targets[label] = work / label
         result = operations.restore_files(
             restic,
-            repository(reached.stores[name]),
+            reached.repository(name),
             password,
             base.snapshot_id,
             target=targets[label],

@@ -16,8 +16,8 @@ from backupctl.actions import audit_anchor, prepare, recorded, replicate
 from backupctl.actions import manifest as manifests
 from backupctl.actions.backup import select_sources
 from backupctl.config import Config, Source
+from backupctl.fastkey import making as fast_key
 from backupctl.keys.errors import KeysError
-from backupctl.locations import repository
 from backupctl.progress import Progress
 from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
@@ -97,7 +97,8 @@ def _init_source(config, keystore, restic, source, progress, reached) -> SourceR
                 f"repository at {holders[0]}: {refusal}",
                 reasons=dict(reached.failures),
             )
-        manifest = manifests.current(db, source.name, reached, source.locations)
+        manifests.current(db, source.name, reached, source.locations)  # adopt once, if none
+        password = keystore.get(f"repo/{source.name}")
     else:
         password = keystore.ensure_random(f"repo/{source.name}")
         keystore.save()
@@ -110,7 +111,10 @@ def _init_source(config, keystore, restic, source, progress, reached) -> SourceR
                 "no location could create the repository",
                 reasons=dict(reached.failures),
             )
-        manifest = manifests.created(db, source.name, reached, created_at)
+        manifests.created(db, source.name, reached, created_at)
+    # the key restic opens in milliseconds, in the manifest before the copy (docs/keystore.md)
+    reached = fast_key.ensure(db, source.name, reached, password, source.locations)
+    manifest = manifests.current(db, source.name, reached, source.locations)
     copied = replicate.replicate(
         reached,
         manifest,
@@ -130,7 +134,7 @@ def _cannot_open(keystore, restic, source, reached, name) -> str | None:
         password = keystore.get(f"repo/{source.name}")
     except KeysError:
         return RECOVER_HINT
-    result = operations.open_check(restic, repository(reached.stores[name]), password)
+    result = operations.open_check(restic, reached.repository(name), password)
     if result.outcome is Outcome.WRONG_PASSWORD:
         return RECOVER_HINT
     return None
@@ -140,7 +144,7 @@ def _create_first(restic, source, reached, password) -> tuple[str | None, reach.
     for name in source.locations:
         if name not in reached.listings:
             continue
-        result = operations.init(restic, repository(reached.stores[name]), password)
+        result = operations.init(restic, reached.repository(name), password)
         if result.ok:
             return name, reached.relisted([name])
         reached = reached.failed(name, f"restic init: {result.reason()}")

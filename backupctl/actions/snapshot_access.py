@@ -10,10 +10,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from backupctl import locations as location_stores
-from backupctl import reach
+from backupctl import reach, state
 from backupctl.actions import prepare
 from backupctl.config import Config, Source
 from backupctl.errors import ConfigError, RefusedError, is_expected
+from backupctl.fastkey import records as fast_keys
 from backupctl.keys.secret import Secret
 from backupctl.locations import repository
 from backupctl.restic import messages, operations, restoring
@@ -81,15 +82,17 @@ def _first_answering(
 ) -> Answer:
     """Try ``attempt`` at each of the source's locations in configured order; return the first
     answer; raise ResticError naming every location's failure (an expected error) when none
-    answers."""
+    answers. restic is given the source's fast key as its key hint (docs/keystore.md): no
+    location is listed here, and where the key is missing restic tries every key."""
     keystore, restic = prepare.keystore_and_restic(config)
     password = keystore.get(f"repo/{source.name}")
+    hint = fast_keys.recorded(state.db_path(config.state_dir), source.name)
     failures: list[str] = []
     for location in config.source_locations(source):
         store = None
         try:
             store = location_stores.store_for(location, source.name, keystore)
-            return attempt(location.name, restic, repository(store), password)
+            return attempt(location.name, restic, repository(store, key_hint=hint), password)
         except Exception as error:
             if not is_expected(error):
                 raise

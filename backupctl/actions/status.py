@@ -16,7 +16,6 @@ from backupctl.actions.backup import select_sources
 from backupctl.checking import standing as checking
 from backupctl.config import Config, Source
 from backupctl.keys.errors import KeysError
-from backupctl.locations import repository
 from backupctl.replication import plan as planning
 from backupctl.restic import messages, operations
 from backupctl.restic.exitcodes import Outcome
@@ -149,9 +148,7 @@ def _snapshots(restic, reached, password) -> tuple[dict, reach.Reached]:
         return {}, reached
     with concurrent.futures.ThreadPoolExecutor(max(1, len(reached.listings))) as pool:
         futures = {
-            name: pool.submit(
-                operations.snapshots, restic, repository(reached.stores[name]), password
-            )
+            name: pool.submit(operations.snapshots, restic, reached.repository(name), password)
             for name, listing in reached.listings.items()
             if "config" in listing
         }

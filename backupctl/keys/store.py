@@ -17,6 +17,7 @@ import io
 import logging
 import os
 import pathlib
+import re
 from collections.abc import Callable, Iterator, Mapping
 
 from backupctl.keys import securefile, store_format
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 512
 LOCK_TIMEOUT_SECONDS = 30.0
+RANDOM_BYTES = 32  # a generated password: 256 random bits
+# what ensure_random makes of RANDOM_BYTES: urlsafe base64 without its padding
+_GENERATED = re.compile(r"[A-Za-z0-9_-]{43}")
 MISSING_HINT = (
     "if it was lost or deleted, restore it from the escrow with `backupctl keys recover` "
     "(docs/keystore.md, 'Recovering a lost or damaged keystore'); only on a new installation "
@@ -41,6 +45,13 @@ def check_name(name: str) -> None:
         raise KeysError(f"keystore entry names are 1 to {MAX_NAME_LENGTH} characters")
     if any(ord(char) < 32 or ord(char) == 127 or 0xD800 <= ord(char) <= 0xDFFF for char in name):
         raise KeysError(f"keystore entry name {name!r} contains control characters")
+
+
+def is_generated(password: Secret) -> bool:
+    """Given a repository password, return whether it has the shape of one ``ensure_random``
+    generated (256 random bits, urlsafe base64): such a password needs no stretching by a
+    passphrase KDF (the fast key, docs/keystore.md)."""
+    return bool(_GENERATED.fullmatch(password.reveal()))
 
 
 def _digest(data: bytes) -> bytes:
@@ -196,7 +207,7 @@ class Keystore:
         self.get(name)
         self._pending[name] = None
 
-    def ensure_random(self, name: str, *, nbytes: int = 32) -> Secret:
+    def ensure_random(self, name: str, *, nbytes: int = RANDOM_BYTES) -> Secret:
         """Return entry ``name``, first generating a random password (urlsafe base64 of
         ``nbytes`` random bytes) when it is missing. A generated value is saved at once, with
         any other unsaved changes, so a password is never used before it is stored."""

@@ -18,11 +18,13 @@ class Restic:
 
 @dataclasses.dataclass(frozen=True)
 class Repository:
-    """How restic reaches one repository: its URL, extra options and environment (S3 keys)."""
+    """How restic reaches one repository: its URL, extra options, environment (S3 keys), and
+    the id of the key restic tries first (``--key-hint``: the fast key, docs/keystore.md)."""
 
     url: str
     options: tuple[str, ...] = ()
     environment: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    key_hint: str | None = None
 
 
 def repeated(flag: str, values: Iterable[str]) -> tuple[str, ...]:
@@ -31,7 +33,17 @@ def repeated(flag: str, values: Iterable[str]) -> tuple[str, ...]:
 
 
 def global_flags(restic: Restic, repository: Repository) -> tuple[str, ...]:
-    return ("--repo", repository.url, "--cache-dir", str(restic.cache_dir)) + repository.options
+    """Given restic and a repository, return the flags every subcommand gets: the repository,
+    restic's cache, the location's options and the key hint (when there is one)."""
+    hint = ("--key-hint", repository.key_hint) if repository.key_hint else ()
+    return (
+        "--repo",
+        repository.url,
+        "--cache-dir",
+        str(restic.cache_dir),
+        *hint,
+        *repository.options,
+    )
 
 
 def command(restic: Restic, repository: Repository, subcommand: str, *rest: str) -> tuple[str, ...]:

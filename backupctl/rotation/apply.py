@@ -18,7 +18,6 @@ from typing import TypeVar
 from backupctl import reach
 from backupctl.errors import BackupctlError
 from backupctl.keys.secret import Secret
-from backupctl.locations import repository
 from backupctl.restic import operations
 from backupctl.restic.exitcodes import Outcome
 from backupctl.restic.flags import Repository, Restic
@@ -96,7 +95,7 @@ def _forget(context: Context, reached: reach.Reached, intent: records.Intent):
     ids = tuple(sid for sid in intent.snapshot_ids if sid in present)
     if not ids:
         return reached, ()
-    target = repository(reached.stores[location])
+    target = reached.repository(location)
     context.steps.step_started(context.source, location, "forget")
     try:
         result = unlocking(
@@ -124,7 +123,7 @@ def _forget(context: Context, reached: reach.Reached, intent: records.Intent):
 def _prune(context: Context, reached: reach.Reached, intent: records.Intent):
     location = intent.location
     before = dict(intent.before_prune or reached.listings[location])
-    target = repository(reached.stores[location])
+    target = reached.repository(location)
     context.steps.step_started(context.source, location, "prune")
     try:
         result, summary = unlocking(

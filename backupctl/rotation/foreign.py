@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable, Iterable
 
 from backupctl import reach
-from backupctl.locations import repository
 from backupctl.replication.manifest import Manifest
 from backupctl.restic import operations
 from backupctl.rotation import inventory, records
@@ -65,7 +64,7 @@ def _clean_one(context, reached, manifest, name, copy_back):
     ]
     if others:
         return reached, (), (_leftover(name, f"{len(others)} other hand-made snapshot(s) there"),)
-    target = repository(reached.stores[name])
+    target = reached.repository(name)
     context.steps.step_started(context.source, name, "prune")
     try:
         result, summary = unlocking(

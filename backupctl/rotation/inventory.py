@@ -11,7 +11,6 @@ from collections.abc import Mapping
 
 from backupctl import errors, reach
 from backupctl.keys.secret import Secret
-from backupctl.locations import repository
 from backupctl.restic import messages, operations
 from backupctl.restic.flags import Restic
 from policies.rotation import SnapshotFacts
@@ -50,9 +49,7 @@ def take(
     names = reached.with_config(preference)
     with concurrent.futures.ThreadPoolExecutor(max(1, len(names))) as pool:
         futures = {
-            name: pool.submit(
-                operations.snapshots, restic, repository(reached.stores[name]), password
-            )
+            name: pool.submit(operations.snapshots, restic, reached.repository(name), password)
             for name in names
         }
     snapshots: dict[str, messages.Snapshot] = {}

@@ -53,6 +53,33 @@ def test_with_config_follows_the_preference():
     assert value.with_config(("c", "a", "b", "d")) == ("c", "b")
 
 
+class ResticStore(ListingStore):
+    """Also says how restic reaches it."""
+
+    def restic_repository(self) -> str:
+        return f"/repos/{self.name}"
+
+    def restic_options(self) -> tuple[str, ...]:
+        return ()
+
+    def restic_environment(self) -> dict[str, str]:
+        return {}
+
+
+def test_the_fast_key_is_hinted_only_where_the_location_lists_it():
+    key = "ab" * 32
+    value = reach.Reached(
+        {"a": ResticStore("a"), "b": ResticStore("b")},
+        {"a": {"config": 1, f"keys/{key}": 400}, "b": {"config": 1}},
+        {},
+    ).hinted(key)
+    assert value.repository("a").key_hint == key
+    assert value.repository("a").url == "/repos/a"
+    assert value.repository("b").key_hint is None  # not copied there yet
+    assert value.failed("b", "down").relisted(["a"]).key_hint == key
+    assert value.hinted(None).repository("a").key_hint is None
+
+
 class ThreadRecordingStore(ListingStore):
     """Also records on which thread it was listed and closed."""
 

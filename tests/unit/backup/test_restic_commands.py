@@ -37,6 +37,28 @@ def test_global_flags_include_repository_options_last():
     )
 
 
+def test_key_hint_goes_to_every_subcommand_with_the_global_flags():
+    hinted = Repository("/mnt/nas/mail", key_hint="82666fc7" * 8)
+    hint = ("--key-hint", "82666fc7" * 8)
+    assert flags.global_flags(OLD, hinted) == (*GLOBAL_OLD, *hint)
+    snapshot = "ab" * 32
+    for argv in (
+        commands.init_argv(OLD, hinted),
+        commands.snapshots_argv(NEW, hinted),
+        commands.backup_argv(NEW, hinted, paths=(pathlib.Path("/srv"),)),
+        commands.ls_argv(NEW, hinted, snapshot),
+        commands.restore_paths_argv(NEW, hinted, snapshot, pathlib.Path("/t")),
+        commands.forget_argv(NEW, hinted, (snapshot,)),
+        commands.prune_argv(NEW, hinted),
+        commands.check_argv(NEW, hinted),
+        commands.unlock_argv(NEW, hinted),
+        commands.cat_config_argv(NEW, hinted),
+    ):
+        assert argv[2 : 2 + len(GLOBAL_OLD) + 2] == (*GLOBAL_OLD, *hint)
+        assert "--" not in argv[:6]  # before any path: restic reads it as a flag
+    assert "--key-hint" not in commands.snapshots_argv(NEW, LOCAL)
+
+
 def test_repository_environment_is_not_in_its_repr():
     repository = Repository("s3:https://s3/b", environment={"AWS_SECRET_ACCESS_KEY": "s3cr3t"})
     assert "s3cr3t" not in repr(repository)

@@ -262,6 +262,23 @@ def test_ensure_random_is_saved_at_once_and_agreed_between_processes(store_path)
     assert first.ensure_random("repo/other") != generated
 
 
+def test_generated_passwords_are_told_from_human_ones(store_path):
+    """Only a password ensure_random made gets the fast key (docs/keystore.md)."""
+    store = Keystore.open(store_path, MASTER)
+    for index in range(20):
+        assert keystore.is_generated(store.ensure_random(f"repo/s{index}"))
+    for human in (
+        "correct horse battery staple",
+        "A" * 42,
+        "A" * 44,
+        "A" * 42 + "=",
+        "A" * 42 + "+",
+        base64.b64encode(os.urandom(32)).decode(),  # standard base64 with padding: 44
+        "",
+    ):
+        assert not keystore.is_generated(Secret(human)), human
+
+
 def test_save_waits_for_the_lock_and_then_gives_up_clearly(store_path, monkeypatch):
     monkeypatch.setattr(keystore, "LOCK_TIMEOUT_SECONDS", 0.2)
     store = Keystore.open(store_path, MASTER)
