@@ -124,6 +124,21 @@ def open_image(
     return image, tuple(partitions), systems
 
 
+def volume_facts(system: OpenFileSystem) -> dict:
+    """Given an open file system, return its block size and count, and how many names TSK
+    lists in its root folder (its own automatic ones included; -1 when it cannot)."""
+    try:
+        root_names = int(system.handle.open_dir(path="/").size)
+    except (OSError, RuntimeError):
+        root_names = -1
+    info = system.handle.info
+    return {
+        "block_size": int(info.block_size),
+        "block_count": int(info.block_count),
+        "root_names": root_names,
+    }
+
+
 def _times(meta) -> dict:
     times = {}
     for field in TIME_FIELDS:

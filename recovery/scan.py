@@ -20,7 +20,7 @@ import pathlib
 import stat
 from collections.abc import Callable
 
-from recovery import carving, damage, filesystems, photorec, tsk_client
+from recovery import carving, damage, fat_orphans, filesystems, photorec, tsk_client
 from recovery import mapfile as mapfile_module
 from recovery.scan_model import (
     CARVED,
@@ -128,7 +128,7 @@ def list_files(
     with tsk_client.TskClient(image, timeout=timeout, warn=warn) as client:
         partitions, systems = client.open()
         named = _named_files(client, systems)
-        return partitions, _in_walk_order(systems, named, _orphan_files(client, systems))
+        return partitions, _in_walk_order(systems, named, _orphan_files(client, image, partitions))
 
 
 def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
@@ -137,9 +137,14 @@ def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, 
     ]
 
 
-def _orphan_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
+def _orphan_files(client: tsk_client.TskClient, image, partitions) -> list[tuple[int, FoundFile]]:
+    """TSK's orphan files of every file system, but where they cannot exist (fat_orphans)."""
+    volumes = [partition for partition in partitions if partition.filesystem]
     return [
-        (system, item) for system in range(systems) for item in client.walk(system, orphans=True)
+        (system, item)
+        for system, partition in enumerate(volumes)
+        if fat_orphans.search_needed(image, partition, client.volume(system))
+        for item in client.walk(system, orphans=True)
     ]
 
 
@@ -351,7 +356,7 @@ def scan(
         early = _accounted(named, _to_recover(named, size, lambda message: None, dict(dropped)))
         carve_run = _start_carving(output, image, early, options, warn, report)
         try:
-            found = _in_walk_order(systems, named, _orphan_files(client, systems))
+            found = _in_walk_order(systems, named, _orphan_files(client, image, partitions))
             chosen = _to_recover(found, size, warn, dropped)
             client.plan(chosen)
             entries = _recover(output, client, chosen, unreadable, warn, dropped, report)

@@ -219,6 +219,15 @@ class TskClient:
             return (Partition(0, 0, self.image.stat().st_size, "whole image", "none"),), 0
         return partitions, len(self._partitions)
 
+    def volume(self, system: int) -> dict | None:
+        """Return what TSK said about file system ``system`` when it was opened (block size
+        and count, names in its root folder); None when the worker did not say."""
+        volumes = self._opened.get("volumes")
+        if not isinstance(volumes, list) or not 0 <= system < len(volumes):
+            return None
+        facts = volumes[system]
+        return facts if isinstance(facts, dict) else None
+
     def walk(self, system: int, *, orphans: bool) -> list[FoundFile]:
         """Return the files of file system ``system`` (TSK's orphan files when ``orphans``);
         the files listed so far when the worker fails (with a warning)."""

@@ -1,0 +1,412 @@
+"""Whether The Sleuth Kit's orphan search on a FAT12/16/32 volume can find anything at all.
+
+To fill ``$OrphanFiles`` on FAT, TSK reads every unallocated cluster of the volume (and the
+sectors past the last cluster) looking for directory entries (``fatfs_inode_walk``): a sector
+is looked into only when its first 32-byte entry passes TSK's directory-entry test, and an
+orphan comes only from a short (8.3) entry in such a sector that passes the test too (long-name
+parts are skipped). On a large, mostly empty volume that is a read of the whole free space,
+for nothing. Here the same free space is looked at first, cheaply: the boot sector and the
+first FAT give the free clusters, holes of a sparse image are never read, zero stretches are
+compared away, and each remaining sector is tried with a *looser* form of TSK's test (only
+conditions every entry TSK accepts meets). No sector passes: the search would find nothing
+and can be skipped. Anything odd (no boot-sector signature, a geometry TSK would reject or
+read otherwise, a FAT past the end of the image) answers "search".
+
+Pure functions over bytes plus one reader; the image is untrusted and every read is bounded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import pathlib
+import re
+import struct
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from recovery import work_copy
+from recovery.scan_model import ByteRun, Partition, merge_runs
+
+logger = logging.getLogger(__name__)
+
+FAT_KINDS = {"fat12": 12, "fat16": 16, "fat32": 32}
+SECTOR_SIZES = (512, 1024, 2048, 4096)
+CLUSTER_SECTORS = (1, 2, 4, 8, 16, 32, 64, 128)
+MAX_CLUSTERS = 0x0FFFFFF5
+READ_CHUNK = 1 << 20
+ENTRY = 32
+# directory-entry attribute bits
+READ_ONLY, VOLUME, DIRECTORY, ARCHIVE, LONG_NAME = 0x01, 0x08, 0x10, 0x20, 0x0F
+ALL_ATTRIBUTES = 0x3F
+LOWER_CASE_ALL = 0x18
+# ctime, cdate, adate, high cluster, wtime, wdate, low cluster, size
+_FIELDS = struct.Struct("<HHHHHHHI")
+_FREE = re.compile(rb"\x00+")
+_LOW_NIBBLE = bytes(value & 0x0F for value in range(256))  # FAT32 entries: 28 bits
+# bytes TSK refuses in an 8.3 name (FATXXFS_IS_83_NAME); 0x05 and "." are allowed in name[0]
+_NOT_83 = frozenset(
+    (*range(0x20), 0x22, 0x2A, 0x2B, 0x2C, 0x2E, 0x2F, *range(0x3A, 0x40), 0x5B, 0x5C, 0x5D, 0x7C)
+)
+FAT32_END = 0x0FFFFFF8
+MAX_ROOT_BYTES = 64 << 20
+AUTOMATIC_NAMES = 4  # TSK's subtype test: at most $MBR, $FAT1, $FAT2, $OrphanFiles in the root
+
+
+@dataclasses.dataclass(frozen=True)
+class FatGeometry:
+    """Where a FAT volume's parts lie, as TSK computes them from its boot sector (sectors are
+    counted from the volume start, ``offset`` bytes into the image)."""
+
+    offset: int
+    kind: int  # 12, 16 or 32
+    sector_size: int
+    cluster_sectors: int
+    first_fat_sector: int
+    first_cluster_sector: int
+    cluster_count: int
+    sectors: int
+
+    @property
+    def data_bytes(self) -> int:
+        return self.cluster_count * self.cluster_sectors * self.sector_size
+
+    def sector_offset(self, sector: int) -> int:
+        return self.offset + sector * self.sector_size
+
+    def cluster_sector(self, cluster: int) -> int:
+        return self.first_cluster_sector + (cluster - 2) * self.cluster_sectors
+
+
+def geometry(boot: bytes, offset: int, filesystem: str) -> FatGeometry | None:
+    """Given the first sector of a volume TSK opened as ``filesystem`` (fat12, fat16, fat32)
+    at image offset ``offset``, return its geometry; None when TSK would not have used this
+    boot sector as it is (no signature, a value it rejects, another FAT type)."""
+    kind = FAT_KINDS.get(filesystem)
+    if kind is None or len(boot) < 512 or boot[510:512] != b"\x55\xaa":
+        return None  # TSK then tries a backup boot sector, or reads it big-endian
+    sector_size, cluster_sectors, reserved, fats, roots, sectors16 = struct.unpack_from(
+        "<HBHBHH", boot, 11
+    )
+    (fat_sectors16,) = struct.unpack_from("<H", boot, 22)
+    sectors32, fat_sectors32 = struct.unpack_from("<II", boot, 32)
+    sectors = sectors16 or sectors32
+    fat_sectors = fat_sectors16 or fat_sectors32
+    sane = (
+        sector_size in SECTOR_SIZES
+        and cluster_sectors in CLUSTER_SECTORS
+        and 1 <= fats <= 8
+        and fat_sectors
+        and 0 < reserved <= sectors
+    )
+    if not sane:
+        return None
+    first_cluster = reserved + fat_sectors * fats + (roots * ENTRY + sector_size - 1) // sector_size
+    if first_cluster > sectors:
+        return None
+    clusters = (sectors - first_cluster) // cluster_sectors
+    detected = 12 if clusters < 4085 else 16 if clusters < 65525 else 32
+    if detected != kind or (kind == 32) != (roots == 0) or clusters > MAX_CLUSTERS:
+        return None
+    return FatGeometry(
+        offset, kind, sector_size, cluster_sectors, reserved, first_cluster, clusters, sectors
+    )
+
+
+def fat_bytes(found: FatGeometry) -> int:
+    """How many bytes of the first FAT hold the entries of clusters 0 to the last."""
+    entries = found.cluster_count + 2
+    return (entries * found.kind + 7) // 8
+
+
+def free_clusters(found: FatGeometry, table: bytes) -> Iterator[tuple[int, int]]:
+    """Given the geometry and the first FAT (``fat_bytes`` long), yield (first cluster, count)
+    for each run of free clusters (entry 0, as TSK reads it) among clusters 2 to the last."""
+    last = found.cluster_count + 1
+    if found.kind == 12:
+        yield from _free_fat12(table, last)
+        return
+    width = found.kind // 8
+    columns = [table[index::width] for index in range(width)]
+    if found.kind == 32:
+        columns[3] = columns[3].translate(_LOW_NIBBLE)
+    # one byte per entry, zero where all of the entry's bytes are: the OR of its bytes, for
+    # every entry at once (integers of the byte columns)
+    count = len(columns[0])
+    combined = 0
+    for column in columns:
+        combined |= int.from_bytes(column, "little")
+    ored = combined.to_bytes(count, "little")
+    for match in _FREE.finditer(ored, 2, last + 1):
+        yield match.start(), match.end() - match.start()
+
+
+def _free_fat12(table: bytes, last: int) -> Iterator[tuple[int, int]]:
+    start = None
+    for cluster in range(2, last + 1):
+        index = cluster + (cluster >> 1)
+        value = table[index] | (table[index + 1] << 8)
+        value = (value >> 4) if cluster & 1 else (value & 0x0FFF)
+        if value == 0 and start is None:
+            start = cluster
+        elif value and start is not None:
+            yield start, cluster - start
+            start = None
+    if start is not None:
+        yield start, last + 1 - start
+
+
+def free_runs(found: FatGeometry, table: bytes, image_size: int) -> tuple[ByteRun, ...]:
+    """Given the geometry, the first FAT and the image size, return the byte runs on the image
+    that TSK's orphan search reads: the free clusters and the sectors past the last cluster."""
+    runs = [
+        ByteRun(
+            found.sector_offset(found.cluster_sector(first)),
+            count * found.cluster_sectors * found.sector_size,
+        )
+        for first, count in free_clusters(found, table)
+    ]
+    tail = found.cluster_sector(found.cluster_count + 2)
+    if tail < found.sectors:
+        runs.append(ByteRun(found.sector_offset(tail), (found.sectors - tail) * found.sector_size))
+    end = min(image_size, found.sector_offset(found.sectors))
+    return tuple(
+        ByteRun(run.offset, min(run.end, end) - run.offset)
+        for run in merge_runs(runs)
+        if run.offset < end
+    )
+
+
+def _is_time(value: int) -> bool:
+    return ((value >> 5) & 0x3F) <= 59 and (value >> 11) <= 23
+
+
+def _is_date(value: int) -> bool:
+    return value & 0x1F >= 1 and 1 <= (value >> 5) & 0x0F <= 12
+
+
+def is_83_name(entry: bytes, *, ascii_extension: bool = False) -> bool:
+    """Given a short entry, return whether TSK takes its 11 name bytes for an 8.3 name
+    (``is_83_name``); ``ascii_extension`` also refuses extension bytes above 126 (stricter)."""
+    name = entry[:11]
+    if name[0] == 0x20 or (name[0] not in (0x05, 0x2E) and name[0] in _NOT_83):
+        return False
+    if name[1] == 0x2E:
+        if name[0] != 0x2E:
+            return False
+    elif name[1] in _NOT_83:
+        return False
+    if any(byte in _NOT_83 for byte in name[2:]):
+        return False
+    if ascii_extension and any(byte > 0x7E for byte in name[8:]):
+        return False
+    if entry[11] & VOLUME != VOLUME:
+        pairs = ((1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 7), (9, 10))
+        return not any(name[a] == 0x20 and name[b] != 0x20 for a, b in pairs)
+    return True
+
+
+def could_be_short_entry(entry: bytes, data_bytes: int, *, names: bool) -> bool:
+    """Given 32 bytes from an unallocated sector, return False when TSK's directory-entry test
+    rejects them as a short (8.3) entry for certain; True otherwise (looser than TSK: no
+    cluster bound, and the 8.3 name is checked only when ``names``: TSK drops that check on
+    the odd Android volumes whose entries have no short name)."""
+    if names and not is_83_name(entry):
+        return False
+    attributes, case = entry[11], entry[12]
+    if (
+        attributes & LONG_NAME == LONG_NAME
+        or case & ~LOWER_CASE_ALL
+        or attributes & ~ALL_ATTRIBUTES
+    ):
+        return False
+    if attributes & VOLUME and attributes & (DIRECTORY | READ_ONLY | ARCHIVE):
+        return False
+    if entry[13] > 200:  # tenths of a second of the creation time
+        return False
+    ctime, cdate, adate, high, wtime, wdate, low, size = _FIELDS.unpack_from(entry, 14)
+    if any(value and not _is_time(value) for value in (ctime, wtime)):
+        return False
+    if any(value and not _is_date(value) for value in (cdate, adate, wdate)):
+        return False
+    if size > data_bytes:
+        return False
+    return bool(ctime or cdate or adate or high or wtime or wdate or low or size)
+
+
+def _could_be_long_name(entry: bytes) -> bool:
+    sequence = entry[0]
+    return entry[11] & LONG_NAME == LONG_NAME and (sequence <= 0x4F or sequence == 0xE5)
+
+
+def sector_may_hold_orphans(sector: bytes, data_bytes: int, *, names: bool) -> bool:
+    """Given an unallocated sector, return whether TSK's orphan search could find an orphan
+    in it: its first entry passes the (looser) test, and one of its entries could be a short
+    entry."""
+    first = sector[:ENTRY]
+    if could_be_short_entry(first, data_bytes, names=names):
+        return True
+    if not _could_be_long_name(first):
+        return False
+    return any(
+        could_be_short_entry(sector[start : start + ENTRY], data_bytes, names=names)
+        for start in range(ENTRY, len(sector) - ENTRY + 1, ENTRY)
+    )
+
+
+def data_may_hold_orphans(data: bytes, sector_size: int, data_bytes: int, *, names: bool) -> bool:
+    """Given sector-aligned bytes of unallocated space, return whether a sector of it could
+    give TSK an orphan. Most sectors fail on two bytes of their first entry (attributes and
+    case flags), looked at for all sectors at once."""
+    attributes, cases, sequences = (data[index::sector_size] for index in (11, 12, 0))
+    for index, (attribute, case, sequence) in enumerate(
+        zip(attributes, cases, sequences, strict=True)
+    ):
+        if attribute & LONG_NAME == LONG_NAME:
+            if sequence > 0x4F and sequence != 0xE5:
+                continue
+        elif case & ~LOWER_CASE_ALL or attribute & ~ALL_ATTRIBUTES:
+            continue
+        start = index * sector_size
+        if sector_may_hold_orphans(data[start : start + sector_size], data_bytes, names=names):
+            return True
+    return False
+
+
+def _data_parts(
+    stream: BinaryIO, runs: tuple[ByteRun, ...], found: FatGeometry
+) -> Iterator[ByteRun]:
+    """The parts of ``runs`` that are not holes of a sparse image, widened to whole sectors
+    of the volume (a sector may straddle a hole's edge)."""
+    data = work_copy.data_blocks(stream.fileno(), os.fstat(stream.fileno()).st_size)
+    if data is None:
+        yield from runs
+        return
+    grid = found.sector_size
+    for run in runs:
+        for block in data:
+            start, end = max(run.offset, block.offset), min(run.end, block.end)
+            if start < end:
+                start -= (start - found.offset) % grid
+                end = min(run.end, end + (-(end - found.offset) % grid))
+                yield ByteRun(start, end - start)
+
+
+def _root_directory(stream: BinaryIO, found: FatGeometry, boot: bytes, table: bytes):
+    """Return the root directory's bytes: FAT12/16's fixed area, FAT32's cluster chain (to its
+    end mark); None when the chain is odd (free, bad or out-of-range cluster, a loop) or long."""
+    if found.kind != 32:  # the fixed area between the FATs and the first cluster
+        (roots,) = struct.unpack_from("<H", boot, 17)
+        size = (roots * ENTRY + found.sector_size - 1) // found.sector_size * found.sector_size
+        stream.seek(found.sector_offset(found.first_cluster_sector) - size)
+        data = stream.read(size)
+        return data if len(data) == size and size <= MAX_ROOT_BYTES else None
+    cluster_bytes = found.cluster_sectors * found.sector_size
+    (cluster,) = struct.unpack_from("<I", boot, 44)
+    cluster &= 0x0FFFFFFF
+    seen, parts = set(), []
+    while cluster < FAT32_END:
+        if not 2 <= cluster <= found.cluster_count + 1 or cluster in seen:
+            return None
+        if (len(seen) + 1) * cluster_bytes > MAX_ROOT_BYTES:
+            return None
+        seen.add(cluster)
+        stream.seek(found.sector_offset(found.cluster_sector(cluster)))
+        part = stream.read(cluster_bytes)
+        if len(part) < cluster_bytes:
+            return None
+        parts.append(part)
+        (cluster,) = struct.unpack_from("<I", table, cluster * 4)
+        cluster &= 0x0FFFFFFF
+    return b"".join(parts)
+
+
+def names_checked(root: bytes, root_names: int) -> bool:
+    """Given the root directory's bytes and how many names TSK lists in it, return True when
+    TSK certainly checks 8.3 names on this volume (not its Android subtype).
+
+    TSK picks the Android subtype only when the root, read with the name check, lists at most
+    AUTOMATIC_NAMES names (with its own automatic ones), and more without it. The names it
+    lists without the check but not with it are short entries that fail the name check; so
+    when the names listed minus every short entry failing it (an upper bound) is still more
+    than AUTOMATIC_NAMES, the name check was in force."""
+    failing = 0
+    for start in range(0, len(root) - ENTRY + 1, ENTRY):
+        entry = root[start : start + ENTRY]
+        is_long = entry[11] & LONG_NAME == LONG_NAME
+        if not is_long and any(entry) and not is_83_name(entry, ascii_extension=True):
+            failing += 1
+    return root_names - failing > AUTOMATIC_NAMES
+
+
+@dataclasses.dataclass(frozen=True)
+class TskView:
+    """What TSK itself said about the volume: its type, sector size and count, and how many
+    names it lists in the root folder (automatic ones included)."""
+
+    filesystem: str
+    block_size: int
+    block_count: int
+    root_names: int
+
+
+def may_find_orphans(stream: BinaryIO, offset: int, view: TskView) -> bool:
+    """Given the image (a binary file), the volume's offset and what TSK said about it, return
+    False when no unallocated sector of the volume holds anything TSK's orphan search could
+    take for a directory entry (the search would find nothing); True otherwise, and whenever
+    the volume is odd or cannot be read."""
+    image_size = os.fstat(stream.fileno()).st_size
+    stream.seek(offset)
+    boot = stream.read(512)
+    found = geometry(boot, offset, view.filesystem)
+    if found is None or (found.sector_size, found.sectors) != (view.block_size, view.block_count):
+        return True  # not the boot sector TSK read
+    stream.seek(found.sector_offset(found.first_fat_sector))
+    size = fat_bytes(found)
+    table = stream.read(size)
+    if len(table) < size:
+        return True
+    root = _root_directory(stream, found, boot, table)
+    names = root is not None and names_checked(root, view.root_names)
+    zeros = bytes(READ_CHUNK)
+    for part in _data_parts(stream, free_runs(found, table, image_size), found):
+        position = part.offset
+        while position < part.end:
+            length = min(READ_CHUNK, part.end - position)
+            length -= length % found.sector_size
+            if length <= 0:
+                break
+            stream.seek(position)
+            data = stream.read(length)
+            data = data[: len(data) - len(data) % found.sector_size]
+            if data != zeros[: len(data)] and data_may_hold_orphans(
+                data, found.sector_size, found.data_bytes, names=names
+            ):
+                return True
+            if len(data) < length:
+                break
+            position += length
+    return False
+
+
+def search_needed(image: pathlib.Path, partition: Partition, facts: dict | None) -> bool:
+    """Given the image, a partition TSK found a file system on and what TSK said about it
+    (``TskClient.volume``), return whether TSK's orphan search must run: always, but on a
+    FAT12/16/32 volume none of whose free sectors could give it an orphan."""
+    if partition.filesystem not in FAT_KINDS or not facts:
+        return True
+    try:
+        view = TskView(
+            partition.filesystem,
+            int(facts["block_size"]),
+            int(facts["block_count"]),
+            int(facts["root_names"]),
+        )
+        with open(image, "rb") as stream:
+            needed = may_find_orphans(stream, partition.offset, view)
+    except (OSError, KeyError, TypeError, ValueError, struct.error):
+        return True
+    if not needed:
+        logger.debug("partition %d: no free sector could hold a directory entry", partition.index)
+    return needed
