@@ -36,15 +36,37 @@ def test_without_a_fault_the_worker_lists_and_reads_every_file(fat32, tmp_path):
     assert result.warnings == ()
 
 
-def test_a_crash_while_listing_orphans_keeps_the_named_files(fat32, tmp_path, monkeypatch):
-    image, originals = fat32
+@pytest.fixture(scope="module")
+def fat32_orphans(tmp_path_factory):
+    if shutil.which("mcopy") is None or shutil.which("photorec") is None:
+        skip_or_fail("mtools or testdisk missing (scripts/setup.sh --test)")
+    return make_media.build_fat32_orphans(tmp_path_factory.mktemp("orphans"), files=4)
+
+
+def test_files_only_the_orphan_search_finds_are_recovered(fat32_orphans, tmp_path):
+    image, originals = fat32_orphans
+    result = scan.scan(image, None, tmp_path / "out", options=scan.ScanOptions(carve=False))
+    orphans = [entry for entry in result.entries if "$OrphanFiles" in (entry.original_path or "")]
+    assert {entry.sha256 for entry in orphans} == {item["sha256"] for item in originals}
+    assert {entry.origin for entry in orphans} == {"deleted"}
+
+
+def test_a_crash_while_listing_orphans_keeps_the_named_files(
+    fat32, fat32_orphans, tmp_path, monkeypatch
+):
+    image, _ = fat32_orphans  # its free clusters hold directory entries: the search runs
+    named, originals = fat32
     monkeypatch.setenv(tsk_worker.FAULT_VARIABLE, "crash:orphans")
     result = scan.scan(image, None, tmp_path / "out", options=scan.ScanOptions())
     assert any("crashed (SIGSEGV) listing its orphan files" in text for text in result.warnings)
-    # the named files (allocated, and deleted ones whose name is kept) are all there
-    assert {entry.sha256 for entry in result.entries} >= {item["sha256"] for item in originals}
+    assert any(entry.original_path == "/NEW.TXT" for entry in result.entries)  # the named file
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert len(manifest["files"]) == len(result.entries) and manifest["scan"]["warnings"]
+    # where no free cluster holds a directory entry, the orphan search is not run at all: the
+    # crash at that step never comes, and the named files (deleted ones too) are all there
+    result = scan.scan(named, None, tmp_path / "named", options=scan.ScanOptions())
+    assert result.warnings == ()
+    assert {entry.sha256 for entry in result.entries} >= {item["sha256"] for item in originals}
 
 
 def test_a_hang_while_listing_is_cut_at_the_time_bound_and_the_image_is_carved(
