@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 import pathlib
 import shutil
 import subprocess
@@ -112,9 +113,11 @@ class CarveRun:
 
     def _find_texts(self) -> None:
         copy_size = len(self._slots) * work_copy.BLOCK
+        folder = self.work / "texts"
         try:
+            folder.mkdir(mode=0o700)
             self._texts = _text_files(
-                self._copy, self._slots, (ByteRun(0, copy_size),), self._stopping
+                self._copy, self._slots, (ByteRun(0, copy_size),), self._stopping, folder
             )
         except _Stopped:
             return
@@ -156,9 +159,11 @@ def _text_files(
     slots: tuple[int, ...] | None,
     areas: tuple[ByteRun, ...],
     stopping: threading.Event,
+    folder: pathlib.Path | None = None,
 ) -> list[Carved]:
     """Text files (text_carver) in the areas of the work copy (or of the image itself when
-    ``slots`` is None), with their runs on the image; empty once ``stopping`` is set."""
+    ``slots`` is None), with their runs on the image, each written to a file of its own in
+    ``folder`` when given; empty once ``stopping`` is set."""
     found = []
     with open(source, "rb") as stream:
 
@@ -170,11 +175,35 @@ def _text_files(
 
         for area in areas:
             for run in text_carver.scan_area(read, area):
-                digest = hashlib.sha256(read(run.offset, run.length)).hexdigest()
+                content = read(run.offset, run.length)
                 runs = work_copy.to_image((run,), slots)
                 name = f"{runs[0].offset:012x}.txt"
-                found.append(Carved(source, name, run.length, digest, runs, True, run.offset))
+                digest = hashlib.sha256(content).hexdigest()
+                own = _own_file(folder, name, content) if folder is not None else None
+                if own is not None:  # linked into the output later, as PhotoRec's files
+                    found.append(Carved(own, name, run.length, digest, runs, True, 0, True))
+                else:
+                    found.append(Carved(source, name, run.length, digest, runs, True, run.offset))
     return found
+
+
+def _own_file(folder: pathlib.Path, name: str, content: bytes) -> pathlib.Path | None:
+    """Write a text file of its own in the work folder (while PhotoRec still runs: the scan
+    then links it instead of copying it after PhotoRec); None when it cannot."""
+    path = folder / name
+    try:
+        descriptor = os.open(path, work_copy.FLAGS, 0o600)
+    except OSError:
+        return None
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    return path
 
 
 def _prefer_own_text(carved: list[Carved], texts: list[Carved]) -> list[Carved]:

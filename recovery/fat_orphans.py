@@ -79,14 +79,14 @@ def could_be_short_entry(entry: bytes, data_bytes: int, *, names: bool) -> bool:
     rejects them as a short (8.3) entry for certain; True otherwise (looser than TSK: no
     cluster bound, and the 8.3 name is checked only when ``names``: TSK drops that check on
     the odd Android volumes whose entries have no short name)."""
-    if names and not is_83_name(entry):
-        return False
     attributes, case = entry[11], entry[12]
     if (
         attributes & LONG_NAME == LONG_NAME
         or case & ~LOWER_CASE_ALL
         or attributes & ~ALL_ATTRIBUTES
     ):
+        return False
+    if names and not is_83_name(entry):
         return False
     if attributes & VOLUME and attributes & (DIRECTORY | READ_ONLY | ARCHIVE):
         return False

@@ -163,11 +163,12 @@ class OutputFolder:
                 os.link(source, candidate, dst_dir_fd=folder, follow_symlinks=False)
             except FileExistsError:
                 continue
-            descriptor = os.open(candidate, os.O_WRONLY | os.O_NOFOLLOW, dir_fd=folder)
-            try:
-                os.ftruncate(descriptor, size)
-            finally:
-                os.close(descriptor)
+            if os.lstat(source).st_size != size:  # cut to length (the link is the same inode)
+                descriptor = os.open(candidate, os.O_WRONLY | os.O_NOFOLLOW, dir_fd=folder)
+                try:
+                    os.ftruncate(descriptor, size)
+                finally:
+                    os.close(descriptor)
             return f"{folder_path}/{candidate}" if folder_path else candidate
         raise errors.RefusedError(f"more than {MAX_COLLISIONS} files named {name!r}")
 
