@@ -44,21 +44,30 @@ class Carved:
     own_source: bool = False  # ``source`` is this file's alone (PhotoRec's output file)
 
 
-def _measure(path: pathlib.Path, extension: str, size: int) -> tuple[int, str, bool]:
-    """Return the true length, its SHA-256 and whether the file was cut."""
+def _measure(path: pathlib.Path, extension: str, size: int) -> tuple[int, str, bool] | None:
+    """Return the true length, its SHA-256 and whether the file was cut; None when it holds
+    only zeros. One read of the file, but for files past MAX_TRIM_READ (read in chunks)."""
     with open(path, "rb") as stream:
         head = stream.read(min(size, MAX_TRIM_READ))
-    length = carve_trim.true_length(extension, head) if len(head) == size else None
+    if len(head) != size:
+        return None if _all_zeros(path) else (size, _sha256(path), False)
+    if head.count(0) == size:
+        return None
+    length = carve_trim.true_length(extension, head)
     if length is not None and length < size:
-        return length, hashlib.sha256(head[:length]).hexdigest(), True
+        return length, hashlib.sha256(memoryview(head)[:length]).hexdigest(), True
+    return size, hashlib.sha256(head).hexdigest(), False
+
+
+def _sha256(path: pathlib.Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
             digest.update(chunk)
-    return size, digest.hexdigest(), False
+    return digest.hexdigest()
 
 
-def _all_zeros(path: pathlib.Path, size: int) -> bool:
+def _all_zeros(path: pathlib.Path) -> bool:
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
             if chunk.count(0) != len(chunk):
@@ -234,9 +243,10 @@ def _one(found: photorec.CarvedObject, folders: dict, slots: tuple[int, ...] | N
         logger.debug("carved file %r named in PhotoRec's report is missing", name)
         return
     size = source.stat().st_size
-    if size == 0 or _all_zeros(source, size):
+    measured = _measure(source, extension, size) if size else None
+    if measured is None:  # empty, or only zeros
         return
-    length, digest, trimmed = _measure(source, extension, size)
+    length, digest, trimmed = measured
     runs = work_copy.to_image(cut_runs(found.runs, length), slots)
     yield Carved(source, name, length, digest, runs, trimmed, own_source=True)
 

@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import os
 import pathlib
+import re
 import struct
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -36,12 +37,24 @@ ENTRY = 32
 READ_ONLY, VOLUME, DIRECTORY, ARCHIVE, LONG_NAME = 0x01, 0x08, 0x10, 0x20, 0x0F
 ALL_ATTRIBUTES = 0x3F
 LOWER_CASE_ALL = 0x18
-# ctime, cdate, adate, high cluster, wtime, wdate, low cluster, size
-_FIELDS = struct.Struct("<HHHHHHHI")
 # bytes TSK refuses in an 8.3 name (FATXXFS_IS_83_NAME); 0x05 and "." are allowed in name[0]
 _NOT_83 = frozenset(
     (*range(0x20), 0x22, 0x2A, 0x2B, 0x2C, 0x2E, 0x2F, *range(0x3A, 0x40), 0x5B, 0x5C, 0x5D, 0x7C)
 )
+# 1 where an attribute byte, or a case byte, allows a short entry
+_SHORT_ATTRIBUTES = bytes(
+    value & LONG_NAME != LONG_NAME and not value & ~ALL_ATTRIBUTES for value in range(256)
+)
+_SHORT_CASE = bytes(not value & ~LOWER_CASE_ALL for value in range(256))
+_NOT_ZERO = re.compile(rb"[^\x00]")
+# 1 where a byte may stand at that place of an 8.3 name (looser than is_83_name: each alone)
+_NAME_BYTES = (
+    bytes(value in (0x05, 0x2E) or value not in _NOT_83 | {0x20} for value in range(256)),
+    bytes(value == 0x2E or value not in _NOT_83 for value in range(256)),
+    *[bytes(value not in _NOT_83 for value in range(256))] * 9,
+)
+# ctime, cdate, adate, high cluster, wtime, wdate, low cluster, size
+_FIELDS = struct.Struct("<HHHHHHHI")
 AUTOMATIC_NAMES = 4  # TSK's subtype test: at most $MBR, $FAT1, $FAT2, $OrphanFiles in the root
 
 
@@ -124,19 +137,31 @@ def sector_may_hold_orphans(sector: bytes, data_bytes: int, *, names: bool) -> b
 
 def data_may_hold_orphans(data: bytes, sector_size: int, data_bytes: int, *, names: bool) -> bool:
     """Given sector-aligned bytes of unallocated space, return whether a sector of it could
-    give TSK an orphan. Most sectors fail on two bytes of their first entry (attributes and
-    case flags), looked at for all sectors at once."""
-    attributes, cases, sequences = (data[index::sector_size] for index in (11, 12, 0))
-    for index, (attribute, case, sequence) in enumerate(
-        zip(attributes, cases, sequences, strict=True)
-    ):
-        if attribute & LONG_NAME == LONG_NAME:
-            if sequence > 0x4F and sequence != 0xE5:
-                continue
-        elif case & ~LOWER_CASE_ALL or attribute & ~ALL_ATTRIBUTES:
+    give TSK an orphan (``sector_may_hold_orphans`` of any of its sectors). Only the entries
+    whose attribute and case bytes allow a short entry, and whose times, cluster and size are
+    not all zero, are looked at one by one: those bytes of every entry are tried at once (a
+    byte table each, and the OR of the others, then an AND as integers, a byte an entry)."""
+    entries = len(data) // ENTRY
+    attributes = data[11::ENTRY][:entries].translate(_SHORT_ATTRIBUTES)
+    cases = data[12::ENTRY][:entries].translate(_SHORT_CASE)
+    fields = 0  # TSK refuses a short entry whose times, cluster and size are all zero
+    for index in range(14, ENTRY):
+        fields |= int.from_bytes(data[index::ENTRY][:entries], "little")
+    both = int.from_bytes(attributes, "little") & int.from_bytes(cases, "little") & fields
+    if names:  # each name byte one TSK allows there
+        for index, table in enumerate(_NAME_BYTES):
+            column = data[index::ENTRY][:entries].translate(table)
+            both &= int.from_bytes(column, "little")
+    per_sector = sector_size // ENTRY
+    for match in _NOT_ZERO.finditer(both.to_bytes(entries, "little")):
+        start = match.start() * ENTRY
+        if not could_be_short_entry(data[start : start + ENTRY], data_bytes, names=names):
             continue
-        start = index * sector_size
-        if sector_may_hold_orphans(data[start : start + sector_size], data_bytes, names=names):
+        sector = match.start() // per_sector * sector_size
+        first = data[sector : sector + ENTRY]
+        if sector == start or _could_be_long_name(first):
+            return True
+        if could_be_short_entry(first, data_bytes, names=names):
             return True
     return False
 

@@ -157,6 +157,21 @@ def test_entries_at_the_edge_of_tsks_test_keep_the_search(volumes, edge):
             stream.write(bytes(len(sector)))
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(sectors, min_size=1, max_size=4).map(b"".join),
+    names=st.booleans(),
+    sector_size=st.sampled_from([512, 1024]),
+)
+def test_the_bulk_look_agrees_with_the_sector_by_sector_definition(data, names, sector_size):
+    data = data[: len(data) - len(data) % sector_size] or bytes(sector_size)
+    expected = any(
+        fat_orphans.sector_may_hold_orphans(data[start : start + sector_size], 1 << 30, names=names)
+        for start in range(0, len(data), sector_size)
+    )
+    assert fat_orphans.data_may_hold_orphans(data, sector_size, 1 << 30, names=names) == expected
+
+
 def test_a_deleted_folder_in_free_clusters_keeps_the_search_and_tsk_finds_its_files(tmp_path):
     _require_tools()
     image, originals = make_media.build_fat32_orphans(tmp_path, files=4)
