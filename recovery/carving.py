@@ -158,8 +158,10 @@ class CarveRun:
             with open(report, "rb") as stream:
                 objects = photorec.parse_report(stream)
             folders = {path.name: path for path in self.work.glob("carved.*") if path.is_dir()}
+            text_runs = merge_runs(run for item in texts for run in item.runs)
             for found in objects:
-                carved.extend(_one(found, folders, self._slots))
+                if not _starts_in(found, text_runs, self._slots):
+                    carved.extend(_one(found, folders, self._slots))
         return _prefer_own_text(carved, texts)
 
 
@@ -213,6 +215,17 @@ def _own_file(folder: pathlib.Path, name: str, content: bytes) -> pathlib.Path |
     finally:
         os.close(descriptor)
     return path
+
+
+def _starts_in(found: photorec.CarvedObject, text_runs, slots: tuple[int, ...] | None) -> bool:
+    """Whether PhotoRec's file is a text file whose first byte lies in a text file found here:
+    ``_prefer_own_text`` drops it whatever its true length, so it is not even read (on a
+    reformatted medium that is most of PhotoRec's files)."""
+    extension = found.filename.rpartition(".")[2].lower() if "." in found.filename else ""
+    if extension not in carve_trim.TEXT_EXTENSIONS or not found.runs:
+        return False
+    first = work_copy.to_image((ByteRun(found.runs[0].offset, 1),), slots)
+    return bool(first) and overlap(first, text_runs) > 0
 
 
 def _prefer_own_text(carved: list[Carved], texts: list[Carved]) -> list[Carved]:
