@@ -126,22 +126,38 @@ def parse_report(stream: BinaryIO) -> tuple[CarvedObject, ...]:
     return tuple(_carved(item) for item in root.iter() if _local(item.tag) == "fileobject")
 
 
+class VersionQuery:
+    """``photorec /version`` started now and read later (a process start the scan need not
+    wait for); raise PhotorecError at once when PhotoRec is missing."""
+
+    def __init__(self, binary: str = DEFAULT_BINARY) -> None:
+        self.binary = binary
+        try:
+            self._process = subprocess.Popen(
+                (binary, "/version"),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as error:
+            raise PhotorecError(
+                f"cannot run {binary}: {error.strerror} (install testdisk)"
+            ) from None
+
+    def result(self) -> str:
+        """Return PhotoRec's version; raise PhotorecError when it cannot be read."""
+        stdout, stderr, expired = _communicate(self._process, VERSION_TIMEOUT)
+        if expired:
+            raise PhotorecError(
+                f"{self.binary} /version did not answer within {VERSION_TIMEOUT:g} s"
+            )
+        return parse_version((stdout + stderr).decode("utf-8", "replace"))
+
+
 def version(binary: str = DEFAULT_BINARY) -> str:
     """Return PhotoRec's version; raise PhotorecError when it is missing."""
-    try:
-        process = subprocess.Popen(
-            (binary, "/version"),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as error:
-        raise PhotorecError(f"cannot run {binary}: {error.strerror} (install testdisk)") from None
-    stdout, stderr, expired = _communicate(process, VERSION_TIMEOUT)
-    if expired:
-        raise PhotorecError(f"{binary} /version did not answer within {VERSION_TIMEOUT:g} s")
-    return parse_version((stdout + stderr).decode("utf-8", "replace"))
+    return VersionQuery(binary).result()
 
 
 def _communicate(process: subprocess.Popen, timeout: float) -> tuple[bytes, bytes, bool]:

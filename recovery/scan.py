@@ -109,11 +109,13 @@ class _Warnings:
             self.items.append(message)
 
 
-def tool_versions(options: ScanOptions) -> dict:
-    """Return the versions of the libraries and tools a scan uses."""
+def tool_versions(options: ScanOptions, query: photorec.VersionQuery | None = None) -> dict:
+    """Return the versions of the libraries and tools a scan uses (PhotoRec's from ``query``,
+    started earlier, when given)."""
     versions = filesystems.versions()
     if options.carve:
-        versions["photorec"] = photorec.version(options.photorec_binary)
+        query = query or photorec.VersionQuery(options.photorec_binary)
+        versions["photorec"] = query.result()
     return versions
 
 
@@ -341,7 +343,7 @@ def scan(
             ("overwritten_or_empty_deleted", "implausible", "unreadable", "carved_duplicates"), 0
         ),
     )
-    tools = tool_versions(options)
+    query = photorec.VersionQuery(options.photorec_binary) if options.carve else None
     unreadable = damage.unreadable_runs(mapfile)
     with (
         OutputFolder(out_dir) as output,
@@ -360,6 +362,7 @@ def scan(
             chosen = _to_recover(found, size, warn, dropped)
             client.plan(chosen)
             entries = _recover(output, client, chosen, unreadable, warn, dropped, report)
+            tools = tool_versions(options, query)
         except BaseException:
             if carve_run is not None:
                 carve_run.stop()

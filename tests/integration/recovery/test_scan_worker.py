@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from recovery import scan, tsk_worker
+from recovery import photorec, scan, tsk_worker
 from tests.fixtures import make_media
 from tests.fixtures.requirements import skip_or_fail
 
@@ -93,3 +93,11 @@ def test_crashes_while_reading_make_files_unreadable_then_skip_the_file_system(
     assert len(crashed) == 2  # two files, then the file system is given up
     assert any("the rest of this file system skipped" in text for text in result.warnings)
     assert result.entries == () and result.dropped["unreadable"] >= len(originals) - 3
+
+
+def test_a_missing_photorec_fails_the_scan_before_anything_is_written(fat32, tmp_path):
+    image, _ = fat32
+    options = scan.ScanOptions(photorec_binary=str(tmp_path / "no-photorec"))
+    with pytest.raises(photorec.PhotorecError, match="cannot run"):
+        scan.scan(image, None, tmp_path / "out", options=options)
+    assert not (tmp_path / "out").exists()
