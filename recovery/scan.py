@@ -368,7 +368,7 @@ def scan(
                 carve_run.stop()
                 carving.remove_work(carve_run.work)
             raise
-        client.close()
+        client.close(reap=False)  # reaped when the scan ends
         if carve_run is not None:
             known = {entry.sha256 for entry in entries}
             # what the orphan files account for was carved too: as if it had not been
