@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import os
 import pathlib
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 
 from recovery import carve_trim, photorec, text_carver, work_copy
 from recovery.scan_model import ByteRun, cut_runs, merge_runs, overlap
@@ -42,6 +42,7 @@ class Carved:
     trimmed: bool
     source_offset: int = 0  # read ``size`` bytes of ``source`` from here
     own_source: bool = False  # ``source`` is this file's alone (PhotoRec's output file)
+    placed: str | None = None  # written to the output already, at this path (a text file)
 
 
 def _measure(path: pathlib.Path, extension: str, size: int) -> tuple[int, str, bool] | None:
@@ -75,6 +76,11 @@ def _all_zeros(path: pathlib.Path) -> bool:
     return True
 
 
+# Given a text file's name and content, write it to the output; return its path there and
+# its SHA-256 (raise OSError when it cannot)
+Place = Callable[[str, bytes], tuple[str, str]]
+
+
 class _Stopped(Exception):
     """The text search was told to stop."""
 
@@ -85,8 +91,10 @@ class CarveRun:
     recovers the file-system files (waiting on TSK's worker, which leaves the GIL free);
     ``results`` gathers both.
 
-    Given a private, empty work folder, the image and the areas to carve. The caller copies the
-    carved files out, then removes ``work``; ``stop`` ends PhotoRec early.
+    Given a private, empty work folder, the image and the areas to carve, and where text files
+    go as they are found (``place``; else they are copied out with the rest). The caller copies
+    the carved files out, then removes ``work`` (and the placed text files it does not keep);
+    ``stop`` ends PhotoRec early.
     """
 
     def __init__(
@@ -97,8 +105,11 @@ class CarveRun:
         *,
         binary: str,
         timeout: float,
+        place: Place | None = None,
     ) -> None:
         self.work, self.image, self.areas = work, image, areas
+        self.placed: list[str] = []  # text files written to the output so far
+        self._place_text = place
         self._process: subprocess.Popen | None = None
         self._error: BaseException | None = None
         # Also when no file system accounts for anything (a reformatted medium): PhotoRec
@@ -122,16 +133,27 @@ class CarveRun:
 
     def _find_texts(self) -> None:
         copy_size = len(self._slots) * work_copy.BLOCK
-        folder = self.work / "texts"
         try:
-            folder.mkdir(mode=0o700)
             self._texts = _text_files(
-                self._copy, self._slots, (ByteRun(0, copy_size),), self._stopping, folder
+                self._copy, self._slots, (ByteRun(0, copy_size),), self._stopping, self._place
             )
         except _Stopped:
             return
         except BaseException as error:  # handed to the caller's thread by results()
             self._error = self._error or error
+
+    def _place(self, name: str, content: bytes) -> tuple[str, str] | None:
+        """Write a text file to the output while PhotoRec runs (after it, the scan would have
+        to copy it); return its path there and its SHA-256, None when it cannot."""
+        if self._place_text is None:
+            return None
+        try:
+            placed = self._place_text(name, content)
+        except OSError as error:
+            logger.debug("text file %s not written ahead: %s", name, error)
+            return None
+        self.placed.append(placed[0])
+        return placed
 
     def _started(self, process: subprocess.Popen) -> None:
         self._process = process
@@ -170,11 +192,11 @@ def _text_files(
     slots: tuple[int, ...] | None,
     areas: tuple[ByteRun, ...],
     stopping: threading.Event,
-    folder: pathlib.Path | None = None,
+    place: Place | None = None,
 ) -> list[Carved]:
     """Text files (text_carver) in the areas of the work copy (or of the image itself when
-    ``slots`` is None), with their runs on the image, each written to a file of its own in
-    ``folder`` when given; empty once ``stopping`` is set."""
+    ``slots`` is None), with their runs on the image, each written to the output by ``place``
+    when given; empty once ``stopping`` is set."""
     found = []
     with open(source, "rb") as stream:
 
@@ -189,32 +211,15 @@ def _text_files(
                 content = read(run.offset, run.length)
                 runs = work_copy.to_image((run,), slots)
                 name = f"{runs[0].offset:012x}.txt"
-                digest = hashlib.sha256(content).hexdigest()
-                own = _own_file(folder, name, content) if folder is not None else None
-                if own is not None:  # linked into the output later, as PhotoRec's files
-                    found.append(Carved(own, name, run.length, digest, runs, True, 0, True))
+                placed = place(name, content) if place is not None else None
+                if placed is not None:
+                    path, digest = placed
                 else:
-                    found.append(Carved(source, name, run.length, digest, runs, True, run.offset))
+                    path, digest = None, hashlib.sha256(content).hexdigest()
+                found.append(
+                    Carved(source, name, run.length, digest, runs, True, run.offset, placed=path)
+                )
     return found
-
-
-def _own_file(folder: pathlib.Path, name: str, content: bytes) -> pathlib.Path | None:
-    """Write a text file of its own in the work folder (while PhotoRec still runs: the scan
-    then links it instead of copying it after PhotoRec); None when it cannot."""
-    path = folder / name
-    try:
-        descriptor = os.open(path, work_copy.FLAGS, 0o600)
-    except OSError:
-        return None
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(descriptor, view) :]
-    except OSError:
-        return None
-    finally:
-        os.close(descriptor)
-    return path
 
 
 def _starts_in(found: photorec.CarvedObject, text_runs, slots: tuple[int, ...] | None) -> bool:

@@ -176,6 +176,16 @@ class OutputFolder:
         """Write a file at the top of the folder (the manifests); return its SHA-256."""
         return self.write((), name, lambda sink: sink(content))[2]
 
+    def remove_folder_if_empty(self, name: str) -> None:
+        """Remove a top folder this folder made, when it is empty (it stays otherwise)."""
+        parts = (sanitize_component(name),)
+        if parts not in self._folders:
+            return
+        descriptor, path = self._folders.pop(parts)
+        os.close(descriptor)
+        with contextlib.suppress(OSError):  # not empty
+            os.rmdir(path, dir_fd=self._fd)
+
     def remove(self, relative: str) -> None:
         """Remove a file this folder wrote (a carved duplicate), never following a symlink."""
         folder, name = relative.rpartition("/")[::2]

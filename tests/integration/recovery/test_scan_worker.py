@@ -11,7 +11,9 @@ the rest of the scan) is the real thing.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -101,3 +103,35 @@ def test_a_missing_photorec_fails_the_scan_before_anything_is_written(fat32, tmp
     with pytest.raises(photorec.PhotorecError, match="cannot run"):
         scan.scan(image, None, tmp_path / "out", options=options)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_carved_text_identical_to_a_named_file_is_dropped_and_leaves_no_carved_folder(tmp_path):
+    # the text files are written to carved/ while PhotoRec runs: one dropped after it (here a
+    # copy of a file the file system names) goes again, and so does carved/ when it is empty
+    if shutil.which("mcopy") is None or shutil.which("photorec") is None:
+        skip_or_fail("mtools or testdisk missing (scripts/setup.sh --test)")
+    text = b"".join(b"line %d of a text file the customer keeps twice\n" % n for n in range(60))
+    source = tmp_path / "NOTES.TXT"
+    source.write_bytes(text)
+    image = tmp_path / "fat.img"
+    with open(image, "wb") as stream:
+        stream.truncate(40 << 20)
+    subprocess.run(("mkfs.fat", "-F", "32", "-s", "1", str(image)), check=True, capture_output=True)
+    subprocess.run(
+        ("mcopy", "-i", str(image), str(source), "::/NOTES.TXT"),
+        check=True,
+        capture_output=True,
+        env={**os.environ, "MTOOLS_SKIP_CHECK": "1"},
+    )
+    with open(image, "r+b") as stream:  # the same text in free space, named by nothing
+        stream.seek(30 << 20)
+        stream.write(text)
+    result = scan.scan(image, None, tmp_path / "out", options=scan.ScanOptions())
+    assert [entry.original_path for entry in result.entries] == ["/NOTES.TXT"]
+    assert result.dropped["carved_duplicates"] == 1
+    assert not (tmp_path / "out" / "carved").exists()
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "allocated",
+        "manifest.csv",
+        "manifest.json",
+    ]
