@@ -32,6 +32,7 @@ from recovery.scan_model import ByteRun, Partition
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 1 << 20
+MAX_FAT_BYTES = 64 << 20  # 16 million FAT32 clusters: a 1 TiB volume with 64 KiB clusters
 ENTRY = 32
 # directory-entry attribute bits
 READ_ONLY, VOLUME, DIRECTORY, ARCHIVE, LONG_NAME = 0x01, 0x08, 0x10, 0x20, 0x0F
@@ -227,6 +228,8 @@ def may_find_orphans(stream: BinaryIO, offset: int, view: TskView) -> bool:
         return True  # not the boot sector TSK read
     stream.seek(found.sector_offset(found.first_fat_sector))
     size = fat_layout.fat_bytes(found)
+    if size > MAX_FAT_BYTES:  # a volume this large: TSK's search, not a FAT this size in memory
+        return True
     table = stream.read(size)
     if len(table) < size:
         return True

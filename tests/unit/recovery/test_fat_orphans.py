@@ -188,6 +188,18 @@ def test_a_volume_with_only_deleted_files_needs_no_orphan_search(tmp_path):
     assert not fat_orphans.search_needed(image, partition, facts)
 
 
+def test_a_fat_too_large_to_hold_in_memory_leaves_the_search_to_tsk(tmp_path):
+    image = tmp_path / "huge.img"
+    boot = _boot(sectors32=0xFFFFFFF0, fat_sectors32=0x200000, cluster_sectors=64)  # 2 TiB
+    with open(image, "wb") as stream:  # sparse: all of the FAT is there to read (zeros)
+        stream.write(boot)
+        stream.truncate(300 << 20)
+    facts = {"block_size": 512, "block_count": 0xFFFFFFF0, "root_names": 9}
+    partition = Partition(0, 0, image.stat().st_size, "", "none", "fat32")
+    assert fat_layout.fat_bytes(fat_layout.geometry(boot, 0, "fat32")) > fat_orphans.MAX_FAT_BYTES
+    assert fat_orphans.search_needed(image, partition, facts)
+
+
 def test_other_file_systems_and_missing_facts_always_search(tmp_path):
     image = tmp_path / "any.img"
     image.write_bytes(bytes(4096))
