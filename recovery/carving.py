@@ -17,6 +17,7 @@ import pathlib
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 
 from recovery import carve_trim, photorec, text_carver, work_copy
 from recovery.scan_model import ByteRun, cut_runs, merge_runs, overlap
@@ -41,28 +42,43 @@ class Carved:
     trimmed: bool
     source_offset: int = 0  # read ``size`` bytes of ``source`` from here
     own_source: bool = False  # ``source`` is this file's alone (PhotoRec's output file)
+    placed: str | None = None  # written to the output already, at this path (a text file)
 
 
-def _measure(path: pathlib.Path, extension: str, size: int) -> tuple[int, str, bool]:
-    """Return the true length, its SHA-256 and whether the file was cut."""
+def _measure(path: pathlib.Path, extension: str, size: int) -> tuple[int, str, bool] | None:
+    """Return the true length, its SHA-256 and whether the file was cut; None when it holds
+    only zeros. One read of the file, but for files past MAX_TRIM_READ (read in chunks)."""
     with open(path, "rb") as stream:
         head = stream.read(min(size, MAX_TRIM_READ))
-    length = carve_trim.true_length(extension, head) if len(head) == size else None
+    if len(head) != size:
+        return None if _all_zeros(path) else (size, _sha256(path), False)
+    if head.count(0) == size:
+        return None
+    length = carve_trim.true_length(extension, head)
     if length is not None and length < size:
-        return length, hashlib.sha256(head[:length]).hexdigest(), True
+        return length, hashlib.sha256(memoryview(head)[:length]).hexdigest(), True
+    return size, hashlib.sha256(head).hexdigest(), False
+
+
+def _sha256(path: pathlib.Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
             digest.update(chunk)
-    return size, digest.hexdigest(), False
+    return digest.hexdigest()
 
 
-def _all_zeros(path: pathlib.Path, size: int) -> bool:
+def _all_zeros(path: pathlib.Path) -> bool:
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
             if chunk.count(0) != len(chunk):
                 return False
     return True
+
+
+# Given a text file's name and content, write it to the output; return its path there and
+# its SHA-256 (raise OSError when it cannot)
+Place = Callable[[str, bytes], tuple[str, str]]
 
 
 class _Stopped(Exception):
@@ -75,8 +91,10 @@ class CarveRun:
     recovers the file-system files (waiting on TSK's worker, which leaves the GIL free);
     ``results`` gathers both.
 
-    Given a private, empty work folder, the image and the areas to carve. The caller copies the
-    carved files out, then removes ``work``; ``stop`` ends PhotoRec early.
+    Given a private, empty work folder, the image and the areas to carve, and where text files
+    go as they are found (``place``; else they are copied out with the rest). The caller copies
+    the carved files out, then removes ``work`` (and the placed text files it does not keep);
+    ``stop`` ends PhotoRec early.
     """
 
     def __init__(
@@ -87,8 +105,11 @@ class CarveRun:
         *,
         binary: str,
         timeout: float,
+        place: Place | None = None,
     ) -> None:
         self.work, self.image, self.areas = work, image, areas
+        self.placed: list[str] = []  # text files written to the output so far
+        self._place_text = place
         self._process: subprocess.Popen | None = None
         self._error: BaseException | None = None
         # Also when no file system accounts for anything (a reformatted medium): PhotoRec
@@ -114,12 +135,25 @@ class CarveRun:
         copy_size = len(self._slots) * work_copy.BLOCK
         try:
             self._texts = _text_files(
-                self._copy, self._slots, (ByteRun(0, copy_size),), self._stopping
+                self._copy, self._slots, (ByteRun(0, copy_size),), self._stopping, self._place
             )
         except _Stopped:
             return
         except BaseException as error:  # handed to the caller's thread by results()
             self._error = self._error or error
+
+    def _place(self, name: str, content: bytes) -> tuple[str, str] | None:
+        """Write a text file to the output while PhotoRec runs (after it, the scan would have
+        to copy it); return its path there and its SHA-256, None when it cannot."""
+        if self._place_text is None:
+            return None
+        try:
+            placed = self._place_text(name, content)
+        except OSError as error:
+            logger.debug("text file %s not written ahead: %s", name, error)
+            return None
+        self.placed.append(placed[0])
+        return placed
 
     def _started(self, process: subprocess.Popen) -> None:
         self._process = process
@@ -146,8 +180,10 @@ class CarveRun:
             with open(report, "rb") as stream:
                 objects = photorec.parse_report(stream)
             folders = {path.name: path for path in self.work.glob("carved.*") if path.is_dir()}
+            text_runs = merge_runs(run for item in texts for run in item.runs)
             for found in objects:
-                carved.extend(_one(found, folders, self._slots))
+                if not _starts_in(found, text_runs, self._slots):
+                    carved.extend(_one(found, folders, self._slots))
         return _prefer_own_text(carved, texts)
 
 
@@ -156,9 +192,11 @@ def _text_files(
     slots: tuple[int, ...] | None,
     areas: tuple[ByteRun, ...],
     stopping: threading.Event,
+    place: Place | None = None,
 ) -> list[Carved]:
     """Text files (text_carver) in the areas of the work copy (or of the image itself when
-    ``slots`` is None), with their runs on the image; empty once ``stopping`` is set."""
+    ``slots`` is None), with their runs on the image, each written to the output by ``place``
+    when given; empty once ``stopping`` is set."""
     found = []
     with open(source, "rb") as stream:
 
@@ -170,11 +208,29 @@ def _text_files(
 
         for area in areas:
             for run in text_carver.scan_area(read, area):
-                digest = hashlib.sha256(read(run.offset, run.length)).hexdigest()
+                content = read(run.offset, run.length)
                 runs = work_copy.to_image((run,), slots)
                 name = f"{runs[0].offset:012x}.txt"
-                found.append(Carved(source, name, run.length, digest, runs, True, run.offset))
+                placed = place(name, content) if place is not None else None
+                if placed is not None:
+                    path, digest = placed
+                else:
+                    path, digest = None, hashlib.sha256(content).hexdigest()
+                found.append(
+                    Carved(source, name, run.length, digest, runs, True, run.offset, placed=path)
+                )
     return found
+
+
+def _starts_in(found: photorec.CarvedObject, text_runs, slots: tuple[int, ...] | None) -> bool:
+    """Whether PhotoRec's file is a text file whose first byte lies in a text file found here:
+    ``_prefer_own_text`` drops it whatever its true length, so it is not even read (on a
+    reformatted medium that is most of PhotoRec's files)."""
+    extension = found.filename.rpartition(".")[2].lower() if "." in found.filename else ""
+    if extension not in carve_trim.TEXT_EXTENSIONS or not found.runs:
+        return False
+    first = work_copy.to_image((ByteRun(found.runs[0].offset, 1),), slots)
+    return bool(first) and overlap(first, text_runs) > 0
 
 
 def _prefer_own_text(carved: list[Carved], texts: list[Carved]) -> list[Carved]:
@@ -205,9 +261,10 @@ def _one(found: photorec.CarvedObject, folders: dict, slots: tuple[int, ...] | N
         logger.debug("carved file %r named in PhotoRec's report is missing", name)
         return
     size = source.stat().st_size
-    if size == 0 or _all_zeros(source, size):
+    measured = _measure(source, extension, size) if size else None
+    if measured is None:  # empty, or only zeros
         return
-    length, digest, trimmed = _measure(source, extension, size)
+    length, digest, trimmed = measured
     runs = work_copy.to_image(cut_runs(found.runs, length), slots)
     yield Carved(source, name, length, digest, runs, trimmed, own_source=True)
 

@@ -39,6 +39,7 @@ DATA_TYPES = (
 RUN_SKIP = pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER
 TIME_FIELDS = ("mtime", "atime", "ctime", "crtime")
 FAT_LABEL_SUFFIX = "(Volume Label Entry)"
+FAT_NAMES = ("fat12", "fat16", "fat32")
 
 Warn = Callable[[str], None]
 
@@ -122,6 +123,24 @@ def open_image(
         partitions.append(found)
         systems.append(OpenFileSystem(found, handle, handle.info.block_size))
     return image, tuple(partitions), systems
+
+
+def volume_facts(system: OpenFileSystem) -> dict:
+    """Given an open file system, return its block size and count, and how many names TSK
+    lists in its root folder (its own automatic ones included; FAT only, -1 otherwise or
+    when it cannot)."""
+    root_names = -1
+    if system.partition.filesystem in FAT_NAMES:
+        try:
+            root_names = int(system.handle.open_dir(path="/").size)
+        except (OSError, RuntimeError):
+            root_names = -1
+    info = system.handle.info
+    return {
+        "block_size": int(info.block_size),
+        "block_count": int(info.block_count),
+        "root_names": root_names,
+    }
 
 
 def _times(meta) -> dict:

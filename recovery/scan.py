@@ -9,21 +9,17 @@ finished. The image is untrusted: anything damaged gives a warning and the scan 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import io
 import json
 import logging
-import os
 import pathlib
-import stat
 from collections.abc import Callable
 
-from recovery import carving, damage, filesystems, photorec, tsk_client
+from recovery import carved_output, damage, fat_orphans, filesystems, photorec, tsk_client
 from recovery import mapfile as mapfile_module
 from recovery.scan_model import (
-    CARVED,
     ORIGINS,
     ByteRun,
     FoundFile,
@@ -109,11 +105,13 @@ class _Warnings:
             self.items.append(message)
 
 
-def tool_versions(options: ScanOptions) -> dict:
-    """Return the versions of the libraries and tools a scan uses."""
+def tool_versions(options: ScanOptions, query: photorec.VersionQuery | None = None) -> dict:
+    """Return the versions of the libraries and tools a scan uses (PhotoRec's from ``query``,
+    started earlier, when given)."""
     versions = filesystems.versions()
     if options.carve:
-        versions["photorec"] = photorec.version(options.photorec_binary)
+        query = query or photorec.VersionQuery(options.photorec_binary)
+        versions["photorec"] = query.result()
     return versions
 
 
@@ -128,7 +126,7 @@ def list_files(
     with tsk_client.TskClient(image, timeout=timeout, warn=warn) as client:
         partitions, systems = client.open()
         named = _named_files(client, systems)
-        return partitions, _in_walk_order(systems, named, _orphan_files(client, systems))
+        return partitions, _in_walk_order(systems, named, _orphan_files(client, image, partitions))
 
 
 def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
@@ -137,9 +135,14 @@ def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, 
     ]
 
 
-def _orphan_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
+def _orphan_files(client: tsk_client.TskClient, image, partitions) -> list[tuple[int, FoundFile]]:
+    """TSK's orphan files of every file system, but where they cannot exist (fat_orphans)."""
+    volumes = [partition for partition in partitions if partition.filesystem]
     return [
-        (system, item) for system in range(systems) for item in client.walk(system, orphans=True)
+        (system, item)
+        for system, partition in enumerate(volumes)
+        if fat_orphans.search_needed(image, partition, client.volume(system))
+        for item in client.walk(system, orphans=True)
     ]
 
 
@@ -209,101 +212,6 @@ def _recover(output, client, chosen, unreadable, warn, dropped, on_progress) -> 
     return entries
 
 
-def _start_carving(output, image, accounted, options, warn, on_progress):
-    """Start PhotoRec on what the file systems do not account for; None when nothing is left."""
-    areas = complement(accounted, image.stat().st_size)
-    if not options.carve or not areas:
-        return None
-    work = output.root / ".carving"
-    work.mkdir(mode=0o700)
-    on_progress("carving", 0, sum(area.length for area in areas))
-    try:
-        return carving.CarveRun(
-            work,
-            image,
-            areas,
-            binary=options.photorec_binary,
-            timeout=options.carve_timeout,
-        )
-    except BaseException:
-        carving.remove_work(work)
-        raise
-
-
-def _finish_carving(output, run, unreadable, known, dropped, on_progress, late):
-    entries = []
-    try:
-        for item in run.results():
-            if late and overlap(merge_runs(item.runs), late):
-                continue  # it lies on a file found after carving began
-            if item.sha256 in known:
-                dropped["carved_duplicates"] += 1
-                continue
-            known.add(item.sha256)
-            entries.append(_write_carved(output, item, unreadable))
-            on_progress("carved", len(entries), 0)
-    finally:
-        run.stop()
-        carving.remove_work(run.work)
-    return entries
-
-
-def _write_carved(output, item: carving.Carved, unreadable) -> ManifestEntry:
-    def fill(sink):
-        remaining = item.size
-        with open(item.source, "rb") as stream:
-            stream.seek(item.source_offset)
-            while remaining > 0:
-                chunk = stream.read(min(carving.COPY_CHUNK, remaining))
-                if not chunk:
-                    break
-                sink(chunk)
-                remaining -= len(chunk)
-
-    offset = item.runs[0].offset if item.runs else 0
-    extension = item.name.rpartition(".")[2] if "." in item.name else "bin"
-    name = f"{offset:012x}.{extension}"
-    if _linkable(item):  # PhotoRec's file, cut to length: no copy, its SHA-256 is known
-        with contextlib.suppress(OSError):
-            path = output.link([CARVED], name, item.source, item.size)
-            return ManifestEntry(
-                path,
-                item.size,
-                item.sha256,
-                CARVED,
-                None,
-                {},
-                damage.damaged_bytes(item.runs, unreadable),
-                None,
-                item.runs,
-            )
-    path, size, digest = output.write([CARVED], name, fill)
-    return ManifestEntry(
-        path,
-        size,
-        digest,
-        CARVED,
-        None,
-        {},
-        damage.damaged_bytes(item.runs, unreadable),
-        None,
-        item.runs,
-    )
-
-
-def _linkable(item: carving.Carved) -> bool:
-    """A carved file at the start of a root-only regular file of PhotoRec's with one name."""
-    if not item.own_source or item.source_offset:
-        return False
-    try:
-        info = os.lstat(item.source)
-    except OSError:
-        return False
-    plain = stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600
-    ours = info.st_nlink == 1 and info.st_uid == os.geteuid()
-    return plain and ours and info.st_size >= item.size
-
-
 def _manifests(output: OutputFolder, summary: dict, entries) -> str:
     summary = {key: value for key, value in summary.items() if key != "manifest_sha256"}
     document = {"scan": summary, "files": [entry.to_dict() for entry in entries]}
@@ -336,7 +244,7 @@ def scan(
             ("overwritten_or_empty_deleted", "implausible", "unreadable", "carved_duplicates"), 0
         ),
     )
-    tools = tool_versions(options)
+    query = photorec.VersionQuery(options.photorec_binary) if options.carve else None
     unreadable = damage.unreadable_runs(mapfile)
     with (
         OutputFolder(out_dir) as output,
@@ -349,23 +257,36 @@ def scan(
         # Carving starts on what the named files leave: TSK's orphan search (it reads a whole
         # FAT volume) then runs beside PhotoRec
         early = _accounted(named, _to_recover(named, size, lambda message: None, dict(dropped)))
-        carve_run = _start_carving(output, image, early, options, warn, report)
+        carve_run = (
+            carved_output.start(
+                output,
+                image,
+                early,
+                binary=options.photorec_binary,
+                timeout=options.carve_timeout,
+                on_progress=report,
+            )
+            if options.carve
+            else None
+        )
         try:
-            found = _in_walk_order(systems, named, _orphan_files(client, systems))
+            found = _in_walk_order(systems, named, _orphan_files(client, image, partitions))
             chosen = _to_recover(found, size, warn, dropped)
             client.plan(chosen)
             entries = _recover(output, client, chosen, unreadable, warn, dropped, report)
+            tools = tool_versions(options, query)
         except BaseException:
             if carve_run is not None:
-                carve_run.stop()
-                carving.remove_work(carve_run.work)
+                carved_output.abandon(output, carve_run)
             raise
-        client.close()
+        client.close(reap=False)  # reaped when the scan ends
         if carve_run is not None:
             known = {entry.sha256 for entry in entries}
             # what the orphan files account for was carved too: as if it had not been
             late = _minus(_accounted(found, chosen), early, size)
-            entries += _finish_carving(output, carve_run, unreadable, known, dropped, report, late)
+            entries += carved_output.finish(
+                output, carve_run, unreadable, known, dropped, report, late
+            )
         result = ScanResult(
             output.root, partitions, tuple(entries), tuple(warn.items), dropped, tools, ""
         )

@@ -163,17 +163,28 @@ class OutputFolder:
                 os.link(source, candidate, dst_dir_fd=folder, follow_symlinks=False)
             except FileExistsError:
                 continue
-            descriptor = os.open(candidate, os.O_WRONLY | os.O_NOFOLLOW, dir_fd=folder)
-            try:
-                os.ftruncate(descriptor, size)
-            finally:
-                os.close(descriptor)
+            if os.lstat(source).st_size != size:  # cut to length (the link is the same inode)
+                descriptor = os.open(candidate, os.O_WRONLY | os.O_NOFOLLOW, dir_fd=folder)
+                try:
+                    os.ftruncate(descriptor, size)
+                finally:
+                    os.close(descriptor)
             return f"{folder_path}/{candidate}" if folder_path else candidate
         raise errors.RefusedError(f"more than {MAX_COLLISIONS} files named {name!r}")
 
     def write_bytes(self, name: str, content: bytes) -> str:
         """Write a file at the top of the folder (the manifests); return its SHA-256."""
         return self.write((), name, lambda sink: sink(content))[2]
+
+    def remove_folder_if_empty(self, name: str) -> None:
+        """Remove a top folder this folder made, when it is empty (it stays otherwise)."""
+        parts = (sanitize_component(name),)
+        if parts not in self._folders:
+            return
+        descriptor, path = self._folders.pop(parts)
+        os.close(descriptor)
+        with contextlib.suppress(OSError):  # not empty
+            os.rmdir(path, dir_fd=self._fd)
 
     def remove(self, relative: str) -> None:
         """Remove a file this folder wrote (a carved duplicate), never following a symlink."""

@@ -115,6 +115,7 @@ class TskClient:
         self._given_up: set[int] = set()  # no more reads
         self._unlisted: set[int] = set()  # no more listing (the files listed are still read)
         self._read_failures: dict[int, int] = {}
+        self._killed: list[_Child] = []  # killed, not yet reaped
 
     def __enter__(self) -> TskClient:
         return self
@@ -122,14 +123,20 @@ class TskClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        """End the worker: it only reads, so it is killed (it may be mid-answer)."""
+    def close(self, *, reap: bool = True) -> None:
+        """End the worker: it only reads, so it is killed (it may be mid-answer). Unless
+        ``reap``, it is not waited for here (a killed process takes milliseconds to go, time
+        the scan spends on its carved files): the next ``close`` reaps it."""
         process, self._process = self._process, None
         if process is not None:
-            _kill(process)
+            _kill(process, reap=False)
             process.stdout.close()
             with contextlib.suppress(OSError):
                 process.stdin.close()
+            self._killed.append(process)
+        if reap:
+            while self._killed:
+                self._killed.pop().wait()
 
     def _start(self) -> None:
         self._process = _Child(str(self.image))
@@ -218,6 +225,15 @@ class TskClient:
             self.warn(f"The Sleuth Kit {what} opening the image; no file system listed")
             return (Partition(0, 0, self.image.stat().st_size, "whole image", "none"),), 0
         return partitions, len(self._partitions)
+
+    def volume(self, system: int) -> dict | None:
+        """Return what TSK said about file system ``system`` when it was opened (block size
+        and count, names in its root folder); None when the worker did not say."""
+        volumes = self._opened.get("volumes")
+        if not isinstance(volumes, list) or not 0 <= system < len(volumes):
+            return None
+        facts = volumes[system]
+        return facts if isinstance(facts, dict) else None
 
     def walk(self, system: int, *, orphans: bool) -> list[FoundFile]:
         """Return the files of file system ``system`` (TSK's orphan files when ``orphans``);
@@ -318,8 +334,9 @@ def _read_request(system: int, found: FoundFile) -> dict:
     }
 
 
-def _kill(process: _Child) -> None:
+def _kill(process: _Child, *, reap: bool = True) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    if reap:
+        process.wait()

@@ -4,7 +4,8 @@ Forked by ``tsk_client`` (pytsk3 is loaded already: no start-up cost); it reads 
 request a line from its request pipe and answers on its answer pipe, each message one JSON
 line:
 
-* ``{"op": "open"}`` → ``{"partitions": [...], "systems": [partition index, ...]}``
+* ``{"op": "open"}`` → ``{"partitions": [...], "systems": [partition index, ...], "volumes":
+  [{"block_size": B, "block_count": C, "root_names": N}, ...]}`` (per file system)
 * ``{"op": "walk", "system": N, "orphans": false}`` → ``{"file": {...}}`` per file (``orphans``
   true: TSK's $OrphanFiles only), then ``{"done": true}``
 * ``{"op": "read", "system": N, "inode": I, "size": S}`` → ``{"chunk": L}`` followed by L raw
@@ -63,6 +64,7 @@ class _Worker:
             {
                 "partitions": [partition.to_dict() for partition in partitions],
                 "systems": [system.partition.index for system in self.systems],
+                "volumes": [filesystems.volume_facts(system) for system in self.systems],
             }
         )
 

@@ -177,3 +177,19 @@ def test_a_sparse_image_gives_the_same_copy_as_a_written_one(tmp_path_factory, p
     slots = work_copy.write(sparse, folder / "copy-sparse", runs)
     assert slots == work_copy.write(dense, folder / "copy-dense", runs)
     assert (folder / "copy-sparse").read_bytes() == (folder / "copy-dense").read_bytes()
+
+
+def test_a_photorec_text_starting_in_a_text_file_found_here_is_not_even_read():
+    from recovery import carving, photorec
+
+    text_runs = (ByteRun(4096, 1000),)
+    inside = photorec.CarvedObject("carved.1/f8.txt", 4000, (ByteRun(4096 + 512, 4000),))
+    before = photorec.CarvedObject("carved.1/f7.txt", 4000, (ByteRun(3584, 4000),))
+    formatted = photorec.CarvedObject("carved.1/f8.png", 4000, (ByteRun(4096 + 512, 4000),))
+    assert carving._starts_in(inside, text_runs, None)
+    # its start lies before the text: cut to length it may end before the text, and be kept
+    assert not carving._starts_in(before, text_runs, None)
+    assert not carving._starts_in(formatted, text_runs, None)
+    # on the work copy, runs are mapped to the image first: copy block 0 is image block 0 or 1
+    assert carving._starts_in(inside, text_runs, (0,))
+    assert not carving._starts_in(inside, text_runs, (work_copy.BLOCK,))
