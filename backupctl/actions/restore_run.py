@@ -18,6 +18,7 @@ import logging
 import pathlib
 import pwd
 import shutil
+import time
 from collections.abc import Callable
 
 from backupctl import identity, state
@@ -248,6 +249,7 @@ def _restore(config, stored, root, destination, on_progress, breaking) -> RunRes
     try:
         with hashing.Hasher(staging, expected, body.paths) as hasher:
             on_progress("restore", 0, sum(node.size for node in expected))
+            started = time.monotonic()
             outcome = restoring.restore(
                 opened.restic,
                 opened.repository,
@@ -268,8 +270,16 @@ def _restore(config, stored, root, destination, on_progress, breaking) -> RunRes
                     f"what was restored differs from the snapshot ({len(differences)} "
                     f"difference(s), first: {differences[0]})"
                 )
-            logger.debug("%d file(s) hashed while restic restored", hasher.hashed_early)
+            ended = time.monotonic()
             files = hasher.results(lambda done, total: on_progress("verify", done, total))
+            logger.debug(
+                "restic restored in %.2f s; %d of %d file(s) hashed while restic ran; "
+                "%.2f s of hashing after restic",
+                ended - started,
+                hasher.hashed_early,
+                len(files),
+                time.monotonic() - ended,
+            )
         place.move_in(staging, destination)
     finally:
         if staging.exists():
