@@ -94,6 +94,8 @@ def main() -> None:
                 raise SystemExit(f"{name}: {output.stderr[-2000:]}")
             phases[name].append(json.loads(output.stdout.splitlines()[-1]))
             assert str(trees[name]) in output.stderr, "not the code meant"
+            for made in (target, target.with_name(target.name + ".manifest.json")):
+                subprocess.run(("rm", "-rf", "--", str(made)), check=True)
             print(f"run {run} {name:<17} {phases[name][-1]}", flush=True)
     summary = {
         name: {
