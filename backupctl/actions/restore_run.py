@@ -11,7 +11,6 @@ acknowledges it.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime
 import hashlib
@@ -19,6 +18,7 @@ import logging
 import pathlib
 import pwd
 import shutil
+import time
 from collections.abc import Callable
 
 from backupctl import identity, state
@@ -29,7 +29,7 @@ from backupctl.config import Config
 from backupctl.errors import BackupctlError, ExitCode, RefusedError, is_expected
 from backupctl.identity import Actor
 from backupctl.restic import restoring
-from backupctl.restore import checks, gate, place, store, tree
+from backupctl.restore import checks, gate, hashing, place, store, tree
 from backupctl.staff import registry
 from policies import access as policy_access
 from policies.access import Role
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 # on_progress(phase, done, total): phase "restore" (restic runs; no counts), "verify" (bytes).
 OnProgress = Callable[[str, int, int], None]
-HASH_THREADS = 2
 
 
 class RestoreFailed(BackupctlError):
@@ -248,25 +247,39 @@ def _restore(config, stored, root, destination, on_progress, breaking) -> RunRes
     expected = tree.selected(nodes, body.paths)
     staging = place.new_staging(root, body.id)
     try:
-        on_progress("restore", 0, sum(node.size for node in expected))
-        outcome = restoring.restore(
-            opened.restic,
-            opened.repository,
-            opened.password,
-            body.snapshot,
-            staging,
-            body.paths,
-            on_bytes=lambda done, total: on_progress("restore", done, total),
-        )
-        if not outcome.ok:
-            raise RestoreFailed(f"restic restore from {opened.location}: {outcome.reason()}")
-        differences = tree.differences(expected, tree.restored_entries(staging), body.paths)
-        if differences:
-            raise RestoreFailed(
-                f"what was restored differs from the snapshot ({len(differences)} "
-                f"difference(s), first: {differences[0]})"
+        with hashing.Hasher(staging, expected, body.paths) as hasher:
+            on_progress("restore", 0, sum(node.size for node in expected))
+            started = time.monotonic()
+            outcome = restoring.restore(
+                opened.restic,
+                opened.repository,
+                opened.password,
+                body.snapshot,
+                staging,
+                body.paths,
+                on_bytes=lambda done, total: on_progress("restore", done, total),
+                on_restored=hasher.restored,  # restic >= 0.17: hashed while restic goes on
             )
-        files = _hash_all(staging, expected, on_progress)
+            if not outcome.ok:
+                raise RestoreFailed(f"restic restore from {opened.location}: {outcome.reason()}")
+            differences = hasher.differences() + tree.differences(
+                expected, tree.restored_entries(staging), body.paths
+            )
+            if differences:
+                raise RestoreFailed(
+                    f"what was restored differs from the snapshot ({len(differences)} "
+                    f"difference(s), first: {differences[0]})"
+                )
+            ended = time.monotonic()
+            files = hasher.results(lambda done, total: on_progress("verify", done, total))
+            logger.debug(
+                "restic restored in %.2f s; %d of %d file(s) hashed while restic ran; "
+                "%.2f s of hashing after restic",
+                ended - started,
+                hasher.hashed_early,
+                len(files),
+                time.monotonic() - ended,
+            )
         place.move_in(staging, destination)
     finally:
         if staging.exists():
@@ -281,24 +294,6 @@ def _restore(config, stored, root, destination, on_progress, breaking) -> RunRes
         sum(entry["size"] for entry in files),
         breaking,
     )
-
-
-def _hash_all(staging: pathlib.Path, expected, on_progress: OnProgress) -> list[dict]:
-    """Hash every restored file once, for the manifest: two threads (hashlib and reads release
-    the GIL, so a second core hashes while the first reads); progress counts whole files."""
-    regular = sorted((node for node in expected if node.type == "file"), key=lambda n: n.path)
-    total, done = sum(node.size for node in regular), 0
-    files = []
-    with concurrent.futures.ThreadPoolExecutor(HASH_THREADS) as pool:
-        digests = pool.map(
-            lambda node: place.hash_file(staging / node.path.lstrip("/"), lambda count: None),
-            regular,
-        )
-        for node, digest in zip(regular, digests, strict=True):
-            files.append({"path": node.path, "size": node.size, "sha256": digest})
-            done += node.size
-            on_progress("verify", done, total)
-    return files
 
 
 def _manifest_document(body, location: str, files: list[dict]) -> dict:

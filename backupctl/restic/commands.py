@@ -119,12 +119,15 @@ def restore_paths_argv(
     *,
     includes: tuple[str, ...] = (),
     verify: bool = False,
+    items: bool = False,
 ) -> tuple[str, ...]:
     """`restic restore SNAPSHOT --target DIR [--include P ...] [--verify]` for a full snapshot id
     and plain absolute paths (raise ValueError for a glob character: restic reads --include as
     a pattern). restic checks every blob it loads against its id (the SHA-256 of its content)
     before writing it; --verify adds a second read of every restored file, checked against the
-    same ids; where restic has it, --json for status lines (progress). The restore holds
+    same ids; where restic has it, --json for status lines (progress) and, with ``items``,
+    --verbose=2 for a line per restored item (restore run hashes each file as restic reports it
+    done). The restore holds
     restic's shared lock, so a concurrent prune (rotation) cannot delete data it is reading;
     where restic can, it waits for an exclusive lock to go."""
     _full_id(snapshot)
@@ -132,11 +135,13 @@ def restore_paths_argv(
         if not path.startswith("/") or any(character in path for character in "*?[\\\n"):
             raise ValueError("not a plain absolute path in the snapshot")
     json_status = feature.available(feature.Feature.RESTORE_JSON, restic.version)
+    items = items and feature.available(feature.Feature.RESTORE_ITEMS, restic.version)
     return flags.command(
         restic,
         repository,
         "restore",
         *(("--json",) if json_status else ()),
+        *(("--verbose=2",) if items else ()),
         *lock_retry(restic),
         "--target",
         str(target),

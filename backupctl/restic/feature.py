@@ -14,6 +14,9 @@ class Feature(enum.Enum):
     NO_SCAN = "no-scan"  # backup --no-scan
     SKIP_IF_UNCHANGED = "skip-if-unchanged"
     RESTORE_JSON = "restore-json"  # restore --json: status lines with bytes restored
+    # restore --json --verbose=2: a verbose_status line (action "restored") per item, a file's
+    # sent once its last blob is written and the file closed, before its mode and times are set
+    RESTORE_ITEMS = "restore-items"
 
 
 MINIMUM_VERSION: dict[Feature, tuple[int, int, int]] = {
@@ -22,6 +25,7 @@ MINIMUM_VERSION: dict[Feature, tuple[int, int, int]] = {
     Feature.NO_SCAN: (0, 15, 0),
     Feature.SKIP_IF_UNCHANGED: (0, 17, 0),
     Feature.RESTORE_JSON: (0, 17, 0),
+    Feature.RESTORE_ITEMS: (0, 17, 0),
 }
 
 OLDEST_SUPPORTED = (0, 14, 0)

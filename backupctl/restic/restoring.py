@@ -94,34 +94,69 @@ def restore(
     target: pathlib.Path,
     includes: tuple[str, ...],
     on_bytes: Callable[[int, int], None] = lambda done, total: None,
+    on_restored: Callable[[str], None] | None = None,
 ) -> execute.Result:
     """Restore a snapshot, or the given paths of it, into ``target`` (restic checks each blob
     it loads against its id, the SHA-256 of its content, and fails the restore on a mismatch);
-    call ``on_bytes(restored, total)`` for each status line restic prints (restic >= 0.17)."""
+    call ``on_bytes(restored, total)`` for each status line restic prints (restic >= 0.17) and,
+    when given, ``on_restored(path)`` for each item restic reports restored (restic >= 0.17:
+    a file once its last blob is written and it is closed; its mode, owner and times come later,
+    its contents do not change)."""
 
     def on_line(line: str) -> None:
-        status = parse_restore_status(line)
+        message = _message(line)
+        if message is None:
+            return
+        status = restore_status(message)
         if status is not None:
             on_bytes(*status)
+        elif on_restored is not None:
+            item = restored_item(message)
+            if item is not None:
+                on_restored(item)
 
     return execute.run(
-        commands.restore_paths_argv(restic, repository, snapshot, target, includes=includes),
+        commands.restore_paths_argv(
+            restic, repository, snapshot, target, includes=includes, items=on_restored is not None
+        ),
         password=password,
         environment=repository.environment,
         on_line=on_line,
     )
 
 
-def parse_restore_status(line: str) -> tuple[int, int] | None:
-    """Given a line of `restic restore --json`, return (bytes restored, total bytes) of a status
-    or summary line, else None."""
+def _message(line: str) -> dict | None:
+    if not line.startswith("{"):
+        return None
     try:
         message = json.loads(line)
     except json.JSONDecodeError:
         return None
-    if not isinstance(message, dict) or message.get("message_type") not in ("status", "summary"):
+    return message if isinstance(message, dict) else None
+
+
+def parse_restore_status(line: str) -> tuple[int, int] | None:
+    """Given a line of `restic restore --json`, return (bytes restored, total bytes) of a status
+    or summary line, else None."""
+    message = _message(line)
+    return None if message is None else restore_status(message)
+
+
+def restore_status(message: dict) -> tuple[int, int] | None:
+    """Given a message of `restic restore --json`, return (bytes restored, total bytes) of a
+    status or summary line, else None."""
+    if message.get("message_type") not in ("status", "summary"):
         return None
     done, total = message.get("bytes_restored", 0), message.get("total_bytes", 0)
     if not all(isinstance(value, int) and value >= 0 for value in (done, total)):
         return None
     return done, total
+
+
+def restored_item(message: dict) -> str | None:
+    """Given a message of `restic restore --json --verbose=2`, return the snapshot path of an
+    item reported restored (a `verbose_status` line, action "restored"), else None."""
+    if message.get("message_type") != "verbose_status" or message.get("action") != "restored":
+        return None
+    item = message.get("item")
+    return item if isinstance(item, str) and item else None

@@ -9,18 +9,15 @@ never what it points to) and the manifest is created ``O_EXCL | O_NOFOLLOW``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pathlib
 import secrets
 import stat
-from collections.abc import Callable
 
 from backupctl.errors import RefusedError
 from backupctl.keys import securefile
 
-CHUNK = 1024 * 1024
 MANIFEST_SUFFIX = ".manifest.json"
 
 
@@ -81,17 +78,6 @@ def move_in(staging: pathlib.Path, destination: pathlib.Path) -> int:
         moved += 1
     os.rmdir(staging)
     return moved
-
-
-def hash_file(path: pathlib.Path, on_bytes: Callable[[int], None]) -> str:
-    """Given a regular file (opened without following symlinks), return its SHA-256 hex."""
-    digest = hashlib.sha256()
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    with os.fdopen(descriptor, "rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-            on_bytes(len(chunk))
-    return digest.hexdigest()
 
 
 def manifest_path(destination: pathlib.Path) -> pathlib.Path:

@@ -237,6 +237,13 @@ def test_restore_argv_reads_once_and_asks_for_json_status_where_restic_has_it():
     )
     newer = commands.restore_paths_argv(new, repository, "ef" * 32, pathlib.Path("/t"))
     assert "--json" in newer and "--no-lock" not in newer  # a prune must not run under it
+    assert "--verbose=2" not in newer
+    # restore run asks for a line per restored item (hashed as restic finishes each file)
+    items = commands.restore_paths_argv(new, repository, "ef" * 32, pathlib.Path("/t"), items=True)
+    assert items[items.index("--json") + 1] == "--verbose=2"
+    assert commands.restore_paths_argv(
+        old, repository, "ab" * 32, pathlib.Path("/t"), items=True
+    ) == commands.restore_paths_argv(old, repository, "ab" * 32, pathlib.Path("/t"))
     assert newer[newer.index("--retry-lock") + 1] == "5m"
     assert commands.ls_argv(old, repository, "cd" * 32) == (
         "restic",
