@@ -9,7 +9,8 @@ contiguously in the image: what any tool could get back). Wall time per tool and
 Usage: .venv/bin/python benchmarks/scan_bench.py [--media DIR] [--files N] [--runs N] [--json]
        [--kinds fat32,reformatted]
 
-Times are the median of ``--runs`` rounds, every tool once per round (round robin), page cache
+Times are the median of ``--runs`` rounds, every tool once per round (round robin, each round
+starting with the next tool; every output removed and synced untimed), page cache
 warm (the image was just built or read). backupctl runs in-process (the engine of `media scan`:
 ``recovery.scan.scan``, no job or custody); PhotoRec with the options `media scan` gives it.
 """
@@ -108,13 +109,18 @@ def measure(kind: str, media: pathlib.Path, work: pathlib.Path, files: int, runs
         "on_medium": len(present),
     }
     seconds: dict[str, list[float]] = {name: [] for name in TOOLS}
+    names = list(TOOLS)
     for round_number in range(runs):  # round robin: load on the shared machine hits all alike
-        for name, tool in TOOLS.items():
-            out = work / f"{kind}-{name}"
+        # each round starts with the next tool, so none always follows the same one; the output
+        # is removed and synced untimed: on a disk mounted with `discard` the blocks freed by
+        # one tool's clean-up otherwise slow the file creation of the tool after it
+        for name in names[round_number % len(names) :] + names[: round_number % len(names)]:
+            tool, out = TOOLS[name], work / f"{kind}-{name}"
             started = time.perf_counter()
             found = tool(image, out)
             seconds[name].append(time.perf_counter() - started)
             shutil.rmtree(out, ignore_errors=True)
+            os.sync()
             if round_number == 0:
                 row[name] = {
                     "recall": round(len(everything & found) / len(everything), 4),
