@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
 from backupctl.keys import master_secret
-
-BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
+from tests.fixtures.cli import run_backupctl as _backupctl
 
 
 def _setup(tmp_path: pathlib.Path, source_path: pathlib.Path) -> pathlib.Path:
@@ -29,16 +26,6 @@ def _setup(tmp_path: pathlib.Path, source_path: pathlib.Path) -> pathlib.Path:
         f'locations = ["a", "b"]\n'
     )
     return config
-
-
-def _backupctl(config, *args):
-    return subprocess.run(
-        (str(BACKUPCTL), "--config", str(config), *args),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _everything_excluded(tmp_path) -> pathlib.Path:

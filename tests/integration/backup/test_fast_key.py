@@ -9,23 +9,11 @@ import json
 import pathlib
 import sqlite3
 import subprocess
-import sys
 
 from backupctl.keys import master_secret
 from backupctl.keys import store as keystore
 from backupctl.restic import keyfile
-
-BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
-
-
-def _backupctl(config: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        (str(BACKUPCTL), "--config", str(config), *args),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from tests.fixtures.cli import run_backupctl as _backupctl
 
 
 def _setup(tmp_path: pathlib.Path, restic: str) -> pathlib.Path:

@@ -4,24 +4,11 @@ then a complete repository that plain restic can check and restore from."""
 from __future__ import annotations
 
 import json
-import pathlib
 import subprocess
-import sys
 
 from backupctl.keys import master_secret
 from backupctl.keys import store as keystore
-
-BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
-
-
-def _backupctl(config: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        (str(BACKUPCTL), "--config", str(config), *args),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from tests.fixtures.cli import run_backupctl as _backupctl
 
 
 def test_location_down_at_init_is_caught_up_by_the_next_backup(tmp_path, restic_binary):
