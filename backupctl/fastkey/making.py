@@ -20,7 +20,7 @@ import pathlib
 import socket
 from collections.abc import Mapping
 
-from backupctl import errors, reach, state
+from backupctl import errors, identity, reach, state
 from backupctl.fastkey import records
 from backupctl.keys import store as keystore
 from backupctl.keys.secret import Secret
@@ -61,7 +61,14 @@ def ensure(
         logger.warning("source %s: no fast key made at %s: %s", source, name, error)
         return reached
     state.add_to_manifest(db, source, {f"keys/{key_id}": size})
-    records.remember(db, source, key_id, location=name, how="made" if made else "found")
+    records.remember(
+        db,
+        source,
+        key_id,
+        location=name,
+        how="made" if made else "found",
+        actor=identity.current().name,
+    )
     logger.info(
         "source %s: fast key %s %s at %s", source, key_id[:8], "made" if made else "found", name
     )

@@ -15,6 +15,7 @@ import subprocess
 import pytest
 
 from backupctl import reach, state
+from backupctl.audit import log
 from backupctl.fastkey import making, records
 from backupctl.keys.secret import Secret
 from backupctl.restic import keyfile
@@ -113,6 +114,10 @@ def test_made_once_for_an_existing_repository_then_nothing_more(tmp_path, db, re
     assert again.key_hint == made
     assert (store.reads, store.writes) == (1, 1), "a recorded key costs no read nor write"
     assert _keys(tmp_path / "repo") == calibrated | {made}
+    key_records = [record for record in log.records(db) if record.action == "repository.key"]
+    assert len(key_records) == 1, "a key change is in the audit log, once"
+    assert key_records[0].subjects == {"source": "mail", "location": "a"}
+    assert key_records[0].details["key"] == made and key_records[0].details["how"] == "made"
 
 
 def test_a_fast_key_found_is_taken_up_not_made_again(tmp_path, db, repository):
