@@ -14,6 +14,7 @@ import hashlib
 import os
 import pathlib
 import stat
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 
@@ -70,6 +71,8 @@ class OutputFolder:
         os.fchmod(self._fd, 0o700)
         # sanitized folder names -> (descriptor, the path actually made, relative to the root)
         self._folders: dict[tuple[str, ...], tuple[int, str]] = {(): (self._fd, "")}
+        # the text carver's thread writes into carved/ while the main thread writes the rest
+        self._lock = threading.RLock()
 
     def _check_existing(self) -> None:
         info = os.lstat(self.root)
@@ -81,9 +84,10 @@ class OutputFolder:
             raise errors.RefusedError(f"{self.root} is not empty: give a new or empty folder")
 
     def close(self) -> None:
-        for descriptor, _ in self._folders.values():
-            os.close(descriptor)
-        self._folders.clear()
+        with self._lock:
+            for descriptor, _ in self._folders.values():
+                os.close(descriptor)
+            self._folders.clear()
 
     def __enter__(self) -> OutputFolder:
         return self
@@ -92,9 +96,13 @@ class OutputFolder:
         self.close()
 
     def _folder(self, parts: tuple[str, ...]) -> tuple[int, str]:
+        with self._lock:
+            return self._made_folder(parts)
+
+    def _made_folder(self, parts: tuple[str, ...]) -> tuple[int, str]:
         if parts in self._folders:
             return self._folders[parts]
-        parent, parent_path = self._folder(parts[:-1])
+        parent, parent_path = self._made_folder(parts[:-1])
         for number in range(1, MAX_COLLISIONS):
             name = parts[-1] if number == 1 else _numbered(parts[-1], number)
             with contextlib.suppress(FileExistsError):
@@ -179,9 +187,10 @@ class OutputFolder:
     def remove_folder_if_empty(self, name: str) -> None:
         """Remove a top folder this folder made, when it is empty (it stays otherwise)."""
         parts = (sanitize_component(name),)
-        if parts not in self._folders:
-            return
-        descriptor, path = self._folders.pop(parts)
+        with self._lock:
+            if parts not in self._folders:
+                return
+            descriptor, path = self._folders.pop(parts)
         os.close(descriptor)
         with contextlib.suppress(OSError):  # not empty
             os.rmdir(path, dir_fd=self._fd)
@@ -189,5 +198,6 @@ class OutputFolder:
     def remove(self, relative: str) -> None:
         """Remove a file this folder wrote (a carved duplicate), never following a symlink."""
         folder, name = relative.rpartition("/")[::2]
-        descriptor = next(fd for fd, path in self._folders.values() if path == folder)
+        with self._lock:
+            descriptor = next(fd for fd, path in self._folders.values() if path == folder)
         os.unlink(name, dir_fd=descriptor)

@@ -8,6 +8,7 @@ import io
 import os
 import stat
 import struct
+import threading
 import zipfile
 import zlib
 
@@ -246,3 +247,26 @@ def test_carve_argv_is_a_batch_command():
         "wholespace,search",
     )
     assert photorec.parse_version("PhotoRec 7.1, Data Recovery Utility, July 2019") == "7.1"
+
+
+def test_threads_writing_into_new_folders_share_each_folder_and_leak_nothing(tmp_path):
+    # the text carver's thread writes beside the main thread: the folder cache is locked
+    threads, rounds = 6, 30
+    barrier = threading.Barrier(threads)
+    before = set(os.listdir("/proc/self/fd"))
+    with OutputFolder(tmp_path / "out") as output:
+
+        def writer(number: int) -> None:
+            for folder in range(rounds):
+                barrier.wait()
+                output.write(["top", f"d{folder}"], f"f{number}", lambda sink: sink(b"x"))
+
+        workers = [threading.Thread(target=writer, args=(number,)) for number in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    assert set(os.listdir("/proc/self/fd")) == before
+    assert sorted(os.listdir(tmp_path / "out" / "top")) == sorted(f"d{n}" for n in range(rounds))
+    for folder in range(rounds):
+        assert len(os.listdir(tmp_path / "out" / "top" / f"d{folder}")) == threads
