@@ -10,7 +10,7 @@ Usage: .venv/bin/python benchmarks/scan_bench.py [--media DIR] [--files N] [--ru
        [--kinds fat32,reformatted]
 
 Times are the median of ``--runs`` rounds, every tool once per round (round robin, each round
-starting with the next tool; every output removed and synced untimed), page cache
+starting with the next tool; every output kept until the image's rounds are over), page cache
 warm (the image was just built or read). backupctl runs in-process (the engine of `media scan`:
 ``recovery.scan.scan``, no job or custody); PhotoRec with the options `media scan` gives it.
 """
@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
@@ -45,12 +46,18 @@ def _hashes(folder: pathlib.Path) -> set[str]:
     return found
 
 
-def run_tsk_recover(image: pathlib.Path, out: pathlib.Path) -> set[str]:
+# Each tool returns how to collect the SHA-256 of what it recovered: called after the timer, so
+# reading PhotoRec's and tsk_recover's output back is not counted against them (backupctl's
+# scan hashes as it writes, for its manifest, and that is counted).
+Collect = Callable[[], set[str]]
+
+
+def run_tsk_recover(image: pathlib.Path, out: pathlib.Path) -> Collect:
     subprocess.run(("tsk_recover", "-e", str(image), str(out)), check=True, capture_output=True)
-    return _hashes(out)
+    return lambda: _hashes(out)
 
 
-def run_photorec(image: pathlib.Path, out: pathlib.Path) -> set[str]:
+def run_photorec(image: pathlib.Path, out: pathlib.Path) -> Collect:
     out.mkdir()
     argv = (
         "photorec",
@@ -63,12 +70,12 @@ def run_photorec(image: pathlib.Path, out: pathlib.Path) -> set[str]:
         "wholespace,search",
     )
     subprocess.run(argv, check=True, capture_output=True, cwd=out, stdin=subprocess.DEVNULL)
-    return _hashes(out)
+    return lambda: _hashes(out)
 
 
-def run_scan(image: pathlib.Path, out: pathlib.Path) -> set[str]:
+def run_scan(image: pathlib.Path, out: pathlib.Path) -> Collect:
     result = scan.scan(image, None, out, options=scan.ScanOptions())
-    return {entry.sha256 for entry in result.entries}
+    return lambda: {entry.sha256 for entry in result.entries}
 
 
 TOOLS = {"tsk_recover": run_tsk_recover, "photorec": run_photorec, "backupctl": run_scan}
@@ -111,22 +118,25 @@ def measure(kind: str, media: pathlib.Path, work: pathlib.Path, files: int, runs
     seconds: dict[str, list[float]] = {name: [] for name in TOOLS}
     names = list(TOOLS)
     for round_number in range(runs):  # round robin: load on the shared machine hits all alike
-        # each round starts with the next tool, so none always follows the same one; the output
-        # is removed and synced untimed: on a disk mounted with `discard` the blocks freed by
-        # one tool's clean-up otherwise slow the file creation of the tool after it
+        # each round starts with the next tool, so none always follows the same one. Every
+        # output stays until the image's rounds are over, as a technician's would: right after
+        # thousands of files were deleted, creating a file on this disk (ext4) costs 0.6-0.9 ms
+        # instead of about 30 us, so removing outputs between runs measured the clean-up
         for name in names[round_number % len(names) :] + names[: round_number % len(names)]:
-            tool, out = TOOLS[name], work / f"{kind}-{name}"
+            tool, out = TOOLS[name], work / f"{kind}-{name}-{round_number}"
             started = time.perf_counter()
-            found = tool(image, out)
+            collect = tool(image, out)
             seconds[name].append(time.perf_counter() - started)
-            shutil.rmtree(out, ignore_errors=True)
-            os.sync()
             if round_number == 0:
+                found = collect()
                 row[name] = {
                     "recall": round(len(everything & found) / len(everything), 4),
                     "recall_deleted": round(len(deleted & found) / max(len(deleted), 1), 4),
                     "recall_on_medium": round(len(present & found) / max(len(present), 1), 4),
                 }
+    for out in work.glob(f"{kind}-*"):
+        shutil.rmtree(out, ignore_errors=True)
+    os.sync()  # untimed: the next image starts on a settled disk
     for name in TOOLS:
         row[name]["seconds"] = round(statistics.median(seconds[name]), 3)
         row[name]["all_seconds"] = [round(value, 3) for value in seconds[name]]
