@@ -314,6 +314,8 @@ def test_symlink_inside_the_restore_root_is_refused(restore_env, config, case, t
     outside = tmp_path / "outside"
     outside.mkdir()
     link = restore_env.root / "restores" / "via-link"
+    # The restore root is made by the first restore; this test may be the first on its worker.
+    link.parent.mkdir(mode=0o700, exist_ok=True)
     link.symlink_to(outside)
     body = _request(restore_env, config, str(link / "case"))
     _approve(restore_env, config, body.id)
