@@ -20,12 +20,20 @@ hence the same cost to open the repository. Run as root; ``--drop-caches`` drops
 cache before each timed command (global: only on a quiet machine); ``--restic`` picks the binary
 (restic 0.18: ``.cache/restic-trixie/usr/bin/restic``).
 
+``--from far --link-mbit 1000`` restores from an off-site location instead: the source's first
+location is then an SFTP server behind a link shaped to that speed (benchmarks/shaped_link.py),
+and both backupctl and plain restic read the repository from it, plain restic with the same ssh
+command backupctl gives restic. Without it both read the local location ``near``, whose
+repository sits in the page cache.
+
     .venv/bin/python benchmarks/restore_bench.py [--size-mib 256] [--files 2000] [--runs 3]
+        [--from near|far] [--link-mbit 1000]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -38,9 +46,30 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks import shaped_link  # noqa: E402
 from benchmarks.backup_bench import build_tree, plan_tree, timed  # noqa: E402
+from targets import sftp  # noqa: E402
 
 BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
+LOCAL_FAR = """
+[locations.far]
+kind = "local"
+path = "{root}/far"
+country = "DE"
+offsite = true
+"""
+SFTP_FAR = """
+[locations.far]
+kind = "sftp"
+host = "{ssh.host}"
+port = {ssh.port}
+user = "{ssh.user}"
+path = "{root}/far"
+identity_file = "{ssh.identity_file}"
+known_hosts = "{ssh.known_hosts}"
+country = "DE"
+offsite = true
+"""
 CONFIG = """
 [backupctl]
 state_dir = "{root}/state"
@@ -54,16 +83,12 @@ path = "{root}/near"
 country = "NL"
 offsite = false
 
-[locations.far]
-kind = "local"
-path = "{root}/far"
-country = "DE"
-offsite = true
+{far}
 
 [sources.bench]
 paths = ["{tree}"]
 tenant = "bench"
-locations = ["near", "far"]
+locations = {locations}
 
 [access.restore]
 root = "{root}/restores"
@@ -84,6 +109,8 @@ def main() -> None:
     parser.add_argument(
         "--compare-with", type=pathlib.Path, help="older code (a tree): timed as backupctl-before"
     )
+    parser.add_argument("--from", dest="source", choices=("near", "far"), default="near")
+    parser.add_argument("--link-mbit", type=int, default=1000, help="the far location's link")
     args = parser.parse_args()
     root = args.workdir
     tree = root / "tree"
@@ -92,12 +119,26 @@ def main() -> None:
     setup = root / "setup"
     shutil.rmtree(setup, ignore_errors=True)
     setup.mkdir()
-    config, env = _set_up(setup, tree, args.restic)
+    with contextlib.ExitStack() as stack:
+        server = None
+        if args.source == "far":
+            (setup / "sshd").mkdir()
+            server = stack.enter_context(
+                shaped_link.remote_sshd(setup / "sshd", mbit=args.link_mbit)
+            )
+        _time_all(args, setup, tree, server)
+
+
+def _time_all(args, setup: pathlib.Path, tree: pathlib.Path, server) -> None:
+    config, env = _set_up(setup, tree, args.restic, server)
     snapshot = env.snapshot_id()
     password_file = setup / "password"
     password_file.write_text(env.password() + "\n")
     password_file.chmod(0o600)
-    repository = str(setup / "near" / "bench")
+    repository = ("-r", str(setup / "near" / "bench"))
+    if server is not None:
+        store = sftp.SftpStore(server.make_spec("far", setup / "far"))
+        repository = ("-r", store.restic_repository() + "/bench", *store.restic_options())
     times: dict[str, list[tuple[float, float]]] = {
         "restic": [],
         "restic-verify": [],
@@ -126,8 +167,7 @@ def main() -> None:
             else:
                 argv = [
                     args.restic,
-                    "-r",
-                    repository,
+                    *repository,
                     "--password-file",
                     str(password_file),
                     *env.key_hint(),
@@ -151,15 +191,21 @@ def main() -> None:
     _report(args, times)
 
 
-def _set_up(setup: pathlib.Path, tree: pathlib.Path, restic: str):
-    """Initialise, back up once, enroll and register two staff keys; return (config, helper)."""
+def _set_up(setup: pathlib.Path, tree: pathlib.Path, restic: str, server):
+    """Initialise, back up once, enroll and register two staff keys; return (config, helper).
+    With an sshd, the location ``far`` is on it and comes first (restores read it)."""
     from backupctl.keys import master_secret
 
     for name in ("near", "far", "state", "restores"):
         (setup / name).mkdir()
     master_secret.generate_master_key_file(setup / "master.key")
     config = setup / "backupctl.toml"
-    config.write_text(CONFIG.format(root=setup, restic=restic, tree=tree))
+    far, order = LOCAL_FAR.format(root=setup), ["near", "far"]
+    if server is not None:
+        far, order = SFTP_FAR.format(root=setup, ssh=server), ["far", "near"]
+    config.write_text(
+        CONFIG.format(root=setup, restic=restic, tree=tree, far=far, locations=json.dumps(order))
+    )
     for command in (("init",), ("backup", "--quiet")):
         subprocess.run((str(BACKUPCTL), "--config", str(config), *command), check=True)
     helper = _Helper(setup, config, restic)
@@ -245,6 +291,7 @@ def _report(args, times) -> None:
     }
     base = medians["restic"]
     summary = {
+        "from": args.source if args.source == "near" else f"far, {args.link_mbit} Mbit/s",
         "size_mib": args.size_mib,
         "files": args.files,
         "runs": args.runs,
