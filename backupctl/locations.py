@@ -8,6 +8,7 @@ S3 credentials come from the keystore, entries ``location/<name>/access_key_id``
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from backupctl.config import Location
@@ -61,3 +62,11 @@ def repository(store: RepositoryStore, *, key_hint: str | None = None) -> Reposi
         environment=store.restic_environment(),
         key_hint=key_hint,
     )
+
+
+def shared_connection(store: RepositoryStore) -> contextlib.AbstractContextManager[None]:
+    """Given a store, return a block inside which the restic processes given its options share
+    one connection where its kind has one to share (SFTP: one ssh login, targets/ssh_master.py);
+    for the other kinds a block that does nothing."""
+    share = getattr(store, "shared_ssh", None)
+    return share() if share is not None else contextlib.nullcontext()

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 
 import paramiko
 
-from targets import errors, sftp_connect, ssh_command, store
+from targets import errors, sftp_connect, ssh_command, ssh_master, store
 from targets.specs import SftpSpec
 
 LISTING_CHANNELS = 4
 FILE_MODE = 0o600  # customer data: root only
 DIRECTORY_MODE = 0o700
+SHARED_LOGIN_SECONDS = 5.0  # beyond the connect timeout: key exchange and login
 
 
 class SftpStore(store.ClosingMixin):
@@ -36,22 +37,40 @@ class SftpStore(store.ClosingMixin):
         self._connection: sftp_connect.Connection | None = None
         self._connecting = threading.Lock()
         self._known_directories: set[str] = set()
+        self._shared: tuple[str, ...] = ()  # ssh options of a shared connection (shared_ssh)
 
     def restic_repository(self) -> str:
         """Return ``sftp:user@host:/path``; the port travels in the ssh command."""
         return f"sftp:{self.spec.user}@{self.spec.host}:{self.root}"
 
     def restic_options(self) -> tuple[str, ...]:
-        """Return ``-o sftp.command=ssh ...`` pinning key, port and known_hosts."""
-        argv = ssh_command.ssh_argv(
-            host=self.spec.host,
+        """Return ``-o sftp.command=ssh ...`` pinning key, port and known_hosts (and, inside
+        ``shared_ssh``, the shared connection's socket)."""
+        argv = ("ssh", *self._ssh_options(), *self._shared, self._login(), "-s", "sftp")
+        return ("-o", "sftp.command=" + ssh_command.sftp_command_option(self.name, argv))
+
+    @contextlib.contextmanager
+    def shared_ssh(self) -> Iterator[None]:
+        """Inside the block, the restic processes given ``restic_options`` share one ssh
+        connection (targets/ssh_master.py); when it cannot be opened each connects alone."""
+        timeout = self.spec.connect_timeout + SHARED_LOGIN_SECONDS
+        with ssh_master.shared(self._ssh_options(), self._login(), timeout=timeout) as path:
+            self._shared = ssh_master.client_options(path) if path else ()
+            try:
+                yield
+            finally:
+                self._shared = ()
+
+    def _ssh_options(self) -> tuple[str, ...]:
+        return ssh_command.ssh_options(
             port=self.spec.port,
-            user=self.spec.user,
             identity_file=self.spec.identity_file,
             known_hosts=self.spec.known_hosts,
             connect_timeout=self.spec.connect_timeout,
         )
-        return ("-o", "sftp.command=" + ssh_command.sftp_command_option(self.name, argv))
+
+    def _login(self) -> str:
+        return f"{self.spec.user}@{self.spec.host}"
 
     def restic_environment(self) -> dict[str, str]:
         """Return environment variables restic needs: none, the key file does the work."""

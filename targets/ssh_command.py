@@ -26,8 +26,25 @@ def ssh_argv(
 ) -> tuple[str, ...]:
     """Given the connection facts, return the ssh argv that opens the sftp subsystem, trusting
     only the given known_hosts file and key and never prompting."""
+    options = ssh_options(
+        port=port,
+        identity_file=identity_file,
+        known_hosts=known_hosts,
+        connect_timeout=connect_timeout,
+    )
+    return ("ssh", *options, f"{user}@{host}", "-s", "sftp")
+
+
+def ssh_options(
+    *,
+    port: int,
+    identity_file: pathlib.Path,
+    known_hosts: pathlib.Path,
+    connect_timeout: float,
+) -> tuple[str, ...]:
+    """Given the connection facts, return ssh's options (no login, no command): only the given
+    known_hosts file and key are trusted, and ssh never prompts."""
     return (
-        "ssh",
         "-F",
         "none",
         "-i",
@@ -50,9 +67,6 @@ def ssh_argv(
         "ServerAliveInterval=30",
         "-o",
         "ServerAliveCountMax=4",
-        f"{user}@{host}",
-        "-s",
-        "sftp",
     )
 
 

@@ -11,6 +11,7 @@ acknowledges it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -236,8 +237,13 @@ def _finish(db, request_id, actor, subjects, outcome, details) -> None:
 def _restore(config, stored, root, destination, on_progress, breaking) -> RunResult:
     body = stored.body
     source = snapshot_access.source_named(config, body.source)
-    # the whole tree: `restic ls SNAPSHOT DIR` lists DIR's children only (not recursive)
-    opened, nodes = snapshot_access.first_listing(config, source, body.snapshot)
+    with contextlib.ExitStack() as keep:  # restic ls and restore share one ssh login (SFTP)
+        # the whole tree: `restic ls SNAPSHOT DIR` lists DIR's children only (not recursive)
+        opened, nodes = snapshot_access.first_listing(config, source, body.snapshot, keep=keep)
+        return _restore_listed(body, opened, nodes, root, destination, on_progress, breaking)
+
+
+def _restore_listed(body, opened, nodes, root, destination, on_progress, breaking) -> RunResult:
     problem = tree.escape_problem(nodes)
     if problem:
         raise RefusedError(f"refused: {problem}")

@@ -3,6 +3,7 @@ answers, with the repository password; and find a snapshot there by id prefix or
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import re
@@ -54,12 +55,13 @@ def first_healthy(config: Config, source: Source) -> Opened:
 
 
 def first_listing(
-    config: Config, source: Source, snapshot: str
+    config: Config, source: Source, snapshot: str, *, keep: contextlib.ExitStack | None = None
 ) -> tuple[Opened, tuple[restoring.Node, ...]]:
     """Given a source and a full snapshot id, return the first location (in configured order)
     whose repository lists that snapshot, and the listing; the listing is the health check, so
     no location is listed or asked for its snapshots first. Raise ResticError naming every
-    location's failure when none answers."""
+    location's failure when none answers. With ``keep``, the restic processes reaching the
+    answering location share one connection until ``keep`` closes (locations.shared_connection)."""
 
     def listing(
         name: str, restic: Restic, target: Repository, password: Secret
@@ -69,7 +71,7 @@ def first_listing(
             raise operations.ResticError(f"answered for snapshot {listed[:12]}")
         return Opened(name, restic, target, password, ()), nodes
 
-    return _first_answering(config, source, listing)
+    return _first_answering(config, source, listing, keep)
 
 
 Answer = TypeVar("Answer")
@@ -79,6 +81,7 @@ def _first_answering(
     config: Config,
     source: Source,
     attempt: Callable[[str, Restic, Repository, Secret], Answer],
+    keep: contextlib.ExitStack | None = None,
 ) -> Answer:
     """Try ``attempt`` at each of the source's locations in configured order; return the first
     answer; raise ResticError naming every location's failure (an expected error) when none
@@ -92,7 +95,13 @@ def _first_answering(
         store = None
         try:
             store = location_stores.store_for(location, source.name, keystore)
-            return attempt(location.name, restic, repository(store, key_hint=hint), password)
+            with contextlib.ExitStack() as shared:
+                if keep is not None:
+                    shared.enter_context(location_stores.shared_connection(store))
+                answer = attempt(location.name, restic, repository(store, key_hint=hint), password)
+                if keep is not None:
+                    keep.push(shared.pop_all())
+                return answer
         except Exception as error:
             if not is_expected(error):
                 raise
