@@ -18,7 +18,7 @@ APT_PACKAGES=(
 # systemd provides systemd-analyze, which parses the units `schedule install` writes.
 if [ "$want_test" = 1 ]; then APT_PACKAGES+=(chromium fonts-dejavu-core systemd); fi
 # Test media (tests/fixtures/make_media.py) and the scan benchmark (tsk_recover, PhotoRec alone).
-[ "$want_test" = 1 ] && APT_PACKAGES+=(sleuthkit mtools exfatprogs exfat-fuse ntfs-3g)
+[ "$want_test" = 1 ] && APT_PACKAGES+=(sleuthkit mtools exfatprogs exfat-fuse ntfs-3g genisoimage)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
