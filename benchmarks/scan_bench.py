@@ -97,15 +97,20 @@ def on_medium(image: pathlib.Path, originals: list[dict], sources: dict[str, byt
     return present
 
 
+def _contents(paths) -> dict[str, bytes]:
+    contents = (path.read_bytes() for path in paths)
+    return {hashlib.sha256(content).hexdigest(): content for content in contents}
+
+
 def measure(kind: str, media: pathlib.Path, work: pathlib.Path, files: int, runs: int) -> dict:
     image = media / f"{kind}.img"
     if not image.exists():
         make_media.build(kind, media, files=files)
     originals = json.loads((media / f"{kind}.json").read_text())
-    sources = {
-        hashlib.sha256(path.read_bytes()).hexdigest(): path.read_bytes()
-        for path in make_media.pick_files(files)
-    }
+    sources = _contents(make_media.pick_files(files))
+    if any(item["sha256"] not in sources for item in originals):
+        # a package added or removed since the media were built changes the pick: look at all
+        sources = _contents(make_media.candidate_files())
     present = on_medium(image, originals, sources)
     everything = {item["sha256"] for item in originals}
     deleted = {item["sha256"] for item in originals if item["deleted"]}
