@@ -23,6 +23,7 @@ from recovery import (
     filesystems,
     manifest_json,
     photorec,
+    scan_files,
     tsk_client,
 )
 from recovery import mapfile as mapfile_module
@@ -56,7 +57,6 @@ CSV_FIELDS = (
     "damaged",
 )
 MAX_WARNINGS = 1000
-TOTAL_FACTOR = 4  # file-system files may share blocks (hard links); never this much
 
 # (phase, done, total): phases "listing", "recovering" (bytes), "carving", "carved" (files)
 OnProgress = Callable[[str, int, int], None]
@@ -129,11 +129,31 @@ def list_files(
     timeout: float = tsk_client.DEFAULT_TIMEOUT,
 ) -> tuple[tuple[Partition, ...], list[tuple[int, FoundFile]]]:
     """Given an image, return its partitions, and every regular file with the number of its
-    file system; TSK runs in a worker process, each step within ``timeout`` seconds."""
-    with tsk_client.TskClient(image, timeout=timeout, warn=warn) as client:
+    file system; TSK runs in worker processes, each step within ``timeout`` seconds."""
+    with (
+        tsk_client.TskClient(image, timeout=timeout, warn=warn) as client,
+        tsk_client.TskClient(image, timeout=timeout, warn=warn) as searcher,
+    ):
         partitions, systems = client.open()
+        searched = _ask_listings(client, searcher, image, partitions, systems)
         named = _named_files(client, systems)
-        return partitions, _in_walk_order(systems, named, _orphan_files(client, image, partitions))
+        return partitions, _in_walk_order(systems, named, _orphan_files(searcher, searched))
+
+
+def _ask_listings(client, searcher, image, partitions, systems: int) -> list[int]:
+    """Ask ``client``'s worker for the named files of every file system, and ``searcher``'s
+    (a second worker, started only then) for TSK's orphan files of those where they may exist
+    (fat_orphans); return those. Both workers list at once, while the scan goes on."""
+    client.ask([(system, False) for system in range(systems)])
+    volumes = [partition for partition in partitions if partition.filesystem]
+    searched = [
+        system
+        for system, partition in enumerate(volumes)
+        if fat_orphans.search_needed(image, partition, client.volume(system))
+    ]
+    if searched:
+        searcher.ask([(system, True) for system in searched], systems=client.partition_indexes())
+    return searched
 
 
 def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
@@ -142,14 +162,10 @@ def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, 
     ]
 
 
-def _orphan_files(client: tsk_client.TskClient, image, partitions) -> list[tuple[int, FoundFile]]:
-    """TSK's orphan files of every file system, but where they cannot exist (fat_orphans)."""
-    volumes = [partition for partition in partitions if partition.filesystem]
+def _orphan_files(searcher: tsk_client.TskClient, searched) -> list[tuple[int, FoundFile]]:
+    """TSK's orphan files of the file systems ``searched`` (asked for by ``_ask_listings``)."""
     return [
-        (system, item)
-        for system, partition in enumerate(volumes)
-        if fat_orphans.search_needed(image, partition, client.volume(system))
-        for item in client.walk(system, orphans=True)
+        (system, item) for system in searched for item in searcher.walk(system, orphans=True)
     ]
 
 
@@ -163,60 +179,6 @@ def _in_walk_order(systems: int, named, orphans) -> list[tuple[int, FoundFile]]:
         roots = next(deeper, len(own))
         ordered += own[:roots] + [pair for pair in orphans if pair[0] == system] + own[roots:]
     return ordered
-
-
-def _to_recover(found, image_size: int, warn, dropped) -> list[tuple[int, FoundFile]]:
-    """Leave out deleted files whose blocks now belong to an allocated file (overwritten), and
-    files claiming more bytes than the image holds (a damaged or hostile size field); stop
-    when the files together would exceed TOTAL_FACTOR times the image (cross-linked chains)."""
-    allocated = merge_runs(run for _, item in found if item.allocated for run in item.runs)
-    chosen, total = [], 0
-    for system, item in found:
-        if not item.allocated and (item.size == 0 or overlap(merge_runs(item.runs), allocated)):
-            dropped["overwritten_or_empty_deleted"] += 1
-            continue
-        if item.size > image_size:
-            warn(f"{item.origin} file {item.path!r} claims {item.size} bytes, more than the image")
-            dropped["implausible"] += 1
-            continue
-        total += item.size
-        if total > TOTAL_FACTOR * image_size:
-            warn(f"the file systems list more than {TOTAL_FACTOR}x the image size; rest skipped")
-            dropped["implausible"] += len(found) - len(chosen)
-            break
-        chosen.append((system, item))
-    return chosen
-
-
-def _recover(output, client, chosen, unreadable, warn, dropped, on_progress) -> list[ManifestEntry]:
-    entries, done, total = [], 0, sum(item.size for _, item in chosen)
-    for system, item in chosen:
-        *folders, name = item.path.strip("/").split("/")
-        folders = [item.origin, f"p{item.partition}", *folders]
-        try:
-            path, size, digest = output.write(
-                folders, name, lambda sink, s=system, i=item: client.read(s, i, sink)
-            )
-        except OSError as error:
-            warn(f"cannot read {item.origin} file {item.path!r}: {error}")
-            dropped["unreadable"] += 1
-            continue
-        entries.append(
-            ManifestEntry(
-                path,
-                size,
-                digest,
-                item.origin,
-                item.path,
-                item.times,
-                damage.damaged_bytes(item.runs, unreadable),
-                item.partition,
-                item.runs,
-            )
-        )
-        done += item.size
-        on_progress("recovering", done, total)
-    return entries
 
 
 def _manifests(output: OutputFolder, summary: dict, entries) -> str:
@@ -256,14 +218,17 @@ def scan(
     with (
         OutputFolder(out_dir) as output,
         tsk_client.TskClient(image, timeout=options.fs_timeout, warn=warn) as client,
+        tsk_client.TskClient(image, timeout=options.fs_timeout, warn=warn) as searcher,
     ):
         report("listing", 0, 0)
         partitions, systems = client.open()
+        searched = _ask_listings(client, searcher, image, partitions, systems)
         named = _named_files(client, systems)
         size = image.stat().st_size
         # Carving starts on what the named files leave: TSK's orphan search (it reads a whole
-        # FAT volume) then runs beside PhotoRec
-        early = _accounted(named, _to_recover(named, size, lambda message: None, dict(dropped)))
+        # FAT volume, in its own worker since the listing began) goes on beside PhotoRec
+        ahead = scan_files.choose(named, size, lambda message: None, dict(dropped))
+        early = _accounted(named, ahead)
         carve_run = (
             carved_output.start(
                 output,
@@ -277,10 +242,15 @@ def scan(
             else None
         )
         try:
-            found = _in_walk_order(systems, named, _orphan_files(client, image, partitions))
-            chosen = _to_recover(found, size, warn, dropped)
-            client.plan(chosen)
-            entries = _recover(output, client, chosen, unreadable, warn, dropped, report)
+            found, chosen, entries = _recover(
+                output,
+                (client, searcher),
+                (size, systems, named, ahead, searched),
+                unreadable=unreadable,
+                warn=warn,
+                dropped=dropped,
+                report=report,
+            )
             tools = tool_versions(options, query)
         except BaseException:
             if carve_run is not None:
@@ -299,6 +269,35 @@ def scan(
         )
         digest = _manifests(output, result.summary(), entries)
     return dataclasses.replace(result, manifest_sha256=digest)
+
+
+def _recover(output, clients, listed, *, unreadable, warn, dropped, report):
+    """Given both clients and what is listed (image size, number of file systems, named files,
+    those chosen among them alone, file systems searched for orphan files), recover the files of the file systems: the named
+    ones while the second worker still searches (when it does), then the rest (scan_files);
+    return every file found, those chosen and their entries, all in walk order."""
+    client, searcher = clients
+    size, systems, named, named_chosen, searched = listed
+    ahead = None
+    if searched:
+        ahead = scan_files.recover_ahead(output, client, named_chosen, unreadable, report)
+    found = _in_walk_order(systems, named, _orphan_files(searcher, searched))
+    searcher.close(reap=False)  # done: every file is read by the first worker
+    chosen = scan_files.choose(found, size, warn, dropped)
+    if ahead is None:
+        entries = scan_files.recover(output, client, chosen, unreadable, warn, dropped, report)
+    else:
+        entries = scan_files.recover_rest(
+            output,
+            client,
+            chosen,
+            ahead,
+            unreadable=unreadable,
+            warn=warn,
+            dropped=dropped,
+            on_progress=report,
+        )
+    return found, chosen, entries
 
 
 def _accounted(found, chosen) -> tuple[ByteRun, ...]:
