@@ -35,7 +35,6 @@ from recovery.scan_model import (
     Partition,
     complement,
     merge_runs,
-    overlap,
 )
 from recovery.scan_output import OutputFolder
 
@@ -164,9 +163,7 @@ def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, 
 
 def _orphan_files(searcher: tsk_client.TskClient, searched) -> list[tuple[int, FoundFile]]:
     """TSK's orphan files of the file systems ``searched`` (asked for by ``_ask_listings``)."""
-    return [
-        (system, item) for system in searched for item in searcher.walk(system, orphans=True)
-    ]
+    return [(system, item) for system in searched for item in searcher.walk(system, orphans=True)]
 
 
 def _in_walk_order(systems: int, named, orphans) -> list[tuple[int, FoundFile]]:
@@ -273,9 +270,10 @@ def scan(
 
 def _recover(output, clients, listed, *, unreadable, warn, dropped, report):
     """Given both clients and what is listed (image size, number of file systems, named files,
-    those chosen among them alone, file systems searched for orphan files), recover the files of the file systems: the named
-    ones while the second worker still searches (when it does), then the rest (scan_files);
-    return every file found, those chosen and their entries, all in walk order."""
+    those chosen among them alone, file systems searched for orphan files), recover the files
+    of the file systems: the named ones while the second worker still searches (when it does),
+    then the rest (scan_files); return every file found, those chosen and their entries, all
+    in walk order."""
     client, searcher = clients
     size, systems, named, named_chosen, searched = listed
     ahead = None

@@ -235,6 +235,9 @@ class TskClient:
         while this process does something else. ``systems`` (the partition index of each file
         system, from another client's ``open``) names partitions in warnings until this
         worker has answered its own ``open``. A worker gone already is found out by ``walk``."""
+        walks = list(walks)
+        if not walks:
+            return
         if self._process is None and systems:
             self._partitions = list(systems)
         try:
