@@ -148,8 +148,8 @@ class TskClient:
     def _start(self) -> None:
         self._process = _Child(str(self.image))
         self._buffer.clear()
+        self._open_asked = True  # a worker gone at once is found out reading the answer
         self._send({"op": "open"})
-        self._open_asked = True
 
     def _forget_asked(self) -> None:
         self._open_asked = False
