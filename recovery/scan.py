@@ -136,22 +136,26 @@ def list_files(
         partitions, systems = client.open()
         searched = _ask_listings(client, searcher, image, partitions, systems)
         named = _named_files(client, systems)
-        return partitions, _in_walk_order(systems, named, _orphan_files(searcher, searched))
+        return partitions, _in_walk_order(
+            systems, named, _orphan_files((client, searcher), searched)
+        )
 
 
-def _ask_listings(client, searcher, image, partitions, systems: int) -> list[int]:
+def _ask_listings(client, searcher, image, partitions, systems: int) -> list[tuple[int, bool]]:
     """Ask ``client``'s worker for the named files of every file system, and ``searcher``'s
-    (a second worker, started only then) for TSK's orphan files of those where they may exist
-    (fat_orphans); return those. Both workers list at once, while the scan goes on."""
+    (a second worker, started only then) for TSK's orphan files of the FAT-family ones where
+    they may exist (fat_orphans): both list at once, while the scan goes on. Return every file
+    system to search for orphan files, each with whether ``searcher`` does (elsewhere the
+    search is no read of the free space: ``client`` does it after the named files)."""
     client.ask([(system, False) for system in range(systems)])
     volumes = [partition for partition in partitions if partition.filesystem]
     searched = [
-        system
+        (system, partition.filesystem in fat_orphans.FREE_SPACE_SEARCH)
         for system, partition in enumerate(volumes)
         if fat_orphans.search_needed(image, partition, client.volume(system))
     ]
-    if searched:
-        searcher.ask([(system, True) for system in searched], systems=client.partition_indexes())
+    aside = [(system, True) for system, by_searcher in searched if by_searcher]
+    searcher.ask(aside, systems=client.partition_indexes())
     return searched
 
 
@@ -161,9 +165,14 @@ def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, 
     ]
 
 
-def _orphan_files(searcher: tsk_client.TskClient, searched) -> list[tuple[int, FoundFile]]:
-    """TSK's orphan files of the file systems ``searched`` (asked for by ``_ask_listings``)."""
-    return [(system, item) for system in searched for item in searcher.walk(system, orphans=True)]
+def _orphan_files(clients, searched) -> list[tuple[int, FoundFile]]:
+    """TSK's orphan files of the file systems ``searched`` (``_ask_listings``), each listed by
+    the first client or the second (``clients``)."""
+    return [
+        (system, item)
+        for system, by_searcher in searched
+        for item in (clients[1] if by_searcher else clients[0]).walk(system, orphans=True)
+    ]
 
 
 def _in_walk_order(systems: int, named, orphans) -> list[tuple[int, FoundFile]]:
@@ -277,9 +286,9 @@ def _recover(output, clients, listed, *, unreadable, warn, dropped, report):
     client, searcher = clients
     size, systems, named, named_chosen, searched = listed
     ahead = None
-    if searched:
+    if any(by_searcher for _, by_searcher in searched):
         ahead = scan_files.recover_ahead(output, client, named_chosen, unreadable, report)
-    found = _in_walk_order(systems, named, _orphan_files(searcher, searched))
+    found = _in_walk_order(systems, named, _orphan_files(clients, searched))
     searcher.close(reap=False)  # done: every file is read by the first worker
     chosen = scan_files.choose(found, size, warn, dropped)
     if ahead is None:

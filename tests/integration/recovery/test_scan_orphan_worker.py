@@ -129,6 +129,22 @@ def test_crashes_while_reading_ahead_give_what_walk_order_gives(
     assert not [entry for entry in merged.entries if entry.origin != "carved"]
 
 
+@pytest.mark.parametrize("kind", ["fat32", "ext4"])
+def test_where_the_search_reads_no_free_space_one_worker_does_all(kind, tmp_path, workers):
+    # FAT32 whose free clusters hold no directory entry: no search; ext4: TSK's search looks
+    # at the inode table, not the free space, and runs in the first worker after the listing
+    if shutil.which("mcopy") is None or shutil.which("mkfs.ext4") is None:
+        skip_or_fail("mtools or e2fsprogs missing (scripts/setup.sh --test)")
+    listings, started = workers
+    image, originals = make_media.build(kind, tmp_path, files=6)
+    result = scan.scan(image, None, tmp_path / "out", options=scan.ScanOptions(carve=False))
+    assert {entry.sha256 for entry in result.entries} >= {item["sha256"] for item in originals}
+    assert len(started) == 1 and {pid for _, pid, _ in listings} == set(started)
+    searched = [orphans for orphans, _, _ in listings]
+    assert searched == ([False] if kind == "fat32" else [False, True])
+    _assert_reaped(started)
+
+
 def test_a_hang_of_the_orphan_search_is_cut_at_the_bound_and_leaves_no_worker(
     orphans_and_deeper, tmp_path, monkeypatch, workers
 ):
