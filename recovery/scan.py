@@ -56,6 +56,9 @@ CSV_FIELDS = (
     "damaged",
 )
 MAX_WARNINGS = 1000
+# TSK's orphan search reads a FAT-family volume's free space, at about 4 MiB a millisecond: a
+# second worker, a few milliseconds to start, runs it aside on volumes this large or larger
+SEARCH_ASIDE_BYTES = 32 << 20
 
 # (phase, done, total): phases "listing", "recovering" (bytes), "carving", "carved" (files)
 OnProgress = Callable[[str, int, int], None]
@@ -144,19 +147,26 @@ def list_files(
 def _ask_listings(client, searcher, image, partitions, systems: int) -> list[tuple[int, bool]]:
     """Ask ``client``'s worker for the named files of every file system, and ``searcher``'s
     (a second worker, started only then) for TSK's orphan files of the FAT-family ones where
-    they may exist (fat_orphans): both list at once, while the scan goes on. Return every file
-    system to search for orphan files, each with whether ``searcher`` does (elsewhere the
-    search is no read of the free space: ``client`` does it after the named files)."""
+    they may exist (fat_orphans), of SEARCH_ASIDE_BYTES or more: both list at once, while the
+    scan goes on. Return every file system to search for orphan files, each with whether
+    ``searcher`` does (elsewhere ``client`` does it after the named files)."""
     client.ask([(system, False) for system in range(systems)])
     volumes = [partition for partition in partitions if partition.filesystem]
     searched = [
-        (system, partition.filesystem in fat_orphans.FREE_SPACE_SEARCH)
+        (system, _search_aside(partition))
         for system, partition in enumerate(volumes)
         if fat_orphans.search_needed(image, partition, client.volume(system))
     ]
     aside = [(system, True) for system, by_searcher in searched if by_searcher]
     searcher.ask(aside, systems=client.partition_indexes())
     return searched
+
+
+def _search_aside(partition: Partition) -> bool:
+    return (
+        partition.filesystem in fat_orphans.FREE_SPACE_SEARCH
+        and partition.length >= SEARCH_ASIDE_BYTES
+    )
 
 
 def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
