@@ -134,7 +134,7 @@ def list_files(
     file system; TSK runs in worker processes, each step within ``timeout`` seconds."""
     with (
         tsk_client.TskClient(image, timeout=timeout, warn=warn) as client,
-        tsk_client.TskClient(image, timeout=timeout, warn=warn) as searcher,
+        tsk_client.TskClient(image, timeout=timeout, warn=warn, holes_unread=True) as searcher,
     ):
         partitions, systems = client.open()
         searched = _ask_listings(client, searcher, image, partitions, systems)
@@ -234,7 +234,9 @@ def scan(
     with (
         OutputFolder(out_dir) as output,
         tsk_client.TskClient(image, timeout=options.fs_timeout, warn=warn) as client,
-        tsk_client.TskClient(image, timeout=options.fs_timeout, warn=warn) as searcher,
+        tsk_client.TskClient(
+            image, timeout=options.fs_timeout, warn=warn, holes_unread=True
+        ) as searcher,
     ):
         report("listing", 0, 0)
         partitions, systems = client.open()

@@ -108,8 +108,11 @@ class TskClient:
     ``read`` feeds a file's content to a sink. Failures of the worker become warnings.
     """
 
-    def __init__(self, image: pathlib.Path, *, timeout: float, warn: Warn) -> None:
+    def __init__(
+        self, image: pathlib.Path, *, timeout: float, warn: Warn, holes_unread: bool = False
+    ) -> None:
         self.image, self.timeout, self.warn = image, timeout, warn
+        self.holes_unread = holes_unread  # a sparse image's holes given to TSK as zeros
         self._process: _Child | None = None
         self._buffer = bytearray()
         self._partitions: list[int] = []  # partition index of each file system
@@ -149,7 +152,7 @@ class TskClient:
         self._process = _Child(str(self.image))
         self._buffer.clear()
         self._open_asked = True  # a worker gone at once is found out reading the answer
-        self._send({"op": "open"})
+        self._send({"op": "open", "holes_unread": self.holes_unread})
 
     def _forget_asked(self) -> None:
         self._open_asked = False
