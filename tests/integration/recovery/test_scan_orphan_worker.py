@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from recovery import scan, scan_files, tsk_client, tsk_worker
+from recovery import filesystems, scan, scan_files, tsk_client, tsk_worker, work_copy
 from tests.fixtures import make_media
 from tests.fixtures.requirements import skip_or_fail
 
@@ -143,6 +143,30 @@ def test_where_the_search_reads_no_free_space_one_worker_does_all(kind, tmp_path
     searched = [orphans for orphans, _, _ in listings]
     assert searched == ([False] if kind == "fat32" else [False, True])
     _assert_reaped(started)
+
+
+def test_holes_given_as_zeros_are_the_bytes_and_listings_of_the_image(orphans_and_deeper):
+    image, _ = orphans_and_deeper
+    with open(image, "rb") as stream:
+        data = work_copy.data_blocks(stream.fileno(), image.stat().st_size)
+    assert data and sum(run.length for run in data) * 2 <= image.stat().st_size  # sparse
+    read, listed, partitions, systems = {}, {}, {}, {}
+    for holes_unread in (False, True):
+        opened = filesystems.open_image(str(image), print, holes_unread=holes_unread)
+        read[holes_unread], partitions[holes_unread], systems[holes_unread] = opened
+    assert isinstance(read[True], filesystems._HolesUnread)
+    assert partitions[True] == partitions[False]
+    for holes_unread, (system,) in systems.items():
+        listed[holes_unread] = (
+            list(filesystems.walk(system, print)),
+            list(filesystems.walk_orphans(system, print)),
+        )
+    assert listed[True] == listed[False] and len(listed[True][1]) == 4
+    size = image.stat().st_size
+    edges = [edge for run in data for edge in (run.offset, run.end)]
+    for offset in sorted({0, size - 100, *edges, *(edge - 700 for edge in edges if edge > 700)}):
+        length = min(65536, size - offset)
+        assert read[True].read(offset, length) == read[False].read(offset, length), offset
 
 
 def test_a_hang_of_the_orphan_search_is_cut_at_the_bound_and_leaves_no_worker(
