@@ -19,6 +19,7 @@ from collections.abc import Callable
 from recovery import (
     carved_output,
     damage,
+    fat_layout,
     fat_orphans,
     filesystems,
     manifest_json,
@@ -139,27 +140,37 @@ def list_files(
         partitions, systems = client.open()
         searched = _ask_listings(client, searcher, image, partitions, systems)
         named = _named_files(client, systems)
+        searched = _search(client, searcher, image, partitions, searched, costly=True)
         return partitions, _in_walk_order(
             systems, named, _orphan_files((client, searcher), searched)
         )
 
 
 def _ask_listings(client, searcher, image, partitions, systems: int) -> list[tuple[int, bool]]:
-    """Ask ``client``'s worker for the named files of every file system, and ``searcher``'s
-    (a second worker, started only then) for TSK's orphan files of the FAT-family ones where
-    they may exist (fat_orphans), of SEARCH_ASIDE_BYTES or more: both list at once, while the
-    scan goes on. Return every file system to search for orphan files, each with whether
-    ``searcher`` does (elsewhere ``client`` does it after the named files)."""
+    """Ask ``client``'s worker for the named files of every file system, and decide the orphan
+    search of those whose check is quick (``_search``): both workers list at once."""
     client.ask([(system, False) for system in range(systems)])
+    return _search(client, searcher, image, partitions, [], costly=False)
+
+
+def _search(client, searcher, image, partitions, searched, *, costly: bool):
+    """Given the file systems to search for orphan files decided so far (each with whether
+    ``searcher`` does), decide those whose fat_orphans check is ``costly`` (FAT12/16/32: it
+    reads the free space; done once carving has started) or not: ``searcher``'s worker
+    (started only then) is asked now for those SEARCH_ASIDE_BYTES or larger of the FAT family
+    that come after every one asked before; ``client`` searches the others after the named
+    files. Return all decided, in file-system order."""
     volumes = [partition for partition in partitions if partition.filesystem]
-    searched = [
-        (system, _search_aside(partition))
+    asked = max((system for system, by_searcher in searched if by_searcher), default=-1)
+    decided = [
+        (system, _search_aside(partition) and system > asked)
         for system, partition in enumerate(volumes)
-        if fat_orphans.search_needed(image, partition, client.volume(system))
+        if (partition.filesystem in fat_layout.FAT_KINDS) == costly
+        and fat_orphans.search_needed(image, partition, client.volume(system))
     ]
-    aside = [(system, True) for system, by_searcher in searched if by_searcher]
+    aside = [(system, True) for system, by_searcher in decided if by_searcher]
     searcher.ask(aside, systems=client.partition_indexes())
-    return searched
+    return sorted(searched + decided)
 
 
 def _search_aside(partition: Partition) -> bool:
@@ -244,7 +255,7 @@ def scan(
         named = _named_files(client, systems)
         size = image.stat().st_size
         # Carving starts on what the named files leave: TSK's orphan search (it reads a whole
-        # FAT volume, in its own worker since the listing began) goes on beside PhotoRec
+        # FAT volume; in a worker of its own on a large one) goes on beside PhotoRec
         ahead = scan_files.choose(named, size, lambda message: None, dict(dropped))
         early = _accounted(named, ahead)
         carve_run = (
@@ -260,6 +271,7 @@ def scan(
             else None
         )
         try:
+            searched = _search(client, searcher, image, partitions, searched, costly=True)
             found, chosen, entries = _recover(
                 output,
                 (client, searcher),
