@@ -290,7 +290,7 @@ def scan(
         if carve_run is not None:
             known = {entry.sha256 for entry in entries}
             # what the orphan files account for was carved too: as if it had not been
-            late = _minus(_accounted(found, chosen), early, size)
+            late = _late(found, chosen, named, early, size)
             entries += carved_output.finish(
                 output, carve_run, unreadable, known, dropped, report, late
             )
@@ -340,6 +340,18 @@ def _accounted(found, chosen) -> tuple[ByteRun, ...]:
             *(run for _, item in found if item.allocated for run in item.runs),
         )
     )
+
+
+def _late(found, chosen, named, early: tuple[ByteRun, ...], size: int) -> tuple[ByteRun, ...]:
+    """The runs the files found after carving began (TSK's orphan files) account for beyond
+    ``early``; none, without merging every run again, when no such file is chosen or
+    allocated (the usual case: then the named files alone account for no more than early)."""
+    named_ids, chosen_ids = {id(item) for _, item in named}, {id(item) for _, item in chosen}
+    if not any(
+        item.allocated or id(item) in chosen_ids for _, item in found if id(item) not in named_ids
+    ):
+        return ()
+    return _minus(_accounted(found, chosen), early, size)
 
 
 def _minus(runs: tuple[ByteRun, ...], taken: tuple[ByteRun, ...], size: int) -> tuple[ByteRun, ...]:
