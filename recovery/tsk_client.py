@@ -82,6 +82,13 @@ def _child(image: str, requests: int, answers: int, parent_ends: tuple[int, int]
     try:
         for descriptor in parent_ends:
             os.close(descriptor)
+        # nothing else inherited stays open: a pipe another thread had just made (PhotoRec
+        # starting) would never see its end while this worker lives
+        low = 3
+        for descriptor in sorted((requests, answers)):
+            os.closerange(low, descriptor)
+            low = descriptor + 1
+        os.closerange(low, os.sysconf("SC_OPEN_MAX"))
         os.setsid()  # its own process group: killed as one
         with contextlib.suppress(OSError, AttributeError):  # killed when backupctl dies
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
