@@ -31,6 +31,8 @@ from recovery.scan_model import ByteRun, Partition
 
 logger = logging.getLogger(__name__)
 
+# where TSK's orphan search reads the volume's whole free space (fatfs_inode_walk)
+FREE_SPACE_SEARCH = frozenset((*fat_layout.FAT_KINDS, "exfat"))
 READ_CHUNK = 1 << 20
 MAX_FAT_BYTES = 64 << 20  # 16 million FAT32 clusters: a 1 TiB volume with 64 KiB clusters
 ENTRY = 32

@@ -8,13 +8,16 @@ directory gives a warning and the walk goes on; loops and depth are bounded.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime
 import logging
+import os
 from collections.abc import Callable, Iterator
 
 import pytsk3
 
+from recovery import work_copy
 from recovery.scan_model import ByteRun, FoundFile, Partition
 
 logger = logging.getLogger(__name__)
@@ -100,15 +103,49 @@ def _partitions(image: pytsk3.Img_Info, size: int, warn: Warn) -> list[Partition
     return found or [Partition(0, 0, size, "whole image", table)]
 
 
+class _HolesUnread(pytsk3.Img_Info):
+    """A sparse image whose holes TSK gets as zeros without reading them (the same bytes:
+    TSK's orphan search on a FAT volume reads its whole free space, mostly holes)."""
+
+    def __init__(self, path: str, descriptor: int, size: int, data: tuple) -> None:
+        self._descriptor, self._size = descriptor, size
+        self._starts, self._ends = [run.offset for run in data], [run.end for run in data]
+        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+    def read(self, offset: int, length: int) -> bytes:
+        first = max(bisect.bisect_right(self._starts, offset) - 1, 0)
+        last = bisect.bisect_left(self._starts, offset + length)
+        if any(self._ends[index] > offset for index in range(first, last)):
+            return os.pread(self._descriptor, length, offset)
+        return bytes(max(min(length, self._size - offset), 0))
+
+    def get_size(self) -> int:
+        return self._size
+
+
+def _image(path: str, *, holes_unread: bool) -> pytsk3.Img_Info:
+    """TSK's image of ``path``; with ``holes_unread``, one that does not read the holes of an
+    image at least half holes (SEEK_DATA)."""
+    if holes_unread:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        size = os.fstat(descriptor).st_size
+        data = work_copy.data_blocks(descriptor, size)
+        if data is not None and sum(run.length for run in data) * 2 <= size:
+            return _HolesUnread(path, descriptor, size, data)
+        os.close(descriptor)
+    return pytsk3.Img_Info(path)
+
+
 def open_image(
-    path: str, warn: Warn
+    path: str, warn: Warn, *, holes_unread: bool = False
 ) -> tuple[pytsk3.Img_Info, tuple[Partition, ...], list[OpenFileSystem]]:
-    """Given an image path, return TSK's image, its partitions and the file systems found.
+    """Given an image path, return TSK's image, its partitions and the file systems found
+    (``holes_unread``: a sparse image's holes are given as zeros, not read).
 
     A partition table naming partitions with no file system TSK reads (or none at all) leaves
     them out of the file systems; the caller carves them.
     """
-    image = pytsk3.Img_Info(path)
+    image = _image(path, holes_unread=holes_unread)
     size = image.get_size()
     partitions, systems = [], []
     for partition in _partitions(image, size, warn):

@@ -19,10 +19,12 @@ from collections.abc import Callable
 from recovery import (
     carved_output,
     damage,
+    fat_layout,
     fat_orphans,
     filesystems,
     manifest_json,
     photorec,
+    scan_files,
     tsk_client,
 )
 from recovery import mapfile as mapfile_module
@@ -34,7 +36,6 @@ from recovery.scan_model import (
     Partition,
     complement,
     merge_runs,
-    overlap,
 )
 from recovery.scan_output import OutputFolder
 
@@ -56,7 +57,9 @@ CSV_FIELDS = (
     "damaged",
 )
 MAX_WARNINGS = 1000
-TOTAL_FACTOR = 4  # file-system files may share blocks (hard links); never this much
+# TSK's orphan search reads a FAT-family volume's free space, at about 4 MiB a millisecond: a
+# second worker, a few milliseconds to start, runs it aside on volumes this large or larger
+SEARCH_ASIDE_BYTES = 32 << 20
 
 # (phase, done, total): phases "listing", "recovering" (bytes), "carving", "carved" (files)
 OnProgress = Callable[[str, int, int], None]
@@ -129,11 +132,52 @@ def list_files(
     timeout: float = tsk_client.DEFAULT_TIMEOUT,
 ) -> tuple[tuple[Partition, ...], list[tuple[int, FoundFile]]]:
     """Given an image, return its partitions, and every regular file with the number of its
-    file system; TSK runs in a worker process, each step within ``timeout`` seconds."""
-    with tsk_client.TskClient(image, timeout=timeout, warn=warn) as client:
+    file system; TSK runs in worker processes, each step within ``timeout`` seconds."""
+    with (
+        tsk_client.TskClient(image, timeout=timeout, warn=warn) as client,
+        tsk_client.TskClient(image, timeout=timeout, warn=warn, holes_unread=True) as searcher,
+    ):
         partitions, systems = client.open()
+        searched = _ask_listings(client, searcher, image, partitions, systems)
         named = _named_files(client, systems)
-        return partitions, _in_walk_order(systems, named, _orphan_files(client, image, partitions))
+        searched = _search(client, searcher, image, partitions, searched, costly=True)
+        return partitions, _in_walk_order(
+            systems, named, _orphan_files((client, searcher), searched)
+        )
+
+
+def _ask_listings(client, searcher, image, partitions, systems: int) -> list[tuple[int, bool]]:
+    """Ask ``client``'s worker for the named files of every file system, and decide the orphan
+    search of those whose check is quick (``_search``): both workers list at once."""
+    client.ask([(system, False) for system in range(systems)])
+    return _search(client, searcher, image, partitions, [], costly=False)
+
+
+def _search(client, searcher, image, partitions, searched, *, costly: bool):
+    """Given the file systems to search for orphan files decided so far (each with whether
+    ``searcher`` does), decide those whose fat_orphans check is ``costly`` (FAT12/16/32: it
+    reads the free space; done once carving has started) or not: ``searcher``'s worker
+    (started only then) is asked now for those SEARCH_ASIDE_BYTES or larger of the FAT family
+    that come after every one asked before; ``client`` searches the others after the named
+    files. Return all decided, in file-system order."""
+    volumes = [partition for partition in partitions if partition.filesystem]
+    asked = max((system for system, by_searcher in searched if by_searcher), default=-1)
+    decided = [
+        (system, _search_aside(partition) and system > asked)
+        for system, partition in enumerate(volumes)
+        if (partition.filesystem in fat_layout.FAT_KINDS) == costly
+        and fat_orphans.search_needed(image, partition, client.volume(system))
+    ]
+    aside = [(system, True) for system, by_searcher in decided if by_searcher]
+    searcher.ask(aside, systems=client.partition_indexes())
+    return sorted(searched + decided)
+
+
+def _search_aside(partition: Partition) -> bool:
+    return (
+        partition.filesystem in fat_orphans.FREE_SPACE_SEARCH
+        and partition.length >= SEARCH_ASIDE_BYTES
+    )
 
 
 def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, FoundFile]]:
@@ -142,14 +186,13 @@ def _named_files(client: tsk_client.TskClient, systems: int) -> list[tuple[int, 
     ]
 
 
-def _orphan_files(client: tsk_client.TskClient, image, partitions) -> list[tuple[int, FoundFile]]:
-    """TSK's orphan files of every file system, but where they cannot exist (fat_orphans)."""
-    volumes = [partition for partition in partitions if partition.filesystem]
+def _orphan_files(clients, searched) -> list[tuple[int, FoundFile]]:
+    """TSK's orphan files of the file systems ``searched`` (``_ask_listings``), each listed by
+    the first client or the second (``clients``)."""
     return [
         (system, item)
-        for system, partition in enumerate(volumes)
-        if fat_orphans.search_needed(image, partition, client.volume(system))
-        for item in client.walk(system, orphans=True)
+        for system, by_searcher in searched
+        for item in (clients[1] if by_searcher else clients[0]).walk(system, orphans=True)
     ]
 
 
@@ -163,60 +206,6 @@ def _in_walk_order(systems: int, named, orphans) -> list[tuple[int, FoundFile]]:
         roots = next(deeper, len(own))
         ordered += own[:roots] + [pair for pair in orphans if pair[0] == system] + own[roots:]
     return ordered
-
-
-def _to_recover(found, image_size: int, warn, dropped) -> list[tuple[int, FoundFile]]:
-    """Leave out deleted files whose blocks now belong to an allocated file (overwritten), and
-    files claiming more bytes than the image holds (a damaged or hostile size field); stop
-    when the files together would exceed TOTAL_FACTOR times the image (cross-linked chains)."""
-    allocated = merge_runs(run for _, item in found if item.allocated for run in item.runs)
-    chosen, total = [], 0
-    for system, item in found:
-        if not item.allocated and (item.size == 0 or overlap(merge_runs(item.runs), allocated)):
-            dropped["overwritten_or_empty_deleted"] += 1
-            continue
-        if item.size > image_size:
-            warn(f"{item.origin} file {item.path!r} claims {item.size} bytes, more than the image")
-            dropped["implausible"] += 1
-            continue
-        total += item.size
-        if total > TOTAL_FACTOR * image_size:
-            warn(f"the file systems list more than {TOTAL_FACTOR}x the image size; rest skipped")
-            dropped["implausible"] += len(found) - len(chosen)
-            break
-        chosen.append((system, item))
-    return chosen
-
-
-def _recover(output, client, chosen, unreadable, warn, dropped, on_progress) -> list[ManifestEntry]:
-    entries, done, total = [], 0, sum(item.size for _, item in chosen)
-    for system, item in chosen:
-        *folders, name = item.path.strip("/").split("/")
-        folders = [item.origin, f"p{item.partition}", *folders]
-        try:
-            path, size, digest = output.write(
-                folders, name, lambda sink, s=system, i=item: client.read(s, i, sink)
-            )
-        except OSError as error:
-            warn(f"cannot read {item.origin} file {item.path!r}: {error}")
-            dropped["unreadable"] += 1
-            continue
-        entries.append(
-            ManifestEntry(
-                path,
-                size,
-                digest,
-                item.origin,
-                item.path,
-                item.times,
-                damage.damaged_bytes(item.runs, unreadable),
-                item.partition,
-                item.runs,
-            )
-        )
-        done += item.size
-        on_progress("recovering", done, total)
-    return entries
 
 
 def _manifests(output: OutputFolder, summary: dict, entries) -> str:
@@ -256,14 +245,19 @@ def scan(
     with (
         OutputFolder(out_dir) as output,
         tsk_client.TskClient(image, timeout=options.fs_timeout, warn=warn) as client,
+        tsk_client.TskClient(
+            image, timeout=options.fs_timeout, warn=warn, holes_unread=True
+        ) as searcher,
     ):
         report("listing", 0, 0)
         partitions, systems = client.open()
+        searched = _ask_listings(client, searcher, image, partitions, systems)
         named = _named_files(client, systems)
         size = image.stat().st_size
         # Carving starts on what the named files leave: TSK's orphan search (it reads a whole
-        # FAT volume) then runs beside PhotoRec
-        early = _accounted(named, _to_recover(named, size, lambda message: None, dict(dropped)))
+        # FAT volume; in a worker of its own on a large one) goes on beside PhotoRec
+        ahead = scan_files.choose(named, size, lambda message: None, dict(dropped))
+        early = _accounted(named, ahead)
         carve_run = (
             carved_output.start(
                 output,
@@ -277,10 +271,16 @@ def scan(
             else None
         )
         try:
-            found = _in_walk_order(systems, named, _orphan_files(client, image, partitions))
-            chosen = _to_recover(found, size, warn, dropped)
-            client.plan(chosen)
-            entries = _recover(output, client, chosen, unreadable, warn, dropped, report)
+            searched = _search(client, searcher, image, partitions, searched, costly=True)
+            found, chosen, entries = _recover(
+                output,
+                (client, searcher),
+                (size, systems, named, ahead, searched),
+                unreadable=unreadable,
+                warn=warn,
+                dropped=dropped,
+                report=report,
+            )
             tools = tool_versions(options, query)
         except BaseException:
             if carve_run is not None:
@@ -290,7 +290,7 @@ def scan(
         if carve_run is not None:
             known = {entry.sha256 for entry in entries}
             # what the orphan files account for was carved too: as if it had not been
-            late = _minus(_accounted(found, chosen), early, size)
+            late = _late(found, chosen, named, early, size)
             entries += carved_output.finish(
                 output, carve_run, unreadable, known, dropped, report, late
             )
@@ -299,6 +299,36 @@ def scan(
         )
         digest = _manifests(output, result.summary(), entries)
     return dataclasses.replace(result, manifest_sha256=digest)
+
+
+def _recover(output, clients, listed, *, unreadable, warn, dropped, report):
+    """Given both clients and what is listed (image size, number of file systems, named files,
+    those chosen among them alone, file systems searched for orphan files), recover the files
+    of the file systems: the named ones while the second worker still searches (when it does),
+    then the rest (scan_files); return every file found, those chosen and their entries, all
+    in walk order."""
+    client, searcher = clients
+    size, systems, named, named_chosen, searched = listed
+    ahead = None
+    if any(by_searcher for _, by_searcher in searched):
+        ahead = scan_files.recover_ahead(output, client, named_chosen, unreadable, report)
+    found = _in_walk_order(systems, named, _orphan_files(clients, searched))
+    searcher.close(reap=False)  # done: every file is read by the first worker
+    chosen = scan_files.choose(found, size, warn, dropped)
+    if ahead is None:
+        entries = scan_files.recover(output, client, chosen, unreadable, warn, dropped, report)
+    else:
+        entries = scan_files.recover_rest(
+            output,
+            client,
+            chosen,
+            ahead,
+            unreadable=unreadable,
+            warn=warn,
+            dropped=dropped,
+            on_progress=report,
+        )
+    return found, chosen, entries
 
 
 def _accounted(found, chosen) -> tuple[ByteRun, ...]:
@@ -310,6 +340,18 @@ def _accounted(found, chosen) -> tuple[ByteRun, ...]:
             *(run for _, item in found if item.allocated for run in item.runs),
         )
     )
+
+
+def _late(found, chosen, named, early: tuple[ByteRun, ...], size: int) -> tuple[ByteRun, ...]:
+    """The runs the files found after carving began (TSK's orphan files) account for beyond
+    ``early``; none, without merging every run again, when no such file is chosen or
+    allocated (the usual case: then the named files alone account for no more than early)."""
+    named_ids, chosen_ids = {id(item) for _, item in named}, {id(item) for _, item in chosen}
+    if not any(
+        item.allocated or id(item) in chosen_ids for _, item in found if id(item) not in named_ids
+    ):
+        return ()
+    return _minus(_accounted(found, chosen), early, size)
 
 
 def _minus(runs: tuple[ByteRun, ...], taken: tuple[ByteRun, ...], size: int) -> tuple[ByteRun, ...]:

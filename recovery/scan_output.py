@@ -195,6 +195,23 @@ class OutputFolder:
         with contextlib.suppress(OSError):  # not empty
             os.rmdir(path, dir_fd=self._fd)
 
+    def folders(self) -> list[tuple[str, ...]]:
+        """Return the folders made so far, as the sanitized names given for them."""
+        with self._lock:
+            return [parts for parts in self._folders if parts]
+
+    def remove_folders(self, folders: Sequence[tuple[str, ...]]) -> None:
+        """Remove folders this folder made (deepest first), as ``folders`` names them; one
+        still holding anything stays, and so does what it holds."""
+        with self._lock:
+            for parts in sorted(folders, key=len, reverse=True):
+                if not parts or parts not in self._folders or parts[:-1] not in self._folders:
+                    continue
+                descriptor, path = self._folders.pop(parts)
+                os.close(descriptor)
+                with contextlib.suppress(OSError):  # not empty
+                    os.rmdir(path.rpartition("/")[2], dir_fd=self._folders[parts[:-1]][0])
+
     def remove(self, relative: str) -> None:
         """Remove a file this folder wrote (a carved duplicate), never following a symlink."""
         folder, name = relative.rpartition("/")[::2]

@@ -7,6 +7,10 @@ image, listing a file system (its named files; its orphan files), and each chunk
 read. A worker that crashes, hangs past the deadline or answers nonsense is killed; that
 becomes a warning, the file system is partly listed (or its file unreadable), and the scan
 goes on with a fresh worker.
+
+Listings may be asked for ahead (``ask``): the worker works on them while the scan does
+something else, and ``walk`` takes the answers later; their deadline runs from then. A scan
+uses a second client so that TSK's orphan search runs beside the named files' listing.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import pathlib
 import select
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from recovery import tsk_worker
 from recovery.scan_model import ByteRun, FoundFile, Partition
@@ -78,6 +82,13 @@ def _child(image: str, requests: int, answers: int, parent_ends: tuple[int, int]
     try:
         for descriptor in parent_ends:
             os.close(descriptor)
+        # nothing else inherited stays open: a pipe another thread had just made (PhotoRec
+        # starting) would never see its end while this worker lives
+        low = 3
+        for descriptor in sorted((requests, answers)):
+            os.closerange(low, descriptor)
+            low = descriptor + 1
+        os.closerange(low, os.sysconf("SC_OPEN_MAX"))
         os.setsid()  # its own process group: killed as one
         with contextlib.suppress(OSError, AttributeError):  # killed when backupctl dies
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -104,8 +115,11 @@ class TskClient:
     ``read`` feeds a file's content to a sink. Failures of the worker become warnings.
     """
 
-    def __init__(self, image: pathlib.Path, *, timeout: float, warn: Warn) -> None:
+    def __init__(
+        self, image: pathlib.Path, *, timeout: float, warn: Warn, holes_unread: bool = False
+    ) -> None:
         self.image, self.timeout, self.warn = image, timeout, warn
+        self.holes_unread = holes_unread  # a sparse image's holes given to TSK as zeros
         self._process: _Child | None = None
         self._buffer = bytearray()
         self._partitions: list[int] = []  # partition index of each file system
@@ -116,6 +130,8 @@ class TskClient:
         self._unlisted: set[int] = set()  # no more listing (the files listed are still read)
         self._read_failures: dict[int, int] = {}
         self._killed: list[_Child] = []  # killed, not yet reaped
+        self._open_asked = False  # "open" sent to the worker, its answer not read yet
+        self._walks_asked: collections.deque[tuple[int, bool]] = collections.deque()
 
     def __enter__(self) -> TskClient:
         return self
@@ -128,6 +144,7 @@ class TskClient:
         ``reap``, it is not waited for here (a killed process takes milliseconds to go, time
         the scan spends on its carved files): the next ``close`` reaps it."""
         process, self._process = self._process, None
+        self._forget_asked()
         if process is not None:
             _kill(process, reap=False)
             process.stdout.close()
@@ -141,12 +158,19 @@ class TskClient:
     def _start(self) -> None:
         self._process = _Child(str(self.image))
         self._buffer.clear()
+        self._open_asked = True  # a worker gone at once is found out reading the answer
+        self._send({"op": "open", "holes_unread": self.holes_unread})
+
+    def _forget_asked(self) -> None:
+        self._open_asked = False
+        self._walks_asked.clear()
 
     def _fail(self, reason: str) -> str:
         """Kill the worker (the reads asked for ahead go back to the plan); return what
         happened to it, for a warning."""
         self._plan.extendleft(reversed(self._sent))
         self._sent.clear()
+        self._forget_asked()
         process, self._process = self._process, None
         if process is None:
             return reason
@@ -208,11 +232,36 @@ class TskClient:
         """Return the answer to ``open``, starting (or restarting) the worker when needed."""
         if self._process is None:
             self._start()
-            self._send({"op": "open"})
+        if self._open_asked:
             opened = self._message(time.monotonic() + self.timeout)
+            self._open_asked = False
             self._partitions = [int(index) for index in opened["systems"]]
             self._opened = opened
         return self._opened
+
+    def ask(self, walks: Iterable[tuple[int, bool]], *, systems: Sequence[int] = ()) -> None:
+        """Given listings (file system, orphans) that ``walk`` will be called for, in that
+        order: start the worker when needed and ask for them now, so that it works on them
+        while this process does something else. ``systems`` (the partition index of each file
+        system, from another client's ``open``) names partitions in warnings until this
+        worker has answered its own ``open``. A worker gone already is found out by ``walk``."""
+        walks = list(walks)
+        if not walks:
+            return
+        if self._process is None and systems:
+            self._partitions = list(systems)
+        try:
+            if self._process is None:
+                self._start()
+            for system, orphans in walks:
+                self._send({"op": "walk", "system": system, "orphans": orphans})
+                self._walks_asked.append((system, orphans))
+        except WorkerFailed:
+            pass  # the next walk meets the same worker and gives the warning
+
+    def partition_indexes(self) -> tuple[int, ...]:
+        """Return the partition index of each file system, as the worker opened them."""
+        return tuple(self._partitions)
 
     def open(self) -> tuple[tuple[Partition, ...], int]:
         """Return the image's partitions and how many file systems TSK found on them; when
@@ -243,7 +292,11 @@ class TskClient:
             return files
         try:
             self._ready()
-            self._send({"op": "walk", "system": system, "orphans": orphans})
+            asked = self._walks_asked.popleft() if self._walks_asked else None
+            if asked is None:
+                self._send({"op": "walk", "system": system, "orphans": orphans})
+            elif asked != (system, orphans):
+                raise WorkerFailed("listings taken in another order than asked")
             deadline = time.monotonic() + self.timeout
             while "done" not in (message := self._message(deadline)):
                 files.append(_found(message["file"]))
@@ -261,6 +314,15 @@ class TskClient:
         """Given the files ``read`` will be asked for, in that order: the worker is asked for
         up to WINDOW of them ahead (a round trip per file costs more than a small file)."""
         self._plan = collections.deque(reads)
+
+    def forget_reads(self) -> None:
+        """Start the reads afresh: no plan, no file system given up (the caller reads the
+        files again from the first); a worker with reads asked ahead is replaced."""
+        if self._sent:
+            self._fail("reads forgotten")
+        self._plan.clear()
+        self._given_up.clear()
+        self._read_failures.clear()
 
     def _pump(self) -> None:
         while len(self._sent) < WINDOW and self._plan:

@@ -4,7 +4,8 @@ Forked by ``tsk_client`` (pytsk3 is loaded already: no start-up cost); it reads 
 request a line from its request pipe and answers on its answer pipe, each message one JSON
 line:
 
-* ``{"op": "open"}`` → ``{"partitions": [...], "systems": [partition index, ...], "volumes":
+* ``{"op": "open", "holes_unread": false}`` (true: a sparse image's holes are given to TSK as
+  zeros, not read) → ``{"partitions": [...], "systems": [partition index, ...], "volumes":
   [{"block_size": B, "block_count": C, "root_names": N}, ...]}`` (per file system)
 * ``{"op": "walk", "system": N, "orphans": false}`` → ``{"file": {...}}`` per file (``orphans``
   true: TSK's $OrphanFiles only), then ``{"done": true}``
@@ -59,7 +60,10 @@ class _Worker:
         self.send({"warning": message})
 
     def open(self, request: dict) -> None:
-        _, partitions, self.systems = filesystems.open_image(self.image, self.warn)
+        holes_unread = bool(request.get("holes_unread"))
+        _, partitions, self.systems = filesystems.open_image(
+            self.image, self.warn, holes_unread=holes_unread
+        )
         self.send(
             {
                 "partitions": [partition.to_dict() for partition in partitions],
