@@ -105,6 +105,11 @@ def recover_ahead(output, client, chosen, unreadable, on_progress) -> Ahead:
     """Given the files ``choose`` picks among the named files alone (walk order), recover
     them; hold back every warning (``client``'s too) until ``recover_rest`` knows where they
     go."""
+    return _recover_holding(output, client, chosen, unreadable, on_progress)
+
+
+def _recover_holding(output, client, chosen, unreadable, on_progress) -> Ahead:
+    """Recover ``chosen`` with every warning (``client``'s too) and unreadable count held."""
     held: list[str] = []
     counts = {"unreadable": 0}
     own_warn, client.warn = client.warn, held.append
@@ -143,16 +148,10 @@ def recover_rest(
     keys = set(_keys(ahead.chosen))
     others = [pair for pair in chosen if id(pair[1]) not in keys]
     if _commutes(chosen, ahead, others, keys):
-        held: list[str] = []
-        counts = {"unreadable": 0}
-        own_warn, client.warn = client.warn, held.append
-        try:
-            entries = recover(output, client, others, unreadable, held.append, counts, on_progress)
-        finally:
-            client.warn = own_warn
-        if not held:
-            return _in_order(chosen, ahead, others, entries)
-        ahead = dataclasses.replace(ahead, entries=(*ahead.entries, *entries))
+        after = _recover_holding(output, client, others, unreadable, on_progress)
+        if not after.warnings:
+            return _in_order(chosen, ahead, others, list(after.entries))
+        ahead = dataclasses.replace(ahead, entries=(*ahead.entries, *after.entries))
     _undo(output, client, ahead.entries)
     return recover(output, client, chosen, unreadable, warn, dropped, on_progress)
 

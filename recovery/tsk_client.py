@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
-import faulthandler
 import json
 import logging
 import os
@@ -28,7 +26,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from recovery import tsk_worker
+from recovery import tsk_process
 from recovery.scan_model import ByteRun, FoundFile, Partition
 
 logger = logging.getLogger(__name__)
@@ -38,69 +36,12 @@ MAX_LINE = 64 << 20  # a file with a very long run list is one long line
 MAX_CHUNK = 4 << 20
 WINDOW = 16  # reads asked for ahead: small requests, never filling the request pipe
 READ_FAILURES = 2  # reads of one file system that may fail before it is given up
-PR_SET_PDEATHSIG = 1
 
 Warn = Callable[[str], None]
 
 
 class WorkerFailed(Exception):
     """The worker crashed, hung past its deadline or broke the protocol."""
-
-
-class _Child:
-    """A forked worker: its pid, its request and answer pipes, and how it ended."""
-
-    def __init__(self, image: str) -> None:
-        request_read, request_write = os.pipe()
-        answer_read, answer_write = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:  # the child: never returns
-            _child(image, request_read, answer_write, (request_write, answer_read))
-        os.close(request_read)
-        os.close(answer_write)
-        self.stdin = os.fdopen(request_write, "wb")
-        self.stdout = os.fdopen(answer_read, "rb", buffering=0)
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-
-def _child(image: str, requests: int, answers: int, parent_ends: tuple[int, int]) -> None:
-    """Run the worker in the forked child and leave with os._exit (no parent clean-up)."""
-    status = 1
-    try:
-        for descriptor in parent_ends:
-            os.close(descriptor)
-        # nothing else inherited stays open: a pipe another thread had just made (PhotoRec
-        # starting) would never see its end while this worker lives
-        low = 3
-        for descriptor in sorted((requests, answers)):
-            os.closerange(low, descriptor)
-            low = descriptor + 1
-        os.closerange(low, os.sysconf("SC_OPEN_MAX"))
-        os.setsid()  # its own process group: killed as one
-        with contextlib.suppress(OSError, AttributeError):  # killed when backupctl dies
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-        faulthandler.disable()  # a crash is reported by the parent, as a warning
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 2)  # libtsk's own messages would garble the progress output
-        with os.fdopen(requests, "rb") as inbound, os.fdopen(answers, "wb") as outbound:
-            tsk_worker.serve(image, inbound, outbound)
-        status = 0
-    finally:
-        os._exit(status)
 
 
 def _found(values: dict) -> FoundFile:
@@ -120,7 +61,7 @@ class TskClient:
     ) -> None:
         self.image, self.timeout, self.warn = image, timeout, warn
         self.holes_unread = holes_unread  # a sparse image's holes given to TSK as zeros
-        self._process: _Child | None = None
+        self._process: tsk_process.Child | None = None
         self._buffer = bytearray()
         self._partitions: list[int] = []  # partition index of each file system
         self._opened: dict = {}
@@ -129,7 +70,7 @@ class TskClient:
         self._given_up: set[int] = set()  # no more reads
         self._unlisted: set[int] = set()  # no more listing (the files listed are still read)
         self._read_failures: dict[int, int] = {}
-        self._killed: list[_Child] = []  # killed, not yet reaped
+        self._killed: list[tsk_process.Child] = []  # killed, not yet reaped
         self._open_asked = False  # "open" sent to the worker, its answer not read yet
         self._walks_asked: collections.deque[tuple[int, bool]] = collections.deque()
 
@@ -146,7 +87,7 @@ class TskClient:
         process, self._process = self._process, None
         self._forget_asked()
         if process is not None:
-            _kill(process, reap=False)
+            tsk_process.kill(process, reap=False)
             process.stdout.close()
             with contextlib.suppress(OSError):
                 process.stdin.close()
@@ -156,7 +97,7 @@ class TskClient:
                 self._killed.pop().wait()
 
     def _start(self) -> None:
-        self._process = _Child(str(self.image))
+        self._process = tsk_process.Child(str(self.image))
         self._buffer.clear()
         self._open_asked = True  # a worker gone at once is found out reading the answer
         self._send({"op": "open", "holes_unread": self.holes_unread})
@@ -174,7 +115,7 @@ class TskClient:
         process, self._process = self._process, None
         if process is None:
             return reason
-        _kill(process)
+        tsk_process.kill(process)
         process.stdout.close()
         with contextlib.suppress(OSError):
             process.stdin.close()
@@ -394,11 +335,3 @@ def _read_request(system: int, found: FoundFile) -> dict:
         "size": found.size,
         "partition": found.partition,
     }
-
-
-def _kill(process: _Child, *, reap: bool = True) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGKILL)
-    if reap:
-        process.wait()

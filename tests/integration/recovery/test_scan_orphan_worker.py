@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from recovery import filesystems, scan, scan_files, tsk_client, tsk_worker, work_copy
+from recovery import filesystems, scan, scan_files, tsk_client, tsk_process, tsk_worker, work_copy
 from tests.fixtures import make_media
 from tests.fixtures.requirements import skip_or_fail
 
@@ -43,7 +43,7 @@ def orphans_and_deeper(tmp_path_factory):
 def workers(monkeypatch):
     """Record which worker (pid) answered each listing, and every worker started."""
     listings, started = [], []
-    walk, child = tsk_client.TskClient.walk, tsk_client._Child.__init__
+    walk, child = tsk_client.TskClient.walk, tsk_process.Child.__init__
 
     def recording_walk(self, system, *, orphans):
         files = walk(self, system, orphans=orphans)
@@ -55,7 +55,7 @@ def workers(monkeypatch):
         started.append(self.pid)
 
     monkeypatch.setattr(tsk_client.TskClient, "walk", recording_walk)
-    monkeypatch.setattr(tsk_client._Child, "__init__", recording_child)
+    monkeypatch.setattr(tsk_process.Child, "__init__", recording_child)
     return listings, started
 
 
