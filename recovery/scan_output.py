@@ -28,14 +28,10 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 def sanitize_component(name: str) -> str:
     """Given one name from an image, return a safe single path component for it."""
-    characters = []
-    for char in name:
-        category = unicodedata.category(char)
-        if char in "/\\\0" or category in ("Cc", "Cs", "Cf", "Zl", "Zp"):
-            characters.append("_")
-        else:
-            characters.append(char)
-    safe = "".join(characters).strip()
+    if name.isascii() and name.isprintable() and "/" not in name and "\\" not in name:
+        safe = name.strip()  # most names: nothing to replace; the loop cost 4 ms in 600 files
+    else:
+        safe = replace_unsafe_characters(name).strip()
     if safe in ("", ".", ".."):
         safe = "_" + safe
     encoded = safe.encode("utf-8")
@@ -44,6 +40,19 @@ def sanitize_component(name: str) -> str:
         stem = encoded[: MAX_COMPONENT_BYTES - 13].decode("utf-8", "ignore")
         safe = f"{stem}~{digest}"
     return safe
+
+
+def replace_unsafe_characters(name: str) -> str:
+    """Given a name, return it with separators, NUL, control, format, surrogate and line or
+    paragraph separator characters replaced by ``_``."""
+    characters = []
+    for char in name:
+        category = unicodedata.category(char)
+        if char in "/\\\0" or category in ("Cc", "Cs", "Cf", "Zl", "Zp"):
+            characters.append("_")
+        else:
+            characters.append(char)
+    return "".join(characters)
 
 
 def _numbered(name: str, number: int) -> str:

@@ -19,7 +19,12 @@ from hypothesis import strategies as st
 from recovery import carve_trim, damage, errors, photorec
 from recovery import mapfile as mapfile_module
 from recovery.scan_model import ByteRun, complement, cut_runs, merge_runs, overlap
-from recovery.scan_output import MAX_COMPONENT_BYTES, OutputFolder, sanitize_component
+from recovery.scan_output import (
+    MAX_COMPONENT_BYTES,
+    OutputFolder,
+    replace_unsafe_characters,
+    sanitize_component,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,6 +51,14 @@ def test_sanitize_component_is_always_one_safe_component(name):
     safe = sanitize_component(name)
     assert "/" not in safe and "\0" not in safe and safe not in ("", ".", "..")
     assert len(safe.encode("utf-8")) <= MAX_COMPONENT_BYTES
+
+
+@given(st.one_of(st.text(alphabet=st.characters(max_codepoint=127)), st.text()))
+def test_the_fast_path_for_plain_names_replaces_what_the_loop_replaces(name):
+    expected = replace_unsafe_characters(name).strip()
+    expected = "_" + expected if expected in ("", ".", "..") else expected
+    if len(expected.encode("utf-8")) <= MAX_COMPONENT_BYTES:
+        assert sanitize_component(name) == expected
 
 
 def test_output_folder_keeps_hostile_names_inside_and_private(tmp_path):
