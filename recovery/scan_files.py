@@ -18,19 +18,28 @@ order (the order of the manifest), one after the other:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from recovery import damage, tsk_client
-from recovery.scan_model import ALLOCATED, DELETED, FoundFile, ManifestEntry, merge_runs, overlap
+from recovery.scan_model import (
+    ALLOCATED,
+    DELETED,
+    ByteRun,
+    FoundFile,
+    ManifestEntry,
+    merge_runs,
+    overlap,
+)
 from recovery.scan_output import OutputFolder, sanitize_component
 
 TOTAL_FACTOR = 4  # file-system files may share blocks (hard links); never this much
 
 Warn = Callable[[str], None]
+Pair = tuple[int, FoundFile]  # a file and the number of its file system
 OnProgress = Callable[[str, int, int], None]
 
 
-def choose(found, image_size: int, warn: Warn, dropped: dict) -> list[tuple[int, FoundFile]]:
+def choose(found: Sequence[Pair], image_size: int, warn: Warn, dropped: dict) -> list[Pair]:
     """Leave out deleted files whose blocks now belong to an allocated file (overwritten), and
     files claiming more bytes than the image holds (a damaged or hostile size field); stop
     when the files together would exceed TOTAL_FACTOR times the image (cross-linked chains)."""
@@ -54,7 +63,16 @@ def choose(found, image_size: int, warn: Warn, dropped: dict) -> list[tuple[int,
 
 
 def recover(
-    output, client, chosen, unreadable, warn, dropped, on_progress, *, done: int = 0, total=None
+    output: OutputFolder,
+    client: tsk_client.TskClient,
+    chosen: Sequence[Pair],
+    unreadable: tuple[ByteRun, ...],
+    warn: Warn,
+    dropped: dict,
+    on_progress: OnProgress,
+    *,
+    done: int = 0,
+    total: int | None = None,
 ) -> list[ManifestEntry]:
     """Given the chosen files, copy each out through ``client`` (in that order, asked for
     ahead); return their entries. A file TSK cannot read is a warning and ``unreadable``."""
@@ -101,7 +119,13 @@ class Ahead:
     unreadable: int
 
 
-def recover_ahead(output, client, chosen, unreadable, on_progress) -> Ahead:
+def recover_ahead(
+    output: OutputFolder,
+    client: tsk_client.TskClient,
+    chosen: Sequence[Pair],
+    unreadable: tuple[ByteRun, ...],
+    on_progress: OnProgress,
+) -> Ahead:
     """Given the files ``choose`` picks among the named files alone (walk order), recover
     them; hold back every warning (``client``'s too) until ``recover_rest`` knows where they
     go."""
@@ -123,10 +147,10 @@ def _recover_holding(output, client, chosen, unreadable, on_progress) -> Ahead:
 def recover_rest(
     output: OutputFolder,
     client: tsk_client.TskClient,
-    chosen: list[tuple[int, FoundFile]],
+    chosen: list[Pair],
     ahead: Ahead,
     *,
-    unreadable,
+    unreadable: tuple[ByteRun, ...],
     warn: Warn,
     dropped: dict,
     on_progress: OnProgress,

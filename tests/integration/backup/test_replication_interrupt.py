@@ -67,7 +67,8 @@ def _wait_for(condition, timeout: float, what: str) -> None:
 def test_sigterm_during_replication_to_a_hung_sftp_server_ends_the_run(backup_env):
     env = backup_env
     env.backupctl("init", check=True)
-    backup_env_module.write_tree(env.root / "data" / "big", files=40, size=1_000_000, seed=11)
+    # enough that replication is still writing when the sessions are stopped, on a fast machine too
+    backup_env_module.write_tree(env.root / "data" / "big", files=120, size=1_000_000, seed=11)
     sftp_data = env.root / "sftp-root" / env.source / "data"
     config_file = env.ssh.identity_file.parent / "sshd_config"
     process = subprocess.Popen(
