@@ -18,7 +18,6 @@ from targets.specs import SftpSpec
 LISTING_CHANNELS = 4
 FILE_MODE = 0o600  # customer data: root only
 DIRECTORY_MODE = 0o700
-SHARED_LOGIN_SECONDS = 5.0  # beyond the connect timeout: key exchange and login
 
 
 class SftpStore(store.ClosingMixin):
@@ -53,8 +52,7 @@ class SftpStore(store.ClosingMixin):
     def shared_ssh(self) -> Iterator[None]:
         """Inside the block, the restic processes given ``restic_options`` share one ssh
         connection (targets/ssh_master.py); when it cannot be opened each connects alone."""
-        timeout = self.spec.connect_timeout + SHARED_LOGIN_SECONDS
-        with ssh_master.shared(self._ssh_options(), self._login(), timeout=timeout) as path:
+        with ssh_master.shared(self._ssh_options(), self._login()) as path:
             self._shared = ssh_master.client_options(path) if path else ()
             try:
                 yield

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 logger = logging.getLogger(__name__)
 
 IDLE_SECONDS = 30
+READY_SECONDS = 2.0  # waited for a master's login before the block goes on without it
 EXIT_TIMEOUT_SECONDS = 5.0
 SOCKET_PATH_MAX = 80  # sun_path holds 108 bytes; ssh adds a 17-byte suffix while binding
 # restic splits its sftp.command itself (ssh_command): a plain path passes through either splitter
@@ -35,20 +36,22 @@ PLAIN_PATH = re.compile(r"[A-Za-z0-9/._-]+")
 
 
 @contextlib.contextmanager
-def shared(options: tuple[str, ...], login: str, *, timeout: float) -> Iterator[str | None]:
-    """Given ssh's options (without the login and the command), ``user@host`` and the time a
-    login may take, yield the control socket's path while a master connection is open, or None
-    when none could be opened (the reason is logged; each process then connects alone)."""
+def shared(options: tuple[str, ...], login: str) -> Iterator[str | None]:
+    """Given ssh's options (without the login and the command) and ``user@host``, yield the
+    control socket's path for the block, or None when no master can be had (the reason is
+    logged; each process then connects alone). A master still logging in after READY_SECONDS
+    is not waited for: the block goes on (restic connects alone until the socket answers), so a
+    location that does not answer costs restic's own timeout plus READY_SECONDS at most."""
     directory = tempfile.mkdtemp(prefix="backupctl-ssh-")  # 0700
     path = os.path.join(directory, "m")
-    started = False
+    master = None
     try:
-        usable = len(path) <= SOCKET_PATH_MAX and PLAIN_PATH.fullmatch(path) is not None
-        started = usable and _start(options, login, path, timeout)
-        yield path if started else None
+        if len(path) <= SOCKET_PATH_MAX and PLAIN_PATH.fullmatch(path) is not None:
+            master = _start(options, login, path)
+        yield path if master is not None else None
     finally:
-        if started:
-            _stop(path, login)
+        if master is not None:
+            _stop(master, path, login)
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -58,7 +61,9 @@ def client_options(path: str) -> tuple[str, ...]:
     return ("-o", f"ControlPath={path}", "-o", "ControlMaster=no")
 
 
-def _start(options: tuple[str, ...], login: str, path: str, timeout: float) -> bool:
+def _start(options: tuple[str, ...], login: str, path: str) -> subprocess.Popen | None:
+    """Start the master; return its start process unless it failed (it exits 0 once logged in
+    and in the background)."""
     argv = (
         "ssh",
         *options,
@@ -82,18 +87,34 @@ def _start(options: tuple[str, ...], login: str, path: str, timeout: float) -> b
         )
     except OSError as error:
         logger.debug("no shared ssh connection: %s", error.strerror)
-        return False
+        return None
     try:
-        returncode = process.wait(timeout=timeout)
+        returncode = process.wait(timeout=READY_SECONDS)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        logger.debug("no shared ssh connection: no login within %.0f s", timeout)
-        return False
+        logger.debug("shared ssh connection not ready within %.0f s: going on", READY_SECONDS)
+        return process
     if returncode != 0:
         logger.debug("no shared ssh connection (ssh exited %d): %s", returncode, _tail(path))
-        return False
-    return True
+        return None
+    return process
+
+
+def _stop(master: subprocess.Popen, path: str, login: str) -> None:
+    """End a master still logging in; ask one in the background to end (when it does not
+    answer, it ends by itself after IDLE_SECONDS without a client)."""
+    if master.poll() is None:
+        master.kill()
+        master.wait()
+    if master.returncode != 0:
+        return
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        subprocess.run(
+            ("ssh", "-S", path, "-O", "exit", login),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=EXIT_TIMEOUT_SECONDS,
+            check=False,
+        )
 
 
 def _tail(path: str) -> str:
@@ -105,15 +126,3 @@ def _tail(path: str) -> str:
             return log.read(300).decode(errors="replace").strip()
     except OSError:
         return "(no log)"
-
-
-def _stop(path: str, login: str) -> None:
-    """Ask the master to end; when it does not answer it ends by itself after IDLE_SECONDS."""
-    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-        subprocess.run(
-            ("ssh", "-S", path, "-O", "exit", login),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=EXIT_TIMEOUT_SECONDS,
-            check=False,
-        )

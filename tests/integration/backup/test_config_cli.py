@@ -4,14 +4,11 @@ both at `config validate` and at a command that loads the config (`status`)."""
 from __future__ import annotations
 
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
 from backupctl.keys import master_secret
-
-BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
+from tests.fixtures.cli import run_backupctl
 
 
 def _config(
@@ -41,16 +38,6 @@ def _config(
     return config
 
 
-def _run(config: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        (str(BACKUPCTL), "--config", str(config), *args),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def _state_file(root: pathlib.Path) -> dict:
     (root / "state-file").write_text("not a directory\n")
     return {"state_dir": str(root / "state-file")}
@@ -77,7 +64,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_config_mistake_is_one_line_with_exit_code_2(tmp_path, case, command):
     make, expected = CASES[case]
-    result = _run(_config(tmp_path, **make(tmp_path)), *command)
+    result = run_backupctl(_config(tmp_path, **make(tmp_path)), *command)
     assert result.returncode == 2, result.stdout + result.stderr
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
@@ -85,8 +72,8 @@ def test_config_mistake_is_one_line_with_exit_code_2(tmp_path, case, command):
 
 def test_status_after_a_backup_with_the_longest_schedule_works(tmp_path):
     config = _config(tmp_path, schedule="8784h")
-    assert _run(config, "init").returncode == 0
-    assert _run(config, "backup").returncode == 0
-    result = _run(config, "status")
+    assert run_backupctl(config, "init").returncode == 0
+    assert run_backupctl(config, "backup").returncode == 0
+    result = run_backupctl(config, "status")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr

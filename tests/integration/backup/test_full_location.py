@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import subprocess
-import sys
 
 import pytest
 
 from backupctl.keys import master_secret
 from tests.fixtures.backup_env import write_tree
+from tests.fixtures.cli import run_backupctl
 from tests.fixtures.requirements import skip_or_fail
-
-BACKUPCTL = pathlib.Path(sys.executable).parent / "backupctl"
 
 
 @pytest.fixture
@@ -50,13 +47,7 @@ def test_a_full_primary_fails_over_to_the_next_location(tmp_path, small_tmpfs):
     )
 
     def backupctl(*args):
-        return subprocess.run(
-            (str(BACKUPCTL), "--config", str(config), *args),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        return run_backupctl(config, *args)
 
     init = backupctl("init", "--json")
     assert init.returncode == 0, init.stdout + init.stderr

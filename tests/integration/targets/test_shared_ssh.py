@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import socket
 import subprocess
 import time
 
@@ -81,8 +82,35 @@ def test_a_location_that_is_down_shares_nothing(sshd_server, tmp_path, monkeypat
     started = time.monotonic()
     with store.shared_ssh():
         assert _control_path(store) is None
-    assert time.monotonic() - started < store.spec.connect_timeout + sftp.SHARED_LOGIN_SECONDS
+    assert time.monotonic() - started < ssh_master.READY_SECONDS
     assert list(temporary.iterdir()) == []
+
+
+def test_a_master_still_logging_in_is_not_waited_for_and_is_ended(tmp_path):
+    """A host that accepts the connection and says nothing (a hung server): the block goes on
+    after READY_SECONDS, and no ssh is left when it ends."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        spec = sftp.SftpSpec(
+            name="far",
+            host="127.0.0.1",
+            port=silent.getsockname()[1],
+            user="root",
+            path=str(tmp_path / "repo"),
+            identity_file=tmp_path / "no-key",
+            known_hosts=tmp_path / "no-known-hosts",
+            connect_timeout=30.0,
+        )
+        store = sftp.SftpStore(spec)
+        started = time.monotonic()
+        with store.shared_ssh():
+            waited = time.monotonic() - started
+            path = _control_path(store)
+            assert path is not None and _masters_on(path)  # still logging in, in the background
+        assert ssh_master.READY_SECONDS <= waited < ssh_master.READY_SECONDS + 2
+    assert _masters_on(path) == []
+    assert not os.path.exists(os.path.dirname(path))
 
 
 def test_a_socket_path_restic_could_misread_is_not_shared(sshd_server, tmp_path, monkeypatch):
