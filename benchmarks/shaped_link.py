@@ -26,18 +26,19 @@ from tests.fixtures import sshd  # noqa: E402
 NAMESPACE = "bctl-bench-far"
 HOST_SIDE, FAR_SIDE = "bctlb0", "bctlb1"
 HOST_ADDRESS, FAR_ADDRESS = "10.213.47.1", "10.213.47.2"
+IN_NAMESPACE = ("ip", "netns", "exec", NAMESPACE)
 
 
-def _ip(*args: str, inside: bool = False) -> None:
-    prefix = ("ip", "netns", "exec", NAMESPACE) if inside else ()
-    subprocess.run((*prefix, *args), check=True, stdin=subprocess.DEVNULL)
+def _run(*args: str, inside: bool = False) -> None:
+    """Run a command here, or with ``inside`` in the far side's namespace; fail loudly."""
+    subprocess.run((*(IN_NAMESPACE if inside else ()), *args), check=True, stdin=subprocess.DEVNULL)
 
 
 def _shape(device: str, mbit: int, *, inside: bool) -> None:
     """Egress of ``device`` at ``mbit``: a bucket of 1 ms of traffic at least 64 KiB, and a queue
     of at most 20 ms (a switch port's, not a bufferbloated modem's)."""
     burst = max(64 * 1024, mbit * 1000 // 8)
-    _ip(
+    _run(
         "tc", "qdisc", "add", "dev", device, "root", "tbf",
         "rate", f"{mbit}mbit", "burst", str(burst), "latency", "20ms",
         inside=inside,
@@ -55,19 +56,17 @@ def remote_sshd(directory: pathlib.Path, *, mbit: int) -> Iterator[sshd.SshServe
     namespace, the link and the server are gone afterwards (also after a failure)."""
     _remove()  # what a killed earlier run left
     try:
-        _ip("ip", "netns", "add", NAMESPACE)
-        _ip("ip", "link", "add", HOST_SIDE, "type", "veth", "peer", "name", FAR_SIDE)
-        _ip("ip", "link", "set", FAR_SIDE, "netns", NAMESPACE)
-        _ip("ip", "addr", "add", f"{HOST_ADDRESS}/30", "dev", HOST_SIDE)
-        _ip("ip", "addr", "add", f"{FAR_ADDRESS}/30", "dev", FAR_SIDE, inside=True)
-        _ip("ip", "link", "set", HOST_SIDE, "up")
-        _ip("ip", "link", "set", FAR_SIDE, "up", inside=True)
-        _ip("ip", "link", "set", "lo", "up", inside=True)
+        _run("ip", "netns", "add", NAMESPACE)
+        _run("ip", "link", "add", HOST_SIDE, "type", "veth", "peer", "name", FAR_SIDE)
+        _run("ip", "link", "set", FAR_SIDE, "netns", NAMESPACE)
+        _run("ip", "addr", "add", f"{HOST_ADDRESS}/30", "dev", HOST_SIDE)
+        _run("ip", "addr", "add", f"{FAR_ADDRESS}/30", "dev", FAR_SIDE, inside=True)
+        _run("ip", "link", "set", HOST_SIDE, "up")
+        _run("ip", "link", "set", FAR_SIDE, "up", inside=True)
+        _run("ip", "link", "set", "lo", "up", inside=True)
         _shape(HOST_SIDE, mbit, inside=False)
         _shape(FAR_SIDE, mbit, inside=True)
-        server, process = sshd.start_sshd(
-            directory, address=FAR_ADDRESS, prefix=("ip", "netns", "exec", NAMESPACE)
-        )
+        server, process = sshd.start_sshd(directory, address=FAR_ADDRESS, prefix=IN_NAMESPACE)
         try:
             yield server
         finally:

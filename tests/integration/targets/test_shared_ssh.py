@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pathlib
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -68,16 +71,18 @@ def test_the_master_ends_with_its_block_even_when_the_block_fails(sshd_server, t
     assert not os.path.exists(os.path.dirname(path))
 
 
-def _private_temporary(tmp_path, monkeypatch, name: str):
-    folder = tmp_path / name
-    folder.mkdir()
+def _private_temporary(request, monkeypatch, prefix: str) -> pathlib.Path:
+    """A TMPDIR of this test's own, short enough for a socket path (pytest's tmp_path is not:
+    a socket there would be refused for its length, whatever the test is about)."""
+    folder = pathlib.Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
     monkeypatch.setenv("TMPDIR", str(folder))
     monkeypatch.setattr(ssh_master.tempfile, "tempdir", None)  # tempfile caches TMPDIR
     return folder
 
 
-def test_a_location_that_is_down_shares_nothing(sshd_server, tmp_path, monkeypatch):
-    temporary = _private_temporary(tmp_path, monkeypatch, "tmp")
+def test_a_location_that_is_down_shares_nothing(sshd_server, tmp_path, monkeypatch, request):
+    temporary = _private_temporary(request, monkeypatch, "bctl-t-")
     store = sftp.SftpStore(sshd_server.make_down_spec("far", tmp_path / "repo"))
     started = time.monotonic()
     with store.shared_ssh():
@@ -113,8 +118,10 @@ def test_a_master_still_logging_in_is_not_waited_for_and_is_ended(tmp_path):
     assert not os.path.exists(os.path.dirname(path))
 
 
-def test_a_socket_path_restic_could_misread_is_not_shared(sshd_server, tmp_path, monkeypatch):
-    temporary = _private_temporary(tmp_path, monkeypatch, "with space")
+def test_a_socket_path_restic_could_misread_is_not_shared(
+    sshd_server, tmp_path, monkeypatch, request
+):
+    temporary = _private_temporary(request, monkeypatch, "a b-")
     store = sftp.SftpStore(sshd_server.make_spec("far", tmp_path / "repo"))
     with store.shared_ssh():
         assert _control_path(store) is None
